@@ -1,0 +1,1 @@
+//! Configuration model and its two front ends (keepalived.conf and TOML).

@@ -1,0 +1,1 @@
+//! Lab library: network-namespace topologies for integration tests and `cargo xtask lab`.
