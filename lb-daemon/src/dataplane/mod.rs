@@ -1,0 +1,3 @@
+//! Data-plane programmers. Each consumes the daemon's desired state and
+//! programs one kernel facility.
+pub mod xdp;
