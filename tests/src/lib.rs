@@ -1,1 +1,23 @@
 //! Lab library: network-namespace topologies for integration tests and `cargo xtask lab`.
+//!
+//! - [`Netns`] / [`NsChild`]: guards for a namespace and a process inside one.
+//! - [`Lab`]: the standard topology (switch + client, directors, real servers
+//!   running nginx), torn down on drop.
+//! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
+//! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
+//!
+//! Nothing here touches the root namespace's interfaces, routes or sysctls.
+
+pub mod http;
+pub mod lab;
+pub mod names;
+pub mod netns;
+pub mod signals;
+pub mod web;
+
+pub use http::{http_get, in_netns, retry, wait_until};
+pub use lab::{Host, Lab, LabSpec};
+pub use names::{cleanup_current_process, sweep_stale};
+pub use netns::{Netns, NsChild};
+pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
+pub use web::WebServer;
