@@ -47,9 +47,18 @@ pub fn owner_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Whether a process with this pid exists.
-fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// Whether a process with this pid exists and is not a zombie (a killed
+/// process whose parent has not reaped it yet counts as gone).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may itself
+        // contain parentheses: take what follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Names of all named network namespaces (`ip netns list`), best effort.
@@ -105,7 +114,7 @@ pub fn destroy_namespace(name: &str) -> bool {
 pub fn sweep_stale() -> Vec<String> {
     list_namespaces()
         .into_iter()
-        .filter(|n| owner_pid(n).is_some_and(|pid| !pid_alive(pid)))
+        .filter(|n| owner_pid(n).is_some_and(|pid| !process_alive(pid)))
         .filter(|n| destroy_namespace(n))
         .collect()
 }
@@ -138,6 +147,17 @@ mod tests {
         assert_eq!(owner_pid("lbt123x4client"), None);
         assert_eq!(owner_pid("blue"), None);
         assert_eq!(owner_pid("lbtest"), None);
+    }
+
+    #[test]
+    fn process_alive_sees_self_and_not_reaped_children() {
+        assert!(process_alive(std::process::id()));
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        thread::sleep(Duration::from_millis(200)); // exited, not yet reaped
+        assert!(!process_alive(pid));
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
     }
 
     #[test]

@@ -3,12 +3,11 @@
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use lb_tests::names::list_namespaces;
+use lb_tests::names::{list_namespaces, process_alive};
 use lb_tests::{http_get, in_netns, Host, Lab, LabSpec};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,10 +37,7 @@ impl Leftovers {
             assert!(!listed.contains(ns), "namespace {ns} left behind");
         }
         for pid in &self.pids {
-            assert!(
-                !Path::new(&format!("/proc/{pid}")).exists(),
-                "nginx {pid} still running"
-            );
+            assert!(!process_alive(*pid), "nginx {pid} still running");
         }
     }
 }

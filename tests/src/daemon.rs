@@ -1,0 +1,132 @@
+//! Running `lb-daemon` inside a lab namespace, as tests and `cargo xtask lab`
+//! do: its own runtime directory, its log captured (and echoed with a
+//! prefix), its control socket queried through `lb-daemon status --json`.
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::{wait_until, Netns, NsChild};
+
+/// The `lb-daemon` binary of this build: `$LB_DAEMON_BIN`, or the one next to
+/// the running executable (test binaries live one level deeper, in `deps/`).
+pub fn daemon_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("LB_DAEMON_BIN") {
+        return Ok(path.into());
+    }
+    let exe = std::env::current_exe().context("locating the running executable")?;
+    let mut dir = exe.parent().context("executable without a directory")?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().context("deps/ without a parent")?;
+    }
+    let bin = dir.join("lb-daemon");
+    if !bin.exists() {
+        bail!("{} not found: build it first (cargo build -p lb-daemon)", bin.display());
+    }
+    Ok(bin)
+}
+
+/// A running `lb-daemon`; dropping it kills the process.
+pub struct Daemon {
+    child: NsChild,
+    label: String,
+    runtime_dir: TempDir,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts `lb-daemon -n -l -f CONFIG --runtime-dir <fresh dir>` in `ns`,
+    /// echoing its log to stderr as `[label] ...`, and waits until its control
+    /// socket answers.
+    pub fn start(ns: &Netns, config: &Path, label: &str) -> Result<Daemon> {
+        let runtime_dir = tempfile::Builder::new().prefix("lb-daemon-run").tempdir()?;
+        let mut cmd = ns.command(&[daemon_binary()?.as_os_str()]);
+        cmd.args(["-n", "-l", "-f"])
+            .arg(config)
+            .arg("--runtime-dir")
+            .arg(runtime_dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = ns.spawn_command(cmd)?;
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.child_mut().stderr.take().context("daemon stderr")?;
+        let (sink, prefix) = (Arc::clone(&log), format!("[{label}] "));
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{prefix}{line}");
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut daemon = Daemon { child, label: label.to_owned(), runtime_dir, log };
+        let ready = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            daemon.status().is_ok()
+        });
+        if let Err(e) = ready {
+            let exited = daemon.child.try_wait().ok().flatten();
+            bail!("{label}: lb-daemon did not come up ({e}; exit: {exited:?}); log:\n{}", daemon.log());
+        }
+        Ok(daemon)
+    }
+
+    /// The daemon's `status --json` document.
+    pub fn status(&self) -> Result<Value> {
+        let out = self.status_command(true).output().context("running lb-daemon status")?;
+        if !out.status.success() {
+            bail!("lb-daemon status failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// The daemon's `status` in text form.
+    pub fn status_text(&self) -> Result<String> {
+        let out = self.status_command(false).output().context("running lb-daemon status")?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn status_command(&self, json: bool) -> Command {
+        let mut cmd = Command::new(daemon_binary().unwrap_or_else(|_| "lb-daemon".into()));
+        cmd.arg("status").arg("--runtime-dir").arg(self.runtime_dir.path());
+        if json {
+            cmd.arg("--json");
+        }
+        cmd
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
+        wait_until(timeout, Duration::from_millis(50), || self.log().contains(needle))
+            .with_context(|| format!("{}: no log line with {needle:?}; log:\n{}", self.label, self.log()))
+    }
+
+    /// The runtime directory (pid file, control socket).
+    pub fn runtime_dir(&self) -> &Path {
+        self.runtime_dir.path()
+    }
+
+    /// Sends `signal` to the daemon.
+    pub fn signal(&self, signal: Signal) -> Result<()> {
+        self.child.signal(signal)
+    }
+
+    /// Stops the daemon with SIGTERM (SIGKILL after a grace period) and
+    /// returns how it exited.
+    pub fn stop(&mut self) -> Result<ExitStatus> {
+        self.child.stop(Duration::from_secs(5))
+    }
+}
