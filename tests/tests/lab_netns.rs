@@ -125,8 +125,9 @@ fn sigkilled_run_is_swept() {
         .expect("helper reports its namespace");
     helper.kill().unwrap(); // SIGKILL: no Drop runs
     helper.wait().unwrap();
+    // Normally still there (no Drop ran); a concurrent test process creating
+    // its first namespace may have swept it already, which is fine too.
     let pids = namespace_pids(&name);
-    assert!(list_namespaces().contains(&name) && !pids.is_empty());
 
     assert!(sweep_stale().contains(&name) || !list_namespaces().contains(&name));
     assert!(!list_namespaces().contains(&name));
