@@ -1,0 +1,215 @@
+//! Diagnostics: where something is in a configuration file and what is wrong
+//! with it, plus the table that maps model field paths back to locations.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A position in a configuration file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file the position is in.
+    pub file: PathBuf,
+    /// Line, counted from 1.
+    pub line: usize,
+    /// Column in characters, counted from 1.
+    pub column: usize,
+}
+
+impl Location {
+    /// The position of byte `offset` of `text`, which was read from `file`.
+    pub fn from_offset(file: &Path, text: &str, offset: usize) -> Location {
+        let offset = offset.min(text.len());
+        let before = text.get(..offset).unwrap_or(text);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location {
+            file: file.to_path_buf(),
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration cannot be used.
+    Error,
+    /// The configuration is used, but something in it is ignored or dubious.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One message about a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where the problem is, when it can be pinned to a place.
+    pub location: Option<Location>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// An error at `location`.
+    pub fn error(location: Option<Location>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// A warning at `location`.
+    pub fn warning(location: Option<Location>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        write!(f, "{}: {}", self.severity, self.message)
+    }
+}
+
+/// Every error found in a configuration, together with its warnings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Whether any of the diagnostics is an error.
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, diagnostic) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// A problem found in the model, pinned to a field path such as
+/// `vrrp_instance.0.priority`; each front end turns the path into a location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathIssue {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Dotted path of the field, with list indexes as numbers.
+    pub path: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+/// Where each field path of the model was written, as recorded by a front end.
+#[derive(Debug, Default, Clone)]
+pub struct FieldLocations(HashMap<String, Location>);
+
+impl FieldLocations {
+    /// Records that the field at `path` was written at `location` (the first
+    /// record wins, so a block's own line is kept over its contents).
+    pub fn insert(&mut self, path: String, location: Location) {
+        self.0.entry(path).or_insert(location);
+    }
+
+    /// The location of `path`, or of its closest recorded parent.
+    pub fn resolve(&self, path: &str) -> Option<Location> {
+        let mut path = path;
+        loop {
+            if let Some(location) = self.0.get(path) {
+                return Some(location.clone());
+            }
+            path = &path[..path.rfind('.')?];
+        }
+    }
+
+    /// Turns issues found by validation into located diagnostics.
+    pub fn locate(&self, issues: Vec<PathIssue>) -> Vec<Diagnostic> {
+        issues
+            .into_iter()
+            .map(|issue| Diagnostic {
+                severity: issue.severity,
+                location: self.resolve(&issue.path),
+                message: issue.message,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_become_lines_and_columns() {
+        let text = "a\nbé c\n";
+        let at = |offset| Location::from_offset(Path::new("f"), text, offset);
+        assert_eq!((at(0).line, at(0).column), (1, 1));
+        assert_eq!((at(2).line, at(2).column), (2, 1));
+        assert_eq!((at(6).line, at(6).column), (2, 4));
+        assert_eq!(at(99).line, 3);
+    }
+
+    #[test]
+    fn display_forms() {
+        let location = Location {
+            file: "k.conf".into(),
+            line: 3,
+            column: 5,
+        };
+        let error = Diagnostic::error(Some(location), "bad");
+        let warning = Diagnostic::warning(None, "odd");
+        assert_eq!(error.to_string(), "k.conf:3:5: error: bad");
+        let all = Diagnostics(vec![error, warning]);
+        assert_eq!(all.to_string(), "k.conf:3:5: error: bad\nwarning: odd");
+        assert!(all.has_errors());
+    }
+
+    #[test]
+    fn paths_fall_back_to_parents() {
+        let mut locations = FieldLocations::default();
+        let here = Location {
+            file: "k".into(),
+            line: 7,
+            column: 1,
+        };
+        locations.insert("vrrp_instance.0".into(), here.clone());
+        assert_eq!(locations.resolve("vrrp_instance.0.priority"), Some(here));
+        assert_eq!(locations.resolve("virtual_server.0"), None);
+    }
+}

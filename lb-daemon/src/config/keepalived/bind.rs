@@ -1,0 +1,277 @@
+//! Binds the statement tree into the model, driven by the keyword tables,
+//! recording where each field path was written.
+
+use super::args::FromArgs;
+use super::keywords::{Block, Found, Keyword};
+use super::parser::Stmt;
+use super::{lvs, vrrp};
+use crate::config::diag::{Diagnostic, FieldLocations, Location};
+use crate::config::model::{Config, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+
+/// `Keyword` setting the `Option` field of the same name from the words
+/// (also accepted under the aliases that follow).
+macro_rules! set {
+    ($field:ident $(, $alias:literal)*) => {
+        Keyword::aliased(stringify!($field), &[$($alias),*], |t, s, b| {
+            t.$field = b.value(s)
+        })
+    };
+}
+
+/// `Keyword` for a flag field of the same name.
+macro_rules! flag {
+    ($field:ident) => {
+        Keyword::new(stringify!($field), |t, s, b| {
+            t.$field = b.value(s).unwrap_or(t.$field)
+        })
+    };
+}
+
+/// `Keyword` for a block whose lines are items of the list field of the same name.
+macro_rules! list {
+    ($field:ident) => {
+        Keyword::new(stringify!($field), |t, s, b| {
+            let mut items = b.items(s, stringify!($field), t.$field.len());
+            t.$field.append(&mut items)
+        })
+    };
+}
+
+/// `Keyword` for a named block appended to the list field of the same name.
+macro_rules! named {
+    ($field:ident, $ty:ty, $block:expr $(, $alias:literal)*) => {
+        Keyword::aliased(stringify!($field), &[$($alias),*], |c, s, b| {
+            let mut item = <$ty>::default();
+            item.name = b.name(s);
+            b.push_item(s, stringify!($field), &mut c.$field, &$block, item)
+        })
+    };
+}
+
+pub(super) use {flag, list, set};
+
+/// The statements allowed at the top level of keepalived.conf.
+static TOP: Block<Config> = Block {
+    name: "the top level",
+    keywords: &[
+        Keyword::new("global_defs", |c, s, b| {
+            b.body(s, "global_defs", &vrrp::GLOBAL, &mut c.global_defs)
+        }),
+        named!(vrrp_script, VrrpScript, vrrp::SCRIPT),
+        named!(track_file, TrackFile, vrrp::TRACK_FILE, "vrrp_track_file"),
+        named!(vrrp_sync_group, SyncGroup, vrrp::SYNC_GROUP),
+        named!(vrrp_instance, VrrpInstance, vrrp::INSTANCE),
+        Keyword::new("virtual_server_group", lvs::bind_group),
+        Keyword::new("virtual_server", lvs::bind_virtual_server),
+    ],
+    unsupported: &[
+        "static_ipaddress",
+        "static_routes",
+        "static_rules",
+        "vrrp_track_process",
+        "garp_group",
+        "bfd_instance",
+        "linkbeat_interfaces",
+        "net_namespace",
+        "instance",
+    ],
+};
+
+/// Binds `statements` into a [`Config`], returning where each field was
+/// written and what went wrong.
+pub fn bind(statements: &[Stmt]) -> (Config, FieldLocations, Vec<Diagnostic>) {
+    let mut binder = Binder {
+        prefix: String::new(),
+        current: "",
+        locations: FieldLocations::default(),
+        diagnostics: Vec::new(),
+    };
+    let mut config = Config::default();
+    binder.bind_all(&TOP, &mut config, statements);
+    (config, binder.locations, binder.diagnostics)
+}
+
+/// State while binding: the field path of the block being bound and the
+/// keyword being applied.
+pub struct Binder {
+    prefix: String,
+    current: &'static str,
+    locations: FieldLocations,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Binder {
+    fn path(&self, field: &str) -> String {
+        match self.prefix.is_empty() {
+            true => field.to_string(),
+            false => format!("{}.{field}", self.prefix),
+        }
+    }
+
+    /// Records an error at `location`.
+    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
+        let diagnostic = Diagnostic::error(Some(location.clone()), message);
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn warning(&mut self, location: &Location, message: impl Into<String>) {
+        let diagnostic = Diagnostic::warning(Some(location.clone()), message);
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn bind_all<T>(&mut self, block: &Block<T>, target: &mut T, statements: &[Stmt]) {
+        for statement in statements {
+            self.bind_one(block, target, statement);
+        }
+    }
+
+    fn bind_one<T>(&mut self, block: &Block<T>, target: &mut T, statement: &Stmt) {
+        let word = statement.keyword.text.as_str();
+        let location = &statement.keyword.location;
+        let found = match block.find(word) {
+            Some(found) => found,
+            None => match block.find_miscased(word) {
+                Some((found, spelling)) => {
+                    let message = format!(
+                        "keyword `{word}` should be written `{spelling}`; \
+                         keepalived itself rejects this spelling"
+                    );
+                    self.warning(location, message);
+                    found
+                }
+                None => {
+                    let mut message = format!("unknown keyword `{word}` in {}", block.name);
+                    if let Some(suggestion) = block.suggest(word) {
+                        message.push_str(&format!("; did you mean `{suggestion}`?"));
+                    }
+                    return self.error(location, message);
+                }
+            },
+        };
+        let keyword = match found {
+            Found::Supported(keyword) => keyword,
+            Found::NotYetSupported(name) => {
+                let message =
+                    format!("keyword `{name}` is recognized but not supported yet; ignored");
+                return self.warning(location, message);
+            }
+        };
+        self.apply(keyword, target, statement);
+    }
+
+    fn apply<T>(&mut self, keyword: &Keyword<T>, target: &mut T, statement: &Stmt) {
+        let at = statement.args.first().unwrap_or(&statement.keyword);
+        self.locations
+            .insert(self.path(keyword.name), at.location.clone());
+        let outer = std::mem::replace(&mut self.current, keyword.name);
+        (keyword.apply)(target, statement, self);
+        self.current = outer;
+    }
+
+    fn refuse_body(&mut self, statement: &Stmt) {
+        if statement.body.is_some() {
+            let message = format!("`{}` does not take a `{{ … }}` block", self.current);
+            self.error(&statement.keyword.location, message);
+        }
+    }
+
+    /// Reads the statement's words as a `T`, reporting what is wrong.
+    pub fn value<T: FromArgs>(&mut self, statement: &Stmt) -> Option<T> {
+        self.refuse_body(statement);
+        self.header(statement)
+    }
+
+    /// The keyword being applied, as its table spells it.
+    pub fn keyword(&self) -> &'static str {
+        self.current
+    }
+
+    /// Records that the field `segment` below the current block was written
+    /// at `location`.
+    pub fn record(&mut self, segment: &str, location: &Location) {
+        self.locations.insert(self.path(segment), location.clone());
+    }
+
+    /// Reads the words after a block keyword (its name or address) as a `T`.
+    pub fn header<T: FromArgs>(&mut self, statement: &Stmt) -> Option<T> {
+        let args = &statement.args;
+        match T::from_args(args) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                let at = args.get(err.index).unwrap_or(&statement.keyword);
+                let message = format!("`{}`: {}", self.current, err.message);
+                self.error(&at.location.clone(), message);
+                None
+            }
+        }
+    }
+
+    /// The single name after a block keyword (empty when it is missing).
+    pub fn name(&mut self, statement: &Stmt) -> String {
+        self.header(statement).unwrap_or_default()
+    }
+
+    fn block_of<'s>(&mut self, statement: &'s Stmt) -> Option<&'s [Stmt]> {
+        if statement.body.is_none() {
+            let message = format!("`{}` needs a `{{ … }}` block", self.current);
+            self.error(&statement.keyword.location, message);
+        }
+        statement.body.as_deref()
+    }
+
+    /// Binds the block of `statement` into `target`, at field path `segment`
+    /// below the current block.
+    pub fn body<T>(&mut self, statement: &Stmt, segment: &str, block: &Block<T>, target: &mut T) {
+        self.record(segment, &statement.keyword.location);
+        let Some(body) = self.block_of(statement) else {
+            return;
+        };
+        let inner = self.path(segment);
+        let outer = std::mem::replace(&mut self.prefix, inner);
+        self.bind_all(block, target, body);
+        self.prefix = outer;
+    }
+
+    /// Binds the block of `statement` into `item` and appends it to `list`,
+    /// the list field named `field` of the current block.
+    pub fn push_item<T>(
+        &mut self,
+        statement: &Stmt,
+        field: &str,
+        list: &mut Vec<T>,
+        block: &Block<T>,
+        mut item: T,
+    ) {
+        self.body(
+            statement,
+            &format!("{field}.{}", list.len()),
+            block,
+            &mut item,
+        );
+        list.push(item);
+    }
+
+    /// Reads each line of the block of `statement` as one `T`: the items of
+    /// the list field at path `field`, whose first new index is `start`.
+    pub fn items<T: FromArgs>(&mut self, statement: &Stmt, field: &str, start: usize) -> Vec<T> {
+        let Some(body) = self.block_of(statement) else {
+            return Vec::new();
+        };
+        let mut items = Vec::new();
+        for line in body {
+            let mut words = vec![line.keyword.clone()];
+            words.extend(line.args.iter().cloned());
+            let line = Stmt {
+                keyword: line.keyword.clone(),
+                args: words,
+                body: line.body.clone(),
+            };
+            if let Some(item) = self.value(&line) {
+                let path = self.path(&format!("{field}.{}", start + items.len()));
+                self.locations.insert(path, line.keyword.location.clone());
+                items.push(item);
+            }
+        }
+        items
+    }
+}

@@ -1,0 +1,154 @@
+//! Keyword tables: for each block, the keywords it accepts, how each binds
+//! into the model, their aliases, and the keywords keepalived knows that are
+//! not modelled yet.
+
+use super::bind::Binder;
+use super::parser::Stmt;
+
+/// Binds one statement into the model value of its block.
+pub type Apply<T> = fn(&mut T, &Stmt, &mut Binder);
+
+/// A keyword a block supports.
+pub struct Keyword<T: 'static> {
+    /// The keyword as keepalived spells it (and the model field it sets).
+    pub name: &'static str,
+    /// Other spellings keepalived accepts for it.
+    pub aliases: &'static [&'static str],
+    /// What the statement does to the model.
+    pub apply: Apply<T>,
+}
+
+impl<T> Keyword<T> {
+    /// A keyword without aliases.
+    pub const fn new(name: &'static str, apply: Apply<T>) -> Keyword<T> {
+        Keyword::aliased(name, &[], apply)
+    }
+
+    /// A keyword also accepted as `aliases`.
+    pub const fn aliased(
+        name: &'static str,
+        aliases: &'static [&'static str],
+        apply: Apply<T>,
+    ) -> Keyword<T> {
+        Keyword {
+            name,
+            aliases,
+            apply,
+        }
+    }
+}
+
+/// The keyword table of one block.
+pub struct Block<T: 'static> {
+    /// The block's keyword, for messages.
+    pub name: &'static str,
+    /// Keywords that are bound into the model.
+    pub keywords: &'static [Keyword<T>],
+    /// Keywords keepalived accepts here that are not modelled yet.
+    pub unsupported: &'static [&'static str],
+}
+
+/// The result of looking a word up in a [`Block`].
+pub enum Found<'t, T: 'static> {
+    /// A supported keyword (possibly through an alias).
+    Supported(&'t Keyword<T>),
+    /// A keyword that is recognized but not modelled.
+    NotYetSupported(&'static str),
+}
+
+impl<T> Found<'_, T> {
+    /// The keyword's canonical spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Found::Supported(keyword) => keyword.name,
+            Found::NotYetSupported(name) => name,
+        }
+    }
+}
+
+impl<T> Block<T> {
+    /// Looks `word` up, comparing with `same` (exact or case-insensitive).
+    fn lookup(&self, word: &str, same: fn(&str, &str) -> bool) -> Option<Found<'_, T>> {
+        let supported = self.keywords.iter().find(|keyword| {
+            same(keyword.name, word) || keyword.aliases.iter().any(|alias| same(alias, word))
+        });
+        let unsupported = || self.unsupported.iter().find(|name| same(name, word));
+        match supported {
+            Some(keyword) => Some(Found::Supported(keyword)),
+            None => unsupported().map(|name| Found::NotYetSupported(name)),
+        }
+    }
+
+    /// The keyword spelled exactly `word` (or one of its aliases).
+    pub fn find(&self, word: &str) -> Option<Found<'_, T>> {
+        self.lookup(word, |a, b| a == b)
+    }
+
+    /// The keyword that `word` spells with different letter case, together
+    /// with the exact spelling that matched.
+    pub fn find_miscased(&self, word: &str) -> Option<(Found<'_, T>, &'static str)> {
+        let found = self.lookup(word, str::eq_ignore_ascii_case)?;
+        let spelling = self
+            .names()
+            .find(|name| name.eq_ignore_ascii_case(word))
+            .unwrap_or(found.name());
+        Some((found, spelling))
+    }
+
+    /// Every spelling this block knows.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let keywords = self.keywords.iter();
+        let aliases = keywords.clone().flat_map(|k| k.aliases.iter().copied());
+        keywords
+            .map(|keyword| keyword.name)
+            .chain(aliases)
+            .chain(self.unsupported.iter().copied())
+    }
+
+    /// The known keyword closest to the unknown `word`, if one is close.
+    pub fn suggest(&self, word: &str) -> Option<&'static str> {
+        self.names()
+            .map(|name| (strsim::normalized_damerau_levenshtein(name, word), name))
+            .filter(|(score, _)| *score >= 0.6)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, name)| name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static BLOCK: Block<u32> = Block {
+        name: "test",
+        keywords: &[
+            Keyword::aliased("retry", &["nb_get_retry"], |n, _, _| *n += 1),
+            Keyword::new("vrrp_instance", |n, _, _| *n += 2),
+        ],
+        unsupported: &["use_vmac"],
+    };
+
+    #[test]
+    fn exact_alias_and_unsupported_lookups() {
+        assert_eq!(BLOCK.find("nb_get_retry").unwrap().name(), "retry");
+        let found = BLOCK.find("use_vmac").unwrap();
+        assert!(matches!(found, Found::NotYetSupported("use_vmac")));
+        assert!(BLOCK.find("VRRP_instance").is_none());
+        assert!(matches!(BLOCK.find("retry"), Some(Found::Supported(_))));
+    }
+
+    #[test]
+    fn miscased_lookups_name_the_right_spelling() {
+        let (found, spelling) = BLOCK.find_miscased("VRRP_instance").unwrap();
+        assert_eq!((found.name(), spelling), ("vrrp_instance", "vrrp_instance"));
+        let (_, spelling) = BLOCK.find_miscased("NB_GET_RETRY").unwrap();
+        assert_eq!(spelling, "nb_get_retry");
+    }
+
+    #[test]
+    fn suggestions_pick_close_names_only() {
+        assert_eq!(BLOCK.suggest("vrrp_instanse"), Some("vrrp_instance"));
+        assert_eq!(BLOCK.suggest("retyr"), Some("retry"));
+        assert_eq!(BLOCK.suggest("zzzzzzzz"), None);
+    }
+}

@@ -1,0 +1,197 @@
+//! Keyword tables of the load-balancing blocks and their checkers.
+
+use super::args::FromWord;
+use super::bind::{flag, set, Binder};
+use super::keywords::{Block, Keyword};
+use super::parser::Stmt;
+use crate::config::model::{
+    Checker, CheckerKind, Config, RealServer, StatusRange, Url, VirtualServer, VirtualServerGroup,
+};
+
+/// `virtual_server_group NAME { ADDR PORT | ADDR-END PORT | fwmark N … }`.
+pub fn bind_group(config: &mut Config, statement: &Stmt, binder: &mut Binder) {
+    let segment = format!("virtual_server_group.{}", config.virtual_server_group.len());
+    binder.record(&segment, &statement.keyword.location);
+    let name = binder.name(statement);
+    let member = binder.items(statement, &format!("{segment}.member"), 0);
+    config
+        .virtual_server_group
+        .push(VirtualServerGroup { name, member });
+}
+
+/// `virtual_server ADDR PORT | fwmark N | group NAME { … }`.
+pub fn bind_virtual_server(config: &mut Config, statement: &Stmt, binder: &mut Binder) {
+    if let Some(server) = binder.header(statement) {
+        let list = &mut config.virtual_server;
+        binder.push_item(statement, "virtual_server", list, &VIRTUAL_SERVER, server);
+    }
+}
+
+static VIRTUAL_SERVER: Block<VirtualServer> = Block {
+    name: "virtual_server",
+    keywords: &[
+        set!(delay_loop),
+        set!(lb_algo, "lvs_sched"),
+        set!(lb_kind, "lvs_method"),
+        set!(persistence_timeout),
+        set!(persistence_granularity),
+        set!(protocol),
+        flag!(ha_suspend),
+        set!(virtualhost),
+        flag!(alpha),
+        flag!(omega),
+        set!(quorum),
+        set!(hysteresis),
+        set!(quorum_up),
+        set!(quorum_down),
+        set!(sorry_server),
+        flag!(sorry_server_inhibit),
+        set!(sorry_server_lvs_method),
+        flag!(inhibit_on_failure),
+        set!(retry),
+        set!(delay_before_retry),
+        set!(warmup),
+        set!(connect_timeout),
+        flag!(ops),
+        set!(fast_path),
+        Keyword::new("real_server", |v, s, b| {
+            if let Some(server) = b.header(s) {
+                b.push_item(s, "real_server", &mut v.real_server, &REAL_SERVER, server)
+            }
+        }),
+    ],
+    unsupported: &[
+        "flag-1",
+        "flag-2",
+        "flag-3",
+        "hashed",
+        "ip_family",
+        "lvs_flags",
+        "mh-fallback",
+        "mh-port",
+        "nat_mask",
+        "one_packet_scheduler",
+        "persistence_engine",
+        "sh-fallback",
+        "sh-port",
+        "smtp_alert",
+        "tunnel_type",
+    ],
+};
+
+fn bind_checker(server: &mut RealServer, statement: &Stmt, binder: &mut Binder) {
+    let Ok(kind) = CheckerKind::from_word(binder.keyword()) else {
+        return;
+    };
+    let checker = Checker {
+        kind,
+        ..Checker::default()
+    };
+    binder.push_item(statement, "checker", &mut server.checker, &CHECKER, checker)
+}
+
+static REAL_SERVER: Block<RealServer> = Block {
+    name: "real_server",
+    keywords: &[
+        set!(weight),
+        flag!(inhibit_on_failure),
+        set!(notify_up),
+        set!(notify_down),
+        set!(uthreshold),
+        set!(lthreshold),
+        set!(lvs_method, "lb_kind"),
+        set!(retry, "nb_get_retry"),
+        set!(delay_before_retry),
+        set!(warmup),
+        set!(delay_loop),
+        set!(connect_timeout),
+        Keyword::new("TCP_CHECK", bind_checker),
+        Keyword::new("HTTP_GET", bind_checker),
+        Keyword::new("SSL_GET", bind_checker),
+        Keyword::new("MISC_CHECK", bind_checker),
+        Keyword::new("SMTP_CHECK", bind_checker),
+        Keyword::new("DNS_CHECK", bind_checker),
+        Keyword::new("UDP_CHECK", bind_checker),
+        Keyword::new("PING_CHECK", bind_checker),
+        Keyword::new("FILE_CHECK", bind_checker),
+    ],
+    unsupported: &[
+        "BFD_CHECK",
+        "alpha",
+        "omega",
+        "smtp_alert",
+        "tunnel_csum",
+        "tunnel_encap",
+        "tunnel_nocsum",
+        "tunnel_port",
+        "tunnel_remcsum",
+        "virtualhost",
+    ],
+};
+
+static CHECKER: Block<Checker> = Block {
+    name: "a checker",
+    keywords: &[
+        set!(connect_ip),
+        set!(connect_port),
+        set!(bindto),
+        set!(bind_port),
+        set!(bind_if),
+        set!(connect_timeout),
+        set!(retry, "nb_get_retry"),
+        set!(delay_before_retry),
+        set!(warmup),
+        set!(delay_loop),
+        Keyword::new("url", |c, s, b| {
+            b.push_item(s, "url", &mut c.url, &URL, Url::default())
+        }),
+        set!(http_protocol),
+        set!(virtualhost),
+        flag!(enable_sni),
+        set!(misc_path),
+        set!(misc_timeout),
+        flag!(misc_dynamic),
+        set!(user),
+        set!(helo_name),
+        Keyword::new("type", |c, s, b| {
+            b.record("dns_type", &s.keyword.location);
+            c.dns_type = b.value(s)
+        }),
+        set!(name),
+        set!(payload),
+        set!(require_reply),
+        set!(min_reply_length),
+        set!(max_reply_length),
+        set!(track_file),
+        set!(weight),
+    ],
+    unsupported: &[
+        "fast_recovery",
+        "fwmark",
+        "host",
+        "log_all_failures",
+        "nb_sock_retry",
+        "tls_compliant",
+    ],
+};
+
+static URL: Block<Url> = Block {
+    name: "url",
+    keywords: &[
+        set!(path),
+        set!(digest),
+        Keyword::new("status_code", |u, s, b| {
+            let codes: Option<Vec<StatusRange>> = b.value(s);
+            u.status_code.extend(codes.into_iter().flatten())
+        }),
+        set!(regex),
+        flag!(regex_no_match),
+        set!(virtualhost),
+    ],
+    unsupported: &[
+        "regex_max_offset",
+        "regex_min_offset",
+        "regex_options",
+        "regex_stack",
+    ],
+};

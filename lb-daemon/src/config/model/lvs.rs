@@ -1,0 +1,263 @@
+//! Load-balancing blocks: `virtual_server_group`, `virtual_server`,
+//! `real_server` and the health checkers.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{
+    Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol, RunAs, StatusRange,
+};
+
+/// `virtual_server_group NAME { … }`: services that share one configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VirtualServerGroup {
+    /// Group name, used by `virtual_server group NAME`.
+    pub name: String,
+    /// The services (`ADDR PORT`, `ADDR-END PORT`, `fwmark N`).
+    pub member: Vec<GroupMember>,
+}
+
+/// One line of a `virtual_server_group`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupMember {
+    /// First address of the service (absent for a fwmark).
+    pub address: Option<IpAddr>,
+    /// Last value of the final address part for a range (`192.0.2.1-10`).
+    pub range_end: Option<u16>,
+    /// Service port.
+    pub port: Option<u16>,
+    /// Firewall mark instead of an address.
+    pub fwmark: Option<u32>,
+}
+
+/// `virtual_server ADDR PORT | fwmark N | group NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VirtualServer {
+    /// Virtual address (with `port`).
+    pub address: Option<IpAddr>,
+    /// Virtual port.
+    pub port: Option<u16>,
+    /// Firewall mark service instead of an address.
+    pub fwmark: Option<u32>,
+    /// `virtual_server_group` name instead of an address.
+    pub group: Option<String>,
+    /// Seconds between health checks.
+    pub delay_loop: Option<f64>,
+    /// Scheduler.
+    pub lb_algo: Option<LbAlgo>,
+    /// Forwarding method.
+    pub lb_kind: Option<LbKind>,
+    /// Seconds a client sticks to its real server.
+    pub persistence_timeout: Option<u32>,
+    /// Netmask (or prefix length) grouping clients for persistence.
+    pub persistence_granularity: Option<String>,
+    /// Transport protocol.
+    pub protocol: Option<Protocol>,
+    /// Suspend checks while the VRRP instance owning the address is backup.
+    pub ha_suspend: bool,
+    /// Host header for HTTP checks.
+    pub virtualhost: Option<String>,
+    /// Start real servers as failed until their first check succeeds.
+    pub alpha: bool,
+    /// Run `quorum_down` when the service is removed.
+    pub omega: bool,
+    /// Minimum total weight of live real servers.
+    pub quorum: Option<u32>,
+    /// Margin around `quorum` before the state flips.
+    pub hysteresis: Option<u32>,
+    /// Run when the quorum is met.
+    pub quorum_up: Option<Command>,
+    /// Run when the quorum is lost.
+    pub quorum_down: Option<Command>,
+    /// Server used when no real server is alive.
+    pub sorry_server: Option<Endpoint>,
+    /// Set the sorry server's weight to 0 instead of removing it.
+    pub sorry_server_inhibit: bool,
+    /// Forwarding method for the sorry server.
+    pub sorry_server_lvs_method: Option<LbKind>,
+    /// Set weight to 0 instead of removing a failed real server.
+    pub inhibit_on_failure: bool,
+    /// Checker retries before a real server is down.
+    pub retry: Option<u32>,
+    /// Seconds between retries.
+    pub delay_before_retry: Option<f64>,
+    /// Maximum random delay, in seconds, before the first check.
+    pub warmup: Option<f64>,
+    /// Seconds a checker connection may take.
+    pub connect_timeout: Option<f64>,
+    /// One-packet scheduling (UDP).
+    pub ops: bool,
+    /// Data path (our extension); `global_defs.fast_path` when absent.
+    pub fast_path: Option<FastPath>,
+    /// The real servers behind the service.
+    pub real_server: Vec<RealServer>,
+}
+
+/// `real_server ADDR PORT { … }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealServer {
+    /// Address of the server.
+    pub address: IpAddr,
+    /// Port of the server (the virtual port when absent).
+    pub port: Option<u16>,
+    /// Scheduling weight.
+    pub weight: Option<u32>,
+    /// Set weight to 0 instead of removing it when it fails.
+    #[serde(default)]
+    pub inhibit_on_failure: bool,
+    /// Run when the server comes up.
+    pub notify_up: Option<Command>,
+    /// Run when the server goes down.
+    pub notify_down: Option<Command>,
+    /// Upper connection threshold.
+    pub uthreshold: Option<u32>,
+    /// Lower connection threshold.
+    pub lthreshold: Option<u32>,
+    /// Forwarding method for this server (alias `lb_kind`).
+    pub lvs_method: Option<LbKind>,
+    /// Checker retries before the server is down.
+    pub retry: Option<u32>,
+    /// Seconds between retries.
+    pub delay_before_retry: Option<f64>,
+    /// Maximum random delay, in seconds, before the first check.
+    pub warmup: Option<f64>,
+    /// Seconds between checks.
+    pub delay_loop: Option<f64>,
+    /// Seconds a checker connection may take.
+    pub connect_timeout: Option<f64>,
+    /// Health checkers; the server is up while all of them pass.
+    #[serde(default)]
+    pub checker: Vec<Checker>,
+}
+
+impl RealServer {
+    /// A real server at `address` and `port` with nothing else set.
+    pub fn new(address: IpAddr, port: Option<u16>) -> RealServer {
+        RealServer {
+            address,
+            port,
+            weight: None,
+            inhibit_on_failure: false,
+            notify_up: None,
+            notify_down: None,
+            uthreshold: None,
+            lthreshold: None,
+            lvs_method: None,
+            retry: None,
+            delay_before_retry: None,
+            warmup: None,
+            delay_loop: None,
+            connect_timeout: None,
+            checker: Vec::new(),
+        }
+    }
+}
+
+/// Which health check a [`Checker`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub enum CheckerKind {
+    #[default]
+    TcpCheck,
+    HttpGet,
+    SslGet,
+    MiscCheck,
+    SmtpCheck,
+    DnsCheck,
+    UdpCheck,
+    PingCheck,
+    FileCheck,
+}
+
+/// One health-check block (`TCP_CHECK { … }`, `HTTP_GET { … }` …); in TOML a
+/// `[[…real_server.checker]]` table with `type = "HTTP_GET"`. Settings that do
+/// not belong to the kind are rejected by validation. `type` is required in
+/// TOML; `Default` exists only to build checkers with `..Default::default()`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checker {
+    /// The kind of check, spelled as the keepalived block keyword.
+    #[serde(rename = "type")]
+    pub kind: CheckerKind,
+    /// Address to check (the real server's by default).
+    pub connect_ip: Option<IpAddr>,
+    /// Port to check (the real server's by default).
+    pub connect_port: Option<u16>,
+    /// Source address of checks.
+    pub bindto: Option<IpAddr>,
+    /// Source port of checks.
+    pub bind_port: Option<u16>,
+    /// Source interface of checks.
+    pub bind_if: Option<String>,
+    /// Seconds a connection may take.
+    pub connect_timeout: Option<f64>,
+    /// Retries before the check fails (alias `nb_get_retry`).
+    pub retry: Option<u32>,
+    /// Seconds between retries.
+    pub delay_before_retry: Option<f64>,
+    /// Maximum random delay, in seconds, before the first check.
+    pub warmup: Option<f64>,
+    /// Seconds between checks.
+    pub delay_loop: Option<f64>,
+    /// HTTP_GET / SSL_GET: URLs to fetch.
+    #[serde(default)]
+    pub url: Vec<Url>,
+    /// HTTP_GET / SSL_GET: protocol version.
+    pub http_protocol: Option<HttpProtocol>,
+    /// HTTP_GET / SSL_GET: Host header.
+    pub virtualhost: Option<String>,
+    /// SSL_GET: send SNI.
+    #[serde(default)]
+    pub enable_sni: bool,
+    /// MISC_CHECK: command to run.
+    pub misc_path: Option<String>,
+    /// MISC_CHECK: seconds the command may run.
+    pub misc_timeout: Option<u32>,
+    /// MISC_CHECK: exit codes above 1 set the weight.
+    #[serde(default)]
+    pub misc_dynamic: bool,
+    /// MISC_CHECK: user (and group) to run as.
+    pub user: Option<RunAs>,
+    /// SMTP_CHECK: HELO name.
+    pub helo_name: Option<String>,
+    /// DNS_CHECK: query type (keyword `type` in keepalived.conf).
+    pub dns_type: Option<String>,
+    /// DNS_CHECK: name to query.
+    pub name: Option<String>,
+    /// UDP_CHECK: payload to send, in hex.
+    pub payload: Option<String>,
+    /// UDP_CHECK: a reply is required; when non-empty, it must match this hex.
+    pub require_reply: Option<String>,
+    /// UDP_CHECK: shortest acceptable reply.
+    pub min_reply_length: Option<u32>,
+    /// UDP_CHECK: longest acceptable reply.
+    pub max_reply_length: Option<u32>,
+    /// FILE_CHECK: the `track_file` to follow.
+    pub track_file: Option<String>,
+    /// FILE_CHECK: multiplier for the file's value.
+    pub weight: Option<i32>,
+}
+
+/// `url { … }` of an HTTP_GET / SSL_GET checker.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Url {
+    /// Path to request.
+    pub path: Option<String>,
+    /// Expected MD5 of the body, in hex.
+    pub digest: Option<String>,
+    /// Accepted status codes (any 2xx when empty).
+    pub status_code: Vec<StatusRange>,
+    /// Regular expression the body must match.
+    pub regex: Option<String>,
+    /// Succeed when `regex` does not match.
+    pub regex_no_match: bool,
+    /// Host header for this URL.
+    pub virtualhost: Option<String>,
+}

@@ -1,0 +1,109 @@
+//! The configuration model shared by both front ends. Field names are the
+//! keepalived.conf keyword names, so the TOML form reads like keepalived.conf.
+
+mod lvs;
+mod values;
+mod vrrp;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+pub use lvs::{
+    Checker, CheckerKind, GroupMember, RealServer, Url, VirtualServer, VirtualServerGroup,
+};
+pub use values::{
+    parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol,
+    RunAs, State, StatusRange, TrackRef, VirtualIp,
+};
+pub use vrrp::{Authentication, InitFile, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+
+/// A whole configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Settings for the whole daemon.
+    pub global_defs: GlobalDefs,
+    /// Tracking scripts.
+    pub vrrp_script: Vec<VrrpScript>,
+    /// Tracked files.
+    pub track_file: Vec<TrackFile>,
+    /// Groups of instances that fail over together.
+    pub vrrp_sync_group: Vec<SyncGroup>,
+    /// Virtual routers.
+    pub vrrp_instance: Vec<VrrpInstance>,
+    /// Named sets of services.
+    pub virtual_server_group: Vec<VirtualServerGroup>,
+    /// Load-balanced services.
+    pub virtual_server: Vec<VirtualServer>,
+}
+
+/// `global_defs { … }`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GlobalDefs {
+    /// Name of this node in mails and logs.
+    pub router_id: Option<String>,
+    /// Mail recipients.
+    pub notification_email: Vec<String>,
+    /// Mail sender.
+    pub notification_email_from: Option<String>,
+    /// Mail relay.
+    pub smtp_server: Option<SmtpServer>,
+    /// Seconds to wait for the mail relay.
+    pub smtp_connect_timeout: Option<u32>,
+    /// HELO name sent to the mail relay.
+    pub smtp_helo_name: Option<String>,
+    /// Refuse scripts writable by non-root users.
+    pub enable_script_security: bool,
+    /// Default user (and group) for scripts.
+    pub script_user: Option<RunAs>,
+    /// Default VRRP version, 2 or 3.
+    pub vrrp_version: Option<u8>,
+    /// IPv4 multicast group for advertisements.
+    pub vrrp_mcast_group4: Option<Ipv4Addr>,
+    /// IPv6 multicast group for advertisements.
+    pub vrrp_mcast_group6: Option<Ipv6Addr>,
+    /// Default `garp_master_delay` of instances.
+    pub vrrp_garp_master_delay: Option<u32>,
+    /// Default `garp_master_repeat` of instances.
+    pub vrrp_garp_master_repeat: Option<u32>,
+    /// Default `garp_master_refresh` of instances.
+    pub vrrp_garp_master_refresh: Option<u32>,
+    /// Default `garp_master_refresh_repeat` of instances.
+    pub vrrp_garp_master_refresh_repeat: Option<u32>,
+    /// Follow the VRRP RFCs strictly.
+    pub vrrp_strict: bool,
+    /// Flush all IPVS rules at start-up.
+    pub lvs_flush: bool,
+    /// IPVS connection timeouts.
+    pub lvs_timeouts: Option<LvsTimeouts>,
+    /// Log every checker failure, not only state changes.
+    pub checker_log_all_failures: bool,
+    /// Interface for instances that do not name one.
+    pub default_interface: Option<String>,
+    /// Data path for virtual servers that do not choose one (our extension).
+    pub fast_path: Option<FastPath>,
+}
+
+/// `smtp_server HOST [PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpServer {
+    /// Address or host name.
+    pub host: String,
+    /// Port (25 when absent).
+    pub port: Option<u16>,
+}
+
+/// `lvs_timeouts [tcp N] [tcpfin N] [udp N]`, in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LvsTimeouts {
+    /// Established TCP connections.
+    pub tcp: Option<u32>,
+    /// TCP connections after FIN.
+    pub tcpfin: Option<u32>,
+    /// UDP flows.
+    pub udp: Option<u32>,
+}

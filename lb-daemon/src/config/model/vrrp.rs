@@ -1,0 +1,172 @@
+//! VRRP blocks: `vrrp_script`, `track_file`, `vrrp_instance` and
+//! `vrrp_sync_group`.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{AuthType, Command, RunAs, State, TrackRef, VirtualIp};
+
+/// `vrrp_script NAME { … }`: a command whose exit status adjusts priority.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VrrpScript {
+    /// The name `track_script` refers to.
+    pub name: String,
+    /// Command line to run.
+    pub script: Option<String>,
+    /// Seconds between runs.
+    pub interval: Option<u32>,
+    /// Seconds after which a run counts as failed.
+    pub timeout: Option<u32>,
+    /// Priority change while the script fails (negative) or succeeds
+    /// (positive); 0 means failure puts the instance in FAULT.
+    pub weight: Option<i32>,
+    /// Apply `weight` in reverse.
+    pub reverse: bool,
+    /// Failures in a row before the script is down.
+    pub fall: Option<u32>,
+    /// Successes in a row before the script is up.
+    pub rise: Option<u32>,
+    /// User (and group) to run as.
+    pub user: Option<RunAs>,
+    /// Start in the failed state.
+    pub init_fail: bool,
+}
+
+/// `track_file NAME { … }` (also `vrrp_track_file`): a file holding a number
+/// that adjusts priority.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackFile {
+    /// The name `track_file` entries and FILE_CHECK refer to.
+    pub name: String,
+    /// Path of the watched file.
+    pub file: Option<String>,
+    /// Multiplier for the number in the file.
+    pub weight: Option<i32>,
+    /// Apply `weight` in reverse.
+    pub reverse: bool,
+    /// Create the file at start-up with this value (0 when empty).
+    pub init_file: Option<InitFile>,
+}
+
+/// `init_file [VALUE] [overwrite]` of a `track_file`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InitFile {
+    /// Value to write.
+    pub value: Option<i64>,
+    /// Overwrite an existing file.
+    pub overwrite: bool,
+}
+
+/// `authentication { … }` of a VRRPv2 instance.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Authentication {
+    /// PASS or AH.
+    pub auth_type: Option<AuthType>,
+    /// The shared secret (first 8 characters are used).
+    pub auth_pass: Option<String>,
+}
+
+/// `vrrp_instance NAME { … }`: one virtual router.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VrrpInstance {
+    /// Instance name.
+    pub name: String,
+    /// Initial state.
+    pub state: Option<State>,
+    /// Interface the instance runs on.
+    pub interface: Option<String>,
+    /// VRID, 1-255.
+    pub virtual_router_id: Option<u32>,
+    /// Priority, 1-255 (255 for the address owner).
+    pub priority: Option<u32>,
+    /// Seconds between advertisements (fractions allowed with VRRPv3).
+    pub advert_int: Option<f64>,
+    /// VRRP version, 2 or 3.
+    pub version: Option<u8>,
+    /// Use IPv6 for the instance even without IPv6 addresses.
+    pub native_ipv6: bool,
+    /// VRRPv2 authentication.
+    pub authentication: Option<Authentication>,
+    /// Addresses the master owns.
+    pub virtual_ipaddress: Vec<VirtualIp>,
+    /// Addresses the master owns but does not advertise.
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    /// Source address of unicast advertisements.
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Peers to send unicast advertisements to.
+    pub unicast_peer: Vec<IpAddr>,
+    /// Source address of multicast advertisements.
+    pub mcast_src_ip: Option<IpAddr>,
+    /// Interfaces whose state affects this instance.
+    pub track_interface: Vec<TrackRef>,
+    /// `vrrp_script`s whose state affects this instance.
+    pub track_script: Vec<TrackRef>,
+    /// `track_file`s whose value affects this instance.
+    pub track_file: Vec<TrackRef>,
+    /// Do not take over from a lower-priority master.
+    pub nopreempt: bool,
+    /// Seconds to wait after start-up before preempting.
+    pub preempt_delay: Option<u32>,
+    /// Seconds after becoming master before the second gratuitous ARP burst.
+    pub garp_master_delay: Option<u32>,
+    /// Gratuitous ARPs sent per burst.
+    pub garp_master_repeat: Option<u32>,
+    /// Seconds between repeated bursts while master.
+    pub garp_master_refresh: Option<u32>,
+    /// Gratuitous ARPs per refresh burst.
+    pub garp_master_refresh_repeat: Option<u32>,
+    /// Run on transition to MASTER.
+    pub notify_master: Option<Command>,
+    /// Run on transition to BACKUP.
+    pub notify_backup: Option<Command>,
+    /// Run on transition to FAULT.
+    pub notify_fault: Option<Command>,
+    /// Run when the instance stops.
+    pub notify_stop: Option<Command>,
+    /// Run on every transition, with the new state as argument.
+    pub notify: Option<Command>,
+    /// Send mail on transitions.
+    pub smtp_alert: bool,
+    /// Ignore the state of `interface` itself.
+    pub dont_track_primary: bool,
+    /// Accept packets to the virtual addresses when not the address owner.
+    pub accept: bool,
+    /// Drop packets to the virtual addresses when not the address owner.
+    pub no_accept: bool,
+    /// Follow RFC strictly for this instance.
+    pub strict_mode: bool,
+}
+
+/// `vrrp_sync_group NAME { … }`: instances that change state together.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncGroup {
+    /// Group name.
+    pub name: String,
+    /// Names of member `vrrp_instance`s.
+    pub group: Vec<String>,
+    /// Run on transition to MASTER.
+    pub notify_master: Option<Command>,
+    /// Run on transition to BACKUP.
+    pub notify_backup: Option<Command>,
+    /// Run on transition to FAULT.
+    pub notify_fault: Option<Command>,
+    /// Run when the group stops.
+    pub notify_stop: Option<Command>,
+    /// Run on every transition.
+    pub notify: Option<Command>,
+    /// Send mail on transitions.
+    pub smtp_alert: bool,
+    /// Interfaces tracked by every member.
+    pub track_interface: Vec<TrackRef>,
+    /// Scripts tracked by every member.
+    pub track_script: Vec<TrackRef>,
+    /// Files tracked by every member.
+    pub track_file: Vec<TrackRef>,
+}

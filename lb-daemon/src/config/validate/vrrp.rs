@@ -1,0 +1,264 @@
+//! Checks of the VRRP side: scripts, tracked files, instances, sync groups.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{names, Check};
+use crate::config::model::{
+    Config, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+};
+
+/// Weight range of tracked scripts and interfaces.
+const WEIGHT: (i32, i32) = (-253, 253);
+/// Weight range of tracked files.
+const FILE_WEIGHT: (i32, i32) = (-254, 254);
+
+pub(super) fn check(check: &mut Check, config: &Config) {
+    let globals = &config.global_defs;
+    check.range("global_defs", "vrrp_version", globals.vrrp_version, (2, 3));
+    let mut seen = HashSet::new();
+    for (i, script) in config.vrrp_script.iter().enumerate() {
+        let path = format!("vrrp_script.{i}");
+        check.unique_name(&mut seen, &path, &script.name);
+        vrrp_script(check, &path, script);
+    }
+    let mut seen = HashSet::new();
+    for (i, file) in config.track_file.iter().enumerate() {
+        let path = format!("track_file.{i}");
+        check.unique_name(&mut seen, &path, &file.name);
+        track_file(check, &path, file);
+    }
+    let known = Known {
+        scripts: names(&config.vrrp_script, |s| &s.name),
+        files: names(&config.track_file, |f| &f.name),
+    };
+    let mut seen = HashSet::new();
+    let mut vrids = HashMap::new();
+    for (i, instance) in config.vrrp_instance.iter().enumerate() {
+        let path = format!("vrrp_instance.{i}");
+        check.unique_name(&mut seen, &path, &instance.name);
+        let interface = instance
+            .interface
+            .as_ref()
+            .or(globals.default_interface.as_ref());
+        check.required(&path, "interface", interface.is_some());
+        let version = instance.version.or(globals.vrrp_version).unwrap_or(2);
+        vrrp_instance(check, &path, instance, version);
+        known.tracks(
+            check,
+            &path,
+            [
+                &instance.track_script,
+                &instance.track_interface,
+                &instance.track_file,
+            ],
+        );
+        let key = (interface, instance.virtual_router_id, is_ipv6(instance));
+        if let (Some(interface), Some(vrid)) = (key.0, key.1) {
+            if let Some(other) = vrids.insert(key, &instance.name) {
+                let message = format!(
+                    "virtual_router_id {vrid} is already used on {interface} by vrrp_instance `{other}`"
+                );
+                check.error(&format!("{path}.virtual_router_id"), message);
+            }
+        }
+    }
+    let instances = names(&config.vrrp_instance, |i| &i.name);
+    let mut seen = HashSet::new();
+    let mut member_of = HashMap::new();
+    for (i, group) in config.vrrp_sync_group.iter().enumerate() {
+        let path = format!("vrrp_sync_group.{i}");
+        check.unique_name(&mut seen, &path, &group.name);
+        sync_group(check, &path, group, &instances, &mut member_of);
+        known.tracks(
+            check,
+            &path,
+            [
+                &group.track_script,
+                &group.track_interface,
+                &group.track_file,
+            ],
+        );
+    }
+}
+
+/// Names that tracking entries may refer to.
+struct Known<'c> {
+    scripts: Vec<&'c str>,
+    files: Vec<&'c str>,
+}
+
+impl Known<'_> {
+    /// Checks `track_script`, `track_interface` and `track_file` of a block.
+    fn tracks(
+        &self,
+        check: &mut Check,
+        path: &str,
+        [scripts, interfaces, files]: [&Vec<TrackRef>; 3],
+    ) {
+        check.references(path, "track_script", scripts, Some(&self.scripts), WEIGHT);
+        check.references(path, "track_interface", interfaces, None, WEIGHT);
+        check.references(path, "track_file", files, Some(&self.files), FILE_WEIGHT);
+    }
+}
+
+fn vrrp_script(check: &mut Check, path: &str, script: &VrrpScript) {
+    check.required(path, "script", script.script.is_some());
+    check.range(path, "interval", script.interval, (1, u32::MAX));
+    check.range(path, "timeout", script.timeout, (1, u32::MAX));
+    check.range(path, "weight", script.weight, WEIGHT);
+    check.range(path, "fall", script.fall, (1, u32::MAX));
+    check.range(path, "rise", script.rise, (1, u32::MAX));
+}
+
+fn track_file(check: &mut Check, path: &str, file: &TrackFile) {
+    check.required(path, "file", file.file.is_some());
+    check.range(path, "weight", file.weight, FILE_WEIGHT);
+}
+
+/// Whether the instance speaks IPv6 (its first virtual address decides).
+fn is_ipv6(instance: &VrrpInstance) -> bool {
+    match instance.virtual_ipaddress.first() {
+        Some(ip) => ip.address.addr().is_ipv6(),
+        None => instance.native_ipv6,
+    }
+}
+
+fn vrrp_instance(check: &mut Check, path: &str, instance: &VrrpInstance, version: u8) {
+    check.required(
+        path,
+        "virtual_router_id",
+        instance.virtual_router_id.is_some(),
+    );
+    check.range(
+        path,
+        "virtual_router_id",
+        instance.virtual_router_id,
+        (1, 255),
+    );
+    check.range(path, "priority", instance.priority, (1, 255));
+    check.range(path, "version", instance.version, (2, 3));
+    if instance.priority == Some(255) && instance.state == Some(State::Backup) {
+        let message = "priority 255 makes this node the address owner; `state BACKUP` is ignored";
+        check.warning(&format!("{path}.priority"), message);
+    }
+    if instance.nopreempt && instance.state == Some(State::Master) {
+        let message = "`nopreempt` only works with `state BACKUP`; keepalived ignores it here";
+        check.warning(&format!("{path}.nopreempt"), message);
+    }
+    if instance.accept && instance.no_accept {
+        check.error(
+            &format!("{path}.no_accept"),
+            "`accept` and `no_accept` contradict each other",
+        );
+    }
+    advert_int(check, path, instance.advert_int, version);
+    if let Some(auth) = &instance.authentication {
+        let at = format!("{path}.authentication");
+        if version == 3 {
+            check.warning(
+                &at,
+                "VRRPv3 has no authentication; `authentication` is ignored",
+            );
+        }
+        check.required(&at, "auth_type", auth.auth_type.is_some());
+        if auth
+            .auth_pass
+            .as_ref()
+            .is_some_and(|pass| pass.chars().count() > 8)
+        {
+            let message = "`auth_pass` is longer than 8 characters; only the first 8 are used";
+            check.warning(&format!("{at}.auth_pass"), message);
+        }
+    }
+    addresses(check, path, instance);
+    check.commands(
+        path,
+        &[
+            ("notify_master", &instance.notify_master),
+            ("notify_backup", &instance.notify_backup),
+            ("notify_fault", &instance.notify_fault),
+            ("notify_stop", &instance.notify_stop),
+            ("notify", &instance.notify),
+        ],
+    );
+}
+
+fn advert_int(check: &mut Check, path: &str, value: Option<f64>, version: u8) {
+    check.seconds(path, "advert_int", value);
+    let Some(value) = value.filter(|v| v.is_finite() && *v > 0.0) else {
+        return;
+    };
+    let at = format!("{path}.advert_int");
+    if version == 2 && (value.fract() != 0.0 || value > 255.0) {
+        check.error(
+            &at,
+            format!("VRRPv2 `advert_int` must be whole seconds 1-255, not {value}"),
+        );
+    }
+    if version == 3 && (value > 40.95 || (value * 100.0).fract() > 1e-9) {
+        let message =
+            format!("VRRPv3 `advert_int` must be 0.01-40.95 in steps of 0.01, not {value}");
+        check.error(&at, message);
+    }
+}
+
+/// Address families inside an instance agree.
+fn addresses(check: &mut Check, path: &str, instance: &VrrpInstance) {
+    let ipv6 = is_ipv6(instance);
+    let vips: &[VirtualIp] = &instance.virtual_ipaddress;
+    for (i, vip) in vips.iter().enumerate() {
+        let at = format!("{path}.virtual_ipaddress.{i}");
+        check.family(&at, "virtual address", vip.address.addr(), ipv6);
+    }
+    for (i, peer) in instance.unicast_peer.iter().enumerate() {
+        check.family(
+            &format!("{path}.unicast_peer.{i}"),
+            "unicast peer",
+            *peer,
+            ipv6,
+        );
+    }
+    let sources = [
+        ("unicast_src_ip", instance.unicast_src_ip),
+        ("mcast_src_ip", instance.mcast_src_ip),
+    ];
+    for (field, address) in sources {
+        if let Some(address) = address {
+            check.family(&format!("{path}.{field}"), "source address", address, ipv6);
+        }
+    }
+}
+
+fn sync_group<'c>(
+    check: &mut Check,
+    path: &str,
+    group: &'c SyncGroup,
+    instances: &[&str],
+    member_of: &mut HashMap<&'c str, &'c str>,
+) {
+    if group.group.is_empty() {
+        check.error(path, "`group` lists no vrrp_instance");
+    }
+    for (i, member) in group.group.iter().enumerate() {
+        let at = format!("{path}.group.{i}");
+        if !instances.contains(&member.as_str()) {
+            check.error(
+                &at,
+                format!("sync group member `{member}` is not a vrrp_instance"),
+            );
+        } else if let Some(other) = member_of.insert(member, &group.name) {
+            let message = format!("vrrp_instance `{member}` is already in sync group `{other}`");
+            check.error(&at, message);
+        }
+    }
+    check.commands(
+        path,
+        &[
+            ("notify_master", &group.notify_master),
+            ("notify_backup", &group.notify_backup),
+            ("notify_fault", &group.notify_fault),
+            ("notify_stop", &group.notify_stop),
+            ("notify", &group.notify),
+        ],
+    );
+}
