@@ -61,6 +61,10 @@ fn finish(
     mut diagnostics: Vec<Diagnostic>,
 ) -> Result<Loaded, Diagnostics> {
     diagnostics.extend(locations.locate(validate::validate(&config)));
+    diagnostics.sort_by_key(|d| {
+        let location = d.location.as_ref();
+        location.map(|l| (l.file.clone(), l.line, l.column))
+    });
     match diagnostics.iter().any(Diagnostic::is_error) {
         true => Err(Diagnostics(diagnostics)),
         false => Ok(Loaded {

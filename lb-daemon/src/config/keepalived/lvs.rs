@@ -21,10 +21,24 @@ pub fn bind_group(config: &mut Config, statement: &Stmt, binder: &mut Binder) {
 
 /// `virtual_server ADDR PORT | fwmark N | group NAME { … }`.
 pub fn bind_virtual_server(config: &mut Config, statement: &Stmt, binder: &mut Binder) {
-    if let Some(server) = binder.header(statement) {
-        let list = &mut config.virtual_server;
-        binder.push_item(statement, "virtual_server", list, &VIRTUAL_SERVER, server);
+    let Some(server) = binder.header(statement) else {
+        return;
+    };
+    let segment = format!("virtual_server.{}", config.virtual_server.len());
+    // A header that read well has two words: `fwmark N`, `group NAME` or
+    // `ADDR PORT`.
+    let [first, second] = &statement.args[..] else {
+        return;
+    };
+    let fields = match first.text.as_str() {
+        "fwmark" | "group" => vec![(first.text.as_str(), second)],
+        _ => vec![("address", first), ("port", second)],
+    };
+    for (field, word) in fields {
+        binder.record(&format!("{segment}.{field}"), &word.location);
     }
+    let list = &mut config.virtual_server;
+    binder.push_item(statement, "virtual_server", list, &VIRTUAL_SERVER, server);
 }
 
 static VIRTUAL_SERVER: Block<VirtualServer> = Block {
@@ -159,7 +173,9 @@ static CHECKER: Block<Checker> = Block {
         }),
         set!(name),
         set!(payload),
-        set!(require_reply),
+        Keyword::new("require_reply", |c, s, b| {
+            c.require_reply = b.value::<Option<String>>(s).flatten()
+        }),
         set!(min_reply_length),
         set!(max_reply_length),
         set!(track_file),

@@ -23,3 +23,68 @@ pub fn read(text: &str, origin: &Path) -> (Config, FieldLocations, Vec<Diagnosti
     diagnostics.extend(more);
     (config, locations, diagnostics)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(text: &str) -> Vec<String> {
+        let (_, _, diagnostics) = read(text, Path::new("k.conf"));
+        diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn unknown_unsupported_and_miscased_keywords() {
+        let text = "global_defs {\n vrrp_iptables\n Router_ID x\n lvs_flus\n}\n";
+        assert_eq!(
+            messages(text),
+            [
+                "k.conf:2:2: warning: keyword `vrrp_iptables` is recognized but not supported yet; ignored",
+                "k.conf:3:2: warning: keyword `Router_ID` should be written `router_id`; \
+                 keepalived itself rejects this spelling",
+                "k.conf:4:2: error: unknown keyword `lvs_flus` in global_defs; did you mean `lvs_flush`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn unsupported_blocks_are_skipped_whole() {
+        let text = "vrrp_instance V {\n virtual_routes {\n  bogus\n }\n}\n";
+        let messages = messages(text);
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("`virtual_routes` is recognized"));
+    }
+
+    #[test]
+    fn blocks_and_values_are_not_confused() {
+        let text = "vrrp_instance V {\n priority 1 {\n }\n virtual_ipaddress 192.0.2.1\n}\n";
+        assert_eq!(
+            messages(text),
+            [
+                "k.conf:2:2: error: `priority` does not take a `{ … }` block",
+                "k.conf:4:2: error: `virtual_ipaddress` needs a `{ … }` block",
+            ]
+        );
+    }
+
+    #[test]
+    fn aliases_one_line_blocks_and_field_locations() {
+        let text = "virtual_server 192.0.2.1 80 {\n lvs_sched wrr\n real_server 192.0.2.2 80 {\n  \
+                    SSL_GET { url { path /x } }\n }\n}\nvrrp_instance V { unicast_peer { 192.0.2.9 } }\n";
+        let (config, locations, diagnostics) = read(text, Path::new("k.conf"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let server = &config.virtual_server[0];
+        assert_eq!(server.lb_algo, Some(crate::config::model::LbAlgo::Wrr));
+        let url = &server.real_server[0].checker[0].url[0];
+        assert_eq!(url.path.as_deref(), Some("/x"));
+        assert_eq!(config.vrrp_instance[0].unicast_peer.len(), 1);
+        let at = |path| locations.resolve(path).map(|l| (l.line, l.column));
+        assert_eq!(at("virtual_server.0.lb_algo"), Some((2, 12)));
+        assert_eq!(at("virtual_server.0.port"), Some((1, 26)));
+        assert_eq!(
+            at("virtual_server.0.real_server.0.checker.0.url.0"),
+            Some((4, 13))
+        );
+        assert_eq!(at("vrrp_instance.0.unicast_peer.0"), Some((7, 34)));
+    }
+}
