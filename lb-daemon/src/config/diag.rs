@@ -16,16 +16,38 @@ pub struct Location {
     pub column: usize,
 }
 
-impl Location {
-    /// The position of byte `offset` of `text`, which was read from `file`.
-    pub fn from_offset(file: &Path, text: &str, offset: usize) -> Location {
-        let offset = offset.min(text.len());
-        let before = text.get(..offset).unwrap_or(text);
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+/// Turns byte offsets of one text into [`Location`]s in O(log lines) each
+/// (a front end records a location for every key, so a linear scan per
+/// offset would make loading quadratic in the file size).
+pub struct LineIndex<'a> {
+    file: &'a Path,
+    text: &'a str,
+    /// Byte offset at which each line starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes `text`, which was read from `file`.
+    pub fn new(file: &'a Path, text: &'a str) -> LineIndex<'a> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { file, text, starts }
+    }
+
+    /// The position of byte `offset` (clamped to the text).
+    pub fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts[line - 1];
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count());
         Location {
-            file: file.to_path_buf(),
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
+            file: self.file.to_path_buf(),
+            line,
+            column: column + 1,
         }
     }
 }
@@ -178,7 +200,8 @@ mod tests {
     #[test]
     fn offsets_become_lines_and_columns() {
         let text = "a\nbé c\n";
-        let at = |offset| Location::from_offset(Path::new("f"), text, offset);
+        let index = LineIndex::new(Path::new("f"), text);
+        let at = |offset| index.location(offset);
         assert_eq!((at(0).line, at(0).column), (1, 1));
         assert_eq!((at(2).line, at(2).column), (2, 1));
         assert_eq!((at(6).line, at(6).column), (2, 4));

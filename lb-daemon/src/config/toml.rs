@@ -5,15 +5,14 @@ use std::path::Path;
 
 use toml_edit::{Item, Value};
 
-use super::diag::{Diagnostic, Diagnostics, FieldLocations, Location};
+use super::diag::{Diagnostic, Diagnostics, FieldLocations, LineIndex};
 use super::model::Config;
 
 /// Reads TOML `text` (from `origin`) into a model, with where each field
 /// path was written.
 pub fn read(text: &str, origin: &Path) -> Result<(Config, FieldLocations), Diagnostics> {
-    let at = |span: Option<Range<usize>>| {
-        span.map(|span| Location::from_offset(origin, text, span.start))
-    };
+    let index = LineIndex::new(origin, text);
+    let at = |span: Option<Range<usize>>| span.map(|span| index.location(span.start));
     let document = toml_edit::Document::parse(text).map_err(|err| {
         let message = err.message().trim_end().to_string();
         Diagnostics(vec![Diagnostic::error(at(err.span()), message)])
@@ -24,8 +23,7 @@ pub fn read(text: &str, origin: &Path) -> Result<(Config, FieldLocations), Diagn
     })?;
     let mut locations = FieldLocations::default();
     let mut walk = Walk {
-        origin,
-        text,
+        index: &index,
         locations: &mut locations,
     };
     walk.item(document.as_item(), "");
@@ -57,16 +55,15 @@ fn explain(message: &str) -> String {
 
 /// Records the location of every key path of a document.
 struct Walk<'a> {
-    origin: &'a Path,
-    text: &'a str,
+    index: &'a LineIndex<'a>,
     locations: &'a mut FieldLocations,
 }
 
 impl Walk<'_> {
     fn record(&mut self, path: &str, span: Option<Range<usize>>) {
         if let Some(span) = span {
-            let location = Location::from_offset(self.origin, self.text, span.start);
-            self.locations.insert(path.to_string(), location);
+            self.locations
+                .insert(path.to_string(), self.index.location(span.start));
         }
     }
 
