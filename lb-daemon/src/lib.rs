@@ -1,6 +1,11 @@
 //! lb-daemon: a keepalived-compatible high-availability load balancer.
 //!
 //! Data flows one way: [`config`] (keepalived.conf or TOML) is parsed and
-//! validated into one model, from which the daemon derives what it runs.
+//! validated into one model, from which the daemon derives what it runs; the
+//! [`dataplane`] programmers consume that state.
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod dataplane;

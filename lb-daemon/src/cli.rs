@@ -1,0 +1,74 @@
+//! Command line, keeping keepalived's habits: `-f`, `-t`, `-n`, `-l`, `-D`.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// keepalived's default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+/// Where the pid file and control socket live unless `--runtime-dir` says otherwise.
+pub const DEFAULT_RUNTIME_DIR: &str = "/run/lb-daemon";
+
+/// lb-daemon: keepalived-compatible VRRP + load balancer with an XDP fast path.
+///
+/// Without a subcommand it runs in the foreground with the configuration of
+/// `-f` (keepalived.conf syntax, or the native TOML form when the file name
+/// ends in `.toml`).
+#[derive(Debug, Parser)]
+#[command(name = "lb-daemon", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; runs the daemon when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the daemon itself.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options when running the daemon.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file.
+    #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Check the configuration and exit (0 when valid, 1 when not), like keepalived -t.
+    #[arg(short = 't', long = "config-test")]
+    pub config_test: bool,
+    /// Accepted for keepalived compatibility: lb-daemon always stays in the foreground.
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+    /// Accepted for keepalived compatibility: lb-daemon always logs to the console (stderr).
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+    /// Detailed (debug) logging.
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+    /// Directory of the pid file and control socket (one per running instance).
+    #[arg(long, default_value = DEFAULT_RUNTIME_DIR)]
+    pub runtime_dir: PathBuf,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a configuration file: exit 0 when valid, 1 when not.
+    Check(FileArg),
+    /// Print a configuration in the native TOML form.
+    Convert(FileArg),
+    /// Show the state of the daemon running on a runtime directory.
+    Status {
+        /// Runtime directory of the daemon to ask.
+        #[arg(long, default_value = DEFAULT_RUNTIME_DIR)]
+        runtime_dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A configuration file argument.
+#[derive(Debug, Args)]
+pub struct FileArg {
+    /// Configuration file.
+    #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}

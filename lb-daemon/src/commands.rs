@@ -1,0 +1,88 @@
+//! The one-shot subcommands: `check` (and `-t`), `convert`, `status`.
+use std::{path::Path, process::ExitCode};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::{config, control};
+
+/// Validates `path`: warnings and errors go to stderr as `file:line:col: ...`;
+/// exit 0 when valid, 1 when not.
+pub fn check(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            println!("{}: configuration is valid", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprintln!("{diags}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `path` in the native TOML form (after validating it).
+pub fn convert(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            print!("{}", config::to_toml(&loaded.config));
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprintln!("{diags}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the state of the daemon on runtime directory `dir`.
+pub fn status(dir: &Path, json: bool) -> Result<()> {
+    let status = control::status(dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", status_text(&status));
+    }
+    Ok(())
+}
+
+/// Human-readable form of a status document.
+fn status_text(status: &Value) -> String {
+    let mut out = format!(
+        "lb-daemon pid {} - configuration {} (generation {})\n",
+        status["pid"],
+        text(&status["config_file"]),
+        status["config_generation"]
+    );
+    if let Some(why) = status["last_reload_error"].as_str() {
+        out += &format!("  last reload refused: {why}\n");
+    }
+    for (section, items) in status["config"].as_object().into_iter().flatten() {
+        let Some(items) = items.as_array().filter(|i| !i.is_empty()) else {
+            continue;
+        };
+        let labels: Vec<String> = items.iter().map(item_label).collect();
+        out += &format!("  {section} ({}): {}\n", labels.len(), labels.join(", "));
+    }
+    out
+}
+
+/// A JSON value as plain text (strings without quotes).
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+/// A short label for one configured item: its name, or its address and port.
+fn item_label(item: &Value) -> String {
+    match (item.get("name"), item.get("address"), item.get("port")) {
+        (Some(name), _, _) => text(name),
+        (None, Some(addr), Some(port)) => format!("{} {}", text(addr), text(port)),
+        _ => "-".to_owned(),
+    }
+}

@@ -1,0 +1,183 @@
+//! Running in the foreground: the runtime directory, the control socket and
+//! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration).
+pub mod runtime_dir;
+
+use std::{
+    path::{Path, PathBuf},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{SigSet, Signal};
+use serde_json::{json, Value};
+use tokio::{
+    net::UnixListener,
+    signal::unix::{signal, SignalKind},
+};
+use tracing::{debug, error, info, warn};
+
+use crate::{cli::RunArgs, config, control};
+use runtime_dir::RuntimeDir;
+
+/// The configuration in force and where it came from.
+struct Running {
+    path: PathBuf,
+    config: config::Config,
+    /// 1 for the configuration read at start, +1 for every successful reload.
+    generation: u64,
+    loaded_at: SystemTime,
+    /// Why the last SIGHUP reload was refused, until a reload succeeds.
+    last_reload_error: Option<String>,
+}
+
+impl Running {
+    fn status(&self) -> Value {
+        json!({
+            "pid": std::process::id(),
+            "config_file": self.path,
+            "config_generation": self.generation,
+            "config_loaded_at": self.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            "last_reload_error": self.last_reload_error,
+            "config": self.config,
+        })
+    }
+
+    /// SIGHUP: applies the file's new content, or keeps the running
+    /// configuration and says why when the new one is invalid.
+    fn reload(&mut self) {
+        info!("Reloading configuration from {}", self.path.display());
+        match load_logged(&self.path) {
+            Ok(config) => {
+                self.config = config;
+                self.generation += 1;
+                self.loaded_at = SystemTime::now();
+                self.last_reload_error = None;
+                info!("Configuration reloaded (generation {})", self.generation);
+            }
+            Err(e) => {
+                error!(
+                    "Reload failed, keeping the running configuration (generation {}):\n{e:#}",
+                    self.generation
+                );
+                self.last_reload_error = Some(format!("{e:#}"));
+            }
+        }
+    }
+}
+
+/// Loads `path`, logging its warnings and what it configures that this
+/// build does not run yet; the error lists every problem found.
+pub fn load_logged(path: &Path) -> Result<config::Config> {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                warn!("{w}");
+            }
+            log_not_run_yet(&loaded.config);
+            Ok(loaded.config)
+        }
+        Err(diags) => Err(anyhow::Error::new(diags))
+            .with_context(|| format!("configuration {} is invalid", path.display())),
+    }
+}
+
+/// Says what the configuration asks for that is parsed and validated but not
+/// run by this build, so nothing is silently ignored.
+fn log_not_run_yet(config: &config::Config) {
+    let sections = [
+        (
+            "vrrp_instance",
+            config.vrrp_instance.len(),
+            "the VRRP engine",
+        ),
+        (
+            "vrrp_sync_group",
+            config.vrrp_sync_group.len(),
+            "the VRRP engine",
+        ),
+        ("vrrp_script", config.vrrp_script.len(), "VRRP tracking"),
+        ("track_file", config.track_file.len(), "VRRP tracking"),
+        (
+            "virtual_server",
+            config.virtual_server.len(),
+            "health checking and the IPVS/XDP data planes",
+        ),
+        (
+            "virtual_server_group",
+            config.virtual_server_group.len(),
+            "the IPVS data plane",
+        ),
+    ];
+    for (section, count, part) in sections.into_iter().filter(|s| s.1 > 0) {
+        warn!(
+            "{count} {section} block(s) parsed and validated but not run ({part}: not built yet)"
+        );
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(args: &RunArgs) -> Result<()> {
+    unblock_handled_signals()?;
+    let config = load_logged(&args.config)?;
+    let runtime = RuntimeDir::acquire(&args.runtime_dir)?;
+    let running = Running {
+        path: args.config.clone(),
+        config,
+        generation: 1,
+        loaded_at: SystemTime::now(),
+        last_reload_error: None,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(runtime, running))
+}
+
+/// A parent may have left SIGTERM/SIGINT/SIGHUP blocked (the mask is
+/// inherited across exec); the daemon must see them to stop and reload.
+fn unblock_handled_signals() -> Result<()> {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_unblock()
+        .context("unblocking SIGTERM/SIGINT/SIGHUP")
+}
+
+async fn serve(runtime: RuntimeDir, mut running: Running) -> Result<()> {
+    let socket = runtime.socket_path();
+    let listener = UnixListener::bind(&socket)
+        .with_context(|| format!("binding control socket {}", socket.display()))?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    info!(
+        "Starting lb-daemon {} (pid {}), configuration {}, control socket {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        running.path.display(),
+        socket.display()
+    );
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("Received SIGTERM, stopping"); break; }
+            _ = int.recv() => { info!("Received SIGINT, stopping"); break; }
+            _ = hup.recv() => running.reload(),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let status = running.status();
+                    tokio::spawn(async move {
+                        if let Err(e) = control::serve_client(stream, |_| status).await {
+                            debug!("control client: {e:#}");
+                        }
+                    });
+                }
+                Err(e) => warn!("control socket accept failed: {e}"),
+            },
+        }
+    }
+    drop(runtime);
+    info!("Stopped");
+    Ok(())
+}
