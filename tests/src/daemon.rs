@@ -30,7 +30,10 @@ pub fn daemon_binary() -> Result<PathBuf> {
     }
     let bin = dir.join("lb-daemon");
     if !bin.exists() {
-        bail!("{} not found: build it first (cargo build -p lb-daemon)", bin.display());
+        bail!(
+            "{} not found: build it first (cargo build -p lb-daemon)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -68,35 +71,54 @@ impl Daemon {
                 log.push('\n');
             }
         });
-        let mut daemon = Daemon { child, label: label.to_owned(), runtime_dir, log };
+        let mut daemon = Daemon {
+            child,
+            label: label.to_owned(),
+            runtime_dir,
+            log,
+        };
         let ready = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
             daemon.status().is_ok()
         });
         if let Err(e) = ready {
             let exited = daemon.child.try_wait().ok().flatten();
-            bail!("{label}: lb-daemon did not come up ({e}; exit: {exited:?}); log:\n{}", daemon.log());
+            bail!(
+                "{label}: lb-daemon did not come up ({e}; exit: {exited:?}); log:\n{}",
+                daemon.log()
+            );
         }
         Ok(daemon)
     }
 
     /// The daemon's `status --json` document.
     pub fn status(&self) -> Result<Value> {
-        let out = self.status_command(true).output().context("running lb-daemon status")?;
+        let out = self
+            .status_command(true)
+            .output()
+            .context("running lb-daemon status")?;
         if !out.status.success() {
-            bail!("lb-daemon status failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "lb-daemon status failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(serde_json::from_slice(&out.stdout)?)
     }
 
     /// The daemon's `status` in text form.
     pub fn status_text(&self) -> Result<String> {
-        let out = self.status_command(false).output().context("running lb-daemon status")?;
+        let out = self
+            .status_command(false)
+            .output()
+            .context("running lb-daemon status")?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     fn status_command(&self, json: bool) -> Command {
         let mut cmd = Command::new(daemon_binary().unwrap_or_else(|_| "lb-daemon".into()));
-        cmd.arg("status").arg("--runtime-dir").arg(self.runtime_dir.path());
+        cmd.arg("status")
+            .arg("--runtime-dir")
+            .arg(self.runtime_dir.path());
         if json {
             cmd.arg("--json");
         }
@@ -110,8 +132,16 @@ impl Daemon {
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
-        wait_until(timeout, Duration::from_millis(50), || self.log().contains(needle))
-            .with_context(|| format!("{}: no log line with {needle:?}; log:\n{}", self.label, self.log()))
+        wait_until(timeout, Duration::from_millis(50), || {
+            self.log().contains(needle)
+        })
+        .with_context(|| {
+            format!(
+                "{}: no log line with {needle:?}; log:\n{}",
+                self.label,
+                self.log()
+            )
+        })
     }
 
     /// The runtime directory (pid file, control socket).

@@ -3,11 +3,13 @@
 //! - [`Netns`] / [`NsChild`]: guards for a namespace and a process inside one.
 //! - [`Lab`]: the standard topology (switch + client, directors, real servers
 //!   running nginx), torn down on drop.
+//! - [`Daemon`]: `lb-daemon` running in a namespace, its log and status.
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
+pub mod daemon;
 pub mod http;
 pub mod lab;
 pub mod names;
@@ -15,6 +17,7 @@ pub mod netns;
 pub mod signals;
 pub mod web;
 
+pub use daemon::{daemon_binary, Daemon};
 pub use http::{http_get, in_netns, retry, wait_until};
 pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};

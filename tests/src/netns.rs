@@ -89,7 +89,9 @@ impl Netns {
     }
 
     /// A [`Command`] running `args` inside the namespace via
-    /// `ip netns exec NAME ...`, in a new process group, stdin from /dev/null.
+    /// `ip netns exec NAME ...`, in a new process group, stdin from /dev/null,
+    /// with no signal blocked (the lab's signal thread blocks SIGINT/SIGTERM/
+    /// SIGHUP and children would otherwise inherit that mask).
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new("ip");
@@ -97,6 +99,14 @@ impl Netns {
             .args(args)
             .stdin(Stdio::null())
             .process_group(0);
+        // SAFETY: pthread_sigmask is async-signal-safe; nothing is allocated.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::signal::SigSet::empty()
+                    .thread_set_mask()
+                    .map_err(std::io::Error::from)
+            });
+        }
         cmd
     }
 

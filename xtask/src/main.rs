@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | lab`.
 mod cmd;
 mod ebpf;
+mod lab;
 mod setup;
 mod test;
 
@@ -26,6 +27,12 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Build the netns lab, run both directors' daemons, show what each holds.
+    Lab {
+        /// Tear down after this many seconds instead of waiting for Ctrl-C.
+        #[arg(long)]
+        hold: Option<u64>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -36,5 +43,6 @@ fn main() -> Result<()> {
             ebpf::build()
         }
         Task::Test { args } => test::run(&args),
+        Task::Lab { hold } => lab::run(hold.map(std::time::Duration::from_secs)),
     }
 }

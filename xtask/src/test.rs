@@ -6,7 +6,8 @@ use anyhow::Result;
 use crate::{cmd, ebpf, setup};
 
 /// Setup, eBPF build, formatting, lints, then unit and integration tests
-/// (integration tests need root: they build network namespaces).
+/// (integration tests need root: they build network namespaces), then a
+/// short run of the lab command.
 pub fn run(extra: &[String]) -> Result<()> {
     setup::run()?;
     ebpf::build()?;
@@ -28,5 +29,12 @@ pub fn run(extra: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     cmd::step("cargo test (unit and integration)");
-    cmd::run(cargo().args(["test", "--workspace"]).args(extra))
+    cmd::run(cargo().args(["test", "--workspace"]).args(extra))?;
+    if extra.is_empty() {
+        // The lab command itself: builds, runs both daemons, tears down, and
+        // fails if anything is left behind.
+        cmd::step("cargo xtask lab --hold 1 (smoke run)");
+        cmd::run(cargo().args(["xtask", "lab", "--hold", "1"]))?;
+    }
+    Ok(())
 }
