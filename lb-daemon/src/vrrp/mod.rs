@@ -1,0 +1,15 @@
+//! VRRP (RFC 3768 v2, RFC 5798 v3), kept in separate parts: the packet codec
+//! ([`packet`]), the pure state machine ([`fsm`]), and the socket and
+//! address side effects around them.
+pub mod fsm;
+pub mod packet;
+
+/// VRRP protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Version {
+    /// RFC 3768: IPv4 only, advertisement interval in whole seconds, optional
+    /// simple-password authentication.
+    V2,
+    /// RFC 5798: IPv4 and IPv6, interval in centiseconds, no authentication.
+    V3,
+}
