@@ -3,6 +3,7 @@
 //! address side effects around them.
 pub mod fsm;
 pub mod packet;
+pub mod sync_group;
 
 /// VRRP protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

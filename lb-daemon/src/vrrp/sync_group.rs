@@ -1,0 +1,1 @@
+//! keepalived `vrrp_sync_group`: instances that change state together.
