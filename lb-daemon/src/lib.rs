@@ -9,4 +9,6 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod netlink;
+pub mod state;
 pub mod vrrp;

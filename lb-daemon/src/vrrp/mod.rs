@@ -2,6 +2,7 @@
 //! ([`packet`]), the pure state machine ([`fsm`]), and the socket and
 //! address side effects around them.
 pub mod fsm;
+pub mod garp;
 pub mod packet;
 pub mod sync_group;
 

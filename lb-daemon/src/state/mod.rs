@@ -1,0 +1,3 @@
+//! State the daemon derives and publishes for its consumers: which VIPs this
+//! node owns ([`ownership`]).
+pub mod ownership;
