@@ -1,1 +1,0 @@
-//! The VRRP state machine.

@@ -1,0 +1,117 @@
+//! Local events: startup, tracking, shutdown and sync-group orders.
+use super::{timing, Action, Fsm, Reason, State, Time, OWNER};
+
+impl Fsm {
+    /// keepalived `vrrp_init_state`. Only the address owner starts as MASTER
+    /// (its down timer is 1 µs); `state MASTER` does not: the keepalived
+    /// manual says the instance "will wait between 3 and 4 advert intervals
+    /// before it can transition", as with `state BACKUP`.
+    pub(super) fn startup(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.state != State::Initialize {
+            return;
+        }
+        self.master_adv = self.params.advert_int;
+        if self.own_fault {
+            // keepalived: "Entering FAULT STATE (init)".
+            return self.become_idle(State::Fault, Reason::Init, out);
+        }
+        let owner = self.base_priority == OWNER;
+        if owner && !self.sync_member {
+            return self.become_master(now, Reason::AddressOwner, out);
+        }
+        self.become_backup(now, Reason::Init, out);
+        self.wants_master = owner || self.params.initial == State::Master;
+        if owner {
+            // keepalived: a sync-group owner whose group is not yet MASTER
+            // waits one interval plus `VRRP_TIMER_SKEW_MIN`.
+            let wait = self.master_adv + timing::skew_min(self.params.version, self.master_adv);
+            self.deadline = Some(now + wait);
+        }
+    }
+
+    /// keepalived `down_instance` / `try_up_instance`.
+    pub(super) fn fault(&mut self, now: Time, down: bool, out: &mut Vec<Action>) {
+        if down == self.own_fault {
+            return;
+        }
+        self.own_fault = down;
+        match (down, self.state) {
+            (true, State::Master) => {
+                // keepalived: vrrp_state_leave_master(vrrp, true) sends
+                // priority 0 for FAULT, then vrrp_restore_interface(advF)
+                // sends it again ("sent 0 priority").
+                out.push(Action::SendAdvert { priority: 0 });
+                out.push(Action::SendAdvert { priority: 0 });
+                self.become_idle(State::Fault, Reason::Fault, out);
+            }
+            (true, State::Backup) => self.become_idle(State::Fault, Reason::Fault, out),
+            (false, State::Fault) if self.sync_member => {
+                // keepalived: a group member leaves FAULT with its group.
+                self.notices.push(Reason::SyncGroupWait);
+            }
+            // keepalived: try_up_instance() — BACKUP with a full down timer,
+            // also for the owner (down_instance() set wantstate FAULT).
+            (false, State::Fault) => self.become_backup(now, Reason::FaultCleared, out),
+            // In INIT the flag decides the startup state.
+            _ => {}
+        }
+    }
+
+    /// keepalived `vrrp_set_effective_priority`.
+    pub(super) fn set_priority(&mut self, now: Time, priority: u8) {
+        if self.base_priority == OWNER {
+            // keepalived: "Don't change priority if address owner".
+            return;
+        }
+        let priority = priority.clamp(1, OWNER - 1);
+        if priority == self.priority {
+            return;
+        }
+        self.notices.push(Reason::PriorityChanged {
+            from: self.priority,
+            to: priority,
+        });
+        let old_skew = self.skew();
+        self.priority = priority;
+        let gain = old_skew.saturating_sub(self.skew());
+        if self.state == State::Backup {
+            // keepalived: a rising backup's down timer moves earlier by the
+            // change of its down interval; a falling one's is left alone.
+            self.deadline = self.deadline.map(|due| due.saturating_sub(gain).max(now));
+        }
+    }
+
+    /// keepalived `restore_vrrp_interfaces`: a master sends priority 0 so
+    /// that the backup takes over after Skew_Time.
+    pub(super) fn shutdown(&mut self, out: &mut Vec<Action>) {
+        if self.state == State::Initialize {
+            return;
+        }
+        if self.state == State::Master {
+            out.push(Action::SendAdvert { priority: 0 });
+        }
+        self.become_idle(State::Initialize, Reason::Shutdown, out);
+    }
+
+    /// keepalived `vrrp_sync_master` / `vrrp_sync_backup` / `vrrp_sync_fault`
+    /// applied to this member.
+    pub(super) fn sync_to(&mut self, now: Time, to: State, out: &mut Vec<Action>) {
+        let reason = Reason::SyncGroup(to);
+        match (self.state, to) {
+            (State::Backup | State::Fault, State::Master) if !self.own_fault => {
+                self.become_master(now, reason, out)
+            }
+            (State::Master | State::Fault, State::Backup) if !self.own_fault => {
+                self.become_backup(now, reason, out)
+            }
+            (State::Master, State::Fault) => {
+                // keepalived: vrrp_state_leave_master(isync, false): one
+                // priority 0 advert.
+                out.push(Action::SendAdvert { priority: 0 });
+                self.become_idle(State::Fault, reason, out);
+            }
+            (State::Backup, State::Fault) => self.become_idle(State::Fault, reason, out),
+            _ => {}
+        }
+    }
+}
