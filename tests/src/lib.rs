@@ -3,7 +3,8 @@
 //! - [`Netns`] / [`NsChild`]: guards for a namespace and a process inside one.
 //! - [`Lab`]: the standard topology (switch + client, directors, real servers
 //!   running nginx), torn down on drop.
-//! - [`Daemon`]: `lb-daemon` running in a namespace, its log and status.
+//! - [`Daemon`]: `lb-daemon` running in a namespace, its log and status;
+//!   [`Keepalived`]: Debian's keepalived as an interop peer.
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
@@ -11,16 +12,20 @@
 
 pub mod daemon;
 pub mod http;
+pub mod keepalived;
 pub mod lab;
 pub mod names;
 pub mod netns;
 pub mod signals;
+pub mod vrrp_conf;
 pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
 pub use http::{http_get, in_netns, retry, wait_until};
+pub use keepalived::Keepalived;
 pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};
 pub use netns::{Netns, NsChild};
 pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
+pub use vrrp_conf::{VrrpConf, VIP};
 pub use web::WebServer;

@@ -24,6 +24,7 @@ const PACKAGES: &[&str] = &[
     "bpftool",
     "iproute2",
     "ethtool",
+    "iputils-ping",
     "ipvsadm",
     "tcpdump",
     "tshark",

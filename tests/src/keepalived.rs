@@ -1,0 +1,103 @@
+//! Debian's real `keepalived` running inside a lab namespace, as an interop
+//! peer: VRRP only, in the foreground, logging to a captured console.
+use std::{
+    fs,
+    io::{BufRead, BufReader},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+
+use crate::{wait_until, Netns, NsChild};
+
+/// Where Debian installs keepalived.
+pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
+
+/// A running keepalived; dropping it stops the process group.
+pub struct Keepalived {
+    child: NsChild,
+    _dir: TempDir,
+    log: Arc<Mutex<String>>,
+}
+
+impl Keepalived {
+    /// Starts keepalived with configuration `config` in `ns`; its console log
+    /// is echoed to stderr as `[label] ...` and kept for assertions.
+    pub fn start(ns: &Netns, config: &str, label: &str) -> Result<Keepalived> {
+        let dir = tempfile::Builder::new().prefix("lb-keepalived").tempdir()?;
+        let conf = dir.path().join("keepalived.conf");
+        fs::write(&conf, config)?;
+        let pid = |name: &str| dir.path().join(name).into_os_string();
+        let mut cmd = ns.command(&[KEEPALIVED]);
+        cmd.args([
+            "--vrrp",
+            "--dont-fork",
+            "--log-console",
+            "--log-detail",
+            "--no-syslog",
+            "-f",
+        ])
+        .arg(&conf)
+        .arg("-p")
+        .arg(pid("keepalived.pid"))
+        .arg("-r")
+        .arg(pid("vrrp.pid"))
+        .arg("-c")
+        .arg(pid("checkers.pid"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = ns.spawn_command(cmd)?;
+        let log = Arc::new(Mutex::new(String::new()));
+        let out = child
+            .child_mut()
+            .stdout
+            .take()
+            .context("keepalived stdout")?;
+        let err = child
+            .child_mut()
+            .stderr
+            .take()
+            .context("keepalived stderr")?;
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let (sink, prefix) = (Arc::clone(&log), format!("[{label}] "));
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("{prefix}{line}");
+                    let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        Ok(Keepalived {
+            child,
+            _dir: dir,
+            log,
+        })
+    }
+
+    /// Everything keepalived logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
+        wait_until(timeout, Duration::from_millis(50), || {
+            self.log().contains(needle)
+        })
+        .with_context(|| format!("keepalived never logged {needle:?}; log:\n{}", self.log()))
+    }
+
+    /// Stops keepalived (SIGTERM, then SIGKILL after a grace period).
+    pub fn stop(&mut self) -> Result<()> {
+        self.child.stop(Duration::from_secs(5)).map(drop)
+    }
+}

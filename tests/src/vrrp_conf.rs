@@ -1,0 +1,67 @@
+//! One VRRP instance's keepalived.conf, as the VRRP tests write it for both
+//! lb-daemon and keepalived (the same text is valid for both).
+use std::fmt::Write;
+
+/// The lab's VIP.
+pub const VIP: &str = "192.0.2.50";
+
+/// A `vrrp_instance VI_1` on `eth0`, VRID 51, holding [`VIP`]/24.
+#[derive(Debug, Clone)]
+pub struct VrrpConf {
+    /// `MASTER` or `BACKUP`.
+    pub state: &'static str,
+    /// Priority.
+    pub priority: u8,
+    /// VRRP version, 2 or 3.
+    pub version: u8,
+    /// `advert_int` as written (e.g. `1`, `0.1`).
+    pub advert_int: &'static str,
+    /// PASS authentication secret (VRRPv2).
+    pub auth_pass: Option<&'static str>,
+    /// Unicast: our source address and the peer's.
+    pub unicast: Option<(String, String)>,
+    /// More lines inside the instance block.
+    pub extra: String,
+}
+
+impl VrrpConf {
+    /// VRRPv3 at 0.1 s (fast failovers) with the given state and priority.
+    pub fn fast(state: &'static str, priority: u8) -> VrrpConf {
+        VrrpConf {
+            state,
+            priority,
+            version: 3,
+            advert_int: "0.1",
+            auth_pass: None,
+            unicast: None,
+            extra: String::new(),
+        }
+    }
+
+    /// The configuration text.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "vrrp_instance VI_1 {{\n    state {}\n    interface eth0\n    virtual_router_id 51\n    \
+             priority {}\n    version {}\n    advert_int {}\n",
+            self.state, self.priority, self.version, self.advert_int
+        );
+        if let Some(pass) = self.auth_pass {
+            let _ = write!(
+                s,
+                "    authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}\n"
+            );
+        }
+        if let Some((src, peer)) = &self.unicast {
+            let _ = write!(
+                s,
+                "    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n"
+            );
+        }
+        s += &self.extra;
+        let _ = write!(
+            s,
+            "    virtual_ipaddress {{\n        {VIP}/24 dev eth0\n    }}\n}}\n"
+        );
+        s
+    }
+}
