@@ -1,1 +1,0 @@
-//! VRRP packet codec.
