@@ -31,8 +31,17 @@ fuzz_target!(|data: &[u8]| {
         2 => (V4_SRC, IpAddr::V6(VRRP_MCAST_V6)),
         _ => (V6_SRC, IpAddr::V4(VRRP_MCAST_V4)),
     };
-    let ttl = if context & 0b100 == 0 { VRRP_TTL } else { context };
-    let rx = Received { payload, src, dst, ttl };
+    let ttl = if context & 0b100 == 0 {
+        VRRP_TTL
+    } else {
+        context
+    };
+    let rx = Received {
+        payload,
+        src,
+        dst,
+        ttl,
+    };
     let Ok(advert) = parse(&rx) else {
         return;
     };
