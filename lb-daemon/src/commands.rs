@@ -63,12 +63,56 @@ fn status_text(status: &Value) -> String {
     if let Some(why) = status["last_reload_error"].as_str() {
         out += &format!("  last reload refused: {why}\n");
     }
+    for instance in status["vrrp"].as_array().into_iter().flatten() {
+        out += &vrrp_text(instance);
+    }
     for (section, items) in status["config"].as_object().into_iter().flatten() {
         let Some(items) = items.as_array().filter(|i| !i.is_empty()) else {
             continue;
         };
         let labels: Vec<String> = items.iter().map(item_label).collect();
         out += &format!("  {section} ({}): {}\n", labels.len(), labels.join(", "));
+    }
+    out
+}
+
+/// One VRRP instance: state, priority, master, VIPs, last change, counters.
+fn vrrp_text(i: &Value) -> String {
+    let since = i["last_transition"].as_u64().map_or_else(
+        || "never".to_owned(),
+        |t| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            format!("{} s ago", now.map_or(0, |n| n.as_secs().saturating_sub(t)))
+        },
+    );
+    let drops: Vec<String> = i["drops"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| n.as_u64() > Some(0))
+        .map(|(reason, n)| format!("{reason}={n}"))
+        .collect();
+    let vips: Vec<String> = i["vips"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    let mut out = format!(
+        "  ({}) {} prio {} vrid {} on {}, master {}, VIPs {}\n    last change {since}, adverts sent {} received {}, drops {}\n",
+        text(&i["name"]),
+        text(&i["state"]),
+        i["priority"],
+        i["vrid"],
+        text(&i["interface"]),
+        i["master"].as_str().unwrap_or("unknown"),
+        vips.join(" "),
+        i["adverts_sent"],
+        i["adverts_received"],
+        if drops.is_empty() { "none".to_owned() } else { drops.join(" ") },
+    );
+    if let Some(e) = i["error"].as_str() {
+        out += &format!("    error: {e}\n");
     }
     out
 }

@@ -1,5 +1,6 @@
-//! Running in the foreground: the runtime directory, the control socket and
-//! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration).
+//! Running in the foreground: the runtime directory, the control socket,
+//! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration), and the
+//! parts that run the configuration (the VRRP engine).
 pub mod runtime_dir;
 
 use std::{
@@ -16,7 +17,10 @@ use tokio::{
 };
 use tracing::{debug, error, info, warn};
 
-use crate::{cli::RunArgs, config, control};
+use crate::{
+    cli::RunArgs, config, control, netlink::Netlink, state::ownership::Publisher,
+    vrrp::engine::Engine,
+};
 use runtime_dir::RuntimeDir;
 
 /// The configuration in force and where it came from.
@@ -28,6 +32,8 @@ struct Running {
     loaded_at: SystemTime,
     /// Why the last SIGHUP reload was refused, until a reload succeeds.
     last_reload_error: Option<String>,
+    /// The VRRP instances.
+    vrrp: Engine,
 }
 
 impl Running {
@@ -38,13 +44,14 @@ impl Running {
             "config_generation": self.generation,
             "config_loaded_at": self.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             "last_reload_error": self.last_reload_error,
+            "vrrp": self.vrrp.status(),
             "config": self.config,
         })
     }
 
     /// SIGHUP: applies the file's new content, or keeps the running
     /// configuration and says why when the new one is invalid.
-    fn reload(&mut self) {
+    async fn reload(&mut self) {
         info!("Reloading configuration from {}", self.path.display());
         match load_logged(&self.path) {
             Ok(config) => {
@@ -52,6 +59,7 @@ impl Running {
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
                 self.last_reload_error = None;
+                self.vrrp.reload(&self.config).await;
                 info!("Configuration reloaded (generation {})", self.generation);
             }
             Err(e) => {
@@ -86,11 +94,6 @@ pub fn load_logged(path: &Path) -> Result<config::Config> {
 fn log_not_run_yet(config: &config::Config) {
     let sections = [
         (
-            "vrrp_instance",
-            config.vrrp_instance.len(),
-            "the VRRP engine",
-        ),
-        (
             "vrrp_sync_group",
             config.vrrp_sync_group.len(),
             "the VRRP engine",
@@ -120,18 +123,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     unblock_handled_signals()?;
     let config = load_logged(&args.config)?;
     let runtime = RuntimeDir::acquire(&args.runtime_dir)?;
-    let running = Running {
-        path: args.config.clone(),
-        config,
-        generation: 1,
-        loaded_at: SystemTime::now(),
-        last_reload_error: None,
-    };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(runtime, running))
+        .block_on(serve(runtime, args.config.clone(), config))
 }
 
 /// A parent may have left SIGTERM/SIGINT/SIGHUP blocked (the mask is
@@ -145,7 +141,7 @@ fn unblock_handled_signals() -> Result<()> {
         .context("unblocking SIGTERM/SIGINT/SIGHUP")
 }
 
-async fn serve(runtime: RuntimeDir, mut running: Running) -> Result<()> {
+async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Result<()> {
     let socket = runtime.socket_path();
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("binding control socket {}", socket.display()))?;
@@ -156,14 +152,24 @@ async fn serve(runtime: RuntimeDir, mut running: Running) -> Result<()> {
         "Starting lb-daemon {} (pid {}), configuration {}, control socket {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
-        running.path.display(),
+        path.display(),
         socket.display()
     );
+    let (ownership, _) = Publisher::new();
+    let vrrp = Engine::start(&config, Netlink::connect()?, ownership);
+    let mut running = Running {
+        path,
+        config,
+        generation: 1,
+        loaded_at: SystemTime::now(),
+        last_reload_error: None,
+        vrrp,
+    };
     loop {
         tokio::select! {
             _ = term.recv() => { info!("Received SIGTERM, stopping"); break; }
             _ = int.recv() => { info!("Received SIGINT, stopping"); break; }
-            _ = hup.recv() => running.reload(),
+            _ = hup.recv() => running.reload().await,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let status = running.status();
@@ -177,6 +183,7 @@ async fn serve(runtime: RuntimeDir, mut running: Running) -> Result<()> {
             },
         }
     }
+    running.vrrp.shutdown().await;
     drop(runtime);
     info!("Stopped");
     Ok(())

@@ -1,0 +1,483 @@
+//! One running VRRP instance: the pure state machine wired to its socket,
+//! its timers, its addresses and its announcements. Logs use keepalived's
+//! phrases (`(VI_1) Entering MASTER STATE`) so existing alerting keeps working.
+use std::{
+    future::pending,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ipnet::IpNet;
+use serde::Serialize;
+use tokio::{
+    sync::{mpsc, watch},
+    time::{sleep_until, Instant},
+};
+use tracing::{debug, error, info, warn};
+
+use super::{
+    engine::Vrids,
+    fsm::{Action, Event, Fsm, Params, Reason, State, Time},
+    garp,
+    io::{Transport, VrrpSocket},
+    packet::{self, Advert, Drop, DropCounts, Expect, Received, VRRP_MCAST_V4},
+    spec::InstanceSpec,
+};
+use crate::{
+    netlink::{Interface, Netlink},
+    state::ownership::{Owned, Publisher},
+};
+
+/// Requests to a running instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Leave (a master sends priority 0 first) and remove the addresses.
+    Shutdown,
+}
+
+/// What `lb-daemon status` shows of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceStatus {
+    /// Instance name.
+    pub name: String,
+    /// Interface.
+    pub interface: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Current state, spelled as keepalived logs it (`MASTER`).
+    #[serde(serialize_with = "as_display")]
+    pub state: State,
+    /// Effective priority.
+    pub priority: u8,
+    /// Address of the current master, as far as this node knows.
+    pub master: Option<IpAddr>,
+    /// Addresses the instance holds while master.
+    pub vips: Vec<String>,
+    /// Unix time of the last state change.
+    pub last_transition: Option<u64>,
+    /// Adverts sent.
+    pub adverts_sent: u64,
+    /// Valid adverts received for this VRID.
+    pub adverts_received: u64,
+    /// Packets dropped, by reason.
+    pub drops: DropCounts,
+    /// Why the instance could not run, if it could not.
+    pub error: Option<String>,
+}
+
+impl InstanceStatus {
+    /// The status of an instance that has not started yet.
+    pub fn initial(spec: &InstanceSpec) -> InstanceStatus {
+        InstanceStatus {
+            name: spec.name.clone(),
+            interface: spec.interface.clone(),
+            vrid: spec.vrid,
+            state: State::Initialize,
+            priority: spec.priority,
+            master: None,
+            vips: spec.all_vips().map(|v| v.address.to_string()).collect(),
+            last_transition: None,
+            adverts_sent: 0,
+            adverts_received: 0,
+            drops: DropCounts::default(),
+            error: None,
+        }
+    }
+}
+
+/// Runs the instance until [`Command::Shutdown`] (or the command channel
+/// closes). Errors that keep it from running are logged and shown in its
+/// status as FAULT; they never stop the daemon.
+pub async fn run(
+    spec: InstanceSpec,
+    netlink: Netlink,
+    ownership: Publisher,
+    vrids: Vrids,
+    status: watch::Sender<InstanceStatus>,
+    mut commands: mpsc::Receiver<Command>,
+) {
+    let name = spec.name.clone();
+    let mut instance = match Instance::start(spec, netlink, ownership, vrids, status.clone()).await
+    {
+        Ok(instance) => instance,
+        Err(e) => {
+            error!("({name}) cannot run: {e:#}");
+            status.send_modify(|s| {
+                s.state = State::Fault;
+                s.error = Some(format!("{e:#}"));
+            });
+            let _ = commands.recv().await;
+            return;
+        }
+    };
+    instance.event_loop(&mut commands).await;
+}
+
+/// A started instance.
+struct Instance {
+    spec: InstanceSpec,
+    fsm: Fsm,
+    socket: VrrpSocket,
+    netlink: Netlink,
+    iface: Interface,
+    mac: [u8; 6],
+    /// Our primary address: advert source and tie-breaker.
+    primary: IpAddr,
+    /// The origin of the state machine's clock.
+    origin: Instant,
+    ownership: Publisher,
+    /// Configured (interface, VRID) pairs of all instances.
+    vrids: Vrids,
+    status: watch::Sender<InstanceStatus>,
+    /// When the next gratuitous ARP/NA burst is due (second burst, refresh).
+    garp_due: Option<Instant>,
+    /// Whether the burst at `garp_due` is the delayed second one.
+    second_burst_pending: bool,
+}
+
+impl Instance {
+    async fn start(
+        spec: InstanceSpec,
+        netlink: Netlink,
+        ownership: Publisher,
+        vrids: Vrids,
+        status: watch::Sender<InstanceStatus>,
+    ) -> Result<Instance> {
+        let iface = netlink.interface(&spec.interface).await?;
+        let mac: [u8; 6] = iface
+            .mac
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow!("interface {} has no Ethernet address", spec.interface))?;
+        let own = netlink.addresses(iface.index).await?;
+        let primary = match spec.src {
+            Some(src) => src,
+            None => primary_address(&own, &spec).with_context(|| {
+                format!(
+                    "interface {} has no IPv4 address of its own",
+                    spec.interface
+                )
+            })?,
+        };
+        let IpAddr::V4(primary_v4) = primary else {
+            bail!("IPv6 VRRP instances are not supported yet");
+        };
+        let socket = VrrpSocket::open_v4(&spec.interface, iface.index, primary_v4, &spec.transport)
+            .with_context(|| format!("opening the VRRP socket on {}", spec.interface))?;
+        let fsm = Fsm::new(Params {
+            version: spec.version,
+            priority: spec.priority,
+            advert_int: spec.advert_int,
+            preempt: spec.preempt,
+            preempt_delay: spec.preempt_delay,
+            initial: spec.initial,
+            local_addr: primary,
+        });
+        let mut instance = Instance {
+            spec,
+            fsm,
+            socket,
+            netlink,
+            iface,
+            mac,
+            primary,
+            origin: Instant::now(),
+            ownership,
+            vrids,
+            status,
+            garp_due: None,
+            second_burst_pending: false,
+        };
+        instance.remove_leftover_vips(&own).await;
+        instance.publish_ownership();
+        let actions = instance.fsm.handle(instance.now(), Event::Startup);
+        instance.apply(actions).await;
+        Ok(instance)
+    }
+
+    async fn event_loop(&mut self, commands: &mut mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self.fsm.next_deadline().map(|t| self.origin + t);
+            tokio::select! {
+                received = self.socket.recv() => match received {
+                    Ok(packet) => self.on_packet(packet).await,
+                    Err(e) => warn!("({}) receive error: {e}", self.spec.name),
+                },
+                _ = sleep_until_opt(deadline) => {
+                    let actions = self.fsm.handle(self.now(), Event::Timeout);
+                    self.apply(actions).await;
+                }
+                _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown) | None => break,
+                },
+            }
+        }
+        let actions = self.fsm.handle(self.now(), Event::Shutdown);
+        self.apply(actions).await;
+        self.ownership.remove(&self.spec.name);
+    }
+
+    fn now(&self) -> Time {
+        self.origin.elapsed()
+    }
+
+    async fn on_packet(&mut self, packet: Option<super::io::Packet>) {
+        let Some(packet) = packet else {
+            return self.count_drop(Drop::Truncated);
+        };
+        let received = Received {
+            payload: &packet.payload,
+            src: packet.src,
+            dst: packet.dst,
+            ttl: packet.ttl,
+        };
+        let advert = match packet::parse(&received) {
+            Ok(advert) if advert.vrid != self.spec.vrid => {
+                let sibling = (self.spec.interface.clone(), advert.vrid);
+                if !self.vrids.read().is_ok_and(|v| v.contains(&sibling)) {
+                    self.count_drop(Drop::Vrid);
+                }
+                return;
+            }
+            Ok(advert) => advert,
+            Err(drop) => {
+                debug!(
+                    "({}) dropped packet from {}: {drop}",
+                    self.spec.name, packet.src
+                );
+                return self.count_drop(drop);
+            }
+        };
+        let advertised = self.spec.advertised();
+        let expect = Expect {
+            version: self.spec.version,
+            vrid: self.spec.vrid,
+            auth: &self.spec.auth,
+            advert_int: self.spec.advert_int,
+            addresses: &advertised,
+        };
+        if let Err(drop) = packet::validate(&advert, &expect) {
+            warn!(
+                "({}) dropped advert from {}: {drop}",
+                self.spec.name, packet.src
+            );
+            return self.count_drop(drop);
+        }
+        self.status.send_modify(|s| s.adverts_received += 1);
+        let event = Event::Advert {
+            src: packet.src,
+            priority: advert.priority,
+            max_advert_int: advert.max_advert_int,
+        };
+        let actions = self.fsm.handle(self.now(), event);
+        self.apply(actions).await;
+    }
+
+    fn count_drop(&self, drop: Drop) {
+        self.status.send_modify(|s| s.drops.add(drop));
+    }
+
+    /// Logs the state machine's notices of its last step, then carries out
+    /// its actions in order.
+    async fn apply(&mut self, actions: Vec<Action>) {
+        for notice in self.fsm.notices() {
+            info!("({}) {notice}", self.spec.name);
+        }
+        for action in actions {
+            match action {
+                Action::SendAdvert { priority } => self.send_advert(priority).await,
+                Action::Transition { from, to, reason } => self.transition(from, to, reason).await,
+            }
+        }
+        let (state, priority, master) = (self.fsm.state(), self.fsm.priority(), self.fsm.master());
+        self.status
+            .send_modify(|s| (s.state, s.priority, s.master) = (state, priority, master));
+    }
+
+    async fn send_advert(&mut self, priority: u8) {
+        let advert = Advert {
+            version: self.spec.version,
+            vrid: self.spec.vrid,
+            priority,
+            max_advert_int: self.spec.advert_int,
+            addresses: self.spec.advertised(),
+            auth: self.spec.auth.clone(),
+        };
+        let destinations = match &self.spec.transport {
+            Transport::Multicast => vec![IpAddr::V4(VRRP_MCAST_V4)],
+            Transport::Unicast(peers) => peers.clone(),
+        };
+        for dst in destinations {
+            let message = packet::encode(&advert, self.primary, dst);
+            match self.socket.send(&message, dst).await {
+                Ok(()) => self.status.send_modify(|s| s.adverts_sent += 1),
+                Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
+            }
+        }
+    }
+
+    async fn transition(&mut self, from: State, to: State, reason: Reason) {
+        let name = self.spec.name.clone();
+        match reason {
+            // keepalived: `(VI_1) Entering BACKUP STATE (init)`.
+            Reason::Init => info!("({name}) Entering {to} STATE (init)"),
+            _ => {
+                info!("({name}) {reason}");
+                info!("({name}) Entering {to} STATE");
+            }
+        }
+        if to == State::Master {
+            self.add_vips().await;
+            self.garp_burst(self.spec.garp.repeat);
+            self.garp_due = Some(Instant::now() + self.spec.garp.delay);
+            self.second_burst_pending = true;
+        } else if from == State::Master {
+            self.garp_due = None;
+            self.remove_vips().await;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .ok();
+        self.status.send_modify(|s| s.last_transition = now);
+        self.publish_ownership();
+    }
+
+    /// The delayed second burst after becoming master, then periodic refreshes.
+    fn garp_timer(&mut self) {
+        let (repeat, next) = match self.second_burst_pending {
+            true => (self.spec.garp.repeat, self.spec.garp.refresh),
+            false => (self.spec.garp.refresh_repeat, self.spec.garp.refresh),
+        };
+        self.second_burst_pending = false;
+        self.garp_due = next.map(|period| Instant::now() + period);
+        self.garp_burst(repeat);
+    }
+
+    fn garp_burst(&self, repeat: u32) {
+        let (mut v4, mut v6) = (Vec::<Ipv4Addr>::new(), Vec::<Ipv6Addr>::new());
+        for vip in self.spec.all_vips() {
+            match vip.address.addr() {
+                IpAddr::V4(a) => v4.push(a),
+                IpAddr::V6(a) => v6.push(a),
+            }
+        }
+        let name = &self.spec.name;
+        let listed: Vec<String> = self
+            .spec
+            .all_vips()
+            .map(|v| v.address.addr().to_string())
+            .collect();
+        info!(
+            "({name}) Sending/queueing gratuitous ARPs on {} for {}",
+            self.spec.interface,
+            listed.join(", ")
+        );
+        if let Err(e) = garp::send_arps(self.iface.index, self.mac, &v4, repeat) {
+            warn!("({name}) gratuitous ARP on {}: {e}", self.spec.interface);
+        }
+        if let Err(e) = garp::send_nas(
+            &self.spec.interface,
+            self.iface.index,
+            self.mac,
+            &v6,
+            repeat,
+        ) {
+            warn!("({name}) unsolicited NA on {}: {e}", self.spec.interface);
+        }
+    }
+
+    async fn add_vips(&self) {
+        info!("({}) setting VIPs.", self.spec.name);
+        for vip in self.spec.all_vips() {
+            let result = match self.vip_ifindex(vip.dev.as_deref()).await {
+                Ok(index) => self.netlink.add_address(index, vip).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                error!("({}) {e:#}", self.spec.name);
+            }
+        }
+    }
+
+    async fn remove_vips(&self) {
+        info!("({}) removing VIPs.", self.spec.name);
+        for vip in self.spec.all_vips() {
+            let result = match self.vip_ifindex(vip.dev.as_deref()).await {
+                Ok(index) => self.netlink.del_address(index, vip.address).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                error!("({}) {e:#}", self.spec.name);
+            }
+        }
+    }
+
+    /// VIPs found on the interface at start were left by a crashed run (we
+    /// are not master yet): remove them.
+    async fn remove_leftover_vips(&self, present: &[IpNet]) {
+        for vip in self
+            .spec
+            .all_vips()
+            .filter(|v| present.contains(&v.address) && v.dev.is_none())
+        {
+            info!(
+                "({}) removing leftover VIP {} from {}",
+                self.spec.name, vip.address, self.spec.interface
+            );
+            if let Err(e) = self
+                .netlink
+                .del_address(self.iface.index, vip.address)
+                .await
+            {
+                error!("({}) {e:#}", self.spec.name);
+            }
+        }
+    }
+
+    async fn vip_ifindex(&self, dev: Option<&str>) -> Result<u32> {
+        match dev {
+            None => Ok(self.iface.index),
+            Some(dev) if dev == self.spec.interface => Ok(self.iface.index),
+            Some(dev) => Ok(self.netlink.interface(dev).await?.index),
+        }
+    }
+
+    fn publish_ownership(&self) {
+        let owned = Owned {
+            interface: self.spec.interface.clone(),
+            master: self.fsm.state() == State::Master,
+            vips: self
+                .spec
+                .all_vips()
+                .map(|v| {
+                    (
+                        v.dev.clone().unwrap_or_else(|| self.spec.interface.clone()),
+                        v.address,
+                    )
+                })
+                .collect(),
+        };
+        self.ownership.set(&self.spec.name, owned);
+    }
+}
+
+/// The interface's first IPv4 address that is not one of the instance's VIPs.
+fn primary_address(own: &[IpNet], spec: &InstanceSpec) -> Option<IpAddr> {
+    own.iter()
+        .map(IpNet::addr)
+        .find(|a| a.is_ipv4() && !spec.all_vips().any(|v| v.address.addr() == *a))
+}
+
+fn as_display<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(state)
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => sleep_until(t).await,
+        None => pending().await,
+    }
+}

@@ -1,0 +1,225 @@
+//! What one VRRP instance runs with: the configuration model of a
+//! `vrrp_instance` resolved against `global_defs` and keepalived's defaults.
+//! Pure, so the defaults are tested without sockets.
+use std::{net::IpAddr, time::Duration};
+
+use crate::config::{self, AuthType, GlobalDefs, VirtualIp, VrrpInstance};
+
+use super::{fsm::State, io::Transport, packet::Auth, Version};
+
+/// keepalived's defaults.
+const DEFAULT_PRIORITY: u32 = 100;
+const DEFAULT_ADVERT_INT: f64 = 1.0;
+const DEFAULT_GARP_DELAY: u32 = 5;
+const DEFAULT_GARP_REPEAT: u32 = 5;
+const DEFAULT_GARP_REFRESH_REPEAT: u32 = 1;
+
+/// Gratuitous ARP / NA timing of a master (`garp_master_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Garp {
+    /// Delay before the second burst after becoming master.
+    pub delay: Duration,
+    /// Packets per address in each burst.
+    pub repeat: u32,
+    /// Period of refresh bursts while master (`None`: no refresh).
+    pub refresh: Option<Duration>,
+    /// Packets per address in each refresh burst.
+    pub refresh_repeat: u32,
+}
+
+/// A `vrrp_instance` ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSpec {
+    /// Instance name, as logs print it: `(VI_1) ...`.
+    pub name: String,
+    /// Interface the instance advertises on.
+    pub interface: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Protocol version.
+    pub version: Version,
+    /// Configured priority.
+    pub priority: u8,
+    /// Advertisement interval.
+    pub advert_int: Duration,
+    /// `false` with `nopreempt`.
+    pub preempt: bool,
+    /// `preempt_delay`.
+    pub preempt_delay: Duration,
+    /// `state` from the configuration.
+    pub initial: State,
+    /// VRRPv2 authentication.
+    pub auth: Auth,
+    /// Addresses held while master and listed in adverts.
+    pub vips: Vec<VirtualIp>,
+    /// Addresses held while master but not advertised.
+    pub excluded: Vec<VirtualIp>,
+    /// Multicast or unicast peers.
+    pub transport: Transport,
+    /// Fixed source address (`unicast_src_ip` or `mcast_src_ip`).
+    pub src: Option<IpAddr>,
+    /// Gratuitous ARP / NA timing.
+    pub garp: Garp,
+}
+
+impl InstanceSpec {
+    /// Resolves `inst` against `global` (the configuration was validated, so
+    /// ranges hold; out-of-range values are clamped rather than trusted).
+    pub fn new(inst: &VrrpInstance, global: &GlobalDefs) -> InstanceSpec {
+        let has_v6 = inst
+            .virtual_ipaddress
+            .iter()
+            .any(|v| v.address.addr().is_ipv6());
+        let version = match inst.version.or(global.vrrp_version) {
+            Some(3) => Version::V3,
+            // VRRPv2 has no IPv6: keepalived runs IPv6 instances as v3.
+            _ if has_v6 || inst.native_ipv6 => Version::V3,
+            _ => Version::V2,
+        };
+        let auth = match (&inst.authentication, version) {
+            (Some(a), Version::V2) => match (a.auth_type, &a.auth_pass) {
+                (Some(AuthType::Pass), Some(pass)) => Auth::pass(pass),
+                (Some(AuthType::Ah), _) => Auth::Ah,
+                _ => Auth::None,
+            },
+            _ => Auth::None,
+        };
+        let secs = |s: u32| Duration::from_secs(u64::from(s));
+        InstanceSpec {
+            name: inst.name.clone(),
+            interface: inst
+                .interface
+                .clone()
+                .or_else(|| global.default_interface.clone())
+                .unwrap_or_default(),
+            vrid: clamp_u8(inst.virtual_router_id.unwrap_or(0)),
+            version,
+            priority: clamp_u8(inst.priority.unwrap_or(DEFAULT_PRIORITY)),
+            advert_int: Duration::from_secs_f64(
+                inst.advert_int.unwrap_or(DEFAULT_ADVERT_INT).max(0.01),
+            ),
+            preempt: !inst.nopreempt,
+            preempt_delay: secs(inst.preempt_delay.unwrap_or(0)),
+            initial: match inst.state {
+                Some(config::State::Master) => State::Master,
+                _ => State::Backup,
+            },
+            auth,
+            vips: inst.virtual_ipaddress.clone(),
+            excluded: inst.virtual_ipaddress_excluded.clone(),
+            transport: match inst.unicast_peer.is_empty() {
+                true => Transport::Multicast,
+                false => Transport::Unicast(inst.unicast_peer.clone()),
+            },
+            src: inst.unicast_src_ip.or(inst.mcast_src_ip),
+            garp: Garp {
+                delay: secs(
+                    inst.garp_master_delay
+                        .or(global.vrrp_garp_master_delay)
+                        .unwrap_or(DEFAULT_GARP_DELAY),
+                ),
+                repeat: inst
+                    .garp_master_repeat
+                    .or(global.vrrp_garp_master_repeat)
+                    .unwrap_or(DEFAULT_GARP_REPEAT),
+                refresh: inst
+                    .garp_master_refresh
+                    .or(global.vrrp_garp_master_refresh)
+                    .filter(|&s| s > 0)
+                    .map(secs),
+                refresh_repeat: inst
+                    .garp_master_refresh_repeat
+                    .or(global.vrrp_garp_master_refresh_repeat)
+                    .unwrap_or(DEFAULT_GARP_REFRESH_REPEAT),
+            },
+        }
+    }
+
+    /// Every address the master holds: advertised ones, then excluded ones.
+    pub fn all_vips(&self) -> impl Iterator<Item = &VirtualIp> {
+        self.vips.iter().chain(&self.excluded)
+    }
+
+    /// The addresses listed in adverts.
+    pub fn advertised(&self) -> Vec<IpAddr> {
+        self.vips.iter().map(|v| v.address.addr()).collect()
+    }
+
+    /// Whether the instance speaks IPv6.
+    pub fn is_ipv6(&self) -> bool {
+        self.vips
+            .first()
+            .is_some_and(|v| v.address.addr().is_ipv6())
+    }
+}
+
+fn clamp_u8(v: u32) -> u8 {
+    u8::try_from(v).unwrap_or(u8::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_keepalived_str;
+    use std::path::Path;
+
+    fn spec(text: &str) -> InstanceSpec {
+        let loaded = parse_keepalived_str(text, Path::new("t.conf")).unwrap();
+        InstanceSpec::new(&loaded.config.vrrp_instance[0], &loaded.config.global_defs)
+    }
+
+    #[test]
+    fn keepalived_defaults() {
+        let s = spec("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 192.0.2.50\n }\n}\n");
+        assert_eq!(
+            (s.priority, s.advert_int, s.version),
+            (100, Duration::from_secs(1), Version::V2)
+        );
+        assert_eq!(
+            (s.preempt, s.initial, s.auth.clone()),
+            (true, State::Backup, Auth::None)
+        );
+        assert_eq!(s.transport, Transport::Multicast);
+        assert_eq!(
+            s.garp,
+            Garp {
+                delay: Duration::from_secs(5),
+                repeat: 5,
+                refresh: None,
+                refresh_repeat: 1
+            }
+        );
+    }
+
+    #[test]
+    fn instance_values_override_globals() {
+        let s = spec(
+            "global_defs {\n vrrp_version 3\n vrrp_garp_master_delay 1\n vrrp_garp_master_refresh 60\n}\n\
+             vrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 7\n priority 150\n\
+             advert_int 0.05\n nopreempt\n garp_master_delay 2\n unicast_src_ip 192.0.2.2\n\
+             unicast_peer {\n 192.0.2.3\n }\n virtual_ipaddress {\n 192.0.2.50/24 dev eth0\n }\n}\n",
+        );
+        assert_eq!((s.version, s.priority, s.vrid), (Version::V3, 150, 7));
+        assert_eq!(s.advert_int, Duration::from_millis(50));
+        assert_eq!((s.preempt, s.initial), (false, State::Master));
+        assert_eq!(s.garp.delay, Duration::from_secs(2));
+        assert_eq!(s.garp.refresh, Some(Duration::from_secs(60)));
+        assert_eq!(
+            s.transport,
+            Transport::Unicast(vec!["192.0.2.3".parse().unwrap()])
+        );
+        assert_eq!(s.src, Some("192.0.2.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn v2_password_and_ipv6_forcing_v3() {
+        let s = spec(
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n\
+             authentication {\n auth_type PASS\n auth_pass lab-pass\n }\n virtual_ipaddress {\n 192.0.2.50\n }\n}\n",
+        );
+        assert_eq!(s.auth, Auth::pass("lab-pass"));
+        let s6 = spec("vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::50/64\n }\n}\n");
+        assert_eq!(s6.version, Version::V3);
+        assert!(s6.is_ipv6());
+    }
+}
