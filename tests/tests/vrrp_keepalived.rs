@@ -1,0 +1,166 @@
+//! Interop with Debian's real keepalived in the same VRRP group: dir1 runs
+//! lb-daemon, dir2 runs keepalived with the very same configuration text
+//! (but for priority, state and unicast addresses). In every combination of
+//! version (2, 3), transport (multicast, unicast) and role, the node with the
+//! higher priority must hold the VIP and the other must not.
+use std::{fs, time::Duration};
+
+use anyhow::{ensure, Context, Result};
+use lb_tests::{wait_until, Daemon, Keepalived, Lab, LabSpec, VrrpConf, VIP};
+
+struct Case {
+    version: u8,
+    unicast: bool,
+    lb_priority: u8,
+    keepalived_priority: u8,
+}
+
+fn conf(case: &Case, priority: u8, own: &str, peer: &str) -> VrrpConf {
+    VrrpConf {
+        state: if priority > 100 { "MASTER" } else { "BACKUP" },
+        priority,
+        version: case.version,
+        // VRRPv2 counts whole seconds; v3 takes centiseconds.
+        advert_int: if case.version == 2 { "1" } else { "0.1" },
+        auth_pass: (case.version == 2).then_some("lab-pass"),
+        unicast: case.unicast.then(|| (own.to_owned(), peer.to_owned())),
+        extra: String::new(),
+    }
+}
+
+fn holds_vip(lab: &Lab, n: usize) -> bool {
+    lab.director(n)
+        .ns()
+        .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])
+        .map(|a| a.contains(&format!(" {VIP}/24 ")))
+        .unwrap_or(false)
+}
+
+fn run(case: Case) -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 2,
+        real_servers: 0,
+        web: false,
+    })?;
+    let (ip1, ip2) = (
+        lab.director(1).ipv4().to_string(),
+        lab.director(2).ipv4().to_string(),
+    );
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    fs::write(&path, conf(&case, case.lb_priority, &ip1, &ip2).render())?;
+    let keepalived_text = conf(&case, case.keepalived_priority, &ip2, &ip1).render();
+    let keepalived = Keepalived::start(lab.director(2).ns(), &keepalived_text, "keepalived")?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "lb-daemon")?;
+
+    let (winner, loser) = if case.lb_priority > case.keepalived_priority {
+        (1, 2)
+    } else {
+        (2, 1)
+    };
+    let expected_state = if winner == 1 { "MASTER" } else { "BACKUP" };
+    // Election takes up to 3 advert intervals plus skew; v2 here is 1 s.
+    wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        holds_vip(&lab, winner)
+            && !holds_vip(&lab, loser)
+            && daemon
+                .status()
+                .ok()
+                .and_then(|s| s["vrrp"][0]["state"].as_str().map(str::to_owned))
+                .as_deref()
+                == Some(expected_state)
+    })
+    .with_context(|| {
+        format!(
+            "dir{winner} should hold the VIP alone;\nlb-daemon log:\n{}\nkeepalived log:\n{}",
+            daemon.log(),
+            keepalived.log()
+        )
+    })?;
+    // And it stays that way: no flapping over several intervals.
+    std::thread::sleep(Duration::from_secs(if case.version == 2 { 3 } else { 1 }));
+    ensure!(
+        holds_vip(&lab, winner) && !holds_vip(&lab, loser),
+        "the VIP moved after the election"
+    );
+    let status = daemon.status()?;
+    ensure!(
+        status["vrrp"][0]["drops"]
+            .as_object()
+            .map(|d| d.values().all(|v| v == 0))
+            .unwrap_or(true),
+        "lb-daemon dropped adverts from keepalived: {}",
+        status["vrrp"][0]["drops"]
+    );
+    ensure!(
+        status["vrrp"][0]["adverts_received"].as_u64() > Some(0) || winner == 1,
+        "lb-daemon (backup) received keepalived's adverts"
+    );
+    Ok(())
+}
+
+macro_rules! interop {
+    ($($name:ident: $version:expr, $unicast:expr, $lb:expr, $ka:expr;)*) => {$(
+        #[test]
+        fn $name() -> Result<()> {
+            run(Case { version: $version, unicast: $unicast, lb_priority: $lb, keepalived_priority: $ka })
+        }
+    )*};
+}
+
+interop! {
+    v2_multicast_lb_daemon_master: 2, false, 150, 100;
+    v2_multicast_keepalived_master: 2, false, 100, 150;
+    v2_unicast_lb_daemon_master: 2, true, 150, 100;
+    v2_unicast_keepalived_master: 2, true, 100, 150;
+    v3_multicast_lb_daemon_master: 3, false, 150, 100;
+    v3_multicast_keepalived_master: 3, false, 100, 150;
+    v3_unicast_lb_daemon_master: 3, true, 150, 100;
+    v3_unicast_keepalived_master: 3, true, 100, 150;
+}
+
+#[test]
+fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 2,
+        real_servers: 0,
+        web: false,
+    })?;
+    let case = Case {
+        version: 2,
+        unicast: false,
+        lb_priority: 100,
+        keepalived_priority: 150,
+    };
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    fs::write(&path, conf(&case, case.lb_priority, "", "").render())?;
+    let other = VrrpConf {
+        auth_pass: Some("wrong-pw"),
+        ..conf(&case, case.keepalived_priority, "", "")
+    };
+    let keepalived = Keepalived::start(lab.director(2).ns(), &other.render(), "keepalived")?;
+    keepalived.wait_for_log("Entering MASTER STATE", Duration::from_secs(8))?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "lb-daemon")?;
+    // keepalived's higher-priority adverts carry the wrong password: they are
+    // dropped and counted, and lb-daemon, seeing no valid master, takes over.
+    wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        daemon
+            .status()
+            .map(|s| s["vrrp"][0]["state"] == "MASTER")
+            .unwrap_or(false)
+    })
+    .with_context(|| format!("lb-daemon log:\n{}", daemon.log()))?;
+    let status = daemon.status()?;
+    let drops = &status["vrrp"][0]["drops"];
+    ensure!(
+        drops["auth_pass"].as_u64() > Some(0),
+        "auth drops counted: {drops}"
+    );
+    ensure!(
+        status["vrrp"][0]["adverts_received"] == 0,
+        "no advert accepted: {status}"
+    );
+    ensure!(holds_vip(&lab, 1), "lb-daemon holds the VIP");
+    Ok(())
+}

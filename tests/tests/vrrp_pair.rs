@@ -1,0 +1,176 @@
+//! Two lb-daemons in one VRRP group on the lab's bridge: election, failover
+//! on kill -9, graceful handover on SIGTERM, preemption and nopreempt. The
+//! VIP must be on exactly the right director at every step.
+use std::{fs, path::PathBuf, time::Duration};
+
+use anyhow::{ensure, Context, Result};
+use lb_tests::{wait_until, Daemon, Host, Lab, LabSpec, VrrpConf, VIP};
+use nix::sys::signal::Signal;
+use tempfile::TempDir;
+
+/// A director's configuration: VRRPv3 at 0.1 s keeps failovers well under a
+/// second, so the tests stay fast; `extra` goes inside the instance block.
+fn config(state: &'static str, priority: u8, extra: &str) -> String {
+    VrrpConf {
+        extra: extra.to_owned(),
+        ..VrrpConf::fast(state, priority)
+    }
+    .render()
+}
+
+struct Pair {
+    lab: Lab,
+    dir: TempDir,
+}
+
+impl Pair {
+    fn new() -> Result<Pair> {
+        let lab = Lab::new(LabSpec {
+            directors: 2,
+            real_servers: 0,
+            web: false,
+        })?;
+        Ok(Pair {
+            lab,
+            dir: tempfile::tempdir()?,
+        })
+    }
+
+    fn host(&self, n: usize) -> &Host {
+        self.lab.director(n)
+    }
+
+    /// Writes director `n`'s configuration and starts its daemon.
+    fn start(&self, n: usize, text: &str) -> Result<Daemon> {
+        let path: PathBuf = self.dir.path().join(format!("dir{n}.conf"));
+        fs::write(&path, text)?;
+        Daemon::start(self.host(n).ns(), &path, &format!("dir{n}"))
+    }
+
+    fn holds_vip(&self, n: usize) -> Result<bool> {
+        let addrs = self
+            .host(n)
+            .ns()
+            .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])?;
+        Ok(addrs.contains(&format!(" {VIP}/24 ")))
+    }
+
+    /// Waits until exactly director `n` holds the VIP and reports MASTER.
+    fn wait_master(&self, n: usize, daemon: &Daemon, timeout: Duration) -> Result<()> {
+        let other = 3 - n;
+        wait_until(timeout, Duration::from_millis(20), || {
+            self.holds_vip(n).unwrap_or(false)
+                && !self.holds_vip(other).unwrap_or(true)
+                && state(daemon).as_deref() == Some("MASTER")
+        })
+        .with_context(|| {
+            format!(
+                "dir{n} never became the only master; its log:\n{}",
+                daemon.log()
+            )
+        })
+    }
+}
+
+fn state(daemon: &Daemon) -> Option<String> {
+    let status = daemon.status().ok()?;
+    Some(status["vrrp"][0]["state"].as_str()?.to_owned())
+}
+
+#[test]
+fn election_then_failover_on_kill_then_preemption() -> Result<()> {
+    let pair = Pair::new()?;
+    let mut d1 = pair.start(1, &config("MASTER", 150, ""))?;
+    let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    d1.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(1))?;
+    ensure!(
+        state(&d2).as_deref() == Some("BACKUP"),
+        "dir2: {:?}",
+        d2.status()
+    );
+    // A client that talks to the VIP has it in its neighbour table (at dir1);
+    // after the neighbour lock time (1 s) gratuitous ARPs may replace it.
+    let client = pair.lab.client().ns();
+    client.run(&["ping", "-c", "1", "-W", "1", VIP])?;
+    let entry = client.ip(&["neigh", "show", VIP])?;
+    ensure!(
+        entry.contains(&pair.host(1).mac_string()),
+        "VIP resolves to dir1: {entry}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+
+    d1.signal(Signal::SIGKILL)?;
+    d1.stop()?;
+    // A killed daemon cannot remove its VIP; the backup takes over anyway.
+    wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        state(&d2).as_deref() == Some("MASTER")
+    })
+    .with_context(|| format!("dir2 did not take over:\n{}", d2.log()))?;
+    ensure!(pair.holds_vip(2)?, "dir2 holds the VIP after failover");
+    // The client's neighbour entry follows the gratuitous ARPs.
+    let mac2 = pair.host(2).mac_string();
+    wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        client
+            .ip(&["neigh", "show", VIP])
+            .map(|n| n.contains(&mac2))
+            .unwrap_or(false)
+    })
+    .context("client's ARP entry for the VIP did not move to dir2")?;
+
+    // dir1 comes back (its stale VIP is cleaned up at start) and preempts.
+    let d1 = pair.start(1, &config("MASTER", 150, ""))?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    d2.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(2))?;
+    Ok(())
+}
+
+#[test]
+fn graceful_handover_on_sigterm() -> Result<()> {
+    let pair = Pair::new()?;
+    let mut d1 = pair.start(1, &config("MASTER", 150, ""))?;
+    let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    let status = d1.stop()?;
+    ensure!(status.success(), "dir1 exit status {status}");
+    ensure!(!pair.holds_vip(1)?, "a stopped master removes its VIP");
+    // Priority 0 from the leaving master: the backup takes over after its
+    // skew time (well under the 0.3 s master-down interval).
+    pair.wait_master(2, &d2, Duration::from_secs(2))?;
+    Ok(())
+}
+
+#[test]
+fn nopreempt_keeps_the_current_master() -> Result<()> {
+    let pair = Pair::new()?;
+    let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
+    pair.wait_master(2, &d2, Duration::from_secs(5))?;
+    let d1 = pair.start(1, &config("BACKUP", 150, "    nopreempt\n"))?;
+    d1.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(2))?;
+    std::thread::sleep(Duration::from_secs(1));
+    ensure!(
+        state(&d1).as_deref() == Some("BACKUP"),
+        "higher priority with nopreempt stays backup"
+    );
+    ensure!(
+        pair.holds_vip(2)? && !pair.holds_vip(1)?,
+        "VIP stays on dir2"
+    );
+    Ok(())
+}
+
+#[test]
+fn preempt_delay_postpones_preemption() -> Result<()> {
+    let pair = Pair::new()?;
+    let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
+    pair.wait_master(2, &d2, Duration::from_secs(5))?;
+    let d1 = pair.start(1, &config("BACKUP", 150, "    preempt_delay 2\n"))?;
+    std::thread::sleep(Duration::from_millis(1200));
+    ensure!(
+        state(&d1).as_deref() == Some("BACKUP"),
+        "no preemption during preempt_delay"
+    );
+    ensure!(pair.holds_vip(2)?, "VIP still on dir2 during preempt_delay");
+    pair.wait_master(1, &d1, Duration::from_secs(3))?;
+    Ok(())
+}
