@@ -125,6 +125,11 @@ impl Daemon {
         cmd
     }
 
+    /// The label given at start (the lab names daemons after their node).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// Everything the daemon logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()

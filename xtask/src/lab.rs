@@ -1,11 +1,19 @@
 //! `cargo xtask lab`: builds the netns lab (switch, client, two directors,
 //! three nginx real servers), starts both directors' lb-daemon with the
-//! embedded example configuration, prints what each node holds, then waits
-//! for Ctrl-C (or `--hold` seconds) and tears everything down.
-use std::{fs, process::Command, thread, time::Duration};
+//! embedded example configuration, and shows VRRP at work: the election, a
+//! failover when the master is killed (the VIP moves), and preemption back
+//! when it returns. Then it waits for Ctrl-C (or `--hold` seconds) and tears
+//! everything down.
+use std::{
+    fs,
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{cleanup_current_process, http_get, Daemon, Lab};
+use lb_tests::{cleanup_current_process, http_get, wait_until, Daemon, Lab};
+use nix::sys::signal::Signal;
 
 use crate::{cmd, ebpf, setup};
 
@@ -33,6 +41,7 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
     cmd::step("building the lab: switch, client, dir1, dir2, rs1-rs3");
     let lab = Lab::full()?;
     let configs = tempfile::Builder::new().prefix("lb-lab-conf").tempdir()?;
+    let mut paths = Vec::new();
     let mut daemons = Vec::new();
     for (n, text) in DIRECTOR_CONFIGS.iter().enumerate() {
         let dir = lab.director(n + 1);
@@ -44,8 +53,23 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
             path.display()
         ));
         daemons.push(Daemon::start(dir.ns(), &path, dir.role())?);
+        paths.push(path);
     }
-    print_holdings(&lab, &daemons)?;
+    print_hosts(&lab);
+    cmd::step("election: waiting for a master");
+    wait_master(&lab, &daemons, 0)?;
+    print_directors(&lab, &daemons)?;
+
+    cmd::step("failover: kill -9 the master (dir1)");
+    daemons[0].signal(Signal::SIGKILL)?;
+    daemons[0].stop()?;
+    wait_master(&lab, &daemons, 1)?;
+    print_directors(&lab, &daemons[1..])?;
+
+    cmd::step("preemption: dir1 comes back with the higher priority");
+    daemons[0] = Daemon::start(lab.director(1).ns(), &paths[0], "dir1")?;
+    wait_master(&lab, &daemons, 0)?;
+    print_directors(&lab, &daemons)?;
 
     match hold {
         Some(d) => thread::sleep(d),
@@ -75,34 +99,75 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
-/// Prints, per node, its addresses, and what the daemons and web servers hold.
-fn print_holdings(lab: &Lab, daemons: &[Daemon]) -> Result<()> {
+/// The VIP of the example configuration.
+const VIP: &str = "192.0.2.50";
+
+/// Prints every node's namespace, addresses and MAC, and what the real
+/// servers serve.
+fn print_hosts(lab: &Lab) {
     println!(
-        "
-{:<8} {:<22} {:<16} {:<18} MAC",
+        "\n{:<8} {:<22} {:<16} {:<18} MAC",
         "node", "namespace", "IPv4", "IPv6"
     );
     for host in lab.hosts() {
+        let (role, ns) = (host.role(), host.ns_name());
         println!(
-            "{:<8} {:<22} {:<16} {:<18} {}",
-            host.role(),
-            host.ns_name(),
+            "{role:<8} {ns:<22} {:<16} {:<18} {}",
             host.ipv4(),
             host.ipv6(),
             host.mac_string()
         );
     }
-    for (host, daemon) in lab.directors().zip(daemons) {
-        println!("\n== {} ==", host.role());
+    for rs in lab.real_servers() {
+        let url = format!("http://{}/", rs.ipv4());
+        match http_get(lab.client().ns_name(), &url, Duration::from_secs(3)) {
+            Ok((code, body)) => println!("client -> {url}: {code} {}", body.trim()),
+            Err(e) => println!("client -> {url}: {e:#}"),
+        }
+    }
+    println!();
+}
+
+/// Prints each running director's daemon status and its eth0 addresses.
+fn print_directors(lab: &Lab, daemons: &[Daemon]) -> Result<()> {
+    for daemon in daemons {
+        let host = lab.host(daemon.label()).context("director of a daemon")?;
+        println!("== {} ==", host.role());
         print!("{}", daemon.status_text()?);
         print!("{}", host.ns().ip(&["-br", "addr", "show", "dev", "eth0"])?);
     }
     println!();
-    for rs in lab.real_servers() {
-        let url = format!("http://{}/", rs.ipv4());
-        let (code, body) = http_get(lab.client().ns_name(), &url, Duration::from_secs(3))?;
-        println!("client -> {url}: {code} {}", body.trim());
-    }
-    println!();
+    Ok(())
+}
+
+/// Waits until director `n` (0-based) is MASTER and holds the VIP, then says
+/// how long it took.
+fn wait_master(lab: &Lab, daemons: &[Daemon], n: usize) -> Result<()> {
+    let started = Instant::now();
+    let host = lab.director(n + 1);
+    wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        let master = daemons[n]
+            .status()
+            .map(|s| s["vrrp"][0]["state"] == "MASTER")
+            .unwrap_or(false);
+        let holds = host
+            .ns()
+            .ip(&["-o", "addr", "show", "dev", "eth0"])
+            .map(|a| a.contains(VIP))
+            .unwrap_or(false);
+        master && holds
+    })
+    .with_context(|| {
+        format!(
+            "{} did not become master:\n{}",
+            host.role(),
+            daemons[n].log()
+        )
+    })?;
+    cmd::step(&format!(
+        "{} is MASTER and holds {VIP} (after {:.2} s)",
+        host.role(),
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
