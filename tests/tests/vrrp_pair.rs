@@ -174,3 +174,69 @@ fn preempt_delay_postpones_preemption() -> Result<()> {
     pair.wait_master(1, &d1, Duration::from_secs(3))?;
     Ok(())
 }
+
+#[test]
+fn sighup_keeps_unchanged_instances_and_their_vips() -> Result<()> {
+    let pair = Pair::new()?;
+    let d1 = pair.start(1, &config("MASTER", 150, ""))?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    let before = d1.status()?["vrrp"][0].clone();
+
+    // Add a second instance; VI_1 is untouched.
+    let second = config("MASTER", 150, "")
+        .replace("VI_1", "VI_2")
+        .replace("virtual_router_id 51", "virtual_router_id 52")
+        .replace(VIP, "192.0.2.51");
+    fs::write(
+        pair.dir.path().join("dir1.conf"),
+        config("MASTER", 150, "") + &second,
+    )?;
+    // Watch the VIP continuously while the daemon reloads.
+    let host = pair.host(1);
+    let watcher = std::thread::scope(|s| -> Result<bool> {
+        let watch = s.spawn(|| {
+            let end = std::time::Instant::now() + Duration::from_secs(2);
+            let mut always = true;
+            while std::time::Instant::now() < end {
+                always &= host
+                    .ns()
+                    .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])
+                    .map(|a| a.contains(VIP))
+                    .unwrap_or(false);
+            }
+            always
+        });
+        d1.signal(Signal::SIGHUP)?;
+        Ok(watch.join().expect("watcher thread"))
+    })?;
+    ensure!(watcher, "VI_1's VIP disappeared during the reload");
+    wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        d1.status()
+            .map(|s| s["vrrp"][1]["state"] == "MASTER" && s["config_generation"] == 2)
+            .unwrap_or(false)
+    })
+    .with_context(|| format!("VI_2 did not start:\n{}", d1.log()))?;
+    let after = d1.status()?["vrrp"][0].clone();
+    ensure!(
+        after["last_transition"] == before["last_transition"],
+        "VI_1 was not restarted: {before} -> {after}"
+    );
+    ensure!(after["state"] == "MASTER");
+
+    // Changing VI_1's priority restarts it (and only it).
+    fs::write(
+        pair.dir.path().join("dir1.conf"),
+        config("MASTER", 140, "") + &second,
+    )?;
+    d1.signal(Signal::SIGHUP)?;
+    d1.wait_for_log(
+        "(VI_1) configuration changed, restarting the instance",
+        Duration::from_secs(3),
+    )?;
+    ensure!(
+        !d1.log().contains("(VI_2) configuration changed"),
+        "VI_2 untouched"
+    );
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    Ok(())
+}
