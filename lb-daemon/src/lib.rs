@@ -10,5 +10,6 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod netlink;
+pub mod script;
 pub mod state;
 pub mod vrrp;

@@ -1,0 +1,224 @@
+//! `script::run` with real processes: exit codes, arguments, output, shell
+//! syntax, timeouts and cancellation (no process left behind), users and
+//! `enable_script_security`.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lb_daemon::config::RunAs;
+use lb_daemon::script::{run, Outcome, ScriptEnv};
+
+const LONG: Duration = Duration::from_secs(10);
+
+async fn run_line(line: &str) -> Outcome {
+    run(line, &[], None, &ScriptEnv::default(), LONG)
+        .await
+        .unwrap()
+}
+
+/// Writes an executable script into `dir`.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A process that is gone or a zombie waiting for its new parent.
+fn dead(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+/// Waits up to a second for every pid written in `pidfile` to be dead.
+async fn assert_all_dead(pidfile: &Path) {
+    let pids: Vec<i32> = fs::read_to_string(pidfile)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "script and its child recorded");
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !pids.iter().all(|&p| dead(p)) {
+        assert!(Instant::now() < deadline, "left behind: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn exit_codes_and_output() {
+    assert_eq!(run_line("true").await.code, Some(0));
+    assert_eq!(run_line("/bin/false").await.code, Some(1));
+    let out = run_line("sh -c 'echo out; echo err >&2; exit 3'").await;
+    assert_eq!(out.code, Some(3));
+    assert!(!out.timed_out);
+    assert!(out.output.contains("out") && out.output.contains("err"));
+}
+
+#[tokio::test]
+async fn extra_args_are_appended_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(dir.path(), "args.sh", r#"printf '%s|' "$@""#);
+    let line = format!("{} 'first arg' MASTER", path.display());
+    let args = ["VI_1".to_string(), "it's $HOME".to_string()];
+    let out = run(&line, &args, None, &ScriptEnv::default(), LONG)
+        .await
+        .unwrap();
+    assert_eq!(out.output, "first arg|MASTER|VI_1|it's $HOME|");
+}
+
+#[tokio::test]
+async fn tutorial_shell_lines_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid = dir.path().join("httpd.pid");
+    let check = format!("if [ -f {} ]; then exit 0; else exit 1; fi", pid.display());
+    assert_eq!(run_line(&check).await.code, Some(1));
+    fs::write(&pid, "1").unwrap();
+    assert_eq!(run_line(&check).await.code, Some(0));
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tcp = format!("</dev/tcp/127.0.0.1/{port}");
+    assert_eq!(run_line(&tcp).await.code, Some(0));
+    drop(listener);
+    assert_ne!(run_line(&tcp).await.code, Some(0));
+}
+
+#[tokio::test]
+async fn missing_program_is_an_error() {
+    let err = run(
+        "lb-no-such-check --x",
+        &[],
+        None,
+        &ScriptEnv::default(),
+        LONG,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("lb-no-such-check"), "{err}");
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let body = format!(
+        "echo $$ > {0}; sleep 10 & echo $! >> {0}; wait",
+        pids.display()
+    );
+    let path = script(dir.path(), "hang.sh", &body);
+    let started = Instant::now();
+    let timeout = Duration::from_millis(500);
+    let out = run(
+        path.to_str().unwrap(),
+        &[],
+        None,
+        &ScriptEnv::default(),
+        timeout,
+    )
+    .await
+    .unwrap();
+    assert!(started.elapsed() < timeout + Duration::from_millis(500));
+    assert!(out.timed_out);
+    assert_eq!(out.code, None);
+    assert_all_dead(&pids).await;
+}
+
+#[tokio::test]
+async fn plain_sleep_is_killed_within_the_timeout() {
+    let started = Instant::now();
+    let out = run(
+        "sleep 10",
+        &[],
+        None,
+        &ScriptEnv::default(),
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap();
+    assert!(out.timed_out);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn cancelled_run_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let body = format!(
+        "echo $$ > {0}; sleep 10 & echo $! >> {0}; wait",
+        pids.display()
+    );
+    let line = script(dir.path(), "hang.sh", &body).display().to_string();
+    let task =
+        tokio::spawn(async move { run(&line, &[], None, &ScriptEnv::default(), LONG).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    task.abort();
+    let _ = task.await;
+    assert_all_dead(&pids).await;
+}
+
+#[tokio::test]
+async fn runs_as_the_configured_user() {
+    let nobody = RunAs {
+        user: "nobody".into(),
+        group: None,
+    };
+    let env = ScriptEnv::default();
+    let out = run("id -u", &[], Some(&nobody), &env, LONG).await.unwrap();
+    assert_eq!(out.output.trim(), "65534");
+
+    let env = ScriptEnv {
+        security: true,
+        default_user: Some(nobody),
+    };
+    let out = run("id -un", &[], None, &env, LONG).await.unwrap();
+    assert_eq!(out.output.trim(), "nobody");
+
+    let ghost = RunAs {
+        user: "lb-no-such-user".into(),
+        group: None,
+    };
+    assert!(run("true", &[], Some(&ghost), &env, LONG).await.is_err());
+}
+
+#[tokio::test]
+async fn script_security_refuses_writable_paths_run_as_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let path = script(&open, "chk.sh", "exit 0");
+    let line = path.display().to_string();
+
+    let secure = ScriptEnv {
+        security: true,
+        default_user: None,
+    };
+    let err = run(&line, &[], None, &secure, LONG).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&line) && msg.contains("Unsafe permissions"),
+        "{msg}"
+    );
+
+    // keepalived only logs it without enable_script_security...
+    let lax = ScriptEnv::default();
+    assert!(run(&line, &[], None, &lax, LONG).await.unwrap().success());
+    // ...and a non-root user needs no protection.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = RunAs {
+        user: "nobody".into(),
+        group: None,
+    };
+    let out = run(&line, &[], Some(&nobody), &secure, LONG).await.unwrap();
+    assert!(out.success());
+}
