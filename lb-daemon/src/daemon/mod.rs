@@ -93,11 +93,6 @@ pub fn load_logged(path: &Path) -> Result<config::Config> {
 /// run by this build, so nothing is silently ignored.
 fn log_not_run_yet(config: &config::Config) {
     let sections = [
-        (
-            "vrrp_sync_group",
-            config.vrrp_sync_group.len(),
-            "the VRRP engine",
-        ),
         ("vrrp_script", config.vrrp_script.len(), "VRRP tracking"),
         ("track_file", config.track_file.len(), "VRRP tracking"),
         (

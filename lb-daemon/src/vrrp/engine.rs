@@ -1,6 +1,7 @@
 //! All VRRP instances of the daemon: started from the configuration,
 //! reconciled on reload (unchanged instances keep running and keep their
-//! VIPs), stopped on shutdown.
+//! VIPs), stopped on shutdown; and a coordinator task per `vrrp_sync_group`
+//! that makes its members change state together.
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{Arc, RwLock},
@@ -14,8 +15,10 @@ use tokio::{
 use tracing::{info, warn};
 
 use super::{
-    instance::{self, Command, InstanceStatus},
+    fsm::State,
+    instance::{self, Command, InstanceStatus, Shared, SyncLink},
     spec::InstanceSpec,
+    sync_group::{MemberView, SyncGroup},
 };
 use crate::{config::Config, netlink::Netlink, state::ownership::Publisher};
 
@@ -33,12 +36,25 @@ struct Running {
 /// siblings on the same interface instead of counting them as VRID drops.
 pub type Vrids = Arc<RwLock<BTreeSet<(String, u8)>>>;
 
-/// The running instances.
+/// Command channels of the running instances, by name, for the sync-group
+/// coordinators (an instance that restarts gets a new channel).
+type Directory = Arc<RwLock<BTreeMap<String, mpsc::Sender<Command>>>>;
+
+/// A running sync-group coordinator.
+struct Group {
+    members: Vec<String>,
+    views: mpsc::UnboundedSender<(usize, MemberView)>,
+    task: JoinHandle<()>,
+}
+
+/// The running instances and sync groups.
 pub struct Engine {
     netlink: Netlink,
     ownership: Publisher,
     vrids: Vrids,
+    directory: Directory,
     instances: BTreeMap<String, Running>,
+    groups: BTreeMap<String, Group>,
 }
 
 /// The instances `config` describes, by name.
@@ -46,7 +62,16 @@ fn specs(config: &Config) -> BTreeMap<String, InstanceSpec> {
     config
         .vrrp_instance
         .iter()
-        .map(|i| (i.name.clone(), InstanceSpec::new(i, &config.global_defs)))
+        .map(|i| (i.name.clone(), InstanceSpec::new(i, config)))
+        .collect()
+}
+
+/// The sync groups `config` describes: name -> member instances.
+fn groups(config: &Config) -> BTreeMap<String, Vec<String>> {
+    config
+        .vrrp_sync_group
+        .iter()
+        .map(|g| (g.name.clone(), g.group.clone()))
         .collect()
 }
 
@@ -57,10 +82,15 @@ impl Engine {
             netlink,
             ownership,
             vrids: Vrids::default(),
+            directory: Directory::default(),
             instances: BTreeMap::new(),
+            groups: BTreeMap::new(),
         };
         let specs = specs(config);
         engine.register_vrids(&specs);
+        for (name, members) in groups(config) {
+            engine.spawn_group(name, members);
+        }
         for spec in specs.into_values() {
             engine.spawn(spec);
         }
@@ -75,17 +105,45 @@ impl Engine {
         *self.vrids.write().unwrap_or_else(|e| e.into_inner()) = all;
     }
 
+    fn spawn_group(&mut self, name: String, members: Vec<String>) {
+        let (views, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(coordinate(members.clone(), rx, Arc::clone(&self.directory)));
+        self.groups.insert(
+            name,
+            Group {
+                members,
+                views,
+                task,
+            },
+        );
+    }
+
     fn spawn(&mut self, spec: InstanceSpec) {
         let (commands, rx) = mpsc::channel(4);
         let (status_tx, status) = watch::channel(InstanceStatus::initial(&spec));
-        let task = tokio::spawn(instance::run(
-            spec.clone(),
-            self.netlink.clone(),
-            self.ownership.clone(),
-            Arc::clone(&self.vrids),
-            status_tx,
-            rx,
-        ));
+        let sync = spec
+            .sync_group
+            .as_ref()
+            .and_then(|g| self.groups.get(g))
+            .and_then(|g| {
+                let index = g.members.iter().position(|m| *m == spec.name)?;
+                Some(SyncLink {
+                    index,
+                    views: g.views.clone(),
+                })
+            });
+        let shared = Shared {
+            netlink: self.netlink.clone(),
+            ownership: self.ownership.clone(),
+            vrids: Arc::clone(&self.vrids),
+            sync,
+            status: status_tx,
+        };
+        self.directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(spec.name.clone(), commands.clone());
+        let task = tokio::spawn(instance::run(spec.clone(), shared, rx));
         self.instances.insert(
             spec.name.clone(),
             Running {
@@ -111,10 +169,28 @@ impl Engine {
     pub async fn reload(&mut self, config: &Config) {
         let mut wanted = specs(config);
         self.register_vrids(&wanted);
+        // A group whose membership changed restarts with all its members.
+        let wanted_groups = groups(config);
+        let mut regrouped = BTreeSet::new();
+        let old: Vec<String> = self.groups.keys().cloned().collect();
+        for name in old {
+            if wanted_groups.get(&name) != Some(&self.groups[&name].members) {
+                if let Some(group) = self.groups.remove(&name) {
+                    group.task.abort();
+                    regrouped.extend(group.members);
+                }
+            }
+        }
+        for (name, members) in wanted_groups {
+            if !self.groups.contains_key(&name) {
+                regrouped.extend(members.iter().cloned());
+                self.spawn_group(name, members);
+            }
+        }
         let names: Vec<String> = self.instances.keys().cloned().collect();
         for name in names {
             match wanted.remove(&name) {
-                Some(spec) if self.instances[&name].spec == spec => {}
+                Some(spec) if self.instances[&name].spec == spec && !regrouped.contains(&name) => {}
                 Some(spec) => {
                     info!("({name}) configuration changed, restarting the instance");
                     self.stop(&name).await;
@@ -132,6 +208,10 @@ impl Engine {
     }
 
     async fn stop(&mut self, name: &str) {
+        self.directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
         if let Some(running) = self.instances.remove(name) {
             stop_one(name, running).await;
         }
@@ -145,6 +225,42 @@ impl Engine {
                 .map(|(name, r)| async move { stop_one(&name, r).await }),
         )
         .await;
+        for group in self.groups.into_values() {
+            group.task.abort();
+        }
+    }
+}
+
+/// A sync group's coordinator: keeps every member's latest view and feeds
+/// the group's decisions back to the members as [`Command::Sync`].
+async fn coordinate(
+    members: Vec<String>,
+    mut views: mpsc::UnboundedReceiver<(usize, MemberView)>,
+    directory: Directory,
+) {
+    let mut group = SyncGroup::new(members.clone());
+    let idle = MemberView {
+        state: State::Initialize,
+        wants_master: false,
+        faulted: false,
+    };
+    let mut current = vec![idle; members.len()];
+    while let Some((index, view)) = views.recv().await {
+        if let Some(slot) = current.get_mut(index) {
+            *slot = view;
+        }
+        for (member, event) in group.reconcile(&current) {
+            let target = members.get(member).and_then(|m| {
+                directory
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(m)
+                    .cloned()
+            });
+            if let Some(commands) = target {
+                let _ = commands.send(Command::Sync(event)).await;
+            }
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use super::{
     io::{Transport, VrrpSocket},
     packet::{self, Advert, Drop, DropCounts, Expect, Received, VRRP_MCAST_V4},
     spec::InstanceSpec,
+    sync_group::MemberView,
 };
 use crate::{
     netlink::{Interface, Netlink},
@@ -30,10 +31,21 @@ use crate::{
 };
 
 /// Requests to a running instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Leave (a master sends priority 0 first) and remove the addresses.
     Shutdown,
+    /// An event from the instance's sync group coordinator.
+    Sync(Event),
+}
+
+/// How a sync-group member reports to its group's coordinator.
+#[derive(Debug, Clone)]
+pub struct SyncLink {
+    /// The member's index in the group.
+    pub index: usize,
+    /// Where its views go.
+    pub views: mpsc::UnboundedSender<(usize, MemberView)>,
 }
 
 /// What `lb-daemon status` shows of an instance.
@@ -89,17 +101,10 @@ impl InstanceStatus {
 /// Runs the instance until [`Command::Shutdown`] (or the command channel
 /// closes). Errors that keep it from running are logged and shown in its
 /// status as FAULT; they never stop the daemon.
-pub async fn run(
-    spec: InstanceSpec,
-    netlink: Netlink,
-    ownership: Publisher,
-    vrids: Vrids,
-    status: watch::Sender<InstanceStatus>,
-    mut commands: mpsc::Receiver<Command>,
-) {
+pub async fn run(spec: InstanceSpec, shared: Shared, mut commands: mpsc::Receiver<Command>) {
     let name = spec.name.clone();
-    let mut instance = match Instance::start(spec, netlink, ownership, vrids, status.clone()).await
-    {
+    let status = shared.status.clone();
+    let mut instance = match Instance::start(spec, shared).await {
         Ok(instance) => instance,
         Err(e) => {
             error!("({name}) cannot run: {e:#}");
@@ -114,22 +119,34 @@ pub async fn run(
     instance.event_loop(&mut commands).await;
 }
 
+/// What an instance shares with the rest of the daemon.
+pub struct Shared {
+    /// The daemon's rtnetlink client.
+    pub netlink: Netlink,
+    /// Where ownership changes are published.
+    pub ownership: Publisher,
+    /// Configured (interface, VRID) pairs of all instances.
+    pub vrids: Vrids,
+    /// Its sync group's coordinator, if it is a member.
+    pub sync: Option<SyncLink>,
+    /// Where the instance's status is published.
+    pub status: watch::Sender<InstanceStatus>,
+}
+
 /// A started instance.
 struct Instance {
     spec: InstanceSpec,
     fsm: Fsm,
     socket: VrrpSocket,
-    netlink: Netlink,
+    shared: Shared,
     iface: Interface,
     mac: [u8; 6],
     /// Our primary address: advert source and tie-breaker.
     primary: IpAddr,
     /// The origin of the state machine's clock.
     origin: Instant,
-    ownership: Publisher,
-    /// Configured (interface, VRID) pairs of all instances.
-    vrids: Vrids,
-    status: watch::Sender<InstanceStatus>,
+    /// The view last reported to the sync group.
+    reported: Option<MemberView>,
     /// When the next gratuitous ARP/NA burst is due (second burst, refresh).
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
@@ -137,13 +154,8 @@ struct Instance {
 }
 
 impl Instance {
-    async fn start(
-        spec: InstanceSpec,
-        netlink: Netlink,
-        ownership: Publisher,
-        vrids: Vrids,
-        status: watch::Sender<InstanceStatus>,
-    ) -> Result<Instance> {
+    async fn start(spec: InstanceSpec, shared: Shared) -> Result<Instance> {
+        let netlink = &shared.netlink;
         let iface = netlink.interface(&spec.interface).await?;
         let mac: [u8; 6] = iface
             .mac
@@ -165,7 +177,7 @@ impl Instance {
         };
         let socket = VrrpSocket::open_v4(&spec.interface, iface.index, primary_v4, &spec.transport)
             .with_context(|| format!("opening the VRRP socket on {}", spec.interface))?;
-        let fsm = Fsm::new(Params {
+        let mut fsm = Fsm::new(Params {
             version: spec.version,
             priority: spec.priority,
             advert_int: spec.advert_int,
@@ -174,18 +186,17 @@ impl Instance {
             initial: spec.initial,
             local_addr: primary,
         });
+        fsm.set_sync_member(shared.sync.is_some());
         let mut instance = Instance {
             spec,
             fsm,
             socket,
-            netlink,
+            shared,
             iface,
             mac,
             primary,
             origin: Instant::now(),
-            ownership,
-            vrids,
-            status,
+            reported: None,
             garp_due: None,
             second_burst_pending: false,
         };
@@ -210,13 +221,17 @@ impl Instance {
                 }
                 _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
                 command = commands.recv() => match command {
+                    Some(Command::Sync(event)) => {
+                        let actions = self.fsm.handle(self.now(), event);
+                        self.apply(actions).await;
+                    }
                     Some(Command::Shutdown) | None => break,
                 },
             }
         }
         let actions = self.fsm.handle(self.now(), Event::Shutdown);
         self.apply(actions).await;
-        self.ownership.remove(&self.spec.name);
+        self.shared.ownership.remove(&self.spec.name);
     }
 
     fn now(&self) -> Time {
@@ -236,7 +251,7 @@ impl Instance {
         let advert = match packet::parse(&received) {
             Ok(advert) if advert.vrid != self.spec.vrid => {
                 let sibling = (self.spec.interface.clone(), advert.vrid);
-                if !self.vrids.read().is_ok_and(|v| v.contains(&sibling)) {
+                if !self.shared.vrids.read().is_ok_and(|v| v.contains(&sibling)) {
                     self.count_drop(Drop::Vrid);
                 }
                 return;
@@ -265,7 +280,7 @@ impl Instance {
             );
             return self.count_drop(drop);
         }
-        self.status.send_modify(|s| s.adverts_received += 1);
+        self.shared.status.send_modify(|s| s.adverts_received += 1);
         let event = Event::Advert {
             src: packet.src,
             priority: advert.priority,
@@ -275,8 +290,20 @@ impl Instance {
         self.apply(actions).await;
     }
 
+    /// Sends the member's view to its sync group when it changed.
+    fn report_to_group(&mut self) {
+        let Some(link) = &self.shared.sync else {
+            return;
+        };
+        let view = self.fsm.sync_view();
+        if self.reported != Some(view) {
+            self.reported = Some(view);
+            let _ = link.views.send((link.index, view));
+        }
+    }
+
     fn count_drop(&self, drop: Drop) {
-        self.status.send_modify(|s| s.drops.add(drop));
+        self.shared.status.send_modify(|s| s.drops.add(drop));
     }
 
     /// Logs the state machine's notices of its last step, then carries out
@@ -291,8 +318,10 @@ impl Instance {
                 Action::Transition { from, to, reason } => self.transition(from, to, reason).await,
             }
         }
+        self.report_to_group();
         let (state, priority, master) = (self.fsm.state(), self.fsm.priority(), self.fsm.master());
-        self.status
+        self.shared
+            .status
             .send_modify(|s| (s.state, s.priority, s.master) = (state, priority, master));
     }
 
@@ -312,7 +341,7 @@ impl Instance {
         for dst in destinations {
             let message = packet::encode(&advert, self.primary, dst);
             match self.socket.send(&message, dst).await {
-                Ok(()) => self.status.send_modify(|s| s.adverts_sent += 1),
+                Ok(()) => self.shared.status.send_modify(|s| s.adverts_sent += 1),
                 Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
             }
         }
@@ -341,7 +370,7 @@ impl Instance {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .ok();
-        self.status.send_modify(|s| s.last_transition = now);
+        self.shared.status.send_modify(|s| s.last_transition = now);
         self.publish_ownership();
     }
 
@@ -393,7 +422,7 @@ impl Instance {
         info!("({}) setting VIPs.", self.spec.name);
         for vip in self.spec.all_vips() {
             let result = match self.vip_ifindex(vip.dev.as_deref()).await {
-                Ok(index) => self.netlink.add_address(index, vip).await,
+                Ok(index) => self.shared.netlink.add_address(index, vip).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -406,7 +435,7 @@ impl Instance {
         info!("({}) removing VIPs.", self.spec.name);
         for vip in self.spec.all_vips() {
             let result = match self.vip_ifindex(vip.dev.as_deref()).await {
-                Ok(index) => self.netlink.del_address(index, vip.address).await,
+                Ok(index) => self.shared.netlink.del_address(index, vip.address).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -428,6 +457,7 @@ impl Instance {
                 self.spec.name, vip.address, self.spec.interface
             );
             if let Err(e) = self
+                .shared
                 .netlink
                 .del_address(self.iface.index, vip.address)
                 .await
@@ -441,7 +471,7 @@ impl Instance {
         match dev {
             None => Ok(self.iface.index),
             Some(dev) if dev == self.spec.interface => Ok(self.iface.index),
-            Some(dev) => Ok(self.netlink.interface(dev).await?.index),
+            Some(dev) => Ok(self.shared.netlink.interface(dev).await?.index),
         }
     }
 
@@ -460,7 +490,7 @@ impl Instance {
                 })
                 .collect(),
         };
-        self.ownership.set(&self.spec.name, owned);
+        self.shared.ownership.set(&self.spec.name, owned);
     }
 }
 

@@ -3,7 +3,7 @@
 //! Pure, so the defaults are tested without sockets.
 use std::{net::IpAddr, time::Duration};
 
-use crate::config::{self, AuthType, GlobalDefs, VirtualIp, VrrpInstance};
+use crate::config::{self, AuthType, VirtualIp, VrrpInstance};
 
 use super::{fsm::State, io::Transport, packet::Auth, Version};
 
@@ -60,12 +60,15 @@ pub struct InstanceSpec {
     pub src: Option<IpAddr>,
     /// Gratuitous ARP / NA timing.
     pub garp: Garp,
+    /// The `vrrp_sync_group` the instance belongs to, if any.
+    pub sync_group: Option<String>,
 }
 
 impl InstanceSpec {
     /// Resolves `inst` against `global` (the configuration was validated, so
     /// ranges hold; out-of-range values are clamped rather than trusted).
-    pub fn new(inst: &VrrpInstance, global: &GlobalDefs) -> InstanceSpec {
+    pub fn new(inst: &VrrpInstance, config: &config::Config) -> InstanceSpec {
+        let global = &config.global_defs;
         let has_v6 = inst
             .virtual_ipaddress
             .iter()
@@ -132,6 +135,11 @@ impl InstanceSpec {
                     .or(global.vrrp_garp_master_refresh_repeat)
                     .unwrap_or(DEFAULT_GARP_REFRESH_REPEAT),
             },
+            sync_group: config
+                .vrrp_sync_group
+                .iter()
+                .find(|g| g.group.contains(&inst.name))
+                .map(|g| g.name.clone()),
         }
     }
 
@@ -165,7 +173,7 @@ mod tests {
 
     fn spec(text: &str) -> InstanceSpec {
         let loaded = parse_keepalived_str(text, Path::new("t.conf")).unwrap();
-        InstanceSpec::new(&loaded.config.vrrp_instance[0], &loaded.config.global_defs)
+        InstanceSpec::new(&loaded.config.vrrp_instance[0], &loaded.config)
     }
 
     #[test]
