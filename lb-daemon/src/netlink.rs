@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::{
     packet_route::{
-        address::{AddressAttribute, AddressMessage, AddressScope},
+        address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope},
         link::{LinkAttribute, LinkFlags, LinkMessage},
     },
     Handle,
@@ -100,6 +100,12 @@ impl Netlink {
             msg.attributes.push(AddressAttribute::Address(peer));
         }
         msg.header.scope = scope(vip.scope.as_deref())?;
+        if vip.address.addr().is_ipv6() {
+            // A VIP moves between nodes: duplicate address detection would
+            // hold it tentative for a second (keepalived adds it `nodad` too).
+            msg.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
         match req.execute().await {
             Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
             other => other.with_context(|| format!("adding {} to interface {index}", vip.address)),

@@ -27,5 +27,5 @@ pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};
 pub use netns::{Netns, NsChild};
 pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
-pub use vrrp_conf::{VrrpConf, VIP};
+pub use vrrp_conf::{VrrpConf, VIP, VIP6};
 pub use web::WebServer;

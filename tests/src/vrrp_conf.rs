@@ -5,7 +5,10 @@ use std::fmt::Write;
 /// The lab's VIP.
 pub const VIP: &str = "192.0.2.50";
 
-/// A `vrrp_instance VI_1` on `eth0`, VRID 51, holding [`VIP`]/24.
+/// The lab's IPv6 VIP.
+pub const VIP6: &str = "2001:db8::50";
+
+/// A `vrrp_instance VI_1` on `eth0`, VRID 51, holding one VIP.
 #[derive(Debug, Clone)]
 pub struct VrrpConf {
     /// `MASTER` or `BACKUP`.
@@ -22,6 +25,8 @@ pub struct VrrpConf {
     pub unicast: Option<(String, String)>,
     /// More lines inside the instance block.
     pub extra: String,
+    /// The VIP with its prefix ([`VIP`]/24 unless changed).
+    pub vip: String,
 }
 
 impl VrrpConf {
@@ -35,7 +40,24 @@ impl VrrpConf {
             auth_pass: None,
             unicast: None,
             extra: String::new(),
+            vip: format!("{VIP}/24"),
         }
+    }
+
+    /// The same instance holding [`VIP6`]/64 (VRRPv3 over IPv6).
+    pub fn ipv6(self) -> VrrpConf {
+        VrrpConf {
+            version: 3,
+            vip: format!("{VIP6}/64"),
+            ..self
+        }
+    }
+
+    /// Whether namespace `ns` holds this instance's VIP on eth0.
+    pub fn held_by(&self, ns: &crate::Netns) -> bool {
+        ns.ip(&["-o", "addr", "show", "dev", "eth0"])
+            .map(|a| a.contains(&format!(" {} ", self.vip)))
+            .unwrap_or(false)
     }
 
     /// The configuration text.
@@ -60,7 +82,8 @@ impl VrrpConf {
         s += &self.extra;
         let _ = write!(
             s,
-            "    virtual_ipaddress {{\n        {VIP}/24 dev eth0\n    }}\n}}\n"
+            "    virtual_ipaddress {{\n        {} dev eth0\n    }}\n}}\n",
+            self.vip
         );
         s
     }

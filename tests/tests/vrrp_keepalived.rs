@@ -6,17 +6,18 @@
 use std::{fs, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Daemon, Keepalived, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{wait_until, Daemon, Keepalived, Lab, LabSpec, VrrpConf};
 
 struct Case {
     version: u8,
+    ipv6: bool,
     unicast: bool,
     lb_priority: u8,
     keepalived_priority: u8,
 }
 
 fn conf(case: &Case, priority: u8, own: &str, peer: &str) -> VrrpConf {
-    VrrpConf {
+    let conf = VrrpConf {
         state: if priority > 100 { "MASTER" } else { "BACKUP" },
         priority,
         version: case.version,
@@ -24,16 +25,13 @@ fn conf(case: &Case, priority: u8, own: &str, peer: &str) -> VrrpConf {
         advert_int: if case.version == 2 { "1" } else { "0.1" },
         auth_pass: (case.version == 2).then_some("lab-pass"),
         unicast: case.unicast.then(|| (own.to_owned(), peer.to_owned())),
-        extra: String::new(),
+        ..VrrpConf::fast("BACKUP", priority)
+    };
+    if case.ipv6 {
+        conf.ipv6()
+    } else {
+        conf
     }
-}
-
-fn holds_vip(lab: &Lab, n: usize) -> bool {
-    lab.director(n)
-        .ns()
-        .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])
-        .map(|a| a.contains(&format!(" {VIP}/24 ")))
-        .unwrap_or(false)
 }
 
 fn run(case: Case) -> Result<()> {
@@ -42,13 +40,21 @@ fn run(case: Case) -> Result<()> {
         real_servers: 0,
         web: false,
     })?;
-    let (ip1, ip2) = (
-        lab.director(1).ipv4().to_string(),
-        lab.director(2).ipv4().to_string(),
-    );
+    let (ip1, ip2) = match case.ipv6 {
+        false => (
+            lab.director(1).ipv4().to_string(),
+            lab.director(2).ipv4().to_string(),
+        ),
+        true => (
+            lab.director(1).ipv6().to_string(),
+            lab.director(2).ipv6().to_string(),
+        ),
+    };
+    let mine = conf(&case, case.lb_priority, &ip1, &ip2);
+    let holds_vip = |n: usize| mine.held_by(lab.director(n).ns());
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("dir1.conf");
-    fs::write(&path, conf(&case, case.lb_priority, &ip1, &ip2).render())?;
+    fs::write(&path, mine.render())?;
     let keepalived_text = conf(&case, case.keepalived_priority, &ip2, &ip1).render();
     let keepalived = Keepalived::start(lab.director(2).ns(), &keepalived_text, "keepalived")?;
     let daemon = Daemon::start(lab.director(1).ns(), &path, "lb-daemon")?;
@@ -61,8 +67,8 @@ fn run(case: Case) -> Result<()> {
     let expected_state = if winner == 1 { "MASTER" } else { "BACKUP" };
     // Election takes up to 3 advert intervals plus skew; v2 here is 1 s.
     wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
-        holds_vip(&lab, winner)
-            && !holds_vip(&lab, loser)
+        holds_vip(winner)
+            && !holds_vip(loser)
             && daemon
                 .status()
                 .ok()
@@ -80,7 +86,7 @@ fn run(case: Case) -> Result<()> {
     // And it stays that way: no flapping over several intervals.
     std::thread::sleep(Duration::from_secs(if case.version == 2 { 3 } else { 1 }));
     ensure!(
-        holds_vip(&lab, winner) && !holds_vip(&lab, loser),
+        holds_vip(winner) && !holds_vip(loser),
         "the VIP moved after the election"
     );
     let status = daemon.status()?;
@@ -100,23 +106,27 @@ fn run(case: Case) -> Result<()> {
 }
 
 macro_rules! interop {
-    ($($name:ident: $version:expr, $unicast:expr, $lb:expr, $ka:expr;)*) => {$(
+    ($($name:ident: $version:expr, $ipv6:expr, $unicast:expr, $lb:expr, $ka:expr;)*) => {$(
         #[test]
         fn $name() -> Result<()> {
-            run(Case { version: $version, unicast: $unicast, lb_priority: $lb, keepalived_priority: $ka })
+            run(Case { version: $version, ipv6: $ipv6, unicast: $unicast, lb_priority: $lb, keepalived_priority: $ka })
         }
     )*};
 }
 
 interop! {
-    v2_multicast_lb_daemon_master: 2, false, 150, 100;
-    v2_multicast_keepalived_master: 2, false, 100, 150;
-    v2_unicast_lb_daemon_master: 2, true, 150, 100;
-    v2_unicast_keepalived_master: 2, true, 100, 150;
-    v3_multicast_lb_daemon_master: 3, false, 150, 100;
-    v3_multicast_keepalived_master: 3, false, 100, 150;
-    v3_unicast_lb_daemon_master: 3, true, 150, 100;
-    v3_unicast_keepalived_master: 3, true, 100, 150;
+    v2_multicast_lb_daemon_master: 2, false, false, 150, 100;
+    v2_multicast_keepalived_master: 2, false, false, 100, 150;
+    v2_unicast_lb_daemon_master: 2, false, true, 150, 100;
+    v2_unicast_keepalived_master: 2, false, true, 100, 150;
+    v3_multicast_lb_daemon_master: 3, false, false, 150, 100;
+    v3_multicast_keepalived_master: 3, false, false, 100, 150;
+    v3_unicast_lb_daemon_master: 3, false, true, 150, 100;
+    v3_unicast_keepalived_master: 3, false, true, 100, 150;
+    v3_ipv6_multicast_lb_daemon_master: 3, true, false, 150, 100;
+    v3_ipv6_multicast_keepalived_master: 3, true, false, 100, 150;
+    v3_ipv6_unicast_lb_daemon_master: 3, true, true, 150, 100;
+    v3_ipv6_unicast_keepalived_master: 3, true, true, 100, 150;
 }
 
 #[test]
@@ -128,6 +138,7 @@ fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
     })?;
     let case = Case {
         version: 2,
+        ipv6: false,
         unicast: false,
         lb_priority: 100,
         keepalived_priority: 150,
@@ -161,6 +172,9 @@ fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
         status["vrrp"][0]["adverts_received"] == 0,
         "no advert accepted: {status}"
     );
-    ensure!(holds_vip(&lab, 1), "lb-daemon holds the VIP");
+    ensure!(
+        conf(&case, case.lb_priority, "", "").held_by(lab.director(1).ns()),
+        "lb-daemon holds the VIP"
+    );
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::{fs, path::PathBuf, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Daemon, Host, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{wait_until, Daemon, Host, Lab, LabSpec, VrrpConf, VIP, VIP6};
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
@@ -238,5 +238,51 @@ fn sighup_keeps_unchanged_instances_and_their_vips() -> Result<()> {
         "VI_2 untouched"
     );
     pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    Ok(())
+}
+
+#[test]
+fn ipv6_election_and_failover_with_neighbour_advertisements() -> Result<()> {
+    let pair = Pair::new()?;
+    let (c1, c2) = (
+        VrrpConf::fast("MASTER", 150).ipv6(),
+        VrrpConf::fast("BACKUP", 100).ipv6(),
+    );
+    let mut d1 = pair.start(1, &c1.render())?;
+    let d2 = pair.start(2, &c2.render())?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        state(&d1).as_deref() == Some("MASTER")
+            && c1.held_by(pair.host(1).ns())
+            && !c2.held_by(pair.host(2).ns())
+    })
+    .with_context(|| format!("dir1 never became the IPv6 master:\n{}", d1.log()))?;
+    ensure!(state(&d2).as_deref() == Some("BACKUP"));
+    // The master advertises from its link-local address, as RFC 5798 wants.
+    let master = d2.status()?["vrrp"][0]["master"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        master.starts_with("fe80::"),
+        "master seen by the backup: {master}"
+    );
+
+    let client = pair.lab.client().ns();
+    client.run(&["ping", "-6", "-c", "1", "-W", "1", VIP6])?;
+    std::thread::sleep(Duration::from_millis(1100));
+    d1.signal(Signal::SIGKILL)?;
+    d1.stop()?;
+    wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        state(&d2).as_deref() == Some("MASTER") && c2.held_by(pair.host(2).ns())
+    })
+    .with_context(|| format!("dir2 did not take over:\n{}", d2.log()))?;
+    let mac2 = pair.host(2).mac_string();
+    wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        client
+            .ip(&["-6", "neigh", "show", VIP6])
+            .map(|n| n.contains(&mac2))
+            .unwrap_or(false)
+    })
+    .context("client's neighbour entry for the IPv6 VIP did not move to dir2")?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use ipnet::IpNet;
 use serde::Serialize;
 use tokio::{
@@ -21,7 +21,7 @@ use super::{
     fsm::{Action, Event, Fsm, Params, Reason, State, Time},
     garp,
     io::{Transport, VrrpSocket},
-    packet::{self, Advert, Drop, DropCounts, Expect, Received, VRRP_MCAST_V4},
+    packet::{self, Advert, Drop, DropCounts, Expect, Received, VRRP_TTL},
     spec::InstanceSpec,
     sync_group::MemberView,
 };
@@ -166,16 +166,18 @@ impl Instance {
         let primary = match spec.src {
             Some(src) => src,
             None => primary_address(&own, &spec).with_context(|| {
+                let kind = if spec.is_ipv6() {
+                    "link-local IPv6"
+                } else {
+                    "IPv4"
+                };
                 format!(
-                    "interface {} has no IPv4 address of its own",
+                    "interface {} has no {kind} address of its own",
                     spec.interface
                 )
             })?,
         };
-        let IpAddr::V4(primary_v4) = primary else {
-            bail!("IPv6 VRRP instances are not supported yet");
-        };
-        let socket = VrrpSocket::open_v4(&spec.interface, iface.index, primary_v4, &spec.transport)
+        let socket = VrrpSocket::open(&spec.interface, iface.index, primary, &spec.transport)
             .with_context(|| format!("opening the VRRP socket on {}", spec.interface))?;
         let mut fsm = Fsm::new(Params {
             version: spec.version,
@@ -246,7 +248,13 @@ impl Instance {
             payload: &packet.payload,
             src: packet.src,
             dst: packet.dst,
-            ttl: packet.ttl,
+            // keepalived checks TTL/hop limit 255 only for multicast: unicast
+            // peers may be routed (and keepalived sends IPv6 unicast with the
+            // default hop limit), so treat their packets as on-link.
+            ttl: match self.spec.transport {
+                Transport::Multicast => packet.ttl,
+                Transport::Unicast(_) => VRRP_TTL,
+            },
         };
         let advert = match packet::parse(&received) {
             Ok(advert) if advert.vrid != self.spec.vrid => {
@@ -335,7 +343,7 @@ impl Instance {
             auth: self.spec.auth.clone(),
         };
         let destinations = match &self.spec.transport {
-            Transport::Multicast => vec![IpAddr::V4(VRRP_MCAST_V4)],
+            Transport::Multicast => vec![self.socket.group()],
             Transport::Unicast(peers) => peers.clone(),
         };
         for dst in destinations {
@@ -494,11 +502,13 @@ impl Instance {
     }
 }
 
-/// The interface's first IPv4 address that is not one of the instance's VIPs.
+/// The advert source: the interface's first IPv4 address that is not one of
+/// the instance's VIPs, or for IPv6 its link-local address (RFC 5798 §5.1.2.1).
 fn primary_address(own: &[IpNet], spec: &InstanceSpec) -> Option<IpAddr> {
-    own.iter()
-        .map(IpNet::addr)
-        .find(|a| a.is_ipv4() && !spec.all_vips().any(|v| v.address.addr() == *a))
+    own.iter().map(IpNet::addr).find(|a| match a {
+        IpAddr::V6(a) => spec.is_ipv6() && a.segments()[0] & 0xffc0 == 0xfe80,
+        IpAddr::V4(_) => !spec.is_ipv6() && !spec.all_vips().any(|v| v.address.addr() == *a),
+    })
 }
 
 fn as_display<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {

@@ -1,15 +1,18 @@
 //! VRRP socket I/O: raw IP sockets for protocol 112 bound to the instance's
-//! interface, joined to the VRRP multicast group (or used for unicast peers),
-//! sending with TTL 255. No protocol logic lives here.
+//! interface, joined to the VRRP multicast group (224.0.0.18 or ff02::12) or
+//! used for unicast peers, sending with TTL / hop limit 255. No protocol
+//! logic lives here.
 use std::{
-    io::{self, Read},
-    net::{IpAddr, Ipv4Addr, SocketAddrV4},
+    io::{self, IoSliceMut, Read},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
+    os::fd::AsRawFd,
 };
 
+use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::packet::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_TTL};
+use super::packet::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL};
 
 /// A received VRRP packet with the IP header fields validation needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,34 +27,42 @@ pub struct Packet {
     pub payload: Vec<u8>,
 }
 
+/// How an instance's adverts travel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// To the VRRP group (224.0.0.18 or ff02::12) on the interface.
+    Multicast,
+    /// To each of these peers (keepalived's `unicast_peer`).
+    Unicast(Vec<IpAddr>),
+}
+
 /// Raw VRRP sockets on one interface: one to receive (unbound, since a raw
 /// socket bound to an address only receives packets sent to that address,
 /// which would exclude the multicast group), one to send from a fixed source.
 pub struct VrrpSocket {
     rx: AsyncFd<Socket>,
     tx: AsyncFd<Socket>,
-}
-
-/// How an instance's adverts travel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transport {
-    /// To 224.0.0.18 on the interface.
-    Multicast,
-    /// To each of these peers (keepalived's `unicast_peer`).
-    Unicast(Vec<IpAddr>),
+    ifindex: u32,
+    v6: bool,
 }
 
 impl VrrpSocket {
-    /// Opens IPv4 sockets on `ifname` (index `ifindex`), sending from `src`.
-    pub fn open_v4(
+    /// Opens the sockets on `ifname` (index `ifindex`), sending from `src`
+    /// (for IPv6, the interface's link-local address, as RFC 5798 requires).
+    pub fn open(
         ifname: &str,
         ifindex: u32,
-        src: Ipv4Addr,
+        src: IpAddr,
         transport: &Transport,
     ) -> io::Result<VrrpSocket> {
+        let domain = if src.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
         let open = || -> io::Result<Socket> {
             let socket = Socket::new(
-                Domain::IPV4,
+                domain,
                 Type::RAW,
                 Some(Protocol::from(i32::from(IPPROTO_VRRP))),
             )?;
@@ -59,50 +70,133 @@ impl VrrpSocket {
             socket.set_nonblocking(true)?;
             Ok(socket)
         };
-        let rx = open()?;
-        if *transport == Transport::Multicast {
-            rx.join_multicast_v4_n(&VRRP_MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
-            // Only the groups this socket joined, not every group of the host.
-            rx.set_multicast_all_v4(false)?;
+        let (rx, tx) = (open()?, open()?);
+        let multicast = *transport == Transport::Multicast;
+        match src {
+            IpAddr::V4(src) => {
+                if multicast {
+                    rx.join_multicast_v4_n(
+                        &VRRP_MCAST_V4,
+                        &InterfaceIndexOrAddress::Index(ifindex),
+                    )?;
+                    // Only the groups this socket joined, not every group of the host.
+                    rx.set_multicast_all_v4(false)?;
+                }
+                tx.bind(&SocketAddrV4::new(src, 0).into())?;
+                tx.set_ttl_v4(u32::from(VRRP_TTL))?;
+                tx.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
+                tx.set_multicast_loop_v4(false)?;
+            }
+            IpAddr::V6(src) => {
+                if multicast {
+                    rx.join_multicast_v6(&VRRP_MCAST_V6, ifindex)?;
+                }
+                // The hop limit and destination come as control messages.
+                setsockopt(&rx, sockopt::Ipv6RecvHopLimit, &true)?;
+                setsockopt(&rx, sockopt::Ipv6RecvPacketInfo, &true)?;
+                tx.bind(&SocketAddrV6::new(src, 0, 0, scope(src, ifindex)).into())?;
+                tx.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                tx.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
+                tx.set_multicast_if_v6(ifindex)?;
+                tx.set_multicast_loop_v6(false)?;
+            }
         }
-        let tx = open()?;
-        tx.bind(&SocketAddrV4::new(src, 0).into())?;
-        tx.set_ttl_v4(u32::from(VRRP_TTL))?;
-        tx.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-        tx.set_multicast_loop_v4(false)?;
-        // Nothing is ever read from the sending socket: keep its queue empty.
+        // Nothing is ever read from the sending socket: keep its queue small.
         tx.set_recv_buffer_size(0)?;
         Ok(VrrpSocket {
             rx: register(rx)?,
             tx: register(tx)?,
+            ifindex,
+            v6: src.is_ipv6(),
         })
     }
 
-    /// Receives the next packet. IPv4 raw sockets deliver the IP header too:
-    /// a datagram whose header cannot be read is returned as `Ok(None)`.
+    /// The multicast group adverts go to.
+    pub fn group(&self) -> IpAddr {
+        match self.v6 {
+            true => IpAddr::V6(VRRP_MCAST_V6),
+            false => IpAddr::V4(VRRP_MCAST_V4),
+        }
+    }
+
+    /// Receives the next packet; `Ok(None)` for a datagram whose IP header
+    /// (IPv4) or control data (IPv6) cannot be read.
     pub async fn recv(&self) -> io::Result<Option<Packet>> {
-        let mut buf = [0u8; 2048];
-        let len = loop {
+        loop {
             let mut guard = self.rx.readable().await?;
-            match guard.try_io(|s| s.get_ref().read(&mut buf)) {
-                Ok(result) => break result?,
-                Err(_would_block) => continue,
+            let received = guard.try_io(|s| match self.v6 {
+                false => {
+                    let mut buf = [0u8; 2048];
+                    let len = s.get_ref().read(&mut buf)?;
+                    Ok(split_ipv4(&buf[..len]))
+                }
+                true => recv_v6(s.get_ref()),
+            });
+            if let Ok(result) = received {
+                return result;
             }
-        };
-        Ok(split_ipv4(&buf[..len]))
+        }
     }
 
     /// Sends `payload` (a VRRP message) to `dst`.
     pub async fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let to = SockAddr::from(std::net::SocketAddr::new(dst, 0));
+        let to = SockAddr::from(match dst {
+            IpAddr::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, 0)),
+            IpAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, 0, 0, scope(a, self.ifindex))),
+        });
         loop {
             let mut guard = self.tx.writable().await?;
-            match guard.try_io(|s| s.get_ref().send_to(payload, &to)) {
-                Ok(result) => return result.map(drop),
-                Err(_would_block) => continue,
+            if let Ok(result) = guard.try_io(|s| s.get_ref().send_to(payload, &to)) {
+                return result.map(drop);
             }
         }
     }
+}
+
+/// The scope id an IPv6 address needs: the interface for link-local and
+/// multicast link-scope addresses, none otherwise.
+fn scope(addr: Ipv6Addr, ifindex: u32) -> u32 {
+    let link_scoped =
+        addr.segments()[0] & 0xffc0 == 0xfe80 || addr.segments()[0] & 0xff0f == 0xff02;
+    if link_scoped {
+        ifindex
+    } else {
+        0
+    }
+}
+
+/// One IPv6 datagram: the payload, with source from the socket address and
+/// destination and hop limit from the control messages.
+fn recv_v6(socket: &Socket) -> io::Result<Option<Packet>> {
+    let mut buf = [0u8; 2048];
+    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<SockaddrIn6>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )?;
+    let (mut dst, mut ttl) = (None, None);
+    for c in msg.cmsgs()? {
+        match c {
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr))
+            }
+            ControlMessageOwned::Ipv6HopLimit(limit) => ttl = u8::try_from(limit).ok(),
+            _ => {}
+        }
+    }
+    let (len, src) = (msg.bytes, msg.address.map(|a| a.ip()));
+    Ok(match (src, dst, ttl) {
+        (Some(src), Some(dst), Some(ttl)) => Some(Packet {
+            src: IpAddr::V6(src),
+            dst: IpAddr::V6(dst),
+            ttl,
+            payload: buf[..len].to_vec(),
+        }),
+        _ => None,
+    })
 }
 
 /// Registers `socket` with the runtime's reactor.
@@ -155,5 +249,12 @@ mod tests {
         assert_eq!(split_ipv4(&[0x45, 0, 0]), None);
         assert_eq!(split_ipv4(&[0x65; 40]), None, "not IPv4");
         assert_eq!(split_ipv4(&[0x4f; 40]), None, "IHL beyond the datagram");
+    }
+
+    #[test]
+    fn link_scoped_ipv6_addresses_get_the_interface_as_scope() {
+        assert_eq!(scope("fe80::1".parse().unwrap(), 7), 7);
+        assert_eq!(scope(VRRP_MCAST_V6, 7), 7);
+        assert_eq!(scope("2001:db8::1".parse().unwrap(), 7), 0);
     }
 }
