@@ -12,4 +12,5 @@ pub mod dataplane;
 pub mod netlink;
 pub mod script;
 pub mod state;
+pub mod track;
 pub mod vrrp;
