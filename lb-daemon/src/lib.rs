@@ -10,6 +10,7 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod netlink;
+pub mod notify;
 pub mod script;
 pub mod state;
 pub mod track;

@@ -17,6 +17,7 @@ pub mod lab;
 pub mod names;
 pub mod netns;
 pub mod signals;
+pub mod smtp_sink;
 pub mod vrrp_conf;
 pub mod web;
 
@@ -27,5 +28,6 @@ pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};
 pub use netns::{Netns, NsChild};
 pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
+pub use smtp_sink::{Mail, SmtpSink};
 pub use vrrp_conf::{VrrpConf, VIP, VIP6};
 pub use web::WebServer;
