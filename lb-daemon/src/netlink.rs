@@ -1,6 +1,6 @@
 //! The daemon's rtnetlink client: interface lookups and address changes in
 //! the network namespace the daemon runs in.
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
@@ -12,6 +12,7 @@ use rtnetlink::{
     },
     Handle,
 };
+use tokio::sync::Mutex;
 
 use crate::config::VirtualIp;
 
@@ -32,6 +33,9 @@ pub struct Interface {
 #[derive(Clone)]
 pub struct Netlink {
     handle: Handle,
+    /// The kernel runs one dump at a time per netlink socket and answers
+    /// EBUSY to a second: requests that dump take this first.
+    dumping: Arc<Mutex<()>>,
 }
 
 /// errno values the kernel answers for "already there" / "not there".
@@ -45,7 +49,10 @@ impl Netlink {
         let (connection, handle, _) =
             rtnetlink::new_connection().context("opening an rtnetlink socket")?;
         tokio::spawn(connection);
-        Ok(Netlink { handle })
+        Ok(Netlink {
+            handle,
+            dumping: Arc::default(),
+        })
     }
 
     /// The interface called `name`.
@@ -66,6 +73,7 @@ impl Netlink {
 
     /// Addresses (with prefix length) configured on interface `index`.
     pub async fn addresses(&self, index: u32) -> Result<Vec<IpNet>> {
+        let _dump = self.dumping.lock().await;
         let msgs: Vec<AddressMessage> = self
             .handle
             .address()

@@ -134,15 +134,16 @@ fn scripts_fall_rise_and_weights() {
         };
         let tracking = start(&config);
         let mut w = tracking.subscribe("VI_W").unwrap();
-        let mut f = tracking.subscribe("VI_F").unwrap();
-        let r = tracking.subscribe("VI_R").unwrap();
+        let f = tracking.subscribe("VI_F").unwrap();
+        let mut r = tracking.subscribe("VI_R").unwrap();
         assert!(tracking.subscribe("nope").is_none());
-        // Before the first result a weight-0 script holds its instance back.
-        assert_eq!(*f.borrow(), fault(100));
+        // Before the first result nothing is known: no fault on no evidence.
+        assert_eq!(*f.borrow(), ok(100));
         let second = Duration::from_secs(1);
-        wait_for(&mut f, ok(100), second).await;
+        // The first result (success) arrives: reverse +10 means -10 while up.
+        wait_for(&mut r, ok(90), second).await;
         assert_eq!(*w.borrow(), ok(100));
-        assert_eq!(*r.borrow(), ok(90));
+        assert_eq!(*f.borrow(), ok(100));
 
         fs::write(&flag, "1").unwrap();
         // fall 2: the second failing run, one interval after the first.

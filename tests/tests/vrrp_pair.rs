@@ -286,3 +286,112 @@ fn ipv6_election_and_failover_with_neighbour_advertisements() -> Result<()> {
     .context("client's neighbour entry for the IPv6 VIP did not move to dir2")?;
     Ok(())
 }
+
+#[test]
+fn track_script_failure_and_recovery_move_the_vip() -> Result<()> {
+    let pair = Pair::new()?;
+    let flag = pair.dir.path().join("healthy");
+    fs::write(&flag, "")?;
+    let script = format!(
+        "vrrp_script chk {{\n    script \"/usr/bin/test -f {}\"\n    interval 1\n    weight -60\n}}\n",
+        flag.display()
+    );
+    let tracked = config("MASTER", 150, "    track_script {\n        chk\n    }\n");
+    let d1 = pair.start(1, &(script + &tracked))?;
+    let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+
+    // The check fails: 150 - 60 = 90 < 100, and the backup takes over.
+    fs::remove_file(&flag)?;
+    pair.wait_master(2, &d2, Duration::from_secs(5))?;
+    ensure!(
+        d1.status()?["vrrp"][0]["priority"] == 90,
+        "effective priority 90: {}",
+        d1.status()?
+    );
+    d1.wait_for_log("VRRP_Script(chk) failed", Duration::from_secs(1))?;
+
+    // It recovers: back to 150, and dir1 preempts.
+    fs::write(&flag, "")?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    d1.wait_for_log("VRRP_Script(chk) succeeded", Duration::from_secs(1))?;
+    Ok(())
+}
+
+/// VI_1 and VI_2 in one `vrrp_sync_group`; `extra2` goes into VI_2.
+fn grouped(state: &'static str, priority: u8, extra2: &str) -> String {
+    let second = config(state, priority, extra2)
+        .replace("VI_1", "VI_2")
+        .replace("virtual_router_id 51", "virtual_router_id 52")
+        .replace(VIP, "192.0.2.51");
+    format!(
+        "vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{second}",
+        config(state, priority, "")
+    )
+}
+
+#[test]
+fn sync_group_follows_a_member_fault_and_recovery() -> Result<()> {
+    let pair = Pair::new()?;
+    // dir1's VI_2 tracks an extra link of its own.
+    let ns1 = pair.host(1).ns();
+    ns1.ip(&[
+        "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+    ])?;
+    ns1.ip(&["link", "set", "trk0", "up"])?;
+    ns1.ip(&["link", "set", "trk1", "up"])?;
+    let d1 = pair.start(
+        1,
+        &grouped(
+            "MASTER",
+            150,
+            "    track_interface {\n        trk0\n    }\n",
+        ),
+    )?;
+    let d2 = pair.start(2, &grouped("BACKUP", 100, ""))?;
+    let states = |d: &Daemon| -> Vec<String> {
+        d.status()
+            .map(|s| {
+                (0..2)
+                    .map(|i| s["vrrp"][i]["state"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        states(&d1) == ["MASTER", "MASTER"]
+    })
+    .with_context(|| format!("dir1 never master of the group:\n{}", d1.log()))?;
+
+    // VI_2's link goes down: VI_2 faults, and the group takes VI_1 along
+    // although nothing is wrong with it.
+    ns1.ip(&["link", "set", "trk0", "down"])?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        states(&d1) == ["FAULT", "FAULT"] && states(&d2) == ["MASTER", "MASTER"]
+    })
+    .with_context(|| {
+        format!(
+            "the group did not move:\ndir1:\n{}\ndir2:\n{}",
+            d1.log(),
+            d2.log()
+        )
+    })?;
+    ensure!(
+        pair.holds_vip(2)? && !pair.holds_vip(1)?,
+        "VI_1's VIP moved with the group"
+    );
+
+    // The link returns: dir1's group leaves FAULT and preempts as a whole.
+    ns1.ip(&["link", "set", "trk0", "up"])?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        states(&d1) == ["MASTER", "MASTER"] && states(&d2) == ["BACKUP", "BACKUP"]
+    })
+    .with_context(|| {
+        format!(
+            "the group did not come back:\ndir1:\n{}\ndir2:\n{}",
+            d1.log(),
+            d2.log()
+        )
+    })?;
+    Ok(())
+}

@@ -18,8 +18,8 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    cli::RunArgs, config, control, netlink::Netlink, state::ownership::Publisher,
-    vrrp::engine::Engine,
+    cli::RunArgs, config, control, netlink::Netlink, script::ScriptEnv,
+    state::ownership::Publisher, track::Tracking, vrrp::engine::Engine,
 };
 use runtime_dir::RuntimeDir;
 
@@ -34,6 +34,9 @@ struct Running {
     last_reload_error: Option<String>,
     /// The VRRP instances.
     vrrp: Engine,
+    /// The trackers (vrrp_script, track_interface, track_file).
+    tracking: Tracking,
+    netlink: Netlink,
 }
 
 impl Running {
@@ -45,6 +48,7 @@ impl Running {
             "config_loaded_at": self.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             "last_reload_error": self.last_reload_error,
             "vrrp": self.vrrp.status(),
+            "tracking": self.tracking.status(),
             "config": self.config,
         })
     }
@@ -59,7 +63,12 @@ impl Running {
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
                 self.last_reload_error = None;
-                self.vrrp.reload(&self.config).await;
+                let env = ScriptEnv::new(&self.config.global_defs);
+                let tracking = Tracking::start(&self.config, self.netlink.clone(), env);
+                std::mem::replace(&mut self.tracking, tracking)
+                    .shutdown()
+                    .await;
+                self.vrrp.reload(&self.config, &self.tracking).await;
                 info!("Configuration reloaded (generation {})", self.generation);
             }
             Err(e) => {
@@ -93,8 +102,6 @@ pub fn load_logged(path: &Path) -> Result<config::Config> {
 /// run by this build, so nothing is silently ignored.
 fn log_not_run_yet(config: &config::Config) {
     let sections = [
-        ("vrrp_script", config.vrrp_script.len(), "VRRP tracking"),
-        ("track_file", config.track_file.len(), "VRRP tracking"),
         (
             "virtual_server",
             config.virtual_server.len(),
@@ -151,7 +158,13 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         socket.display()
     );
     let (ownership, _) = Publisher::new();
-    let vrrp = Engine::start(&config, Netlink::connect()?, ownership);
+    let netlink = Netlink::connect()?;
+    let tracking = Tracking::start(
+        &config,
+        netlink.clone(),
+        ScriptEnv::new(&config.global_defs),
+    );
+    let vrrp = Engine::start(&config, netlink.clone(), ownership, &tracking);
     let mut running = Running {
         path,
         config,
@@ -159,6 +172,8 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         loaded_at: SystemTime::now(),
         last_reload_error: None,
         vrrp,
+        tracking,
+        netlink,
     };
     loop {
         tokio::select! {
@@ -179,6 +194,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         }
     }
     running.vrrp.shutdown().await;
+    running.tracking.shutdown().await;
     drop(runtime);
     info!("Stopped");
     Ok(())

@@ -79,7 +79,10 @@ pub fn effect(tracked: &Tracked) -> Effect {
         }
     };
     match tracked.state {
-        State::Unknown if weight == 0 => Effect::Fault,
+        // Not known yet (first script run or link read pending, which takes
+        // milliseconds against a master-down interval of seconds): neutral,
+        // so a start or a reload never faults an instance on no evidence
+        // (keepalived holds such an instance in INIT instead).
         State::Unknown => Effect::Offset(0),
         State::Up | State::Down if weight == 0 => good(tracked.state == State::Up),
         State::Up => Effect::Offset(if weight > 0 { weight * sign } else { 0 }),
@@ -159,7 +162,7 @@ mod tests {
         assert!(fault(t(State::Down, 0, false)));
         assert!(!fault(t(State::Up, 0, false)));
         assert!(fault(t(State::Up, 0, true)));
-        assert!(fault(t(State::Unknown, 0, false)));
+        assert!(!fault(t(State::Unknown, 0, false)), "no evidence, no fault");
         assert!(fault(t(State::Value(1), 0, false)));
         assert!(!fault(t(State::Value(0), 0, false)));
         assert!(fault(t(State::Value(0), 0, true)));

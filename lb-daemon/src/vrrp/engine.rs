@@ -20,7 +20,12 @@ use super::{
     spec::InstanceSpec,
     sync_group::{MemberView, SyncGroup},
 };
-use crate::{config::Config, netlink::Netlink, state::ownership::Publisher};
+use crate::{
+    config::Config,
+    netlink::Netlink,
+    state::ownership::Publisher,
+    track::{Tracking, Verdict},
+};
 
 /// How long a stopping instance may take (priority-0 advert, VIP removal).
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -77,7 +82,12 @@ fn groups(config: &Config) -> BTreeMap<String, Vec<String>> {
 
 impl Engine {
     /// Starts every instance of `config`.
-    pub fn start(config: &Config, netlink: Netlink, ownership: Publisher) -> Engine {
+    pub fn start(
+        config: &Config,
+        netlink: Netlink,
+        ownership: Publisher,
+        tracking: &Tracking,
+    ) -> Engine {
         let mut engine = Engine {
             netlink,
             ownership,
@@ -92,7 +102,8 @@ impl Engine {
             engine.spawn_group(name, members);
         }
         for spec in specs.into_values() {
-            engine.spawn(spec);
+            let verdict = tracking.subscribe(&spec.name);
+            engine.spawn(spec, verdict);
         }
         engine
     }
@@ -118,7 +129,7 @@ impl Engine {
         );
     }
 
-    fn spawn(&mut self, spec: InstanceSpec) {
+    fn spawn(&mut self, spec: InstanceSpec, verdict: Option<watch::Receiver<Verdict>>) {
         let (commands, rx) = mpsc::channel(4);
         let (status_tx, status) = watch::channel(InstanceStatus::initial(&spec));
         let sync = spec
@@ -143,7 +154,7 @@ impl Engine {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(spec.name.clone(), commands.clone());
-        let task = tokio::spawn(instance::run(spec.clone(), shared, rx));
+        let task = tokio::spawn(instance::run(spec.clone(), shared, verdict, rx));
         self.instances.insert(
             spec.name.clone(),
             Running {
@@ -164,9 +175,9 @@ impl Engine {
     }
 
     /// Applies a new configuration: instances whose settings did not change
-    /// keep running untouched; changed ones restart; removed ones stop; new
-    /// ones start.
-    pub async fn reload(&mut self, config: &Config) {
+    /// keep running (and their VIPs), following the new `tracking`; changed
+    /// ones restart; removed ones stop; new ones start.
+    pub async fn reload(&mut self, config: &Config, tracking: &Tracking) {
         let mut wanted = specs(config);
         self.register_vrids(&wanted);
         // A group whose membership changed restarts with all its members.
@@ -190,11 +201,18 @@ impl Engine {
         let names: Vec<String> = self.instances.keys().cloned().collect();
         for name in names {
             match wanted.remove(&name) {
-                Some(spec) if self.instances[&name].spec == spec && !regrouped.contains(&name) => {}
+                Some(spec) if self.instances[&name].spec == spec && !regrouped.contains(&name) => {
+                    if let Some(verdict) = tracking.subscribe(&name) {
+                        let _ = self.instances[&name]
+                            .commands
+                            .send(Command::Track(verdict))
+                            .await;
+                    }
+                }
                 Some(spec) => {
                     info!("({name}) configuration changed, restarting the instance");
                     self.stop(&name).await;
-                    self.spawn(spec);
+                    self.spawn(spec, tracking.subscribe(&name));
                 }
                 None => {
                     info!("({name}) removed from the configuration, stopping");
@@ -203,7 +221,8 @@ impl Engine {
             }
         }
         for spec in wanted.into_values() {
-            self.spawn(spec);
+            let verdict = tracking.subscribe(&spec.name);
+            self.spawn(spec, verdict);
         }
     }
 

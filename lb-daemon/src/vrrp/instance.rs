@@ -28,15 +28,18 @@ use super::{
 use crate::{
     netlink::{Interface, Netlink},
     state::ownership::{Owned, Publisher},
+    track::Verdict,
 };
 
 /// Requests to a running instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Command {
     /// Leave (a master sends priority 0 first) and remove the addresses.
     Shutdown,
     /// An event from the instance's sync group coordinator.
     Sync(Event),
+    /// Tracking restarted (configuration reload): follow this verdict now.
+    Track(watch::Receiver<Verdict>),
 }
 
 /// How a sync-group member reports to its group's coordinator.
@@ -101,10 +104,15 @@ impl InstanceStatus {
 /// Runs the instance until [`Command::Shutdown`] (or the command channel
 /// closes). Errors that keep it from running are logged and shown in its
 /// status as FAULT; they never stop the daemon.
-pub async fn run(spec: InstanceSpec, shared: Shared, mut commands: mpsc::Receiver<Command>) {
+pub async fn run(
+    spec: InstanceSpec,
+    shared: Shared,
+    verdict: Option<watch::Receiver<Verdict>>,
+    mut commands: mpsc::Receiver<Command>,
+) {
     let name = spec.name.clone();
     let status = shared.status.clone();
-    let mut instance = match Instance::start(spec, shared).await {
+    let mut instance = match Instance::start(spec, shared, verdict).await {
         Ok(instance) => instance,
         Err(e) => {
             error!("({name}) cannot run: {e:#}");
@@ -147,6 +155,10 @@ struct Instance {
     origin: Instant,
     /// The view last reported to the sync group.
     reported: Option<MemberView>,
+    /// What tracking (scripts, interfaces, files) says, if anything is tracked.
+    verdict: Option<watch::Receiver<Verdict>>,
+    /// The verdict the state machine was last told.
+    applied: Verdict,
     /// When the next gratuitous ARP/NA burst is due (second burst, refresh).
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
@@ -154,7 +166,11 @@ struct Instance {
 }
 
 impl Instance {
-    async fn start(spec: InstanceSpec, shared: Shared) -> Result<Instance> {
+    async fn start(
+        spec: InstanceSpec,
+        shared: Shared,
+        verdict: Option<watch::Receiver<Verdict>>,
+    ) -> Result<Instance> {
         let netlink = &shared.netlink;
         let iface = netlink.interface(&spec.interface).await?;
         let mac: [u8; 6] = iface
@@ -189,6 +205,7 @@ impl Instance {
             local_addr: primary,
         });
         fsm.set_sync_member(shared.sync.is_some());
+        let spec_priority = spec.priority;
         let mut instance = Instance {
             spec,
             fsm,
@@ -199,11 +216,20 @@ impl Instance {
             primary,
             origin: Instant::now(),
             reported: None,
+            applied: Verdict {
+                fault: false,
+                priority: spec_priority,
+            },
+            verdict,
             garp_due: None,
             second_burst_pending: false,
         };
         instance.remove_leftover_vips(&own).await;
         instance.publish_ownership();
+        // What tracking says already counts when the instance starts.
+        if let Some(verdict) = instance.verdict.as_mut().map(|v| *v.borrow_and_update()) {
+            instance.on_verdict(verdict).await;
+        }
         let actions = instance.fsm.handle(instance.now(), Event::Startup);
         instance.apply(actions).await;
         Ok(instance)
@@ -222,10 +248,17 @@ impl Instance {
                     self.apply(actions).await;
                 }
                 _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
+                verdict = next_verdict(&mut self.verdict) => self.on_verdict(verdict).await,
                 command = commands.recv() => match command {
                     Some(Command::Sync(event)) => {
                         let actions = self.fsm.handle(self.now(), event);
                         self.apply(actions).await;
+                    }
+                    Some(Command::Track(mut verdict)) => {
+                        // Fresh trackers start without results: keep what was
+                        // applied until they report a change.
+                        verdict.mark_unchanged();
+                        self.verdict = Some(verdict);
                     }
                     Some(Command::Shutdown) | None => break,
                 },
@@ -296,6 +329,21 @@ impl Instance {
         };
         let actions = self.fsm.handle(self.now(), event);
         self.apply(actions).await;
+    }
+
+    /// Tells the state machine what changed in the tracking verdict.
+    async fn on_verdict(&mut self, verdict: Verdict) {
+        if verdict.priority != self.applied.priority {
+            let actions = self
+                .fsm
+                .handle(self.now(), Event::Priority(verdict.priority));
+            self.apply(actions).await;
+        }
+        if verdict.fault != self.applied.fault {
+            let actions = self.fsm.handle(self.now(), Event::Fault(verdict.fault));
+            self.apply(actions).await;
+        }
+        self.applied = verdict;
     }
 
     /// Sends the member's view to its sync group when it changed.
@@ -513,6 +561,21 @@ fn primary_address(own: &[IpNet], spec: &InstanceSpec) -> Option<IpAddr> {
 
 fn as_display<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(state)
+}
+
+/// The next tracking verdict; never resolves when nothing is tracked (or
+/// tracking stopped, until a [`Command::Track`] brings a new channel).
+async fn next_verdict(verdict: &mut Option<watch::Receiver<Verdict>>) -> Verdict {
+    match verdict {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => *rx.borrow_and_update(),
+            Err(_) => {
+                *verdict = None;
+                pending().await
+            }
+        },
+        None => pending().await,
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
