@@ -395,3 +395,56 @@ fn sync_group_follows_a_member_fault_and_recovery() -> Result<()> {
     })?;
     Ok(())
 }
+
+#[test]
+fn notify_scripts_and_smtp_alert_follow_transitions() -> Result<()> {
+    let pair = Pair::new()?;
+    let ns1 = pair.host(1).ns();
+    // The mail relay lives in dir1's namespace, on its loopback.
+    let sink = lb_tests::in_netns(ns1.name(), lb_tests::SmtpSink::start)??;
+    let (record, calls) = (
+        pair.dir.path().join("record.sh"),
+        pair.dir.path().join("calls"),
+    );
+    fs::write(
+        &record,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )?;
+    fs::set_permissions(&record, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let globals = format!(
+        "global_defs {{\n    router_id lab-dir1\n    notification_email {{\n        ops@example.com\n    }}\n    \
+         notification_email_from lb@example.com\n    smtp_server {} {}\n}}\n",
+        sink.addr().ip(),
+        sink.addr().port()
+    );
+    let hooks = format!(
+        "    notify \"{0}\"\n    notify_master \"{0} master-hook\"\n    notify_stop \"{0} stop-hook\"\n    smtp_alert\n",
+        record.display()
+    );
+    let mut d1 = pair.start(1, &(globals + &config("MASTER", 150, &hooks)))?;
+    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    let calls_now = || fs::read_to_string(&calls).unwrap_or_default();
+    wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        calls_now().contains("INSTANCE VI_1 MASTER 150") && calls_now().contains("master-hook")
+    })
+    .with_context(|| format!("notify scripts: {:?}\n{}", calls_now(), d1.log()))?;
+    // One mail per transition: BACKUP at start, then MASTER.
+    let mails = sink.wait_for(2, Duration::from_secs(5));
+    let subjects: Vec<String> = mails.iter().filter_map(|m| m.header("Subject")).collect();
+    ensure!(
+        subjects
+            == [
+                "[lab-dir1] VRRP Instance VI_1 - Entering BACKUP state",
+                "[lab-dir1] VRRP Instance VI_1 - Entering MASTER state"
+            ],
+        "mails: {mails:?}"
+    );
+
+    ensure!(d1.stop()?.success(), "clean stop");
+    let calls = calls_now();
+    ensure!(
+        calls.contains("INSTANCE VI_1 STOP") && calls.contains("stop-hook"),
+        "stop notifications: {calls:?}"
+    );
+    Ok(())
+}

@@ -18,10 +18,13 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    cli::RunArgs, config, control, netlink::Netlink, script::ScriptEnv,
+    cli::RunArgs, config, control, netlink::Netlink, notify::Notifier, script::ScriptEnv,
     state::ownership::Publisher, track::Tracking, vrrp::engine::Engine,
 };
 use runtime_dir::RuntimeDir;
+
+/// How long a stopping daemon waits for notify scripts and mail in flight.
+const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The configuration in force and where it came from.
 struct Running {
@@ -37,6 +40,8 @@ struct Running {
     /// The trackers (vrrp_script, track_interface, track_file).
     tracking: Tracking,
     netlink: Netlink,
+    /// Notify scripts and mail of the configuration in force.
+    notifier: Notifier,
 }
 
 impl Running {
@@ -68,7 +73,10 @@ impl Running {
                 std::mem::replace(&mut self.tracking, tracking)
                     .shutdown()
                     .await;
-                self.vrrp.reload(&self.config, &self.tracking).await;
+                self.notifier = Notifier::new(&self.config);
+                self.vrrp
+                    .reload(&self.config, &self.tracking, self.notifier.clone())
+                    .await;
                 info!("Configuration reloaded (generation {})", self.generation);
             }
             Err(e) => {
@@ -164,7 +172,14 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         netlink.clone(),
         ScriptEnv::new(&config.global_defs),
     );
-    let vrrp = Engine::start(&config, netlink.clone(), ownership, &tracking);
+    let notifier = Notifier::new(&config);
+    let vrrp = Engine::start(
+        &config,
+        netlink.clone(),
+        ownership,
+        &tracking,
+        notifier.clone(),
+    );
     let mut running = Running {
         path,
         config,
@@ -174,6 +189,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         vrrp,
         tracking,
         netlink,
+        notifier,
     };
     loop {
         tokio::select! {
@@ -195,6 +211,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
     }
     running.vrrp.shutdown().await;
     running.tracking.shutdown().await;
+    running.notifier.drain(NOTIFY_DRAIN).await;
     drop(runtime);
     info!("Stopped");
     Ok(())

@@ -21,8 +21,9 @@ use super::{
     sync_group::{MemberView, SyncGroup},
 };
 use crate::{
-    config::Config,
+    config::{Config, SyncGroup as GroupConfig},
     netlink::Netlink,
+    notify::{Notifier, Target},
     state::ownership::Publisher,
     track::{Tracking, Verdict},
 };
@@ -47,7 +48,7 @@ type Directory = Arc<RwLock<BTreeMap<String, mpsc::Sender<Command>>>>;
 
 /// A running sync-group coordinator.
 struct Group {
-    members: Vec<String>,
+    config: GroupConfig,
     views: mpsc::UnboundedSender<(usize, MemberView)>,
     task: JoinHandle<()>,
 }
@@ -56,6 +57,7 @@ struct Group {
 pub struct Engine {
     netlink: Netlink,
     ownership: Publisher,
+    notifier: Notifier,
     vrids: Vrids,
     directory: Directory,
     instances: BTreeMap<String, Running>,
@@ -71,12 +73,12 @@ fn specs(config: &Config) -> BTreeMap<String, InstanceSpec> {
         .collect()
 }
 
-/// The sync groups `config` describes: name -> member instances.
-fn groups(config: &Config) -> BTreeMap<String, Vec<String>> {
+/// The sync groups `config` describes, by name.
+fn groups(config: &Config) -> BTreeMap<String, GroupConfig> {
     config
         .vrrp_sync_group
         .iter()
-        .map(|g| (g.name.clone(), g.group.clone()))
+        .map(|g| (g.name.clone(), g.clone()))
         .collect()
 }
 
@@ -87,10 +89,12 @@ impl Engine {
         netlink: Netlink,
         ownership: Publisher,
         tracking: &Tracking,
+        notifier: Notifier,
     ) -> Engine {
         let mut engine = Engine {
             netlink,
             ownership,
+            notifier,
             vrids: Vrids::default(),
             directory: Directory::default(),
             instances: BTreeMap::new(),
@@ -98,8 +102,8 @@ impl Engine {
         };
         let specs = specs(config);
         engine.register_vrids(&specs);
-        for (name, members) in groups(config) {
-            engine.spawn_group(name, members);
+        for (name, group) in groups(config) {
+            engine.spawn_group(name, group);
         }
         for spec in specs.into_values() {
             let verdict = tracking.subscribe(&spec.name);
@@ -116,13 +120,19 @@ impl Engine {
         *self.vrids.write().unwrap_or_else(|e| e.into_inner()) = all;
     }
 
-    fn spawn_group(&mut self, name: String, members: Vec<String>) {
+    fn spawn_group(&mut self, name: String, config: GroupConfig) {
         let (views, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(coordinate(members.clone(), rx, Arc::clone(&self.directory)));
+        let coordinator = coordinate(
+            config.clone(),
+            rx,
+            Arc::clone(&self.directory),
+            self.notifier.clone(),
+        );
+        let task = tokio::spawn(coordinator);
         self.groups.insert(
             name,
             Group {
-                members,
+                config,
                 views,
                 task,
             },
@@ -137,7 +147,7 @@ impl Engine {
             .as_ref()
             .and_then(|g| self.groups.get(g))
             .and_then(|g| {
-                let index = g.members.iter().position(|m| *m == spec.name)?;
+                let index = g.config.group.iter().position(|m| *m == spec.name)?;
                 Some(SyncLink {
                     index,
                     views: g.views.clone(),
@@ -146,6 +156,7 @@ impl Engine {
         let shared = Shared {
             netlink: self.netlink.clone(),
             ownership: self.ownership.clone(),
+            notifier: self.notifier.clone(),
             vrids: Arc::clone(&self.vrids),
             sync,
             status: status_tx,
@@ -177,7 +188,8 @@ impl Engine {
     /// Applies a new configuration: instances whose settings did not change
     /// keep running (and their VIPs), following the new `tracking`; changed
     /// ones restart; removed ones stop; new ones start.
-    pub async fn reload(&mut self, config: &Config, tracking: &Tracking) {
+    pub async fn reload(&mut self, config: &Config, tracking: &Tracking, notifier: Notifier) {
+        self.notifier = notifier;
         let mut wanted = specs(config);
         self.register_vrids(&wanted);
         // A group whose membership changed restarts with all its members.
@@ -185,17 +197,17 @@ impl Engine {
         let mut regrouped = BTreeSet::new();
         let old: Vec<String> = self.groups.keys().cloned().collect();
         for name in old {
-            if wanted_groups.get(&name) != Some(&self.groups[&name].members) {
+            if wanted_groups.get(&name) != Some(&self.groups[&name].config) {
                 if let Some(group) = self.groups.remove(&name) {
                     group.task.abort();
-                    regrouped.extend(group.members);
+                    regrouped.extend(group.config.group);
                 }
             }
         }
-        for (name, members) in wanted_groups {
+        for (name, group) in wanted_groups {
             if !self.groups.contains_key(&name) {
-                regrouped.extend(members.iter().cloned());
-                self.spawn_group(name, members);
+                regrouped.extend(group.group.iter().cloned());
+                self.spawn_group(name, group);
             }
         }
         let names: Vec<String> = self.instances.keys().cloned().collect();
@@ -250,13 +262,16 @@ impl Engine {
     }
 }
 
-/// A sync group's coordinator: keeps every member's latest view and feeds
-/// the group's decisions back to the members as [`Command::Sync`].
+/// A sync group's coordinator: keeps every member's latest view, feeds the
+/// group's decisions back to the members as [`Command::Sync`], and runs the
+/// group's notifications when the group changes state.
 async fn coordinate(
-    members: Vec<String>,
+    config: GroupConfig,
     mut views: mpsc::UnboundedReceiver<(usize, MemberView)>,
     directory: Directory,
+    notifier: Notifier,
 ) {
+    let members = config.group.clone();
     let mut group = SyncGroup::new(members.clone());
     let idle = MemberView {
         state: State::Initialize,
@@ -264,6 +279,7 @@ async fn coordinate(
         faulted: false,
     };
     let mut current = vec![idle; members.len()];
+    let mut notified = State::Initialize;
     while let Some((index, view)) = views.recv().await {
         if let Some(slot) = current.get_mut(index) {
             *slot = view;
@@ -279,6 +295,14 @@ async fn coordinate(
             if let Some(commands) = target {
                 let _ = commands.send(Command::Sync(event)).await;
             }
+        }
+        if group.state() != notified {
+            notified = group.state();
+            info!(
+                "VRRP_Group({}) Syncing instances to {notified} state",
+                config.name
+            );
+            notifier.transition(Target::Group(&config), notified, 0);
         }
     }
 }

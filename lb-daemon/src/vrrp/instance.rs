@@ -27,6 +27,7 @@ use super::{
 };
 use crate::{
     netlink::{Interface, Netlink},
+    notify::{Notifier, Target},
     state::ownership::{Owned, Publisher},
     track::Verdict,
 };
@@ -139,6 +140,8 @@ pub struct Shared {
     pub sync: Option<SyncLink>,
     /// Where the instance's status is published.
     pub status: watch::Sender<InstanceStatus>,
+    /// Runs notify scripts and sends mail on transitions.
+    pub notifier: Notifier,
 }
 
 /// A started instance.
@@ -266,6 +269,9 @@ impl Instance {
         }
         let actions = self.fsm.handle(self.now(), Event::Shutdown);
         self.apply(actions).await;
+        self.shared
+            .notifier
+            .stop(Target::Instance(&self.spec.config), self.fsm.priority());
         self.shared.ownership.remove(&self.spec.name);
     }
 
@@ -422,6 +428,11 @@ impl Instance {
             self.garp_due = None;
             self.remove_vips().await;
         }
+        self.shared.notifier.transition(
+            Target::Instance(&self.spec.config),
+            to,
+            self.fsm.priority(),
+        );
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -62,6 +62,8 @@ pub struct InstanceSpec {
     pub garp: Garp,
     /// The `vrrp_sync_group` the instance belongs to, if any.
     pub sync_group: Option<String>,
+    /// The instance as configured (notify scripts, mail).
+    pub config: VrrpInstance,
 }
 
 impl InstanceSpec {
@@ -140,6 +142,7 @@ impl InstanceSpec {
                 .iter()
                 .find(|g| g.group.contains(&inst.name))
                 .map(|g| g.name.clone()),
+            config: inst.clone(),
         }
     }
 
