@@ -96,6 +96,16 @@ impl Keepalived {
         .with_context(|| format!("keepalived never logged {needle:?}; log:\n{}", self.log()))
     }
 
+    /// Sends `signal` to keepalived's process group (parent and children).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) -> Result<()> {
+        self.child.signal(signal)
+    }
+
+    /// Waits for keepalived to exit, killing it after `grace`.
+    pub fn wait(&mut self, grace: Duration) -> Result<()> {
+        self.child.stop(grace).map(drop)
+    }
+
     /// Stops keepalived (SIGTERM, then SIGKILL after a grace period).
     pub fn stop(&mut self) -> Result<()> {
         self.child.stop(Duration::from_secs(5)).map(drop)
