@@ -129,11 +129,7 @@ fn measure(
     signal: Signal,
     runs: usize,
 ) -> Result<Vec<f64>> {
-    let lab = Lab::new(LabSpec {
-        directors: 2,
-        real_servers: 0,
-        web: false,
-    })?;
+    let lab = Lab::new(LabSpec::directors_only(2))?;
     let tmp = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
     let _responders: Vec<NsChild> = (1..=2)

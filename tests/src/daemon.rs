@@ -2,11 +2,8 @@
 //! do: its own runtime directory, its log captured (and echoed with a
 //! prefix), its control socket queried through `lb-daemon status --json`.
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex},
-    thread,
     time::Duration,
 };
 
@@ -15,7 +12,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::{wait_until, Netns, NsChild};
+use crate::{log::Log, wait_until, Netns, NsChild};
 
 /// The `lb-daemon` binary of this build: `$LB_DAEMON_BIN`, or the one next to
 /// the running executable (test binaries live one level deeper, in `deps/`).
@@ -43,7 +40,7 @@ pub struct Daemon {
     child: NsChild,
     label: String,
     runtime_dir: TempDir,
-    log: Arc<Mutex<String>>,
+    log: Log,
 }
 
 impl Daemon {
@@ -60,17 +57,11 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = ns.spawn_command(cmd)?;
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.child_mut().stderr.take().context("daemon stderr")?;
-        let (sink, prefix) = (Arc::clone(&log), format!("[{label}] "));
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("{prefix}{line}");
-                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let log = Log::default();
+        log.capture(
+            child.child_mut().stderr.take().context("daemon stderr")?,
+            label,
+        );
         let mut daemon = Daemon {
             child,
             label: label.to_owned(),
@@ -132,21 +123,14 @@ impl Daemon {
 
     /// Everything the daemon logged so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.contents()
     }
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
-        wait_until(timeout, Duration::from_millis(50), || {
-            self.log().contains(needle)
-        })
-        .with_context(|| {
-            format!(
-                "{}: no log line with {needle:?}; log:\n{}",
-                self.label,
-                self.log()
-            )
-        })
+        self.log
+            .wait_for(needle, timeout)
+            .with_context(|| self.label.clone())
     }
 
     /// The runtime directory (pid file, control socket).

@@ -1,18 +1,11 @@
 //! Debian's real `keepalived` running inside a lab namespace, as an interop
 //! peer: VRRP only, in the foreground, logging to a captured console.
-use std::{
-    fs,
-    io::{BufRead, BufReader},
-    process::Stdio,
-    sync::{Arc, Mutex},
-    thread,
-    time::Duration,
-};
+use std::{fs, process::Stdio, time::Duration};
 
 use anyhow::{Context, Result};
 use tempfile::TempDir;
 
-use crate::{wait_until, Netns, NsChild};
+use crate::{log::Log, Netns, NsChild};
 
 /// Where Debian installs keepalived.
 pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
@@ -21,7 +14,7 @@ pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
 pub struct Keepalived {
     child: NsChild,
     _dir: TempDir,
-    log: Arc<Mutex<String>>,
+    log: Log,
 }
 
 impl Keepalived {
@@ -51,31 +44,19 @@ impl Keepalived {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         let mut child = ns.spawn_command(cmd)?;
-        let log = Arc::new(Mutex::new(String::new()));
-        let out = child
+        let log = Log::default();
+        let stdout = child
             .child_mut()
             .stdout
             .take()
             .context("keepalived stdout")?;
-        let err = child
+        let stderr = child
             .child_mut()
             .stderr
             .take()
             .context("keepalived stderr")?;
-        for stream in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err),
-        ] {
-            let (sink, prefix) = (Arc::clone(&log), format!("[{label}] "));
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("{prefix}{line}");
-                    let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
+        log.capture(stdout, label);
+        log.capture(stderr, label);
         Ok(Keepalived {
             child,
             _dir: dir,
@@ -85,15 +66,12 @@ impl Keepalived {
 
     /// Everything keepalived logged so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.log.contents()
     }
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<()> {
-        wait_until(timeout, Duration::from_millis(50), || {
-            self.log().contains(needle)
-        })
-        .with_context(|| format!("keepalived never logged {needle:?}; log:\n{}", self.log()))
+        self.log.wait_for(needle, timeout).context("keepalived")
     }
 
     /// Sends `signal` to keepalived's process group (parent and children).

@@ -52,6 +52,17 @@ pub struct LabSpec {
     pub web: bool,
 }
 
+impl LabSpec {
+    /// Only `n` directors (and the client): what VRRP tests need.
+    pub fn directors_only(n: usize) -> LabSpec {
+        LabSpec {
+            directors: n,
+            real_servers: 0,
+            web: false,
+        }
+    }
+}
+
 impl Default for LabSpec {
     fn default() -> Self {
         LabSpec {

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod http;
 pub mod keepalived;
 pub mod lab;
+pub mod log;
 pub mod names;
 pub mod netns;
 pub mod signals;

@@ -35,11 +35,7 @@ fn conf(case: &Case, priority: u8, own: &str, peer: &str) -> VrrpConf {
 }
 
 fn run(case: Case) -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 2,
-        real_servers: 0,
-        web: false,
-    })?;
+    let lab = Lab::new(LabSpec::directors_only(2))?;
     let (ip1, ip2) = match case.ipv6 {
         false => (
             lab.director(1).ipv4().to_string(),
@@ -131,11 +127,7 @@ interop! {
 
 #[test]
 fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 2,
-        real_servers: 0,
-        web: false,
-    })?;
+    let lab = Lab::new(LabSpec::directors_only(2))?;
     let case = Case {
         version: 2,
         ipv6: false,

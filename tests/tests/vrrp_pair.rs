@@ -25,11 +25,7 @@ struct Pair {
 
 impl Pair {
     fn new() -> Result<Pair> {
-        let lab = Lab::new(LabSpec {
-            directors: 2,
-            real_servers: 0,
-            web: false,
-        })?;
+        let lab = Lab::new(LabSpec::directors_only(2))?;
         Ok(Pair {
             lab,
             dir: tempfile::tempdir()?,

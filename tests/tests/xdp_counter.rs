@@ -23,11 +23,7 @@ const ETH_LEN: u64 = 14;
 
 #[test]
 fn xdp_counts_packets_per_vip_port_and_protocol() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 0,
-        web: false,
-    })?;
+    let lab = Lab::new(LabSpec::directors_only(1))?;
     let dir = lab.director(1);
     // The director holds the VIPs, as a VRRP master would.
     dir.ns()
