@@ -10,10 +10,10 @@ use std::{
 
 use anyhow::{ensure, Context, Result};
 use lb_daemon::vrrp::{
-    packet::{encode, Advert, Auth, VRRP_MCAST_V4},
+    packet::{encode, Advert, Auth, VRRP_MCAST_V4, VRRP_MCAST_V6},
     Version,
 };
-use lb_tests::{in_netns, wait_until, Daemon, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{in_netns, wait_until, Daemon, Lab, LabSpec, VrrpConf, VIP, VIP6};
 use serde_json::Value;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -146,11 +146,7 @@ fn instance(daemon: &Daemon) -> Result<Value> {
 
 #[test]
 fn every_malformed_advert_is_dropped_counted_and_ignored() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 2,
-        real_servers: 0,
-        web: false,
-    })?;
+    let lab = Lab::new(LabSpec::directors_only(2))?;
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("dir1.conf");
     let conf = VrrpConf {
@@ -209,5 +205,94 @@ fn every_malformed_advert_is_dropped_counted_and_ignored() -> Result<()> {
             .unwrap_or(false)
     })
     .context("a valid higher-priority advert did not make dir1 step down")?;
+    Ok(())
+}
+
+/// Sends `msg` to ff02::12 from the calling thread's namespace, out of eth0,
+/// with hop limit `hops`.
+fn inject_v6(msg: &[u8], hops: u32, copies: u64) -> std::io::Result<()> {
+    let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112)))?;
+    socket.bind_device(Some(b"eth0"))?;
+    socket.set_multicast_hops_v6(hops)?;
+    let ifindex = nix::net::if_::if_nametoindex("eth0").map_err(std::io::Error::from)?;
+    socket.set_multicast_if_v6(ifindex)?;
+    let to = std::net::SocketAddrV6::new(VRRP_MCAST_V6, 0, 0, ifindex).into();
+    for _ in 0..copies {
+        socket.send_to(msg, &to)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn ipv6_hop_limit_and_address_family_drops() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(2))?;
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    fs::write(&path, VrrpConf::fast("MASTER", 100).ipv6().render())?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        instance(&daemon)
+            .map(|i| i["state"] == "MASTER")
+            .unwrap_or(false)
+    })
+    .with_context(|| format!("dir1 never became master:\n{}", daemon.log()))?;
+
+    // The injector's own link-local source, as a real peer would use.
+    let injector = lab.director(2);
+    let src = injector
+        .ns()
+        .ip(&["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])?;
+    let src: std::net::Ipv6Addr = src
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .context("link-local address")?
+        .parse()?;
+    let v3 = Advert {
+        version: Version::V3,
+        vrid: 51,
+        priority: 200,
+        max_advert_int: Duration::from_millis(100),
+        addresses: vec![IpAddr::V6(VIP6.parse()?)],
+        auth: Auth::None,
+    };
+    let to = IpAddr::V6(VRRP_MCAST_V6);
+    let valid_v3 = encode(&v3, IpAddr::V6(src), to);
+    // VRRPv2 has no IPv6: a v2 message over IPv6 is the wrong family.
+    let v2_over_v6 = encode(
+        &Advert {
+            version: Version::V2,
+            ..v3.clone()
+        },
+        IpAddr::V6(src),
+        to,
+    );
+    for (reason, hops, msg) in [("ttl", 64, &valid_v3), ("address_family", 255, &v2_over_v6)] {
+        in_netns(injector.ns_name(), || inject_v6(msg, hops, COPIES))??;
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            instance(&daemon)
+                .map(|i| i["drops"][reason] == COPIES)
+                .unwrap_or(false)
+        })
+        .with_context(|| {
+            format!(
+                "{reason}: not counted: {}",
+                instance(&daemon).unwrap_or_default()
+            )
+        })?;
+        ensure!(
+            instance(&daemon)?["state"] == "MASTER",
+            "{reason}: state changed"
+        );
+    }
+    // Positive control over the same path.
+    in_netns(injector.ns_name(), || inject_v6(&valid_v3, 255, 1))??;
+    wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        instance(&daemon)
+            .map(|i| i["state"] == "BACKUP")
+            .unwrap_or(false)
+    })
+    .context("a valid higher-priority IPv6 advert did not make dir1 step down")?;
     Ok(())
 }
