@@ -1,0 +1,44 @@
+//! Health checkers: one module per keepalived checker kind, all behind the
+//! [`Check`] trait. A checker makes one attempt against a [`Target`]; the
+//! engine around it (delay_loop, retry, delay_before_retry, warmup,
+//! alpha/omega) decides what the attempts mean for the real server.
+use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
+
+/// Where one check connects, resolved from the real server and the
+/// checker's `connect_ip`/`connect_port`/`bindto`/`bind_port`/`bind_if`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Address and port to check.
+    pub addr: SocketAddr,
+    /// Local address (and port) to connect from, if configured.
+    pub bind: Option<SocketAddr>,
+    /// Interface to bind the check's socket to, if configured.
+    pub bind_if: Option<String>,
+    /// `connect_timeout`: the bound on one attempt.
+    pub timeout: Duration,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The service answered as expected.
+    Up,
+    /// Up, with the real server's weight set to this (MISC_CHECK
+    /// `misc_dynamic`: exit code 2-255 means weight code - 2).
+    UpWithWeight(u32),
+    /// The attempt failed; the reason is logged keepalived-style.
+    Down(String),
+}
+
+/// A boxed future of one attempt, so checkers of every kind share one type.
+pub type Attempt<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// One checker kind with its options (built from a `config::Checker`).
+pub trait Check: Send + Sync {
+    /// keepalived's name of the kind, e.g. `TCP_CHECK`.
+    fn kind(&self) -> &'static str;
+
+    /// One attempt against `target`, finishing within `target.timeout`
+    /// (the engine also bounds it, as a safety net).
+    fn check<'a>(&'a self, target: &'a Target) -> Attempt<'a>;
+}
