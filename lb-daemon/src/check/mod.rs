@@ -42,3 +42,27 @@ pub trait Check: Send + Sync {
     /// (the engine also bounds it, as a safety net).
     fn check<'a>(&'a self, target: &'a Target) -> Attempt<'a>;
 }
+
+/// A real server of the configuration: `virtual_server[vs].real_server[rs]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RealServerId {
+    /// Index of the virtual server in the configuration.
+    pub vs: usize,
+    /// Index of the real server in that virtual server.
+    pub rs: usize,
+}
+
+/// A checker's verdict on a real server changed (after retries, warmup and
+/// alpha/omega): what the checker engine publishes and the desired-state
+/// model consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictChange {
+    /// The real server.
+    pub id: RealServerId,
+    /// Index of the checker among the real server's checkers.
+    pub checker: usize,
+    /// Whether the checker now considers the real server up.
+    pub up: bool,
+    /// A weight the checker sets (MISC_CHECK `misc_dynamic`), if any.
+    pub weight: Option<u32>,
+}
