@@ -1,0 +1,22 @@
+//! The desired load-balancing state: the one model the IPVS and XDP
+//! programmers consume. Built from the configuration's `virtual_server`s,
+//! driven by the checker engine's [`VerdictChange`](crate::check::VerdictChange)s,
+//! published through a `tokio::sync::watch` channel.
+//!
+//! * [`types`]: what is published ([`DesiredState`]);
+//! * [`Model`]: the pure rules (keepalived's `ipwrapper.c`);
+//! * [`channel`] / [`DesiredPublisher`]: the running task;
+//! * [`suspended`]: which services `ha_suspend` pauses.
+mod backends;
+mod model;
+mod runtime;
+mod services;
+mod status;
+mod suspend;
+pub mod types;
+
+pub use model::{Applied, Effect, Event, Model};
+pub use runtime::{channel, DesiredPublisher, Timing, COMMAND_TIMEOUT};
+pub use services::{address_range, prefix_len, DEFAULT_FAST_PATH};
+pub use suspend::suspended;
+pub use types::{Backend, DesiredState, Family, Persistence, ServiceKey, VirtualService};

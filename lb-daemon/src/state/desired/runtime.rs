@@ -1,0 +1,162 @@
+//! The running model: a task consumes the checker engine's verdicts,
+//! applies them, publishes the result through a `tokio::sync::watch` channel
+//! (as [`crate::state::ownership`] does) and runs the notify commands in
+//! their own tasks, so a slow script never delays the next verdict.
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::check::VerdictChange;
+use crate::config::{Command, Config, RunAs};
+use crate::script::{self, ScriptEnv};
+
+use super::model::{Effect, Model};
+use super::types::{DesiredState, VirtualService};
+
+/// How long a notify or quorum command may run (keepalived does not bound
+/// them; this only reaps hung scripts).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// When the last verdict was received and its result published: the
+/// verdict-to-stream latency is `published - received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Verdicts applied so far.
+    pub verdicts: u64,
+    /// When the last verdict was taken from the channel.
+    pub received: Instant,
+    /// When the resulting state was on the stream (equal to `received`
+    /// plus the apply time even when nothing changed).
+    pub published: Instant,
+}
+
+/// The publishing side: owns the model; cheap to clone.
+#[derive(Clone)]
+pub struct DesiredPublisher {
+    model: Arc<Mutex<Model>>,
+    state: watch::Sender<DesiredState>,
+    timing: watch::Sender<Option<Timing>>,
+    startup: Arc<Mutex<Vec<Effect>>>,
+}
+
+/// A publisher for `config`'s initial state, and a first subscriber.
+pub fn channel(config: &Config) -> (DesiredPublisher, watch::Receiver<DesiredState>) {
+    let (model, startup) = Model::new(config);
+    let (state, rx) = watch::channel(model.desired());
+    let publisher = DesiredPublisher {
+        model: Arc::new(Mutex::new(model)),
+        state,
+        timing: watch::channel(None).0,
+        startup: Arc::new(Mutex::new(startup)),
+    };
+    (publisher, rx)
+}
+
+impl DesiredPublisher {
+    /// Another subscriber, seeing the current state first.
+    pub fn subscribe(&self) -> watch::Receiver<DesiredState> {
+        self.state.subscribe()
+    }
+
+    /// The timing of every applied verdict, for benchmarks.
+    pub fn timings(&self) -> watch::Receiver<Option<Timing>> {
+        self.timing.subscribe()
+    }
+
+    /// The JSON status (see [`Model::status`]).
+    pub fn status(&self) -> serde_json::Value {
+        self.lock().status()
+    }
+
+    /// Applies one verdict and publishes the result; returns the commands
+    /// to run. This is the whole hot path, usable directly by benchmarks.
+    pub fn apply(&self, change: &VerdictChange) -> Vec<Effect> {
+        let received = Instant::now();
+        let applied = {
+            let mut model = self.lock();
+            let applied = model.apply(change, SystemTime::now());
+            if let Some(vs) = applied.changed {
+                let fresh = model.services(vs).to_vec();
+                self.state
+                    .send_modify(|state| replace_services(state, vs, fresh));
+            }
+            applied
+        };
+        self.timing.send_modify(|timing| {
+            let verdicts = timing.map_or(0, |t| t.verdicts) + 1;
+            *timing = Some(Timing {
+                verdicts,
+                received,
+                published: Instant::now(),
+            });
+        });
+        applied.effects
+    }
+
+    /// Spawns the task applying `verdicts` until the channel closes; the
+    /// start-up quorum commands run first. Commands run with `env`.
+    pub fn spawn(
+        &self,
+        mut verdicts: mpsc::UnboundedReceiver<VerdictChange>,
+        env: ScriptEnv,
+    ) -> JoinHandle<()> {
+        let publisher = self.clone();
+        let env = Arc::new(env);
+        tokio::spawn(async move {
+            let startup = std::mem::take(
+                &mut *publisher
+                    .startup
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            run_effects(startup, &env);
+            while let Some(change) = verdicts.recv().await {
+                run_effects(publisher.apply(&change), &env);
+            }
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Model> {
+        self.model.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Replaces the services of virtual server `vs` in `state` (they are
+/// contiguous, in configuration order).
+fn replace_services(state: &mut DesiredState, vs: usize, fresh: Vec<VirtualService>) {
+    let start = state.services.partition_point(|s| s.vs < vs);
+    let end = state.services.partition_point(|s| s.vs <= vs);
+    state.services.splice(start..end, fresh);
+}
+
+/// Logs each effect and runs its command, if any, in its own task.
+fn run_effects(effects: Vec<Effect>, env: &Arc<ScriptEnv>) {
+    for effect in effects {
+        tracing::info!(event = ?effect.event, "desired state change");
+        if let Some(command) = effect.command {
+            tokio::spawn(run_command(command, Arc::clone(env)));
+        }
+    }
+}
+
+/// Runs one command through [`script::run`], logging the outcome.
+async fn run_command(command: Command, env: Arc<ScriptEnv>) {
+    let user = command.user.clone().map(|user| RunAs {
+        user,
+        group: command.group.clone(),
+    });
+    match script::run(&command.script, &[], user.as_ref(), &env, COMMAND_TIMEOUT).await {
+        Ok(outcome) if outcome.success() => {
+            tracing::debug!(script = %command.script, "notify script succeeded")
+        }
+        Ok(outcome) => tracing::warn!(
+            script = %command.script,
+            code = ?outcome.code,
+            timed_out = outcome.timed_out,
+            "notify script failed"
+        ),
+        Err(error) => tracing::error!(script = %command.script, "{error:#}"),
+    }
+}
