@@ -2,6 +2,9 @@
 //! [`Check`] trait. A checker makes one attempt against a [`Target`]; the
 //! engine around it (delay_loop, retry, delay_before_retry, warmup,
 //! alpha/omega) decides what the attempts mean for the real server.
+pub mod dns;
+pub mod udp;
+
 use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
 
 /// Where one check connects, resolved from the real server and the
