@@ -117,6 +117,7 @@ fn election_then_failover_on_kill_then_preemption() -> Result<()> {
     // dir1 comes back (its stale VIP is cleaned up at start) and preempts.
     let d1 = pair.start(1, &config("MASTER", 150, ""))?;
     pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    d2.wait_for_log("(VI_1) Received higher prio advert", Duration::from_secs(2))?;
     d2.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(2))?;
     Ok(())
 }

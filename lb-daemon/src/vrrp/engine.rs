@@ -214,11 +214,10 @@ impl Engine {
         for name in names {
             match wanted.remove(&name) {
                 Some(spec) if self.instances[&name].spec == spec && !regrouped.contains(&name) => {
+                    let commands = &self.instances[&name].commands;
+                    let _ = commands.send(Command::Notify(self.notifier.clone())).await;
                     if let Some(verdict) = tracking.subscribe(&name) {
-                        let _ = self.instances[&name]
-                            .commands
-                            .send(Command::Track(verdict))
-                            .await;
+                        let _ = commands.send(Command::Track(verdict)).await;
                     }
                 }
                 Some(spec) => {

@@ -41,6 +41,8 @@ pub enum Command {
     Sync(Event),
     /// Tracking restarted (configuration reload): follow this verdict now.
     Track(watch::Receiver<Verdict>),
+    /// Notification settings changed (configuration reload).
+    Notify(Notifier),
 }
 
 /// How a sync-group member reports to its group's coordinator.
@@ -257,6 +259,7 @@ impl Instance {
                         let actions = self.fsm.handle(self.now(), event);
                         self.apply(actions).await;
                     }
+                    Some(Command::Notify(notifier)) => self.shared.notifier = notifier,
                     Some(Command::Track(mut verdict)) => {
                         // Fresh trackers start without results: keep what was
                         // applied until they report a change.
@@ -414,6 +417,12 @@ impl Instance {
         match reason {
             // keepalived: `(VI_1) Entering BACKUP STATE (init)`.
             Reason::Init => info!("({name}) Entering {to} STATE (init)"),
+            // The classic phrase alerting rules match, then 2.x's detail.
+            Reason::HigherPriority { .. } | Reason::HigherAddress { .. } => {
+                info!("({name}) Received higher prio advert");
+                info!("({name}) {reason}");
+                info!("({name}) Entering {to} STATE");
+            }
             _ => {
                 info!("({name}) {reason}");
                 info!("({name}) Entering {to} STATE");
