@@ -3,6 +3,8 @@
 //! engine around it (delay_loop, retry, delay_before_retry, warmup,
 //! alpha/omega) decides what the attempts mean for the real server.
 pub mod dns;
+pub mod file;
+pub mod misc;
 pub mod udp;
 
 use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
