@@ -5,6 +5,8 @@
 pub mod dns;
 pub mod file;
 pub mod misc;
+pub mod ping;
+pub mod smtp;
 pub mod udp;
 
 use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
