@@ -292,3 +292,23 @@ fn status_reports_state_weight_and_last_change() {
     assert!(rs["last_change"].as_f64().unwrap() > 1.0e9);
     assert_eq!(status["virtual_servers"][0]["quorum_up"], false);
 }
+
+#[test]
+fn omega_runs_down_notifies_at_shutdown() {
+    let mut reals = vec![real(1, 1), real(2, 1)];
+    reals[0].notify_down = Some(command("/bin/echo rs1"));
+    let mut vs = server(reals);
+    vs.quorum_down = Some(command("/bin/echo quorum"));
+    let plain = server(vec![real(3, 0)]);
+    let (model, _) = Model::new(&config(vec![vs.clone(), plain.clone()]));
+    assert!(model.stopping().is_empty(), "no omega");
+    vs.omega = true;
+    let (mut model_omega, _) = Model::new(&config(vec![vs, plain]));
+    apply(&mut model_omega, verdict(0, 1, 0, false));
+    let effects = model_omega.stopping();
+    assert_eq!(
+        events(&effects),
+        vec![Event::RealServerDown(RS0), Event::QuorumDown(0)]
+    );
+    assert_eq!(effects[1].command, Some(command("/bin/echo quorum")));
+}

@@ -52,6 +52,8 @@ async fn verdicts_reach_the_stream_and_notify_scripts_run() {
     reals[0].notify_up = append(&log, "up");
     let mut vs = server(reals);
     vs.quorum_up = append(&log, "quorum_up");
+    vs.quorum_down = append(&log, "quorum_down");
+    vs.omega = true;
     let (publisher, mut rx) = channel(&config(vec![vs]));
     assert_eq!(rx.borrow_and_update().services[0].backends.len(), 2);
     let (tx, verdicts) = mpsc::unbounded_channel();
@@ -85,6 +87,14 @@ async fn verdicts_reach_the_stream_and_notify_scripts_run() {
     assert_eq!(status["virtual_servers"][0]["real_servers"][0]["up"], true);
     drop(tx);
     timeout(WAIT, task).await.unwrap().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut stop: Vec<&str> = text.lines().skip(3).collect();
+    stop.sort_unstable();
+    assert_eq!(
+        stop,
+        ["down", "quorum_down"],
+        "omega commands ran at shutdown"
+    );
 }
 
 #[tokio::test]

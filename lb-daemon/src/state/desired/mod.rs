@@ -16,7 +16,7 @@ mod suspend;
 pub mod types;
 
 pub use model::{Applied, Effect, Event, Model};
-pub use runtime::{channel, DesiredPublisher, Timing, COMMAND_TIMEOUT};
+pub use runtime::{channel, DesiredPublisher, Timing, COMMAND_TIMEOUT, STOP_TIMEOUT};
 pub use services::{address_range, prefix_len, DEFAULT_FAST_PATH};
 pub use suspend::suspended;
 pub use types::{Backend, DesiredState, Family, Persistence, ServiceKey, VirtualService};

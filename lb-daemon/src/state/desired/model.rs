@@ -164,17 +164,30 @@ impl Model {
             return None;
         }
         state.quorum_up = up;
-        Some(if up {
-            Effect {
-                event: Event::QuorumUp(vs),
-                command: config.quorum_up.clone(),
+        Some(quorum_effect(config, vs, up))
+    }
+
+    /// What keepalived runs when it stops (`clear_services`): under
+    /// `omega`, `notify_down` of every alive real server, then
+    /// `quorum_down`; nothing for virtual servers without `omega`.
+    pub fn stopping(&self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (vs, (config, state)) in self
+            .config
+            .virtual_server
+            .iter()
+            .zip(&self.states)
+            .enumerate()
+        {
+            if !config.omega {
+                continue;
             }
-        } else {
-            Effect {
-                event: Event::QuorumDown(vs),
-                command: config.quorum_down.clone(),
-            }
-        })
+            let alive = state.reals.iter().enumerate().filter(|(_, r)| r.alive);
+            effects
+                .extend(alive.map(|(rs, _)| real_effect(config, RealServerId { vs, rs }, false)));
+            effects.push(quorum_effect(config, vs, false));
+        }
+        effects
     }
 
     /// The services of virtual server `vs` as they must be programmed.
@@ -239,6 +252,21 @@ fn real_effect(config: &VirtualServer, id: RealServerId, alive: bool) -> Effect 
         Effect {
             event: Event::RealServerDown(id),
             command: real.notify_down.clone(),
+        }
+    }
+}
+
+/// The quorum event of virtual server `vs` going `up`.
+fn quorum_effect(config: &VirtualServer, vs: usize, up: bool) -> Effect {
+    if up {
+        Effect {
+            event: Event::QuorumUp(vs),
+            command: config.quorum_up.clone(),
+        }
+    } else {
+        Effect {
+            event: Event::QuorumDown(vs),
+            command: config.quorum_down.clone(),
         }
     }
 }

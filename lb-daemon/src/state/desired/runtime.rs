@@ -19,6 +19,10 @@ use super::types::{DesiredState, VirtualService};
 /// them; this only reaps hung scripts).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long each `omega` command may run at shutdown (keepalived:
+/// `system_call_script(..., TIMER_HZ, ...)`, one second).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// When the last verdict was received and its result published: the
 /// verdict-to-stream latency is `published - received`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +100,9 @@ impl DesiredPublisher {
     }
 
     /// Spawns the task applying `verdicts` until the channel closes; the
-    /// start-up quorum commands run first. Commands run with `env`.
+    /// start-up quorum commands run first, and when the channel closes
+    /// (shutdown) the `omega` commands run and are waited for. Commands run
+    /// with `env`.
     pub fn spawn(
         &self,
         mut verdicts: mpsc::UnboundedReceiver<VerdictChange>,
@@ -115,6 +121,12 @@ impl DesiredPublisher {
             while let Some(change) = verdicts.recv().await {
                 run_effects(publisher.apply(&change), &env);
             }
+            let stopping = publisher.lock().stopping();
+            let runs = stopping
+                .into_iter()
+                .filter_map(|effect| effect.command)
+                .map(|command| run_command(command, Arc::clone(&env), STOP_TIMEOUT));
+            futures::future::join_all(runs).await;
         })
     }
 
@@ -136,18 +148,18 @@ fn run_effects(effects: Vec<Effect>, env: &Arc<ScriptEnv>) {
     for effect in effects {
         tracing::info!(event = ?effect.event, "desired state change");
         if let Some(command) = effect.command {
-            tokio::spawn(run_command(command, Arc::clone(env)));
+            tokio::spawn(run_command(command, Arc::clone(env), COMMAND_TIMEOUT));
         }
     }
 }
 
 /// Runs one command through [`script::run`], logging the outcome.
-async fn run_command(command: Command, env: Arc<ScriptEnv>) {
+async fn run_command(command: Command, env: Arc<ScriptEnv>, timeout: Duration) {
     let user = command.user.clone().map(|user| RunAs {
         user,
         group: command.group.clone(),
     });
-    match script::run(&command.script, &[], user.as_ref(), &env, COMMAND_TIMEOUT).await {
+    match script::run(&command.script, &[], user.as_ref(), &env, timeout).await {
         Ok(outcome) if outcome.success() => {
             tracing::debug!(script = %command.script, "notify script succeeded")
         }
