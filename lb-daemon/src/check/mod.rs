@@ -9,6 +9,10 @@ pub mod ping;
 pub mod smtp;
 pub mod udp;
 
+pub mod engine;
+pub mod http;
+pub mod tcp;
+
 use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
 
 /// Where one check connects, resolved from the real server and the

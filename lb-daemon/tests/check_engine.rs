@@ -1,0 +1,261 @@
+//! The checker engine's scheduling and retry rules, exactly, with a scripted
+//! fake check on tokio's paused clock.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lb_daemon::check::engine::{
+    build, CheckerEngine, CheckerSpec, Policy, RetryState, Verdict, BOOTSTRAP_DELAY,
+};
+use lb_daemon::check::{Attempt, Check, Outcome, RealServerId, Target, VerdictChange};
+use lb_daemon::config::{self, CheckerKind};
+use lb_daemon::script::ScriptEnv;
+use tokio::time::Instant;
+
+/// Answers from a script (`true` = up), then stays up; records when it ran.
+struct Scripted {
+    kind: &'static str,
+    script: Mutex<VecDeque<bool>>,
+    calls: Arc<Mutex<Vec<Duration>>>,
+    start: Instant,
+}
+
+impl Check for Scripted {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn check<'a>(&'a self, _target: &'a Target) -> Attempt<'a> {
+        self.calls.lock().unwrap().push(self.start.elapsed());
+        let ok = self.script.lock().unwrap().pop_front().unwrap_or(true);
+        Box::pin(async move {
+            match ok {
+                true => Outcome::Up,
+                false => Outcome::Down("scripted failure".into()),
+            }
+        })
+    }
+}
+
+fn policy(retry: u32, alpha: bool, retry_while_down: bool) -> Policy {
+    Policy {
+        delay_loop: Duration::from_secs(10),
+        retry,
+        delay_before_retry: Duration::from_secs(1),
+        warmup: Duration::ZERO,
+        alpha,
+        retry_while_down,
+    }
+}
+
+fn target() -> Target {
+    Target {
+        addr: "192.0.2.11:80".parse::<SocketAddr>().unwrap(),
+        bind: None,
+        bind_if: None,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+struct Run {
+    engine: CheckerEngine,
+    rx: tokio::sync::mpsc::UnboundedReceiver<VerdictChange>,
+    calls: Arc<Mutex<Vec<Duration>>>,
+    start: Instant,
+}
+
+fn start(kind: &'static str, script: &[bool], policy: Policy) -> Run {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let check = Scripted {
+        kind,
+        script: Mutex::new(script.iter().copied().collect()),
+        calls: calls.clone(),
+        start,
+    };
+    let spec = CheckerSpec {
+        id: RealServerId { vs: 0, rs: 0 },
+        checker: 0,
+        check: Box::new(check),
+        target: target(),
+        policy,
+        rs_label: "[192.0.2.11]:tcp:80".into(),
+        vs_label: "[192.0.2.100]:tcp:80".into(),
+        inhibit: false,
+    };
+    let (engine, rx) = CheckerEngine::start_checks(vec![spec]);
+    Run {
+        engine,
+        rx,
+        calls,
+        start,
+    }
+}
+
+impl Run {
+    /// The next verdict change and when (since start) it came.
+    async fn next(&mut self) -> (bool, Duration) {
+        let change = self.rx.recv().await.unwrap();
+        (change.up, self.start.elapsed())
+    }
+
+    fn calls(&self) -> Vec<u64> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_secs())
+            .collect()
+    }
+}
+
+const B: u64 = BOOTSTRAP_DELAY.as_secs();
+
+#[tokio::test(start_paused = true)]
+async fn down_only_after_retry_plus_one_failures_then_up_on_first_success() {
+    let mut run = start(
+        "TCP_CHECK",
+        &[true, false, false, false, true],
+        policy(2, false, true),
+    );
+    // Up at start: the first success changes nothing. Then 3 failures 1 s
+    // apart (1 attempt + 2 retries) make it down.
+    assert_eq!(run.next().await, (false, Duration::from_secs(B + 12)));
+    assert_eq!(run.next().await, (true, Duration::from_secs(B + 22)));
+    assert_eq!(run.calls(), vec![B, B + 10, B + 11, B + 12, B + 22]);
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_between_retries_resets_the_count() {
+    let mut run = start(
+        "TCP_CHECK",
+        &[true, false, false, true, false, false, false],
+        policy(2, false, true),
+    );
+    // fail, fail, ok (resets), then fail x3 → down.
+    let (up, at) = run.next().await;
+    assert!(!up);
+    assert_eq!(at, Duration::from_secs(B + 10 + 1 + 1 + 10 + 1 + 1));
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_failure_is_enough_before_the_first_verdict() {
+    let mut run = start("TCP_CHECK", &[false], policy(3, false, true));
+    assert_eq!(run.next().await, (false, Duration::from_secs(B)));
+    assert_eq!(run.next().await, (true, Duration::from_secs(B + 10)));
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn alpha_starts_down_and_one_success_brings_it_up() {
+    let mut run = start("TCP_CHECK", &[true], policy(3, true, true));
+    assert_eq!(run.next().await, (true, Duration::from_secs(B)));
+    assert_eq!(run.engine.status()[0]["up"], true);
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn alpha_first_failure_publishes_nothing() {
+    let mut run = start("TCP_CHECK", &[false, true], policy(1, true, true));
+    // Still down after the failure (no change); up at the next loop.
+    assert_eq!(run.next().await, (true, Duration::from_secs(B + 10)));
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn tcp_keeps_retrying_while_down() {
+    let mut run = start(
+        "TCP_CHECK",
+        &[false, false, false, false],
+        policy(2, false, true),
+    );
+    assert_eq!(run.next().await, (false, Duration::from_secs(B)));
+    // Down at once; then each period is retried like an up server's.
+    assert_eq!(run.next().await, (true, Duration::from_secs(B + 22)));
+    assert_eq!(run.calls(), vec![B, B + 10, B + 11, B + 12, B + 22]);
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn http_does_not_retry_a_dead_server() {
+    let mut p = policy(2, false, false);
+    p.delay_before_retry = Duration::from_secs(3);
+    let mut run = start("HTTP_GET", &[false, false, false], p);
+    assert_eq!(run.next().await, (false, Duration::from_secs(B)));
+    assert_eq!(run.next().await, (true, Duration::from_secs(B + 30)));
+    assert_eq!(run.calls(), vec![B, B + 10, B + 20, B + 30]);
+    run.engine.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_reports_failures_and_changes() {
+    let mut run = start("TCP_CHECK", &[true, false], policy(1, false, true));
+    tokio::time::sleep(Duration::from_secs(B + 10) + Duration::from_millis(500)).await;
+    let status = run.engine.status();
+    assert_eq!(status[0]["kind"], "TCP_CHECK");
+    assert_eq!(status[0]["target"], "[192.0.2.11]:tcp:80");
+    assert_eq!(status[0]["up"], true);
+    assert_eq!(status[0]["consecutive_failures"], 1);
+    assert_eq!(status[0]["last_error"], "scripted failure");
+    assert!(status[0]["last_change"].is_null());
+    assert!(run.rx.try_recv().is_err());
+    run.engine.shutdown().await;
+}
+
+#[test]
+fn retry_state_machine_matches_keepalived() {
+    let mut s = RetryState::new(policy(1, false, true));
+    let loop_ = Duration::from_secs(10);
+    let dbr = Duration::from_secs(1);
+    assert_eq!(s.record(true), (Verdict::Up, loop_)); // first result is logged
+    assert_eq!(s.record(true), (Verdict::Same, loop_));
+    assert_eq!(s.record(false), (Verdict::Same, dbr));
+    assert_eq!(s.record(false), (Verdict::Down { retries: 1 }, loop_));
+    assert_eq!(s.record(false), (Verdict::Same, dbr));
+    assert_eq!(s.record(true), (Verdict::Up, loop_));
+}
+
+#[test]
+fn policy_falls_back_like_keepalived() {
+    let mut vs = config::VirtualServer {
+        delay_loop: Some(6.0),
+        ..Default::default()
+    };
+    let rs = config::RealServer::new("192.0.2.11".parse().unwrap(), Some(80));
+    let tcp = config::Checker::default();
+    let p = Policy::new(&tcp, &rs, &vs);
+    assert_eq!(p.delay_loop, Duration::from_secs(6));
+    assert_eq!(p.retry, 1);
+    assert_eq!(p.delay_before_retry, Duration::from_secs(1));
+    assert_eq!(p.warmup, Duration::from_secs(6));
+    assert!(p.retry_while_down);
+    let http = config::Checker {
+        kind: CheckerKind::HttpGet,
+        retry: Some(4),
+        ..Default::default()
+    };
+    vs.delay_loop = None;
+    let p = Policy::new(&http, &rs, &vs);
+    assert_eq!(p.delay_loop, Duration::from_secs(60));
+    assert_eq!(p.retry, 4);
+    assert_eq!(p.delay_before_retry, Duration::from_secs(3));
+    assert!(!p.retry_while_down);
+}
+
+#[test]
+fn unbuilt_kinds_are_named_in_the_error() {
+    let vs = config::VirtualServer::default();
+    let rs = config::RealServer::new("192.0.2.11".parse().unwrap(), Some(80));
+    let http_without_url = config::Checker {
+        kind: CheckerKind::HttpGet,
+        ..Default::default()
+    };
+    let env = ScriptEnv::default();
+    assert!(build(&config::Checker::default(), &rs, &vs, &env).is_ok());
+    let err = build(&http_without_url, &rs, &vs, &env).err().unwrap();
+    assert!(format!("{err:#}").contains("no urls"), "{err:#}");
+}
