@@ -230,7 +230,11 @@ async fn exchange<T>(io: T, request: &Request1) -> Result<Reply>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    // Title-case header names, as keepalived writes them.
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .handshake(TokioIo::new(io))
+        .await?;
     let conn = tokio::spawn(conn);
     let (version, connection) = match request.protocol {
         HttpProtocol::Http10 => (Version::HTTP_10, None),
@@ -238,13 +242,14 @@ where
         HttpProtocol::Http10KeepAlive => (Version::HTTP_10, Some("keep-alive")),
         HttpProtocol::Http11 => (Version::HTTP_11, Some("close")),
     };
+    // keepalived's header order: User-Agent, Connection, Host.
     let mut req = Request::get(request.path.parse::<Uri>()?)
         .version(version)
-        .header(USER_AGENT, "KeepAliveClient")
-        .header(HOST, HeaderValue::from_str(&request.host)?);
+        .header(USER_AGENT, "KeepAliveClient");
     if let Some(value) = connection {
         req = req.header(CONNECTION, value);
     }
+    let req = req.header(HOST, HeaderValue::from_str(&request.host)?);
     let result = async {
         let response = sender
             .send_request(req.body(Empty::<Bytes>::new())?)

@@ -1,0 +1,105 @@
+//! The exact request HTTP_GET puts on the wire, per `http_protocol`,
+//! compared with keepalived's `request_template` (check_http.c).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use lb_daemon::check::http::HttpCheck;
+use lb_daemon::check::{Check, Outcome, Target};
+use lb_daemon::config::{self, Checker, CheckerKind, HttpProtocol};
+
+/// Serves one request on loopback with `reply`; returns what was received.
+fn capture(checker: &Checker, reply: &'static str) -> (Outcome, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = stream.write_all(reply.as_bytes());
+        tx.send(String::from_utf8(request).unwrap()).unwrap();
+    });
+    let check = HttpCheck::new(checker, &config::VirtualServer::default()).unwrap();
+    let target = Target {
+        addr,
+        bind: None,
+        bind_if: None,
+        timeout: Duration::from_secs(2),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(check.check(&target));
+    let request = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    (outcome, request.replace(&addr.port().to_string(), "PORT"))
+}
+
+fn checker(protocol: Option<HttpProtocol>, vhost: Option<&str>) -> Checker {
+    Checker {
+        kind: CheckerKind::HttpGet,
+        url: vec![config::Url {
+            path: Some("/status?full".into()),
+            ..Default::default()
+        }],
+        http_protocol: protocol,
+        virtualhost: vhost.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+const OK: &str = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn requests_match_keepalived_per_protocol() {
+    let cases = [
+        (None, ""),
+        (Some(HttpProtocol::Http10), ""),
+        (Some(HttpProtocol::Http10Close), "Connection: close\r\n"),
+        (
+            Some(HttpProtocol::Http10KeepAlive),
+            "Connection: keep-alive\r\n",
+        ),
+    ];
+    for (protocol, connection) in cases {
+        let (outcome, request) = capture(&checker(protocol, None), OK);
+        assert_eq!(outcome, Outcome::Up);
+        assert_eq!(
+            request,
+            format!(
+                "GET /status?full HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\n{connection}Host: 127.0.0.1:PORT\r\n\r\n"
+            ),
+            "{protocol:?}"
+        );
+    }
+    let (_, request) = capture(
+        &checker(Some(HttpProtocol::Http11), Some("www.example.test")),
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    );
+    assert_eq!(
+        request,
+        "GET /status?full HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.test\r\n\r\n"
+    );
+}
+
+#[test]
+fn a_body_without_length_is_read_to_the_close() {
+    let (outcome, _) = capture(
+        &checker(None, None),
+        "HTTP/1.0 500 Internal Server Error\r\n\r\nboom",
+    );
+    match outcome {
+        Outcome::Down(reason) => assert!(reason.contains("status 500"), "{reason}"),
+        up => panic!("{up:?}"),
+    }
+}
