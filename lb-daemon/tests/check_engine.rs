@@ -259,3 +259,30 @@ fn unbuilt_kinds_are_named_in_the_error() {
     let err = build(&http_without_url, &rs, &vs, &env).err().unwrap();
     assert!(format!("{err:#}").contains("no urls"), "{err:#}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn checkers_that_cannot_be_built_are_listed_but_not_run() {
+    let mut rs = config::RealServer::new("192.0.2.11".parse().unwrap(), Some(80));
+    rs.checker.push(config::Checker {
+        kind: CheckerKind::HttpGet,
+        ..Default::default()
+    });
+    let cfg = config::Config {
+        virtual_server: vec![config::VirtualServer {
+            port: Some(80),
+            alpha: true,
+            real_server: vec![rs],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let (engine, _rx) = CheckerEngine::start(&cfg, ScriptEnv::default());
+    let status = engine.status();
+    assert_eq!(status[0]["running"], false);
+    assert_eq!(status[0]["kind"], "HTTP_GET");
+    assert!(status[0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("no urls"));
+    engine.shutdown().await;
+}

@@ -13,7 +13,12 @@ use lb_daemon::config::{self, Checker, CheckerKind, HttpProtocol};
 
 /// Serves one request on loopback with `reply`; returns what was received.
 fn capture(checker: &Checker, reply: &'static str) -> (Outcome, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    capture_on("127.0.0.1:0", checker, reply)
+}
+
+/// [`capture`] on a listener bound to `bind`.
+fn capture_on(bind: &str, checker: &Checker, reply: &'static str) -> (Outcome, String) {
+    let listener = TcpListener::bind(bind).unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -102,4 +107,11 @@ fn a_body_without_length_is_read_to_the_close() {
         Outcome::Down(reason) => assert!(reason.contains("status 500"), "{reason}"),
         up => panic!("{up:?}"),
     }
+}
+
+#[test]
+fn ipv6_hosts_are_bracketed_like_keepalived() {
+    let (outcome, request) = capture_on("[::1]:0", &checker(None, None), OK);
+    assert_eq!(outcome, Outcome::Up);
+    assert!(request.contains("\r\nHost: [::1]:PORT\r\n"), "{request}");
 }

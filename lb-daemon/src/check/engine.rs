@@ -280,6 +280,9 @@ struct Status {
     kind: String,
     target: String,
     up: bool,
+    /// False for a checker that could not be built: like keepalived, which
+    /// drops such a checker, it does not count for the real server.
+    running: bool,
     last_change: Option<SystemTime>,
     consecutive_failures: u32,
     last_error: Option<String>,
@@ -298,6 +301,7 @@ impl Status {
             "kind": self.kind,
             "target": self.target,
             "up": self.up,
+            "running": self.running,
             "last_change": self.last_change.map(since),
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
@@ -314,7 +318,10 @@ struct Shared {
 impl Shared {
     /// Whether every checker of real server `id` is up.
     fn alive(&self, id: RealServerId) -> bool {
-        self.statuses.iter().filter(|s| s.id == id).all(|s| s.up)
+        self.statuses
+            .iter()
+            .filter(|s| s.id == id && s.running)
+            .all(|s| s.up)
     }
 }
 
@@ -327,8 +334,9 @@ pub struct CheckerEngine {
 impl CheckerEngine {
     /// Starts a task per (real server, checker) of `config` (inside a tokio
     /// runtime); returns the engine and the stream of verdict changes.
-    /// Checkers that cannot be built are logged and reported down in
-    /// [`status`](Self::status) with their error, but publish nothing.
+    /// Checkers that cannot be built are logged and listed in
+    /// [`status`](Self::status) as not running, with their error; like
+    /// keepalived, which drops them, they never hold a real server down.
     pub fn start(
         config: &Config,
         env: ScriptEnv,
@@ -351,7 +359,8 @@ impl CheckerEngine {
                                 checker: c,
                                 kind: kind_name(checker.kind).to_string(),
                                 target: String::new(),
-                                up: !vs.alpha,
+                                up: true,
+                                running: false,
                                 last_change: None,
                                 consecutive_failures: 0,
                                 last_error: Some(format!("{e:#}")),
@@ -380,6 +389,7 @@ impl CheckerEngine {
                 kind: s.check.kind().to_string(),
                 target: fmt_service(s.target.addr),
                 up: !s.policy.alpha,
+                running: true,
                 last_change: None,
                 consecutive_failures: 0,
                 last_error: None,
