@@ -247,16 +247,40 @@ fn policy_falls_back_like_keepalived() {
 }
 
 #[test]
-fn unbuilt_kinds_are_named_in_the_error() {
+fn every_kind_is_built_and_misconfiguration_is_named() {
     let vs = config::VirtualServer::default();
     let rs = config::RealServer::new("192.0.2.11".parse().unwrap(), Some(80));
+    let env = ScriptEnv::default();
+    let kinds = [
+        CheckerKind::TcpCheck,
+        CheckerKind::HttpGet,
+        CheckerKind::SslGet,
+        CheckerKind::MiscCheck,
+        CheckerKind::SmtpCheck,
+        CheckerKind::DnsCheck,
+        CheckerKind::UdpCheck,
+        CheckerKind::PingCheck,
+        CheckerKind::FileCheck,
+    ];
+    for kind in kinds {
+        let checker = config::Checker {
+            kind,
+            ..Default::default()
+        };
+        // Bare defaults: either a working checker or an error about the
+        // missing option, never "not supported".
+        if let Err(e) = build(&checker, &rs, &vs, &env, &[]) {
+            assert!(
+                !format!("{e:#}").contains("not supported"),
+                "{kind:?}: {e:#}"
+            );
+        }
+    }
     let http_without_url = config::Checker {
         kind: CheckerKind::HttpGet,
         ..Default::default()
     };
-    let env = ScriptEnv::default();
-    assert!(build(&config::Checker::default(), &rs, &vs, &env).is_ok());
-    let err = build(&http_without_url, &rs, &vs, &env).err().unwrap();
+    let err = build(&http_without_url, &rs, &vs, &env, &[]).err().unwrap();
     assert!(format!("{err:#}").contains("no urls"), "{err:#}");
 }
 

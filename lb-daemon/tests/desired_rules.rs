@@ -26,7 +26,18 @@ fn real_servers_without_checkers_start_up_and_quorum_up_runs() {
     assert_eq!(effects[0].command, Some(command("/bin/true up")));
     let svc = service(&model, 0);
     assert_eq!(svc.forwarding, LbKind::Nat);
-    assert!(!svc.sorry && svc.fast_path && svc.persistence.is_none());
+    assert!(!svc.sorry && !svc.fast_path && svc.persistence.is_none());
+}
+
+#[test]
+fn fast_path_is_opt_in_per_service_or_globally() {
+    let mut cfg = config(vec![server(vec![real(1, 0)])]);
+    let fast = |cfg: &lb_daemon::config::Config| service(&Model::new(cfg).0, 0).fast_path;
+    assert!(!fast(&cfg), "IPVS only unless asked");
+    cfg.global_defs.fast_path = Some(lb_daemon::config::FastPath::Xdp);
+    assert!(fast(&cfg), "global_defs fast_path xdp is the default");
+    cfg.virtual_server[0].fast_path = Some(lb_daemon::config::FastPath::None);
+    assert!(!fast(&cfg), "a virtual server can opt out");
 }
 
 #[test]

@@ -29,13 +29,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
-use super::http::HttpCheck;
-use super::tcp::TcpCheck;
+use super::{
+    dns::DnsCheck, file::FileCheck, http::HttpCheck, misc::MiscCheck, ping::PingCheck,
+    smtp::SmtpCheck, tcp::TcpCheck, udp::UdpCheck,
+};
 use super::{Check, Outcome, RealServerId, Target, VerdictChange};
 use crate::config::{self, CheckerKind, Config, Protocol};
 use crate::script::ScriptEnv;
@@ -60,15 +62,38 @@ const ENGINE_SLACK: Duration = Duration::from_secs(1);
 /// return an error naming the kind.
 pub fn build(
     checker: &config::Checker,
-    _rs: &config::RealServer,
+    rs: &config::RealServer,
     vs: &config::VirtualServer,
-    _env: &ScriptEnv,
+    env: &ScriptEnv,
+    track_files: &[config::TrackFile],
 ) -> Result<Box<dyn Check>> {
+    let weight = rs.weight.unwrap_or(1);
     Ok(match checker.kind {
         CheckerKind::TcpCheck => Box::new(TcpCheck::new(checker)),
         CheckerKind::HttpGet | CheckerKind::SslGet => Box::new(HttpCheck::new(checker, vs)?),
-        other => bail!("{} is not supported yet", kind_name(other)),
+        CheckerKind::MiscCheck => {
+            let timeout = misc_timeout(checker, rs, vs);
+            Box::new(MiscCheck::new(checker, env.clone(), timeout, weight)?)
+        }
+        CheckerKind::SmtpCheck => Box::new(SmtpCheck::new(checker)?),
+        CheckerKind::DnsCheck => Box::new(DnsCheck::new(checker)?),
+        CheckerKind::UdpCheck => Box::new(UdpCheck::new(checker)?),
+        CheckerKind::PingCheck => Box::new(PingCheck::new(checker)?),
+        CheckerKind::FileCheck => Box::new(FileCheck::new(checker, track_files, weight)?),
     })
+}
+
+/// MISC_CHECK's bound: `misc_timeout`, else its `delay_loop` (keepalived),
+/// instead of `connect_timeout`.
+fn misc_timeout(
+    checker: &config::Checker,
+    rs: &config::RealServer,
+    vs: &config::VirtualServer,
+) -> Duration {
+    checker
+        .misc_timeout
+        .map(|s| Duration::from_secs(u64::from(s)))
+        .unwrap_or(Policy::new(checker, rs, vs).delay_loop)
 }
 
 /// keepalived's keyword for a checker kind.
@@ -437,13 +462,19 @@ fn spec(config: &Config, id: RealServerId, c: usize, env: &ScriptEnv) -> Result<
     let vs = &config.virtual_server[id.vs];
     let rs = &vs.real_server[id.rs];
     let checker = &rs.checker[c];
-    let check = build(checker, rs, vs, env)?;
+    let check = build(checker, rs, vs, env, &config.track_file)?;
     let rs_port = rs.port.or(vs.port).unwrap_or(0);
     Ok(CheckerSpec {
         id,
         checker: c,
         check,
-        target: target(checker, rs, vs)?,
+        target: match checker.kind {
+            CheckerKind::MiscCheck => Target {
+                timeout: misc_timeout(checker, rs, vs),
+                ..target(checker, rs, vs)?
+            },
+            _ => target(checker, rs, vs)?,
+        },
         policy: Policy::new(checker, rs, vs),
         rs_label: fmt_endpoint(rs.address, proto_name(vs), rs_port),
         vs_label: fmt_vs(vs),

@@ -10,8 +10,9 @@ use crate::config::{Config, FastPath, GroupMember, LbAlgo, LbKind, Protocol, Vir
 use super::types::{Family, Persistence, ServiceKey, VirtualService};
 
 /// The data path used when neither the virtual server nor `global_defs`
-/// chooses one.
-pub const DEFAULT_FAST_PATH: FastPath = FastPath::Xdp;
+/// chooses one: IPVS only, as with keepalived; the XDP fast path is opt-in
+/// (`fast_path xdp` in the virtual server or in `global_defs`).
+pub const DEFAULT_FAST_PATH: FastPath = FastPath::None;
 
 /// The services of `config.virtual_server[vs]`, without backends.
 pub fn services_of(config: &Config, vs: usize) -> Vec<VirtualService> {
