@@ -54,6 +54,9 @@ pub enum Command {
     Check(FileArg),
     /// Print a configuration in the native TOML form.
     Convert(FileArg),
+    /// Fetch a URL and print the MD5 digest of its body, for HTTP_GET/SSL_GET
+    /// `digest` (keepalived's genhash: `genhash -s SERVER -p PORT -u PATH`).
+    Genhash(GenhashArgs),
     /// Show the state of the daemon running on a runtime directory.
     Status {
         /// Runtime directory of the daemon to ask.
@@ -71,4 +74,24 @@ pub struct FileArg {
     /// Configuration file.
     #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+}
+
+/// `genhash` options, as keepalived's genhash names them.
+#[derive(Debug, Args)]
+pub struct GenhashArgs {
+    /// Server address.
+    #[arg(short = 's', long = "server")]
+    pub server: String,
+    /// Port (default 80, or 443 with --use-ssl).
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+    /// Path of the URL.
+    #[arg(short = 'u', long = "url", default_value = "/")]
+    pub url: String,
+    /// Use TLS (SSL_GET).
+    #[arg(short = 'S', long = "use-ssl")]
+    pub ssl: bool,
+    /// Host header (and SNI with TLS).
+    #[arg(short = 'V', long = "use-virtualhost")]
+    pub virtualhost: Option<String>,
 }

@@ -4,7 +4,11 @@ use std::{path::Path, process::ExitCode};
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::{config, control};
+use crate::{
+    check::http::{self, GenhashOptions},
+    cli::GenhashArgs,
+    config, control,
+};
 
 /// Validates `path`: warnings and errors go to stderr as `file:line:col: ...`;
 /// exit 0 when valid, 1 when not.
@@ -39,6 +43,34 @@ pub fn convert(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// keepalived's genhash: fetches the URL and prints its status and the MD5
+/// digest of the body (the value HTTP_GET's `digest` expects).
+pub fn genhash(args: &GenhashArgs) -> Result<()> {
+    let port = args.port.unwrap_or(if args.ssl { 443 } else { 80 });
+    let host = match args.server.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+        _ => args.server.clone(),
+    };
+    let scheme = if args.ssl { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{port}{}", args.url);
+    let options = GenhashOptions {
+        sni: args.ssl && args.virtualhost.is_some(),
+        ..Default::default()
+    };
+    let out = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(http::genhash(
+            &url,
+            args.virtualhost.as_deref(),
+            args.ssl,
+            &options,
+        ))?;
+    println!("HTTP status: {} ({} bytes)", out.status, out.body_len);
+    println!("MD5SUM = {}", out.digest);
+    Ok(())
 }
 
 /// Prints the state of the daemon on runtime directory `dir`.

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Some(Command::Check(f)) => return commands::check(&f.config),
         Some(Command::Convert(f)) => return commands::convert(&f.config),
         Some(Command::Status { runtime_dir, json }) => commands::status(&runtime_dir, json),
+        Some(Command::Genhash(args)) => commands::genhash(&args),
         None => daemon::run(&cli.run),
     };
     match result {

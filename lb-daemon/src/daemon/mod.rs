@@ -1,6 +1,7 @@
 //! Running in the foreground: the runtime directory, the control socket,
 //! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration), and the
 //! parts that run the configuration (the VRRP engine).
+mod lvs;
 pub mod runtime_dir;
 
 use std::{
@@ -42,6 +43,8 @@ struct Running {
     netlink: Netlink,
     /// Notify scripts and mail of the configuration in force.
     notifier: Notifier,
+    /// Health checkers and the desired state (taken out during a reload).
+    lvs: Option<lvs::Lvs>,
 }
 
 impl Running {
@@ -54,6 +57,7 @@ impl Running {
             "last_reload_error": self.last_reload_error,
             "vrrp": self.vrrp.status(),
             "tracking": self.tracking.status(),
+            "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
             "config": self.config,
         })
     }
@@ -77,6 +81,9 @@ impl Running {
                 self.vrrp
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
+                if let Some(old) = self.lvs.take() {
+                    self.lvs = Some(old.reload(&self.config).await);
+                }
                 info!("Configuration reloaded (generation {})", self.generation);
             }
             Err(e) => {
@@ -113,7 +120,7 @@ fn log_not_run_yet(config: &config::Config) {
         (
             "virtual_server",
             config.virtual_server.len(),
-            "health checking and the IPVS/XDP data planes",
+            "health checks run; the IPVS/XDP data planes",
         ),
         (
             "virtual_server_group",
@@ -180,6 +187,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         &tracking,
         notifier.clone(),
     );
+    let lvs = lvs::Lvs::start(&config);
     let mut running = Running {
         path,
         config,
@@ -190,6 +198,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         tracking,
         netlink,
         notifier,
+        lvs: Some(lvs),
     };
     loop {
         tokio::select! {
@@ -208,6 +217,9 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
                 Err(e) => warn!("control socket accept failed: {e}"),
             },
         }
+    }
+    if let Some(lvs) = running.lvs.take() {
+        lvs.shutdown().await;
     }
     running.vrrp.shutdown().await;
     running.tracking.shutdown().await;

@@ -1,0 +1,134 @@
+//! The daemon runs health checks against real servers in the lab: a real
+//! server whose check fails is marked down within one check cycle (after its
+//! retries) and comes back when it recovers; `lb-daemon genhash` prints the
+//! digest `HTTP_GET` expects.
+use std::{fs, process::Command, time::Duration};
+
+use anyhow::{ensure, Context, Result};
+use lb_tests::{daemon_binary, http_get, wait_until, Daemon, Lab, LabSpec};
+use serde_json::Value;
+
+fn real_servers(daemon: &Daemon) -> Vec<bool> {
+    daemon
+        .status()
+        .ok()
+        .and_then(|s| {
+            let reals = s["lvs"]["virtual_servers"][0]["real_servers"]
+                .as_array()?
+                .clone();
+            Some(reals.iter().map(|r| r["up"] == Value::Bool(true)).collect())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 1,
+        real_servers: 2,
+        web: true,
+    })?;
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    let real = |n: usize| {
+        format!(
+            "    real_server {} 80 {{\n        HTTP_GET {{\n            url {{\n                path /health\n                \
+             status_code 200\n            }}\n            connect_timeout 1\n            retry 1\n            \
+             delay_before_retry 0.2\n            delay_loop 0.5\n            warmup 0\n        }}\n    }}\n",
+            lab.real_server(n).ipv4()
+        )
+    };
+    let config = format!(
+        "virtual_server 192.0.2.50 80 {{\n    delay_loop 0.5\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n{}{}}}\n",
+        real(1),
+        real(2)
+    );
+    fs::write(&path, config)?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        real_servers(&daemon) == [true, true]
+    })
+    .with_context(|| {
+        format!(
+            "both real servers up: {:?}\n{}",
+            daemon.status().ok(),
+            daemon.log()
+        )
+    })?;
+
+    lab.real_server(1)
+        .web()
+        .context("rs1 web")?
+        .set_healthy(false)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        real_servers(&daemon) == [false, true]
+    })
+    .with_context(|| {
+        format!(
+            "rs1 down within a check cycle: {:?}\n{}",
+            daemon.status().ok(),
+            daemon.log()
+        )
+    })?;
+    daemon.wait_for_log("HTTP status code error", Duration::from_secs(1))?;
+
+    lab.real_server(1)
+        .web()
+        .context("rs1 web")?
+        .set_healthy(true)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        real_servers(&daemon) == [true, true]
+    })
+    .with_context(|| format!("rs1 back up: {:?}", daemon.status().ok()))?;
+    Ok(())
+}
+
+#[test]
+fn genhash_prints_the_md5_of_the_body() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 0,
+        real_servers: 1,
+        web: true,
+    })?;
+    let rs = lab.real_server(1).ipv4().to_string();
+    let (_, body) = http_get(
+        lab.client().ns_name(),
+        &format!("http://{rs}/"),
+        Duration::from_secs(3),
+    )?;
+    let md5 = md5sum(&body)?;
+    let out = lab.client().ns().run(&[
+        daemon_binary()?.to_str().context("path")?,
+        "genhash",
+        "-s",
+        &rs,
+        "-p",
+        "80",
+        "-u",
+        "/",
+    ])?;
+    ensure!(out.contains("HTTP status: 200"), "{out}");
+    ensure!(out.contains(&format!("MD5SUM = {md5}")), "{out} vs {md5}");
+    Ok(())
+}
+
+/// The hex MD5 digest of `text`, as coreutils' `md5sum` computes it.
+fn md5sum(text: &str) -> Result<String> {
+    use std::io::Write;
+    let mut child = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(text.as_bytes())?;
+    let out = child.wait_with_output()?;
+    let digest = String::from_utf8_lossy(&out.stdout);
+    Ok(digest
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
