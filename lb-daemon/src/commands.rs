@@ -98,6 +98,13 @@ fn status_text(status: &Value) -> String {
     for instance in status["vrrp"].as_array().into_iter().flatten() {
         out += &vrrp_text(instance);
     }
+    for vs in status["lvs"]["virtual_servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        out += &virtual_server_text(vs);
+    }
     for (section, items) in status["config"].as_object().into_iter().flatten() {
         let Some(items) = items.as_array().filter(|i| !i.is_empty()) else {
             continue;
@@ -147,6 +154,38 @@ fn vrrp_text(i: &Value) -> String {
         out += &format!("    error: {e}\n");
     }
     out
+}
+
+/// One virtual server: quorum, sorry server and each real server's verdict
+/// and programmed weight.
+fn virtual_server_text(vs: &Value) -> String {
+    let reals: Vec<String> = vs["real_servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let verdict = if r["up"] == true { "up" } else { "down" };
+            let weight = r["programmed_weight"]
+                .as_u64()
+                .map_or("absent".to_owned(), |w| format!("weight {w}"));
+            format!("{}:{} {verdict} ({weight})", text(&r["address"]), r["port"])
+        })
+        .collect();
+    format!(
+        "  virtual server {}: quorum {}{}\n    {}\n",
+        vs["vs"],
+        if vs["quorum_up"] == true {
+            "up"
+        } else {
+            "down"
+        },
+        if vs["sorry"] == true {
+            ", sorry server in use"
+        } else {
+            ""
+        },
+        reals.join(", ")
+    )
 }
 
 /// A JSON value as plain text (strings without quotes).

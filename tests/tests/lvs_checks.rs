@@ -132,3 +132,79 @@ fn md5sum(text: &str) -> Result<String> {
         .unwrap_or_default()
         .to_owned())
 }
+
+/// The desired state's view of virtual server 0 in the daemon's status.
+fn virtual_server(daemon: &Daemon) -> Value {
+    daemon
+        .status()
+        .map(|s| s["lvs"]["virtual_servers"][0].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 1,
+        real_servers: 2,
+        web: true,
+    })?;
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    let real = |n: usize, extra: &str| {
+        format!(
+            "    real_server {} 80 {{\n        weight 3\n{extra}        HTTP_GET {{\n            url {{\n                \
+             path /health\n            }}\n            connect_timeout 1\n            retry 0\n            \
+             delay_loop 0.5\n            warmup 0\n        }}\n    }}\n",
+            lab.real_server(n).ipv4()
+        )
+    };
+    let config = format!(
+        "virtual_server 192.0.2.50 80 {{\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n    \
+         sorry_server 192.0.2.99 80\n{}{}}}\n",
+        real(1, "        inhibit_on_failure\n"),
+        real(2, "")
+    );
+    fs::write(&path, config)?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
+    // (up, programmed weight; None when absent from the data planes)
+    let weights = |vs: &Value| -> Vec<(bool, Option<u64>)> {
+        let reals = vs["real_servers"].as_array().cloned().unwrap_or_default();
+        reals
+            .iter()
+            .map(|r| (r["up"] == true, r["programmed_weight"].as_u64()))
+            .collect()
+    };
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        weights(&virtual_server(&daemon)) == [(true, Some(3)), (true, Some(3))]
+    })
+    .with_context(|| format!("both up at weight 3: {}", virtual_server(&daemon)))?;
+    ensure!(virtual_server(&daemon)["sorry"] == false);
+
+    // rs1 fails: inhibit_on_failure keeps it in the data planes, at weight 0.
+    lab.real_server(1)
+        .web()
+        .context("rs1")?
+        .set_healthy(false)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        let vs = virtual_server(&daemon);
+        weights(&vs) == [(false, Some(0)), (true, Some(3))] && vs["sorry"] == false
+    })
+    .with_context(|| format!("rs1 inhibited: {}", virtual_server(&daemon)))?;
+    // rs2 fails too (no inhibit_on_failure: absent): the sorry server takes over.
+    lab.real_server(2)
+        .web()
+        .context("rs2")?
+        .set_healthy(false)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        let vs = virtual_server(&daemon);
+        vs["sorry"] == true && weights(&vs)[1] == (false, None)
+    })
+    .with_context(|| format!("sorry server in: {}", virtual_server(&daemon)))?;
+    // One recovers: the sorry server leaves.
+    lab.real_server(2).web().context("rs2")?.set_healthy(true)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        virtual_server(&daemon)["sorry"] == false
+    })
+    .with_context(|| format!("sorry server out: {}", virtual_server(&daemon)))?;
+    Ok(())
+}

@@ -9,8 +9,10 @@ use super::model::Model;
 impl Model {
     /// JSON status: `{"virtual_servers": [{"vs", "services", "quorum_up",
     /// "sorry", "real_servers": [{"address", "port", "up", "weight",
-    /// "last_change"}]}]}`; `last_change` is in seconds since the epoch,
-    /// `null` when the state never changed.
+    /// "programmed_weight", "last_change"}]}]}`; `weight` is the effective
+    /// (configured or dynamic) weight, `programmed_weight` what the data
+    /// planes get (0 while inhibited, `null` while absent); `last_change` is
+    /// in seconds since the epoch, `null` when the state never changed.
     pub fn status(&self) -> Value {
         let servers: Vec<Value> = self
             .config
@@ -25,11 +27,22 @@ impl Model {
                     .iter()
                     .zip(&state.reals)
                     .map(|(real, st)| {
+                        let port = real.port.or(server.port);
+                        // What the data planes get: 0 while inhibited, absent (null) while down.
+                        let programmed = services.first().and_then(|svc| {
+                            svc.backends
+                                .iter()
+                                .find(|b| {
+                                    !b.sorry && b.addr == real.address && Some(b.port) == port
+                                })
+                                .map(|b| b.weight)
+                        });
                         json!({
                             "address": real.address,
-                            "port": real.port.or(server.port),
+                            "port": port,
                             "up": st.alive,
                             "weight": st.weight,
+                            "programmed_weight": programmed,
                             "last_change": st.last_change.map(epoch_seconds),
                         })
                     })
