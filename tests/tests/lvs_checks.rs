@@ -8,17 +8,45 @@ use anyhow::{ensure, Context, Result};
 use lb_tests::{daemon_binary, http_get, wait_until, Daemon, Lab, LabSpec};
 use serde_json::Value;
 
-fn real_servers(daemon: &Daemon) -> Vec<bool> {
+/// The desired state's view of virtual server 0 in the daemon's status.
+fn virtual_server(daemon: &Daemon) -> Value {
     daemon
         .status()
-        .ok()
-        .and_then(|s| {
-            let reals = s["lvs"]["virtual_servers"][0]["real_servers"]
-                .as_array()?
-                .clone();
-            Some(reals.iter().map(|r| r["up"] == Value::Bool(true)).collect())
-        })
+        .map(|s| s["lvs"]["virtual_servers"][0].clone())
         .unwrap_or_default()
+}
+
+/// Each real server's verdict.
+fn real_servers(daemon: &Daemon) -> Vec<bool> {
+    let vs = virtual_server(daemon);
+    let reals = vs["real_servers"].as_array().cloned().unwrap_or_default();
+    reals.iter().map(|r| r["up"] == true).collect()
+}
+
+/// Starts lb-daemon on dir1 with one virtual server whose real servers are
+/// the lab's, each checked by HTTP_GET /health every 0.5 s; `vs_extra` and
+/// `rs_extra(n)` add lines to the virtual server and to real server `n`.
+fn start_checked(
+    lab: &Lab,
+    dir: &std::path::Path,
+    vs_extra: &str,
+    rs_extra: impl Fn(usize) -> String,
+) -> Result<Daemon> {
+    let reals: String = (1..=lab.real_servers().count())
+        .map(|n| {
+            format!(
+                "    real_server {} 80 {{\n{}        HTTP_GET {{\n            url {{\n                path /health\n            }}\n            \
+                 connect_timeout 1\n            retry 1\n            delay_before_retry 0.2\n            delay_loop 0.5\n            \
+                 warmup 0\n        }}\n    }}\n",
+                lab.real_server(n).ipv4(),
+                rs_extra(n)
+            )
+        })
+        .collect();
+    let path = dir.join("dir1.conf");
+    let config = format!("virtual_server 192.0.2.50 80 {{\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n{vs_extra}{reals}}}\n");
+    fs::write(&path, config)?;
+    Daemon::start(lab.director(1).ns(), &path, "dir1")
 }
 
 #[test]
@@ -29,22 +57,7 @@ fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
         web: true,
     })?;
     let tmp = tempfile::tempdir()?;
-    let path = tmp.path().join("dir1.conf");
-    let real = |n: usize| {
-        format!(
-            "    real_server {} 80 {{\n        HTTP_GET {{\n            url {{\n                path /health\n                \
-             status_code 200\n            }}\n            connect_timeout 1\n            retry 1\n            \
-             delay_before_retry 0.2\n            delay_loop 0.5\n            warmup 0\n        }}\n    }}\n",
-            lab.real_server(n).ipv4()
-        )
-    };
-    let config = format!(
-        "virtual_server 192.0.2.50 80 {{\n    delay_loop 0.5\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n{}{}}}\n",
-        real(1),
-        real(2)
-    );
-    fs::write(&path, config)?;
-    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
+    let daemon = start_checked(&lab, tmp.path(), "", |_| String::new())?;
     wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
         real_servers(&daemon) == [true, true]
     })
@@ -133,14 +146,6 @@ fn md5sum(text: &str) -> Result<String> {
         .to_owned())
 }
 
-/// The desired state's view of virtual server 0 in the daemon's status.
-fn virtual_server(daemon: &Daemon) -> Value {
-    daemon
-        .status()
-        .map(|s| s["lvs"]["virtual_servers"][0].clone())
-        .unwrap_or_default()
-}
-
 #[test]
 fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
     let lab = Lab::new(LabSpec {
@@ -149,23 +154,12 @@ fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
         web: true,
     })?;
     let tmp = tempfile::tempdir()?;
-    let path = tmp.path().join("dir1.conf");
-    let real = |n: usize, extra: &str| {
-        format!(
-            "    real_server {} 80 {{\n        weight 3\n{extra}        HTTP_GET {{\n            url {{\n                \
-             path /health\n            }}\n            connect_timeout 1\n            retry 0\n            \
-             delay_loop 0.5\n            warmup 0\n        }}\n    }}\n",
-            lab.real_server(n).ipv4()
-        )
+    // Both at weight 3; only rs1 is inhibited on failure.
+    let extra = |n: usize| match n {
+        1 => "        weight 3\n        inhibit_on_failure\n".to_owned(),
+        _ => "        weight 3\n".to_owned(),
     };
-    let config = format!(
-        "virtual_server 192.0.2.50 80 {{\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n    \
-         sorry_server 192.0.2.99 80\n{}{}}}\n",
-        real(1, "        inhibit_on_failure\n"),
-        real(2, "")
-    );
-    fs::write(&path, config)?;
-    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
+    let daemon = start_checked(&lab, tmp.path(), "    sorry_server 192.0.2.99 80\n", extra)?;
     // (up, programmed weight; None when absent from the data planes)
     let weights = |vs: &Value| -> Vec<(bool, Option<u64>)> {
         let reals = vs["real_servers"].as_array().cloned().unwrap_or_default();
