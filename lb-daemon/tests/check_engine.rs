@@ -67,6 +67,15 @@ struct Run {
 }
 
 fn start(kind: &'static str, script: &[bool], policy: Policy) -> Run {
+    start_with(kind, script, policy, never_suspended())
+}
+
+fn start_with(
+    kind: &'static str,
+    script: &[bool],
+    policy: Policy,
+    suspended: lb_daemon::check::engine::Suspended,
+) -> Run {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let check = Scripted {
@@ -85,7 +94,7 @@ fn start(kind: &'static str, script: &[bool], policy: Policy) -> Run {
         vs_label: "[192.0.2.100]:tcp:80".into(),
         inhibit: false,
     };
-    let (engine, rx) = CheckerEngine::start_checks(vec![spec]);
+    let (engine, rx) = CheckerEngine::start_checks(vec![spec], suspended);
     Run {
         engine,
         rx,
@@ -300,7 +309,7 @@ async fn checkers_that_cannot_be_built_are_listed_but_not_run() {
         }],
         ..Default::default()
     };
-    let (engine, _rx) = CheckerEngine::start(&cfg, ScriptEnv::default());
+    let (engine, _rx) = CheckerEngine::start(&cfg, ScriptEnv::default(), never_suspended());
     let status = engine.status();
     assert_eq!(status[0]["running"], false);
     assert_eq!(status[0]["kind"], "HTTP_GET");
@@ -309,4 +318,31 @@ async fn checkers_that_cannot_be_built_are_listed_but_not_run() {
         .unwrap()
         .contains("no urls"));
     engine.shutdown().await;
+}
+
+/// A suspension channel that never suspends anything.
+fn never_suspended() -> lb_daemon::check::engine::Suspended {
+    tokio::sync::watch::channel(std::collections::BTreeSet::new()).1
+}
+
+#[tokio::test(start_paused = true)]
+async fn ha_suspend_pauses_checks_until_resumed() {
+    let (tx, rx) = tokio::sync::watch::channel(std::collections::BTreeSet::from([0]));
+    let run = start_with("TCP_CHECK", &[true; 8], policy(1, false, true), rx);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(
+        run.calls.lock().unwrap().is_empty(),
+        "no attempt while suspended"
+    );
+    assert_eq!(run.engine.status()[0]["suspended"], true);
+    tx.send(std::collections::BTreeSet::new()).unwrap();
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let calls = run.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls.len(),
+        3,
+        "resumed: one attempt at once, then every delay_loop: {calls:?}"
+    );
+    assert!(calls[0] >= Duration::from_secs(60), "{calls:?}");
+    assert_eq!(run.engine.status()[0]["suspended"], false);
 }

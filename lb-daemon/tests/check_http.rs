@@ -198,7 +198,11 @@ fn engine_takes_an_http_server_down_and_up_again() {
         ..Default::default()
     };
     let verdicts = on_director(&lab, async {
-        let (engine, mut rx) = CheckerEngine::start(&config, ScriptEnv::default());
+        let (engine, mut rx) = CheckerEngine::start(
+            &config,
+            ScriptEnv::default(),
+            tokio::sync::watch::channel(Default::default()).1,
+        );
         let mut seen = Vec::new();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(engine.status()[0]["up"], true);

@@ -5,7 +5,7 @@
 use std::{fs, process::Command, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{daemon_binary, http_get, wait_until, Daemon, Lab, LabSpec};
+use lb_tests::{daemon_binary, http_get, wait_until, Daemon, Lab, LabSpec, VrrpConf, VIP};
 use serde_json::Value;
 
 /// The desired state's view of virtual server 0 in the daemon's status.
@@ -200,5 +200,53 @@ fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
         virtual_server(&daemon)["sorry"] == false
     })
     .with_context(|| format!("sorry server out: {}", virtual_server(&daemon)))?;
+    Ok(())
+}
+
+#[test]
+fn ha_suspend_checks_only_on_the_node_holding_the_vip() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 2,
+        real_servers: 1,
+        web: true,
+    })?;
+    let tmp = tempfile::tempdir()?;
+    let service = format!(
+        "virtual_server {VIP} 80 {{\n    ha_suspend\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    \
+         real_server {} 80 {{\n        TCP_CHECK {{\n            connect_timeout 1\n            delay_loop 0.5\n            \
+         warmup 0\n        }}\n    }}\n}}\n",
+        lab.real_server(1).ipv4()
+    );
+    let start = |n: usize, state: &'static str, priority: u8| -> Result<Daemon> {
+        let path = tmp.path().join(format!("dir{n}.conf"));
+        fs::write(&path, VrrpConf::fast(state, priority).render() + &service)?;
+        Daemon::start(lab.director(n).ns(), &path, &format!("dir{n}"))
+    };
+    let mut d1 = start(1, "MASTER", 150)?;
+    let d2 = start(2, "BACKUP", 100)?;
+    let suspended = |d: &Daemon| {
+        d.status()
+            .ok()
+            .map(|s| s["lvs"]["checkers"][0]["suspended"] == true)
+    };
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        suspended(&d1) == Some(false) && suspended(&d2) == Some(true)
+    })
+    .with_context(|| {
+        format!(
+            "only the master checks: {:?} / {:?}",
+            d1.status().ok(),
+            d2.status().ok()
+        )
+    })?;
+
+    // The backup takes over the VIP and resumes checking.
+    d1.signal(nix::sys::signal::Signal::SIGKILL)?;
+    d1.stop()?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        suspended(&d2) == Some(false)
+    })
+    .with_context(|| format!("dir2 resumed: {:?}", d2.status().ok()))?;
+    d2.wait_for_log("Resuming healthchecker", Duration::from_secs(1))?;
     Ok(())
 }

@@ -25,6 +25,7 @@
 //! `omega` is not an engine matter: it only runs `quorum_down` when a virtual
 //! server is removed, which the desired-state side does.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 
 use super::{
     dns::DnsCheck, file::FileCheck, http::HttpCheck, misc::MiscCheck, ping::PingCheck,
@@ -297,6 +298,10 @@ pub struct CheckerSpec {
     pub inhibit: bool,
 }
 
+/// The virtual servers whose checks are paused (`ha_suspend` while this node
+/// does not own their addresses), by configuration index.
+pub type Suspended = watch::Receiver<BTreeSet<usize>>;
+
 /// The status of one checker, as [`CheckerEngine::status`] reports it.
 #[derive(Debug, Clone)]
 struct Status {
@@ -308,6 +313,8 @@ struct Status {
     /// False for a checker that could not be built: like keepalived, which
     /// drops such a checker, it does not count for the real server.
     running: bool,
+    /// Paused by `ha_suspend`.
+    suspended: bool,
     last_change: Option<SystemTime>,
     consecutive_failures: u32,
     last_error: Option<String>,
@@ -327,6 +334,7 @@ impl Status {
             "target": self.target,
             "up": self.up,
             "running": self.running,
+            "suspended": self.suspended,
             "last_change": self.last_change.map(since),
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
@@ -365,6 +373,7 @@ impl CheckerEngine {
     pub fn start(
         config: &Config,
         env: ScriptEnv,
+        suspended: Suspended,
     ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
         let mut specs = Vec::new();
         let mut broken = Vec::new();
@@ -386,6 +395,7 @@ impl CheckerEngine {
                                 target: String::new(),
                                 up: true,
                                 running: false,
+                                suspended: false,
                                 last_change: None,
                                 consecutive_failures: 0,
                                 last_error: Some(format!("{e:#}")),
@@ -395,7 +405,7 @@ impl CheckerEngine {
                 }
             }
         }
-        let (engine, rx) = CheckerEngine::start_checks(specs);
+        let (engine, rx) = CheckerEngine::start_checks(specs, suspended);
         engine.shared.lock().unwrap().statuses.extend(broken);
         (engine, rx)
     }
@@ -404,6 +414,7 @@ impl CheckerEngine {
     /// public so the engine can be driven with any [`Check`].
     pub fn start_checks(
         specs: Vec<CheckerSpec>,
+        suspended: Suspended,
     ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
         let (tx, rx) = unbounded_channel();
         let statuses = specs
@@ -415,6 +426,7 @@ impl CheckerEngine {
                 target: fmt_service(s.target.addr),
                 up: !s.policy.alpha,
                 running: true,
+                suspended: false,
                 last_change: None,
                 consecutive_failures: 0,
                 last_error: None,
@@ -430,7 +442,13 @@ impl CheckerEngine {
                     spec.rs_label,
                     spec.vs_label
                 );
-                tokio::spawn(run(spec, slot, shared.clone(), tx.clone()))
+                tokio::spawn(run(
+                    spec,
+                    slot,
+                    shared.clone(),
+                    tx.clone(),
+                    suspended.clone(),
+                ))
             })
             .collect();
         (CheckerEngine { tasks, shared }, rx)
@@ -544,6 +562,7 @@ async fn run(
     slot: usize,
     shared: Arc<Mutex<Shared>>,
     tx: UnboundedSender<VerdictChange>,
+    mut suspended: Suspended,
 ) {
     let warmup = spec.policy.warmup.mul_f64(rand::random::<f64>());
     tokio::time::sleep(BOOTSTRAP_DELAY + warmup).await;
@@ -552,6 +571,7 @@ async fn run(
     let kind = spec.check.kind();
     let mut last_weight = None;
     loop {
+        wait_while_suspended(&mut suspended, &spec, &shared, slot).await;
         let limit = spec.target.timeout + ENGINE_SLACK;
         let outcome = tokio::time::timeout(limit, spec.check.check(&spec.target))
             .await
@@ -605,6 +625,38 @@ async fn run(
         }
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Waits while the checker's virtual server is suspended (`ha_suspend`),
+/// marking it so in status. A closed channel means nothing is suspended.
+async fn wait_while_suspended(
+    suspended: &mut Suspended,
+    spec: &CheckerSpec,
+    shared: &Mutex<Shared>,
+    slot: usize,
+) {
+    let mark =
+        |on: bool| shared.lock().unwrap_or_else(|e| e.into_inner()).statuses[slot].suspended = on;
+    if !suspended.borrow_and_update().contains(&spec.id.vs) {
+        return;
+    }
+    tracing::info!(
+        "Suspending healthchecker for service {} of VS {}",
+        spec.rs_label,
+        spec.vs_label
+    );
+    mark(true);
+    while suspended.borrow_and_update().contains(&spec.id.vs) {
+        if suspended.changed().await.is_err() {
+            break;
+        }
+    }
+    mark(false);
+    tracing::info!(
+        "Resuming healthchecker for service {} of VS {}",
+        spec.rs_label,
+        spec.vs_label
+    );
 }
 
 fn log_rs_change(spec: &CheckerSpec, alive: bool) {

@@ -45,6 +45,8 @@ struct Running {
     notifier: Notifier,
     /// Health checkers and the desired state (taken out during a reload).
     lvs: Option<lvs::Lvs>,
+    /// VIP ownership, which `ha_suspend` follows.
+    ownership: Publisher,
 }
 
 impl Running {
@@ -82,7 +84,7 @@ impl Running {
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
                 if let Some(old) = self.lvs.take() {
-                    self.lvs = Some(old.reload(&self.config).await);
+                    self.lvs = Some(old.reload(&self.config, self.ownership.subscribe()).await);
                 }
                 info!("Configuration reloaded (generation {})", self.generation);
             }
@@ -173,6 +175,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         socket.display()
     );
     let (ownership, _) = Publisher::new();
+    let lvs = lvs::Lvs::start(&config, ownership.subscribe());
     let netlink = Netlink::connect()?;
     let tracking = Tracking::start(
         &config,
@@ -183,11 +186,10 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
     let vrrp = Engine::start(
         &config,
         netlink.clone(),
-        ownership,
+        ownership.clone(),
         &tracking,
         notifier.clone(),
     );
-    let lvs = lvs::Lvs::start(&config);
     let mut running = Running {
         path,
         config,
@@ -199,6 +201,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         netlink,
         notifier,
         lvs: Some(lvs),
+        ownership,
     };
     loop {
         tokio::select! {
