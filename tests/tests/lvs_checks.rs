@@ -250,3 +250,50 @@ fn ha_suspend_checks_only_on_the_node_holding_the_vip() -> Result<()> {
     d2.wait_for_log("Resuming healthchecker", Duration::from_secs(1))?;
     Ok(())
 }
+
+#[test]
+fn quorum_down_and_up_run_their_commands() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 1,
+        real_servers: 2,
+        web: true,
+    })?;
+    let tmp = tempfile::tempdir()?;
+    let log = tmp.path().join("quorum.log");
+    let record = |word: &str| format!("\"/bin/sh -c 'echo {word} >> {}'\"", log.display());
+    // Two real servers of weight 1; quorum 2 needs both.
+    let vs_extra = format!(
+        "    quorum 2\n    quorum_up {}\n    quorum_down {}\n",
+        record("up"),
+        record("down")
+    );
+    let daemon = start_checked(&lab, tmp.path(), &vs_extra, |_| String::new())?;
+    let quorum = |d: &Daemon| virtual_server(d)["quorum_up"] == true;
+    let ran = || fs::read_to_string(&log).unwrap_or_default();
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        quorum(&daemon) && ran() == "up\n"
+    })
+    .with_context(|| {
+        format!(
+            "quorum up at start: {} / {:?}",
+            virtual_server(&daemon),
+            ran()
+        )
+    })?;
+
+    lab.real_server(2)
+        .web()
+        .context("rs2")?
+        .set_healthy(false)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        !quorum(&daemon) && ran() == "up\ndown\n"
+    })
+    .with_context(|| format!("quorum lost: {} / {:?}", virtual_server(&daemon), ran()))?;
+
+    lab.real_server(2).web().context("rs2")?.set_healthy(true)?;
+    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
+        quorum(&daemon) && ran() == "up\ndown\nup\n"
+    })
+    .with_context(|| format!("quorum back: {} / {:?}", virtual_server(&daemon), ran()))?;
+    Ok(())
+}
