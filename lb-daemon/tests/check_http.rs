@@ -222,7 +222,13 @@ fn engine_takes_an_http_server_down_and_up_again() {
 /// A TLS server in `ns` on port 8443 answering every request with
 /// [`TLS_BODY`]; records the SNI names clients sent.
 fn tls_server(ns: &str) -> Arc<Mutex<Vec<Option<String>>>> {
-    let listener = in_netns(ns, || TcpListener::bind("0.0.0.0:8443").unwrap()).unwrap();
+    tls_server_on(ns, 8443)
+}
+
+/// A TLS endpoint (self-signed) on `port` in namespace `ns`, answering every
+/// request with [`TLS_BODY`]; returns the SNI names it saw.
+fn tls_server_on(ns: &str, port: u16) -> Arc<Mutex<Vec<Option<String>>>> {
+    let listener = in_netns(ns, || TcpListener::bind(("0.0.0.0", port)).unwrap()).unwrap();
     listener.set_nonblocking(true).unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["rs1.test".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
@@ -331,4 +337,52 @@ fn genhash_prints_the_digest_a_checker_expects() {
     )
     .unwrap();
     assert_eq!((https.status, https.digest), (200, md5_hex(TLS_BODY)));
+}
+
+#[test]
+fn ssl_get_down_slow_wrong_status_wrong_digest_and_recovery() {
+    let lab = lab();
+    let rs = lab.real_server(1);
+    let addr = SocketAddr::new(IpAddr::V4(rs.ipv4()), 8445);
+    let mut page = url("/");
+    page.digest = Some(md5_hex(TLS_BODY));
+    let checker = Checker {
+        kind: CheckerKind::SslGet,
+        url: vec![page.clone()],
+        connect_timeout: Some(1.0),
+        ..Default::default()
+    };
+    // Nothing listens yet: down.
+    assert!(matches!(attempt(&lab, &checker, addr), Outcome::Down(_)));
+    // A listener that accepts but never completes the handshake: down
+    // within connect_timeout.
+    let silent = in_netns(rs.ns_name(), || {
+        TcpListener::bind(("0.0.0.0", 8446)).unwrap()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let slow = attempt(&lab, &checker, SocketAddr::new(addr.ip(), 8446));
+    assert!(matches!(slow, Outcome::Down(_)), "{slow:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+    // The service comes up: recovery.
+    tls_server_on(rs.ns_name(), 8445);
+    assert_eq!(attempt(&lab, &checker, addr), Outcome::Up);
+    // Wrong digest, wrong status: down.
+    let mut wrong_digest = checker.clone();
+    wrong_digest.url[0].digest = Some(md5_hex("something else"));
+    assert!(matches!(
+        attempt(&lab, &wrong_digest, addr),
+        Outcome::Down(_)
+    ));
+    let mut wrong_status = checker.clone();
+    wrong_status.url[0].status_code = vec!["201".parse().unwrap()];
+    assert!(matches!(
+        attempt(&lab, &wrong_status, addr),
+        Outcome::Down(_)
+    ));
 }

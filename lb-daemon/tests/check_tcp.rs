@@ -100,3 +100,24 @@ fn tcp_check_times_out_within_connect_timeout() {
         "{took:?}"
     );
 }
+
+#[test]
+fn tcp_check_recovers_when_the_service_returns() {
+    let lab = lab();
+    let rs = lab.real_server(1);
+    let t = target(rs.ipv4(), 8080);
+    assert!(
+        matches!(tcp_check(&lab, &t), Outcome::Down(_)),
+        "nothing listens yet"
+    );
+    let listener = lb_tests::in_netns(rs.ns_name(), || {
+        std::net::TcpListener::bind("0.0.0.0:8080").unwrap()
+    })
+    .unwrap();
+    assert_eq!(tcp_check(&lab, &t), Outcome::Up);
+    drop(listener);
+    assert!(
+        matches!(tcp_check(&lab, &t), Outcome::Down(_)),
+        "gone again"
+    );
+}
