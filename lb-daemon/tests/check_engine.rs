@@ -51,12 +51,10 @@ fn policy(retry: u32, alpha: bool, retry_while_down: bool) -> Policy {
 }
 
 fn target() -> Target {
-    Target {
-        addr: "192.0.2.11:80".parse::<SocketAddr>().unwrap(),
-        bind: None,
-        bind_if: None,
-        timeout: Duration::from_secs(5),
-    }
+    Target::new(
+        "192.0.2.11:80".parse::<SocketAddr>().unwrap(),
+        Duration::from_secs(5),
+    )
 }
 
 struct Run {

@@ -40,17 +40,8 @@ fn attempt(check: &FileCheck, path: &Path, value: &str) -> Outcome {
 
 /// One attempt (the target is not used by FILE_CHECK).
 fn run(check: &FileCheck) -> Outcome {
-    let target = Target {
-        addr: "127.0.0.1:1".parse().unwrap(),
-        bind: None,
-        bind_if: None,
-        timeout: Duration::from_secs(1),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(check.check(&target))
+    let target = Target::new("127.0.0.1:1".parse().unwrap(), Duration::from_secs(1));
+    lb_tests::block_on(check.check(&target))
 }
 
 #[test]

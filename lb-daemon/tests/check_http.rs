@@ -29,14 +29,7 @@ fn lab() -> Lab {
 
 /// Runs `f` to completion on a runtime inside the director's namespace.
 fn on_director<T: Send>(lab: &Lab, f: impl Future<Output = T> + Send) -> T {
-    in_netns(lab.director(1).ns_name(), || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(f)
-    })
-    .unwrap()
+    in_netns(lab.director(1).ns_name(), || lb_tests::block_on(f)).unwrap()
 }
 
 fn md5_hex(body: &str) -> String {
@@ -62,12 +55,7 @@ fn http_get(urls: Vec<config::Url>) -> Checker {
 }
 
 fn target(addr: SocketAddr) -> Target {
-    Target {
-        addr,
-        bind: None,
-        bind_if: None,
-        timeout: Duration::from_secs(1),
-    }
+    Target::new(addr, Duration::from_secs(1))
 }
 
 /// One attempt of `checker` against `addr` from the director.

@@ -35,12 +35,7 @@ fn capture_on(bind: &str, checker: &Checker, reply: &'static str) -> (Outcome, S
         tx.send(String::from_utf8(request).unwrap()).unwrap();
     });
     let check = HttpCheck::new(checker, &config::VirtualServer::default()).unwrap();
-    let target = Target {
-        addr,
-        bind: None,
-        bind_if: None,
-        timeout: Duration::from_secs(2),
-    };
+    let target = Target::new(addr, Duration::from_secs(2));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -39,12 +39,7 @@ fn attempt(path: &str, dynamic: bool, timeout: Option<u32>) -> (Outcome, Duratio
     )
     .unwrap();
     assert_eq!(check.kind(), "MISC_CHECK");
-    let target = Target {
-        addr: "127.0.0.1:1".parse().unwrap(),
-        bind: None,
-        bind_if: None,
-        timeout: Duration::from_secs(5),
-    };
+    let target = Target::new("127.0.0.1:1".parse().unwrap(), Duration::from_secs(5));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -23,12 +23,7 @@ fn attempt(addr: SocketAddr) -> (Outcome, Duration) {
         ..Default::default()
     })
     .unwrap();
-    let target = Target {
-        addr,
-        bind: None,
-        bind_if: None,
-        timeout: TIMEOUT,
-    };
+    let target = Target::new(addr, TIMEOUT);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

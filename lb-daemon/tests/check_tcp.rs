@@ -20,14 +20,7 @@ fn lab() -> Lab {
 
 /// Runs `f` to completion on a runtime inside the director's namespace.
 fn on_director<T: Send>(lab: &Lab, f: impl Future<Output = T> + Send) -> T {
-    in_netns(lab.director(1).ns_name(), || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(f)
-    })
-    .unwrap()
+    in_netns(lab.director(1).ns_name(), || lb_tests::block_on(f)).unwrap()
 }
 
 fn target(ip: Ipv4Addr, port: u16) -> Target {

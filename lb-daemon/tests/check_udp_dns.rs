@@ -70,12 +70,7 @@ fn lab() -> Lab {
 /// outcome and how long it took.
 fn attempt(host: &Host, check: &dyn Check, addr: SocketAddr) -> (Outcome, Duration) {
     in_netns(host.ns(), || {
-        let target = Target {
-            addr,
-            bind: None,
-            bind_if: None,
-            timeout: TIMEOUT,
-        };
+        let target = Target::new(addr, TIMEOUT);
         block_on(async {
             let start = Instant::now();
             let outcome = check.check(&target).await;

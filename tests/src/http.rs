@@ -163,6 +163,16 @@ pub fn retry<T>(
     }
 }
 
+/// Runs `future` to completion on a fresh current-thread tokio runtime (in
+/// the calling thread's namespace; combine with [`in_netns`] for another).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(future)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,18 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+impl Target {
+    /// A target at `addr` with no bind options, bounded by `timeout`.
+    pub fn new(addr: SocketAddr, timeout: Duration) -> Target {
+        Target {
+            addr,
+            bind: None,
+            bind_if: None,
+            timeout,
+        }
+    }
+}
+
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
