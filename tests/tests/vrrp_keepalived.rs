@@ -89,8 +89,7 @@ fn run(case: Case) -> Result<()> {
     ensure!(
         status["vrrp"][0]["drops"]
             .as_object()
-            .map(|d| d.values().all(|v| v == 0))
-            .unwrap_or(true),
+            .is_some_and(|d| !d.is_empty() && d.values().all(|v| v == 0)),
         "lb-daemon dropped adverts from keepalived: {}",
         status["vrrp"][0]["drops"]
     );
