@@ -2,7 +2,6 @@
 //! HTTP, a small rustls server (certificate from rcgen) for SSL, and a
 //! listener that never answers for timeouts. Checks run from the director.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use lb_daemon::check::http::{genhash, GenhashOptions, HttpCheck};
 use lb_daemon::check::{Check, Outcome, Target};
 use lb_daemon::config::{self, Checker, CheckerKind, Config, StatusRange};
 use lb_daemon::script::ScriptEnv;
-use lb_tests::{in_netns, Lab, LabSpec};
+use lb_tests::{block_on_in, in_netns, Lab, LabSpec};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -25,11 +24,6 @@ fn lab() -> Lab {
         web: true,
     })
     .expect("lab")
-}
-
-/// Runs `f` to completion on a runtime inside the director's namespace.
-fn on_director<T: Send>(lab: &Lab, f: impl Future<Output = T> + Send) -> T {
-    in_netns(lab.director(1).ns_name(), || lb_tests::block_on(f)).unwrap()
 }
 
 fn md5_hex(body: &str) -> String {
@@ -62,7 +56,7 @@ fn target(addr: SocketAddr) -> Target {
 fn attempt(lab: &Lab, checker: &Checker, addr: SocketAddr) -> Outcome {
     let check = HttpCheck::new(checker, &config::VirtualServer::default()).unwrap();
     let t = target(addr);
-    on_director(lab, async { check.check(&t).await })
+    block_on_in(lab.director(1).ns_name(), async { check.check(&t).await }).unwrap()
 }
 
 fn down_with(outcome: Outcome, needle: &str) {
@@ -185,7 +179,7 @@ fn engine_takes_an_http_server_down_and_up_again() {
         }],
         ..Default::default()
     };
-    let verdicts = on_director(&lab, async {
+    let verdicts = block_on_in(lab.director(1).ns_name(), async {
         let (engine, mut rx) = CheckerEngine::start(
             &config,
             ScriptEnv::default(),
@@ -203,7 +197,8 @@ fn engine_takes_an_http_server_down_and_up_again() {
         seen.push(next.unwrap().unwrap().up);
         engine.shutdown().await;
         seen
-    });
+    })
+    .unwrap();
     assert_eq!(verdicts, vec![false, true]);
 }
 
@@ -300,22 +295,24 @@ fn genhash_prints_the_digest_a_checker_expects() {
     tls_server(rs.ns_name());
     let ip = rs.ipv4();
     let options = GenhashOptions::default();
-    let http = on_director(
-        &lab,
+    let dir = lab.director(1).ns_name();
+    let http = block_on_in(
+        dir,
         genhash(&format!("http://{ip}/"), None, false, &options),
     )
+    .unwrap()
     .unwrap();
     assert_eq!(http.status, 200);
     assert_eq!(http.digest, md5_hex("rs1\n"));
     assert_eq!(http.body_len, 4);
     rs.web().unwrap().set_healthy(false).unwrap();
-    let missing = on_director(
-        &lab,
+    let missing = block_on_in(
+        dir,
         genhash(&format!("http://{ip}/health"), None, false, &options),
     );
-    assert_eq!(missing.unwrap().status, 404);
-    let https = on_director(
-        &lab,
+    assert_eq!(missing.unwrap().unwrap().status, 404);
+    let https = block_on_in(
+        dir,
         genhash(
             &format!("https://{ip}:8443/"),
             Some("www.example.test"),
@@ -323,6 +320,7 @@ fn genhash_prints_the_digest_a_checker_expects() {
             &options,
         ),
     )
+    .unwrap()
     .unwrap();
     assert_eq!((https.status, https.digest), (200, md5_hex(TLS_BODY)));
 }

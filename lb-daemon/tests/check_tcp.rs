@@ -1,13 +1,12 @@
 //! TCP_CHECK against nginx on a lab real server, run from the director.
 
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use lb_daemon::check::tcp::TcpCheck;
 use lb_daemon::check::{Check, Outcome, Target};
 use lb_daemon::config::Checker;
-use lb_tests::{in_netns, Lab, LabSpec};
+use lb_tests::{block_on_in, Lab, LabSpec};
 
 fn lab() -> Lab {
     Lab::new(LabSpec {
@@ -16,11 +15,6 @@ fn lab() -> Lab {
         web: true,
     })
     .expect("lab")
-}
-
-/// Runs `f` to completion on a runtime inside the director's namespace.
-fn on_director<T: Send>(lab: &Lab, f: impl Future<Output = T> + Send) -> T {
-    in_netns(lab.director(1).ns_name(), || lb_tests::block_on(f)).unwrap()
 }
 
 fn target(ip: Ipv4Addr, port: u16) -> Target {
@@ -34,7 +28,7 @@ fn target(ip: Ipv4Addr, port: u16) -> Target {
 
 fn tcp_check(lab: &Lab, target: &Target) -> Outcome {
     let check = TcpCheck::new(&Checker::default());
-    on_director(lab, check.check(target))
+    block_on_in(lab.director(1).ns_name(), check.check(target)).unwrap()
 }
 
 #[test]

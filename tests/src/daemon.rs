@@ -96,6 +96,27 @@ impl Daemon {
         Ok(serde_json::from_slice(&out.stdout)?)
     }
 
+    /// Waits until the daemon's `status --json` satisfies `ready`; the error
+    /// names `what` and carries the last status and the log.
+    pub fn wait_status(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Result<()> {
+        wait_until(timeout, Duration::from_millis(50), || {
+            self.status().is_ok_and(|s| ready(&s))
+        })
+        .with_context(|| {
+            format!(
+                "{}: {what}; status: {:?}\nlog:\n{}",
+                self.label,
+                self.status().ok(),
+                self.log()
+            )
+        })
+    }
+
     /// The daemon's `status` in text form.
     pub fn status_text(&self) -> Result<String> {
         let out = self

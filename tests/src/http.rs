@@ -173,6 +173,15 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// Runs `future` to completion on a fresh runtime inside namespace `ns`
+/// (sockets it creates belong there).
+pub fn block_on_in<T: Send>(
+    ns: impl AsRef<str>,
+    future: impl std::future::Future<Output = T> + Send,
+) -> Result<T> {
+    in_netns(ns, || block_on(future))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

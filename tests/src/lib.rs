@@ -23,7 +23,7 @@ pub mod vrrp_conf;
 pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
-pub use http::{block_on, http_get, in_netns, retry, wait_until};
+pub use http::{block_on, block_on_in, http_get, in_netns, retry, wait_until};
 pub use keepalived::Keepalived;
 pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};

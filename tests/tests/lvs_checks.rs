@@ -16,11 +16,17 @@ fn virtual_server(daemon: &Daemon) -> Value {
         .unwrap_or_default()
 }
 
-/// Each real server's verdict.
-fn real_servers(daemon: &Daemon) -> Vec<bool> {
-    let vs = virtual_server(daemon);
+/// Each real server's verdict in a virtual server's status.
+fn verdicts(vs: &Value) -> Vec<bool> {
     let reals = vs["real_servers"].as_array().cloned().unwrap_or_default();
     reals.iter().map(|r| r["up"] == true).collect()
+}
+
+/// Waits until virtual server 0 in the daemon's status satisfies `ready`.
+fn wait_vs(daemon: &Daemon, what: &str, secs: u64, ready: impl Fn(&Value) -> bool) -> Result<()> {
+    daemon.wait_status(what, Duration::from_secs(secs), |s| {
+        ready(&s["lvs"]["virtual_servers"][0])
+    })
 }
 
 /// Starts lb-daemon on dir1 with one virtual server whose real servers are
@@ -58,30 +64,16 @@ fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
     })?;
     let tmp = tempfile::tempdir()?;
     let daemon = start_checked(&lab, tmp.path(), "", |_| String::new())?;
-    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        real_servers(&daemon) == [true, true]
-    })
-    .with_context(|| {
-        format!(
-            "both real servers up: {:?}\n{}",
-            daemon.status().ok(),
-            daemon.log()
-        )
+    wait_vs(&daemon, "both real servers up", 5, |vs| {
+        verdicts(vs) == [true, true]
     })?;
 
     lab.real_server(1)
         .web()
         .context("rs1 web")?
         .set_healthy(false)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        real_servers(&daemon) == [false, true]
-    })
-    .with_context(|| {
-        format!(
-            "rs1 down within a check cycle: {:?}\n{}",
-            daemon.status().ok(),
-            daemon.log()
-        )
+    wait_vs(&daemon, "rs1 down within a check cycle", 4, |vs| {
+        verdicts(vs) == [false, true]
     })?;
     daemon.wait_for_log("HTTP status code error", Duration::from_secs(1))?;
 
@@ -89,10 +81,7 @@ fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
         .web()
         .context("rs1 web")?
         .set_healthy(true)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        real_servers(&daemon) == [true, true]
-    })
-    .with_context(|| format!("rs1 back up: {:?}", daemon.status().ok()))?;
+    wait_vs(&daemon, "rs1 back up", 4, |vs| verdicts(vs) == [true, true])?;
     Ok(())
 }
 
@@ -168,10 +157,9 @@ fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
             .map(|r| (r["up"] == true, r["programmed_weight"].as_u64()))
             .collect()
     };
-    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        weights(&virtual_server(&daemon)) == [(true, Some(3)), (true, Some(3))]
-    })
-    .with_context(|| format!("both up at weight 3: {}", virtual_server(&daemon)))?;
+    wait_vs(&daemon, "both up at weight 3", 5, |vs| {
+        weights(vs) == [(true, Some(3)), (true, Some(3))]
+    })?;
     ensure!(virtual_server(&daemon)["sorry"] == false);
 
     // rs1 fails: inhibit_on_failure keeps it in the data planes, at weight 0.
@@ -179,27 +167,20 @@ fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
         .web()
         .context("rs1")?
         .set_healthy(false)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        let vs = virtual_server(&daemon);
-        weights(&vs) == [(false, Some(0)), (true, Some(3))] && vs["sorry"] == false
-    })
-    .with_context(|| format!("rs1 inhibited: {}", virtual_server(&daemon)))?;
+    wait_vs(&daemon, "rs1 inhibited", 4, |vs| {
+        weights(vs) == [(false, Some(0)), (true, Some(3))] && vs["sorry"] == false
+    })?;
     // rs2 fails too (no inhibit_on_failure: absent): the sorry server takes over.
     lab.real_server(2)
         .web()
         .context("rs2")?
         .set_healthy(false)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        let vs = virtual_server(&daemon);
-        vs["sorry"] == true && weights(&vs)[1] == (false, None)
-    })
-    .with_context(|| format!("sorry server in: {}", virtual_server(&daemon)))?;
+    wait_vs(&daemon, "sorry server in", 4, |vs| {
+        vs["sorry"] == true && weights(vs)[1] == (false, None)
+    })?;
     // One recovers: the sorry server leaves.
     lab.real_server(2).web().context("rs2")?.set_healthy(true)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        virtual_server(&daemon)["sorry"] == false
-    })
-    .with_context(|| format!("sorry server out: {}", virtual_server(&daemon)))?;
+    wait_vs(&daemon, "sorry server out", 4, |vs| vs["sorry"] == false)?;
     Ok(())
 }
 
@@ -268,32 +249,22 @@ fn quorum_down_and_up_run_their_commands() -> Result<()> {
         record("down")
     );
     let daemon = start_checked(&lab, tmp.path(), &vs_extra, |_| String::new())?;
-    let quorum = |d: &Daemon| virtual_server(d)["quorum_up"] == true;
     let ran = || fs::read_to_string(&log).unwrap_or_default();
-    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        quorum(&daemon) && ran() == "up\n"
-    })
-    .with_context(|| {
-        format!(
-            "quorum up at start: {} / {:?}",
-            virtual_server(&daemon),
-            ran()
-        )
+    wait_vs(&daemon, "quorum up at start", 5, |vs| {
+        vs["quorum_up"] == true && ran() == "up\n"
     })?;
 
     lab.real_server(2)
         .web()
         .context("rs2")?
         .set_healthy(false)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        !quorum(&daemon) && ran() == "up\ndown\n"
-    })
-    .with_context(|| format!("quorum lost: {} / {:?}", virtual_server(&daemon), ran()))?;
+    wait_vs(&daemon, "quorum lost", 4, |vs| {
+        vs["quorum_up"] == false && ran() == "up\ndown\n"
+    })?;
 
     lab.real_server(2).web().context("rs2")?.set_healthy(true)?;
-    wait_until(Duration::from_secs(4), Duration::from_millis(50), || {
-        quorum(&daemon) && ran() == "up\ndown\nup\n"
-    })
-    .with_context(|| format!("quorum back: {} / {:?}", virtual_server(&daemon), ran()))?;
+    wait_vs(&daemon, "quorum back", 4, |vs| {
+        vs["quorum_up"] == true && ran() == "up\ndown\nup\n"
+    })?;
     Ok(())
 }

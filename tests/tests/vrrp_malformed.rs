@@ -140,6 +140,19 @@ fn inject(msg: &[u8], ttl: u32, copies: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Starts lb-daemon on dir1 with `conf` and waits until it is master (it
+/// has no peer); the temp dir holds its configuration.
+fn start_master(lab: &Lab, conf: &VrrpConf) -> Result<(Daemon, tempfile::TempDir)> {
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    fs::write(&path, conf.render())?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
+    daemon.wait_status("never became master", Duration::from_secs(6), |s| {
+        s["vrrp"][0]["state"] == "MASTER"
+    })?;
+    Ok((daemon, tmp))
+}
+
 fn instance(daemon: &Daemon) -> Result<Value> {
     Ok(daemon.status()?["vrrp"][0].clone())
 }
@@ -147,22 +160,13 @@ fn instance(daemon: &Daemon) -> Result<Value> {
 #[test]
 fn every_malformed_advert_is_dropped_counted_and_ignored() -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
-    let tmp = tempfile::tempdir()?;
-    let path = tmp.path().join("dir1.conf");
     let conf = VrrpConf {
         version: 2,
         advert_int: "1",
         auth_pass: Some("lab-pass"),
         ..VrrpConf::fast("MASTER", 100)
     };
-    fs::write(&path, conf.render())?;
-    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
-    wait_until(Duration::from_secs(6), Duration::from_millis(50), || {
-        instance(&daemon)
-            .map(|i| i["state"] == "MASTER")
-            .unwrap_or(false)
-    })
-    .with_context(|| format!("dir1 never became master:\n{}", daemon.log()))?;
+    let (daemon, _tmp) = start_master(&lab, &conf)?;
 
     let injector = lab.director(2);
     for (reason, ttl, msg) in cases(injector.ipv4()) {
@@ -226,16 +230,7 @@ fn inject_v6(msg: &[u8], hops: u32, copies: u64) -> std::io::Result<()> {
 #[test]
 fn ipv6_hop_limit_and_address_family_drops() -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
-    let tmp = tempfile::tempdir()?;
-    let path = tmp.path().join("dir1.conf");
-    fs::write(&path, VrrpConf::fast("MASTER", 100).ipv6().render())?;
-    let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
-    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
-        instance(&daemon)
-            .map(|i| i["state"] == "MASTER")
-            .unwrap_or(false)
-    })
-    .with_context(|| format!("dir1 never became master:\n{}", daemon.log()))?;
+    let (daemon, _tmp) = start_master(&lab, &VrrpConf::fast("MASTER", 100).ipv6())?;
 
     // The injector's own link-local source, as a real peer would use.
     let injector = lab.director(2);
