@@ -4,81 +4,110 @@
 //! uses it as map key/value, the daemon (with the `user` feature) reads and
 //! writes the same maps through aya. Map names are kept at most 15 bytes so
 //! `bpftool map dump name <MAP>` can address them.
+//!
+//! How the maps fit together (the README describes each one):
+//!
+//! ```text
+//! packet ─> lb_vips[VipKey] ─> Service{id, table, sched}
+//!              │                   │
+//!              │                   ├─> lb_flows[FlowKey] ─> Flow{real}   (existing flow)
+//!              │                   └─> lb_tables[table] ─> SchedTable{reals, ring} (new flow)
+//!              │                                             │
+//!              └─> vip_stats[id]          lb_reals[real] <───┘ ─> rs_stats[real], lb_conns[real]
+//! ```
 #![no_std]
 
-/// Name of the XDP program in the object file.
+mod hash;
+mod keys;
+mod values;
+
+pub use hash::{hash_addr, hash_addr_port};
+pub use keys::{widen_v4, FlowKey, VipKey};
+pub use values::{Counters, Flow, Real, SchedTable, Service};
+
+/// Name of the load-balancing XDP program in the object file.
 pub const XDP_PROGRAM: &str = "lb_xdp";
+/// Name of the reference program that passes every packet (benchmarks
+/// subtract its cost from the load balancer's).
+pub const PASS_PROGRAM: &str = "lb_pass";
 
-/// Map of per-VIP packet counters: [`VipKey`] -> per-CPU [`VipCounters`].
-/// Only keys present in the map are counted; userspace inserts the VIPs.
+/// VIP -> service: [`VipKey`] -> [`Service`] (hash, not preallocated, so an
+/// update replaces the whole value at once).
+pub const VIPS_MAP: &str = "lb_vips";
+/// Scheduling tables, two slots per service: `u32` -> [`SchedTable`].
+pub const TABLES_MAP: &str = "lb_tables";
+/// Real servers by id: `u32` -> [`Real`].
+pub const REALS_MAP: &str = "lb_reals";
+/// Connection table: [`FlowKey`] -> [`Flow`] (LRU hash).
+pub const FLOWS_MAP: &str = "lb_flows";
+/// Per-CPU round-robin cursor per service id: `u32` -> `u32`.
+pub const RR_MAP: &str = "lb_rr";
+/// Active connections per real id (for `lc`): `u32` -> `i64`.
+pub const CONNS_MAP: &str = "lb_conns";
+/// Per-CPU traffic counters per service id: `u32` -> [`Counters`].
 pub const VIP_STATS_MAP: &str = "vip_stats";
+/// Per-CPU traffic counters per real id: `u32` -> [`Counters`].
+pub const RS_STATS_MAP: &str = "rs_stats";
 
-/// Capacity of [`VIP_STATS_MAP`].
-pub const MAX_VIPS: u32 = 4096;
+/// Every map of the object, for pinning.
+pub const MAPS: [&str; 8] = [
+    VIPS_MAP,
+    TABLES_MAP,
+    REALS_MAP,
+    FLOWS_MAP,
+    RR_MAP,
+    CONNS_MAP,
+    VIP_STATS_MAP,
+    RS_STATS_MAP,
+];
 
-/// IP version stored in [`VipKey::family`] for IPv4.
+/// Services the fast path can hold (ids `0..MAX_SERVICES`).
+pub const MAX_SERVICES: u32 = 256;
+/// Real servers per service.
+pub const MAX_BACKENDS: usize = 64;
+/// Real servers overall (ids `0..MAX_REALS`).
+pub const MAX_REALS: u32 = 4096;
+/// Capacity of a scheduling ring: the smallest prime >= 100 x
+/// [`MAX_BACKENDS`], so a Maglev table for a full service fits.
+pub const RING_MAX: usize = 6421;
+/// Default capacity of the connection table.
+pub const DEFAULT_FLOWS: u32 = 1 << 18;
+
+/// IP version stored in `family` fields for IPv4.
 pub const FAMILY_IPV4: u8 = 4;
-/// IP version stored in [`VipKey::family`] for IPv6.
+/// IP version stored in `family` fields for IPv6.
 pub const FAMILY_IPV6: u8 = 6;
 
-/// A virtual service as seen on the wire: destination address, port and
-/// protocol of a packet.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct VipKey {
-    /// Destination address in network byte order; IPv4 uses the first four
-    /// bytes and leaves the rest zero.
-    pub addr: [u8; 16],
-    /// Destination port in host byte order (0 for protocols without ports).
-    pub port: u16,
-    /// IP protocol number (6 = TCP, 17 = UDP).
-    pub proto: u8,
-    /// [`FAMILY_IPV4`] or [`FAMILY_IPV6`].
-    pub family: u8,
-}
+/// [`Service::sched`]: round robin over the ring.
+pub const SCHED_RR: u8 = 1;
+/// [`Service::sched`]: weighted round robin (the ring repeats reals by weight).
+pub const SCHED_WRR: u8 = 2;
+/// [`Service::sched`]: (weighted) least connections ([`CONNS_MAP`] divided
+/// by [`SchedTable::weights`]; `lc` has all weights 1, `wlc` the real ones).
+pub const SCHED_LC: u8 = 3;
+/// [`Service::sched`]: source hashing (client address -> ring slot).
+pub const SCHED_SH: u8 = 4;
+/// [`Service::sched`]: Maglev hashing (client address and port -> ring slot).
+pub const SCHED_MH: u8 = 5;
 
-impl VipKey {
-    /// Key for an IPv4 destination.
-    pub const fn v4(addr: [u8; 4], port: u16, proto: u8) -> Self {
-        let mut a = [0u8; 16];
-        a[0] = addr[0];
-        a[1] = addr[1];
-        a[2] = addr[2];
-        a[3] = addr[3];
-        VipKey {
-            addr: a,
-            port,
-            proto,
-            family: FAMILY_IPV4,
-        }
-    }
+/// [`Real::forward`]: direct routing (rewrite the destination MAC).
+pub const FWD_DR: u8 = 1;
+/// [`Real::forward`]: IP-in-IP (IPv4) or IPv6-in-IPv6 encapsulation.
+pub const FWD_TUN: u8 = 2;
 
-    /// Key for an IPv6 destination.
-    pub const fn v6(addr: [u8; 16], port: u16, proto: u8) -> Self {
-        VipKey {
-            addr,
-            port,
-            proto,
-            family: FAMILY_IPV6,
-        }
-    }
-}
-
-/// Per-CPU traffic counters of one VIP.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VipCounters {
-    /// Packets seen for the VIP.
-    pub packets: u64,
-    /// Bytes seen for the VIP (whole frames, link-layer header included).
-    pub bytes: u64,
-}
+/// [`Flow::state`] bit: the client closed the flow (FIN or RST seen), so it
+/// no longer counts in [`CONNS_MAP`].
+pub const FLOW_CLOSED: u32 = 1;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: plain #[repr(C)] data without padding or pointers; every bit
-    // pattern is a valid value.
+    // SAFETY (all impls): plain #[repr(C)] data whose padding is explicit;
+    // every bit pattern is a valid value.
     unsafe impl aya::Pod for super::VipKey {}
-    // SAFETY: as above.
-    unsafe impl aya::Pod for super::VipCounters {}
+    unsafe impl aya::Pod for super::FlowKey {}
+    unsafe impl aya::Pod for super::Service {}
+    unsafe impl aya::Pod for super::SchedTable {}
+    unsafe impl aya::Pod for super::Real {}
+    unsafe impl aya::Pod for super::Flow {}
+    unsafe impl aya::Pod for super::Counters {}
 }

@@ -1,22 +1,79 @@
-//! XDP entry point of lb-daemon's fast path.
+//! XDP entry points of lb-daemon's fast path.
 //!
-//! For now the program proves the build/load/attach chain: it counts packets
-//! per (VIP, port, protocol) in [`maps::vip_stats`] and passes every packet on.
+//! `lb_xdp` forwards packets for the VIPs in `LB_VIPS` to a real server
+//! (`DR` or `TUN`), keeping each flow on its server through `LB_FLOWS`.
+//! Everything else goes to the kernel (`XDP_PASS`) untouched: other
+//! destinations, other protocols, fragments, IPv4 options, IPv6 extension
+//! headers, truncated or inconsistent headers, services without an available
+//! real server, and packets that would not fit the egress MTU once
+//! encapsulated.
 #![no_std]
 #![no_main]
+// `LB_CONNS` needs an atomic add, which `core` offers on BPF only as an intrinsic.
+#![allow(internal_features)]
+#![feature(core_intrinsics)]
 
+mod flows;
+mod fwd;
 mod maps;
 mod parse;
+mod sched;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use lb_common::{Service, VipKey};
 
-/// Counts packets whose destination is a configured VIP; never drops.
+use maps::{LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
+
+/// The load balancer.
 #[xdp]
 pub fn lb_xdp(ctx: XdpContext) -> u32 {
-    if let Some(key) = parse::destination(&ctx) {
-        maps::count(&key, ctx.data_end() - ctx.data());
-    }
+    balance(&ctx).unwrap_or(xdp_action::XDP_PASS)
+}
+
+/// Reference program: passes every packet (benchmarks subtract its cost).
+#[xdp]
+pub fn lb_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
+}
+
+#[inline(always)]
+fn balance(ctx: &XdpContext) -> Option<u32> {
+    let packet = parse::packet(ctx)?;
+    let service = lookup(&packet.flow)?;
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    let real_id = match flows::existing(&packet) {
+        Some(real) => real,
+        None => {
+            let table = LB_TABLES.get(service.table)?;
+            let real = sched::pick(&service, table, &packet.flow)?;
+            flows::insert(&packet, real);
+            real
+        }
+    };
+    let real = LB_REALS.get(real_id)?;
+    let action = fwd::forward(ctx, &packet, real)?;
+    maps::count(&VIP_STATS, service.id, len);
+    maps::count(&RS_STATS, real_id, len);
+    Some(action)
+}
+
+/// The service of the packet's destination: the exact port first, then an
+/// "all ports" (port 0) service on the same address and protocol.
+#[inline(always)]
+fn lookup(flow: &lb_common::FlowKey) -> Option<Service> {
+    let mut key = VipKey {
+        addr: flow.dst,
+        port: flow.dport,
+        proto: flow.proto,
+        family: flow.family,
+    };
+    // SAFETY: the value is copied out at once; the daemon replaces entries
+    // whole (RCU), never in place.
+    if let Some(service) = unsafe { LB_VIPS.get(&key) } {
+        return Some(*service);
+    }
+    key.port = 0;
+    unsafe { LB_VIPS.get(&key) }.copied()
 }
 
 #[cfg(not(test))]

@@ -1,22 +1,61 @@
-//! Maps of the XDP program; names and layouts come from `lb-common`.
-use aya_ebpf::{btf_maps::PerCpuHashMap, macros::btf_map};
-use lb_common::{VipCounters, VipKey, MAX_VIPS};
+//! Maps of the XDP program; names, keys and values come from `lb-common`,
+//! whose crate documentation shows how they fit together.
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    btf_maps::{Array, HashMap, LruHashMap, PerCpuArray},
+    macros::btf_map,
+};
+use lb_common::{
+    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, DEFAULT_FLOWS, MAX_REALS,
+    MAX_SERVICES,
+};
 
-/// Per-VIP counters (`lb_common::VIP_STATS_MAP`). Userspace inserts one entry
-/// per VIP; packets to other destinations are not counted.
-#[btf_map]
-#[allow(non_upper_case_globals)]
-static vip_stats: PerCpuHashMap<VipKey, VipCounters, { MAX_VIPS as usize }> =
-    PerCpuHashMap::new();
+/// VIP -> service. Not preallocated: an update swaps the whole value under
+/// RCU, so a packet sees either the old or the new service, never a mix.
+#[btf_map(name = "lb_vips")]
+pub static LB_VIPS: HashMap<
+    VipKey,
+    Service,
+    { MAX_SERVICES as usize },
+    { BPF_F_NO_PREALLOC as usize },
+> = HashMap::new();
 
-/// Adds one packet of `len` bytes to the counters of `key`, if it is a VIP.
+/// Two table slots per service: the one in force and the one being built.
+#[btf_map(name = "lb_tables")]
+pub static LB_TABLES: Array<SchedTable, { 2 * MAX_SERVICES as usize }> = Array::new();
+
+/// Real servers by id.
+#[btf_map(name = "lb_reals")]
+pub static LB_REALS: Array<Real, { MAX_REALS as usize }> = Array::new();
+
+/// Connection table; the daemon may resize it at load time.
+#[btf_map(name = "lb_flows")]
+pub static LB_FLOWS: LruHashMap<FlowKey, Flow, { DEFAULT_FLOWS as usize }> = LruHashMap::new();
+
+/// Round-robin cursor per service, per CPU.
+#[btf_map(name = "lb_rr")]
+pub static LB_RR: PerCpuArray<u32, { MAX_SERVICES as usize }> = PerCpuArray::new();
+
+/// Connections per real server counted by the data plane (`lc`).
+#[btf_map(name = "lb_conns")]
+pub static LB_CONNS: Array<i64, { MAX_REALS as usize }> = Array::new();
+
+/// Traffic per service.
+#[btf_map(name = "vip_stats")]
+pub static VIP_STATS: PerCpuArray<Counters, { MAX_SERVICES as usize }> = PerCpuArray::new();
+
+/// Traffic per real server.
+#[btf_map(name = "rs_stats")]
+pub static RS_STATS: PerCpuArray<Counters, { MAX_REALS as usize }> = PerCpuArray::new();
+
+/// Adds one packet of `len` bytes to `counters[index]`.
 #[inline(always)]
-pub fn count(key: &VipKey, len: usize) {
-    if let Some(c) = vip_stats.get_ptr_mut(key) {
-        // SAFETY: per-CPU slot of this CPU; XDP runs with preemption disabled.
+pub fn count<const N: usize>(counters: &PerCpuArray<Counters, N>, index: u32, len: u64) {
+    if let Some(c) = counters.get_ptr_mut(index) {
+        // SAFETY: this CPU's slot; XDP runs with preemption disabled.
         unsafe {
             (*c).packets += 1;
-            (*c).bytes += len as u64;
+            (*c).bytes += len;
         }
     }
 }

@@ -11,6 +11,7 @@
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
 pub mod daemon;
+pub mod frames;
 pub mod http;
 pub mod keepalived;
 pub mod lab;

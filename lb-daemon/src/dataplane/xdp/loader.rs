@@ -1,18 +1,19 @@
-//! Loading the embedded XDP program, attaching it to interfaces and reading
-//! and writing its maps.
+//! Loading the embedded XDP program, attaching it to interfaces, pinning its
+//! maps, and typed access to them ([`Maps`]).
+use std::{collections::BTreeMap, fs, path::Path};
+
 use anyhow::{anyhow, Context, Result};
 use aya::{
-    maps::{MapData, PerCpuHashMap, PerCpuValues},
-    programs::{Xdp, XdpMode},
-    util::nr_cpus,
-    Ebpf,
+    programs::{xdp::XdpLinkId, Xdp, XdpMode},
+    Ebpf, EbpfLoader,
 };
-use lb_common::{VipCounters, VipKey, VIP_STATS_MAP, XDP_PROGRAM};
+use lb_common::{FLOWS_MAP, MAPS, PASS_PROGRAM, XDP_PROGRAM};
 
-use super::embedded_object;
+use super::{embedded_object, maps::Maps};
 
 /// How the program is attached to an interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum XdpAttachMode {
     /// In the driver (native XDP); fails where the driver lacks XDP support.
     Native,
@@ -30,74 +31,138 @@ impl From<XdpAttachMode> for XdpMode {
 }
 
 /// The loaded fast-path program and its maps. Dropping it detaches the
-/// program from every interface it was attached to and frees the maps.
+/// program from every interface it is attached to (the attachments are BPF
+/// links owned by this process, so a killed daemon leaves none behind) and
+/// frees the maps unless they are pinned.
 pub struct FastPath {
     ebpf: Ebpf,
+    links: BTreeMap<u32, (XdpLinkId, XdpAttachMode)>,
 }
 
 impl FastPath {
-    /// Loads the embedded object and the XDP program into the kernel (the
-    /// verifier runs here), without attaching it anywhere.
-    pub fn load() -> Result<Self> {
-        let mut ebpf = Ebpf::load(embedded_object()?).context("loading the eBPF object")?;
-        program(&mut ebpf)?
+    /// Loads the embedded object with a connection table of `flows`
+    /// entries, and the XDP program (the verifier runs here), without
+    /// attaching it anywhere.
+    pub fn load(flows: u32) -> Result<Self> {
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(FLOWS_MAP, flows)
+            .load(embedded_object()?)
+            .context("loading the eBPF object")?;
+        program(&mut ebpf, XDP_PROGRAM)?
             .load()
             .context("verifying the XDP program")?;
-        Ok(FastPath { ebpf })
+        Ok(FastPath {
+            ebpf,
+            links: BTreeMap::new(),
+        })
     }
 
     /// Attaches the program to the interface with index `ifindex` of the
-    /// calling thread's network namespace.
+    /// calling thread's network namespace (once; again is a no-op).
     pub fn attach(&mut self, ifindex: u32, mode: XdpAttachMode) -> Result<()> {
-        program(&mut self.ebpf)?
+        if self.links.contains_key(&ifindex) {
+            return Ok(());
+        }
+        let link = program(&mut self.ebpf, XDP_PROGRAM)?
             .attach_to_if_index(ifindex, mode.into())
             .with_context(|| format!("attaching XDP ({mode:?}) to interface index {ifindex}"))?;
+        self.links.insert(ifindex, (link, mode));
         Ok(())
     }
 
-    /// Starts counting packets sent to `key` (counters start at zero).
-    pub fn add_vip(&mut self, key: &VipKey) -> Result<()> {
-        let cpus = nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
-        let zeros = PerCpuValues::try_from(vec![VipCounters::default(); cpus])?;
-        self.vip_stats_mut()?
-            .insert(key, zeros, 0)
-            .with_context(|| format!("inserting {key:?} into {VIP_STATS_MAP}"))
+    /// Detaches the program from interface `ifindex` (no-op if it is not
+    /// attached there).
+    pub fn detach(&mut self, ifindex: u32) -> Result<()> {
+        let Some((link, _)) = self.links.remove(&ifindex) else {
+            return Ok(());
+        };
+        program(&mut self.ebpf, XDP_PROGRAM)?
+            .detach(link)
+            .with_context(|| format!("detaching XDP from interface index {ifindex}"))
     }
 
-    /// The counters of `key` summed over all CPUs.
-    pub fn vip_counters(&self, key: &VipKey) -> Result<VipCounters> {
-        let map: PerCpuHashMap<&MapData, VipKey, VipCounters> = PerCpuHashMap::try_from(
+    /// The interfaces the program is attached to, with the mode.
+    pub fn attached(&self) -> impl Iterator<Item = (u32, XdpAttachMode)> + '_ {
+        self.links.iter().map(|(i, (_, mode))| (*i, *mode))
+    }
+
+    /// Pins every map under `dir` (created if needed; pins left there by a
+    /// previous run are replaced), so `bpftool` and operators find them.
+    pub fn pin(&mut self, dir: &Path) -> Result<()> {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for name in MAPS {
+            let path = dir.join(name);
+            if path.exists() {
+                fs::remove_file(&path)
+                    .with_context(|| format!("removing stale pin {}", path.display()))?;
+            }
             self.ebpf
-                .map(VIP_STATS_MAP)
-                .ok_or_else(|| missing_map(VIP_STATS_MAP))?,
-        )?;
-        let per_cpu = map
-            .get(key, 0)
-            .with_context(|| format!("{key:?} is not a VIP"))?;
-        Ok(per_cpu
-            .iter()
-            .fold(VipCounters::default(), |sum, c| VipCounters {
-                packets: sum.packets + c.packets,
-                bytes: sum.bytes + c.bytes,
-            }))
+                .map(name)
+                .ok_or_else(|| missing_map(name))?
+                .pin(&path)
+                .with_context(|| format!("pinning {name} at {}", path.display()))?;
+        }
+        Ok(())
     }
 
-    fn vip_stats_mut(&mut self) -> Result<PerCpuHashMap<&mut MapData, VipKey, VipCounters>> {
-        let map = self
-            .ebpf
-            .map_mut(VIP_STATS_MAP)
-            .ok_or_else(|| missing_map(VIP_STATS_MAP))?;
-        Ok(PerCpuHashMap::try_from(map)?)
+    /// Typed access to the maps.
+    pub fn maps(&mut self) -> Maps<'_> {
+        Maps::new(&mut self.ebpf)
+    }
+
+    /// The loaded load-balancing program (for `BPF_PROG_TEST_RUN`).
+    pub fn program(&mut self) -> Result<&mut Xdp> {
+        program(&mut self.ebpf, XDP_PROGRAM)
     }
 }
 
-fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp> {
+/// The reference program that passes every packet, loaded on its own (for
+/// benchmarks: the cost of running any XDP program at all).
+pub struct PassProgram(Ebpf);
+
+impl PassProgram {
+    /// Loads the embedded object's pass-everything program.
+    pub fn load() -> Result<Self> {
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(FLOWS_MAP, 1)
+            .load(embedded_object()?)
+            .context("loading the eBPF object")?;
+        program(&mut ebpf, PASS_PROGRAM)?
+            .load()
+            .context("verifying the pass program")?;
+        Ok(PassProgram(ebpf))
+    }
+
+    /// The loaded program (for `BPF_PROG_TEST_RUN`).
+    pub fn program(&mut self) -> Result<&mut Xdp> {
+        program(&mut self.0, PASS_PROGRAM)
+    }
+}
+
+/// Removes the pins under `dir` and the directory itself.
+pub fn unpin(dir: &Path) -> Result<()> {
+    for name in MAPS {
+        let path = dir.join(name);
+        if path.exists() {
+            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    match fs::remove_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
     let prog = ebpf
-        .program_mut(XDP_PROGRAM)
-        .ok_or_else(|| anyhow!("the eBPF object has no program {XDP_PROGRAM}"))?;
+        .program_mut(name)
+        .ok_or_else(|| anyhow!("the eBPF object has no program {name}"))?;
     Ok(prog.try_into()?)
 }
 
-fn missing_map(name: &str) -> anyhow::Error {
+/// The error for a map the object lacks.
+pub(super) fn missing_map(name: &str) -> anyhow::Error {
     anyhow!("the eBPF object has no map {name}")
 }

@@ -1,7 +1,12 @@
-//! The XDP fast path: the embedded eBPF object, loading and attaching it, and
-//! its maps.
+//! The XDP fast path: the embedded eBPF object, loading and attaching it,
+//! its maps, and the pure table builders the daemon fills them with.
 mod loader;
+mod maps;
 mod object;
+mod programmer;
+pub mod tables;
 
-pub use loader::{FastPath, XdpAttachMode};
+pub use loader::{unpin, FastPath, PassProgram, XdpAttachMode};
+pub use maps::Maps;
 pub use object::{embedded_object, ObjectMissing};
+pub use programmer::{addr_of, Backend, Programmer, RealId, ServiceIds, SLOT_QUIET};

@@ -1,0 +1,256 @@
+//! Writing services into the program's maps without a packet ever seeing a
+//! half-updated backend set: a service's new table is written into the slot
+//! not in force, then the service's `lb_vips` entry, which names the slot,
+//! is replaced in one update (the map is not preallocated, so the kernel
+//! swaps the entry under RCU). A slot is written again only after
+//! [`SLOT_QUIET`], far longer than any program run that could still be
+//! reading it.
+use std::{
+    collections::{BTreeMap, VecDeque},
+    net::IpAddr,
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Result};
+use lb_common::{Real, Service, VipKey, MAX_REALS, MAX_SERVICES};
+
+use super::{
+    tables::{self, Member, Scheduler},
+    FastPath,
+};
+
+/// How long a table slot taken out of service stays untouched.
+pub const SLOT_QUIET: Duration = Duration::from_millis(20);
+
+/// One real server of a service, resolved for the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backend {
+    /// Its port (identifies it with the address; the packet's port is kept).
+    pub port: u16,
+    /// Scheduling weight (0: no new flows).
+    pub weight: u32,
+    /// Where and how to send its packets (address, MACs, interface, method).
+    pub real: Real,
+}
+
+impl Backend {
+    fn addr(&self) -> IpAddr {
+        addr_of(&self.real)
+    }
+}
+
+/// The address of a [`Real`] entry.
+pub fn addr_of(real: &Real) -> IpAddr {
+    if real.family == lb_common::FAMILY_IPV4 {
+        IpAddr::from([real.addr[0], real.addr[1], real.addr[2], real.addr[3]])
+    } else {
+        IpAddr::from(real.addr)
+    }
+}
+
+/// The ids a service and its real servers have in the maps (indexes of
+/// their counters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceIds {
+    /// Service id (`vip_stats`).
+    pub id: u32,
+    /// Real ids (`lb_reals`, `rs_stats`, `lb_conns`), in backend order.
+    pub reals: Vec<RealId>,
+}
+
+/// One backend's real id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealId {
+    /// Backend address.
+    pub addr: IpAddr,
+    /// Backend port.
+    pub port: u16,
+    /// Its id.
+    pub id: u32,
+}
+
+/// What is programmed for one service.
+#[derive(Debug, Clone)]
+struct Programmed {
+    id: u32,
+    slot: u32,
+    sched: Scheduler,
+    backends: Vec<Backend>,
+    /// When the other slot was taken out of service.
+    retired_at: Instant,
+}
+
+/// Real ids are given per (service, address, port) so that counters are per
+/// destination as in IPVS; freed ids are reused oldest first.
+#[derive(Debug)]
+struct RealIds {
+    given: BTreeMap<(VipKey, IpAddr, u16), u32>,
+    free: VecDeque<u32>,
+}
+
+/// Owns the fast path's maps and what is written in them.
+pub struct Programmer {
+    fast_path: FastPath,
+    services: BTreeMap<VipKey, Programmed>,
+    free_services: VecDeque<u32>,
+    reals: RealIds,
+}
+
+impl Programmer {
+    /// Takes over a freshly loaded program (empty maps).
+    pub fn new(fast_path: FastPath) -> Programmer {
+        Programmer {
+            fast_path,
+            services: BTreeMap::new(),
+            free_services: (0..MAX_SERVICES).collect(),
+            reals: RealIds {
+                given: BTreeMap::new(),
+                free: (0..MAX_REALS).collect(),
+            },
+        }
+    }
+
+    /// The loaded program (to attach it, read counters, run tests).
+    pub fn fast_path(&mut self) -> &mut FastPath {
+        &mut self.fast_path
+    }
+
+    /// The service id and per-backend real ids of `key`, if programmed.
+    pub fn ids(&self, key: &VipKey) -> Option<ServiceIds> {
+        let p = self.services.get(key)?;
+        let reals = p
+            .backends
+            .iter()
+            .filter_map(|b| {
+                let id = self.reals.given.get(&(*key, b.addr(), b.port))?;
+                Some(RealId {
+                    addr: b.addr(),
+                    port: b.port,
+                    id: *id,
+                })
+            })
+            .collect();
+        Some(ServiceIds { id: p.id, reals })
+    }
+
+    /// Makes `key` a service scheduled by `sched` over `backends`; does
+    /// nothing when that is already what is programmed.
+    pub fn set_service(
+        &mut self,
+        key: VipKey,
+        sched: Scheduler,
+        backends: &[Backend],
+    ) -> Result<()> {
+        if let Some(p) = self.services.get(&key) {
+            if p.sched == sched && p.backends == backends {
+                return Ok(());
+            }
+        }
+        let members = self.assign_reals(key, backends)?;
+        let table = tables::build(sched, &members)?;
+        let (id, slot, retired_at) = match self.services.get(&key) {
+            Some(p) => (p.id, 1 - p.slot, p.retired_at),
+            None => (self.take_service_id()?, 0, Instant::now() - SLOT_QUIET),
+        };
+        // The slot being written was retired by the previous swap.
+        if let Some(wait) = SLOT_QUIET.checked_sub(retired_at.elapsed()) {
+            thread::sleep(wait);
+        }
+        let mut maps = self.fast_path.maps();
+        for (b, m) in backends.iter().zip(&members) {
+            maps.set_real(m.real, &b.real)?;
+        }
+        maps.set_table(2 * id + slot, &table)?;
+        let service = Service {
+            id,
+            table: 2 * id + slot,
+            sched: sched.code(),
+            pad: [0; 3],
+        };
+        maps.set_service(&key, &service)?;
+        let stale: Vec<_> = self.services.get(&key).map_or_else(Vec::new, |p| {
+            removed(&p.backends, backends)
+                .map(|b| (b.addr(), b.port))
+                .collect()
+        });
+        for (addr, port) in stale {
+            self.release_real(&key, addr, port);
+        }
+        self.services.insert(
+            key,
+            Programmed {
+                id,
+                slot,
+                sched,
+                backends: backends.to_vec(),
+                retired_at: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes service `key`: its packets go to the kernel again.
+    pub fn remove_service(&mut self, key: &VipKey) -> Result<()> {
+        let Some(p) = self.services.remove(key) else {
+            return Ok(());
+        };
+        self.fast_path.maps().remove_service(key)?;
+        for b in &p.backends {
+            self.release_real(key, b.addr(), b.port);
+        }
+        self.free_services.push_back(p.id);
+        Ok(())
+    }
+
+    /// The services programmed now.
+    pub fn keys(&self) -> impl Iterator<Item = &VipKey> {
+        self.services.keys()
+    }
+
+    fn take_service_id(&mut self) -> Result<u32> {
+        match self.free_services.pop_front() {
+            Some(id) => Ok(id),
+            None => bail!("the fast path holds at most {MAX_SERVICES} services"),
+        }
+    }
+
+    /// Real ids for `backends` of `key` (new ones for new backends; their
+    /// connection counts start at zero).
+    fn assign_reals(&mut self, key: VipKey, backends: &[Backend]) -> Result<Vec<Member>> {
+        let mut members = Vec::with_capacity(backends.len());
+        for b in backends {
+            let slot = (key, b.addr(), b.port);
+            let real = match self.reals.given.get(&slot) {
+                Some(&id) => id,
+                None => {
+                    let Some(id) = self.reals.free.pop_front() else {
+                        bail!("the fast path holds at most {MAX_REALS} real servers");
+                    };
+                    self.fast_path.maps().set_connections(id, 0)?;
+                    self.reals.given.insert(slot, id);
+                    id
+                }
+            };
+            members.push(Member {
+                real,
+                weight: b.weight,
+                addr: b.addr(),
+                port: b.port,
+            });
+        }
+        Ok(members)
+    }
+
+    fn release_real(&mut self, key: &VipKey, addr: IpAddr, port: u16) {
+        if let Some(id) = self.reals.given.remove(&(*key, addr, port)) {
+            self.reals.free.push_back(id);
+        }
+    }
+}
+
+/// Backends of `old` that `new` no longer has.
+fn removed<'a>(old: &'a [Backend], new: &'a [Backend]) -> impl Iterator<Item = &'a Backend> {
+    old.iter()
+        .filter(move |o| !new.iter().any(|n| n.addr() == o.addr() && n.port == o.port))
+}

@@ -1,0 +1,477 @@
+//! Packet fixtures for the XDP program through `BPF_PROG_TEST_RUN` (aya's
+//! `TestRun`): a frame in -> the expected action and frame out, for every
+//! path. Expected frames are built with `etherparse`, independently of the
+//! program. Runs as root in the calling namespace; no packet leaves it
+//! (test runs transmit nothing).
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use anyhow::{ensure, Result};
+use aya::programs::{TestRun, TestRunOptions};
+use lb_common::{
+    hash_addr, hash_addr_port, widen_v4, FlowKey, Real, VipKey, FAMILY_IPV4, FAMILY_IPV6, FWD_DR,
+    FWD_TUN,
+};
+use lb_daemon::dataplane::xdp::{
+    tables::{self, key_bytes, Member, Scheduler},
+    Backend, FastPath, Programmer,
+};
+use lb_tests::frames::{direct_routed, tunnelled, Frame, ACK, DIRECTOR_MAC, FIN, L4, SYN};
+
+const XDP_PASS: u32 = 2;
+const XDP_TX: u32 = 3;
+const XDP_REDIRECT: u32 = 4;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+/// `BPF_PROG_TEST_RUN` receives frames on the loopback device.
+const LOOPBACK: u32 = 1;
+
+const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50);
+const CLIENT4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+const DIRECTOR4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+fn rs4(n: u8) -> IpAddr {
+    IpAddr::from([192, 0, 2, 10 + n])
+}
+
+fn rs6(n: u8) -> IpAddr {
+    IpAddr::from(Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0x10 + u16::from(n),
+    ))
+}
+
+fn rs_mac(n: u8) -> [u8; 6] {
+    [0x02, 0, 0, 0, 0, 0x10 + n]
+}
+
+/// Real server `n` at `addr`, reached through the test run's ingress
+/// device unless `ifindex` says otherwise.
+fn backend(n: u8, addr: IpAddr, forward: u8, weight: u32) -> Backend {
+    let (family, src) = match addr {
+        IpAddr::V4(_) => (FAMILY_IPV4, key_bytes(DIRECTOR4.into())),
+        IpAddr::V6(_) => (FAMILY_IPV6, key_bytes(DIRECTOR6.into())),
+    };
+    Backend {
+        port: 80,
+        weight,
+        real: Real {
+            addr: key_bytes(addr),
+            src,
+            dmac: rs_mac(n),
+            smac: DIRECTOR_MAC,
+            ifindex: LOOPBACK,
+            mtu: 1500,
+            family,
+            forward,
+        },
+    }
+}
+
+fn three(forward: u8) -> Vec<Backend> {
+    (1..=3).map(|n| backend(n, rs4(n), forward, 1)).collect()
+}
+
+fn vip4(port: u16, proto: u8) -> VipKey {
+    VipKey::v4(VIP4.octets(), port, proto)
+}
+
+fn programmer() -> Result<Programmer> {
+    // The round-robin cursors are per CPU: stay on one.
+    let mut cpus = nix::sched::CpuSet::new();
+    cpus.set(0)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &cpus)?;
+    Ok(Programmer::new(FastPath::load(4096)?))
+}
+
+/// Runs the program once on `frame`: the action and the frame out.
+fn run(p: &mut Programmer, frame: &[u8]) -> Result<(u32, Vec<u8>)> {
+    let mut out = vec![0u8; frame.len() + 128];
+    let result = p.fast_path().program()?.test_run(TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(&mut out),
+        ..TestRunOptions::default()
+    })?;
+    out.truncate(result.data_size_out as usize);
+    Ok((result.return_value, out))
+}
+
+/// The real server (by its MAC) a direct-routed frame went to.
+fn sent_to(p: &mut Programmer, frame: &Frame) -> Result<u8> {
+    let bytes = frame.bytes();
+    let (action, out) = run(p, &bytes)?;
+    ensure!(action == XDP_TX, "{frame:?}: action {action}");
+    ensure!(out[6..12] == DIRECTOR_MAC, "source MAC is the director's");
+    ensure!(out[12..] == bytes[12..], "only the MACs change");
+    Ok(out[5] - 0x10)
+}
+
+fn client(port: u16) -> (IpAddr, u16) {
+    (CLIENT4.into(), port)
+}
+
+fn to_vip(port: u16, l4: L4) -> Frame {
+    Frame::new(client(port), (VIP4.into(), 80), l4)
+}
+
+/// Frames the program must hand to the kernel untouched.
+fn assert_passed(p: &mut Programmer, what: &str, bytes: &[u8]) -> Result<()> {
+    let (action, out) = run(p, bytes)?;
+    ensure!(
+        action == XDP_PASS,
+        "{what}: action {action}, expected XDP_PASS"
+    );
+    ensure!(out == bytes, "{what}: the frame was modified");
+    Ok(())
+}
+
+#[test]
+fn rr_new_flows_rotate_and_existing_flows_stay() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(vip4(80, TCP), Scheduler::Rr, &three(FWD_DR))?;
+    let first: Vec<u8> = (0..6)
+        .map(|i| sent_to(&mut p, &to_vip(40000 + i, SYN)))
+        .collect::<Result<_>>()?;
+    let start = first[0];
+    let expected: Vec<u8> = (0..6).map(|i| (start - 1 + i) % 3 + 1).collect();
+    ensure!(first == expected, "round robin order {first:?}");
+    // Existing flows keep their server, whatever the cursor says now.
+    for i in 0..6 {
+        ensure!(sent_to(&mut p, &to_vip(40000 + i, ACK))? == first[i as usize]);
+    }
+    // ... even after the service's table is rebuilt without one server.
+    let mut two = three(FWD_DR);
+    two.remove(1);
+    p.set_service(vip4(80, TCP), Scheduler::Rr, &two)?;
+    for i in 0..6 {
+        ensure!(sent_to(&mut p, &to_vip(40000 + i, ACK))? == first[i as usize]);
+    }
+    for i in 0..6 {
+        ensure!(
+            sent_to(&mut p, &to_vip(41000 + i, SYN))? != 2,
+            "rs2 left the table"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn wrr_follows_the_weights() -> Result<()> {
+    let mut p = programmer()?;
+    let backends = vec![backend(1, rs4(1), FWD_DR, 3), backend(2, rs4(2), FWD_DR, 1)];
+    p.set_service(vip4(80, TCP), Scheduler::Wrr, &backends)?;
+    let mut counts = [0; 3];
+    for i in 0..40 {
+        counts[usize::from(sent_to(&mut p, &to_vip(40000 + i, SYN))?)] += 1;
+    }
+    ensure!(counts == [0, 30, 10], "wrr 3:1 over 40 flows: {counts:?}");
+    Ok(())
+}
+
+#[test]
+fn lc_picks_the_fewest_connections_and_fin_releases_one() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(vip4(80, TCP), Scheduler::Lc, &three(FWD_DR))?;
+    let order: Vec<u8> = (0..3)
+        .map(|i| sent_to(&mut p, &to_vip(40000 + i, SYN)))
+        .collect::<Result<_>>()?;
+    ensure!(order == [1, 2, 3], "one connection each: {order:?}");
+    // The client closes its flow on rs2: rs2 has the fewest again.
+    ensure!(sent_to(&mut p, &to_vip(40001, FIN))? == 2);
+    ensure!(sent_to(&mut p, &to_vip(40010, SYN))? == 2);
+    // A second FIN on the same flow does not count twice.
+    ensure!(sent_to(&mut p, &to_vip(40001, FIN))? == 2);
+    ensure!(sent_to(&mut p, &to_vip(40011, SYN))? == 1);
+    let ids = p.ids(&vip4(80, TCP)).expect("programmed");
+    let conns: Vec<i64> = ids
+        .reals
+        .iter()
+        .map(|r| p.fast_path().maps().connections(r.id))
+        .collect::<Result<_>>()?;
+    ensure!(conns == [2, 1, 1], "connections per server: {conns:?}");
+    Ok(())
+}
+
+/// The server the hashing schedulers must pick, from the same table the
+/// daemon builds and the hash `lb-common` defines.
+fn hashed_choice(sched: Scheduler, backends: &[Backend], slot_hash: u32) -> Result<u8> {
+    let members: Vec<Member> = backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Member {
+            real: i as u32,
+            weight: b.weight,
+            addr: lb_daemon::dataplane::xdp::addr_of(&b.real),
+            port: b.port,
+        })
+        .collect();
+    let table = tables::build(sched, &members)?;
+    let position = table.ring[(slot_hash % table.len) as usize];
+    let index = table.reals[usize::from(position)] as usize;
+    Ok(backends[index].real.dmac[5] - 0x10)
+}
+
+#[test]
+fn sh_keeps_a_client_on_one_server() -> Result<()> {
+    let mut p = programmer()?;
+    let backends = three(FWD_DR);
+    p.set_service(vip4(80, TCP), Scheduler::Sh, &backends)?;
+    let expected = hashed_choice(
+        Scheduler::Sh,
+        &backends,
+        hash_addr(&widen_v4(CLIENT4.octets())),
+    )?;
+    for i in 0..10 {
+        ensure!(sent_to(&mut p, &to_vip(40000 + i, SYN))? == expected);
+    }
+    Ok(())
+}
+
+#[test]
+fn mh_hashes_client_address_and_port_into_the_maglev_table() -> Result<()> {
+    let mut p = programmer()?;
+    let backends = three(FWD_DR);
+    p.set_service(vip4(80, TCP), Scheduler::Mh, &backends)?;
+    let mut seen = [false; 4];
+    for i in 0..30 {
+        let port = 40000 + i;
+        let hash = hash_addr_port(&widen_v4(CLIENT4.octets()), port);
+        let expected = hashed_choice(Scheduler::Mh, &backends, hash)?;
+        ensure!(
+            sent_to(&mut p, &to_vip(port, SYN))? == expected,
+            "port {port}"
+        );
+        seen[usize::from(expected)] = true;
+    }
+    ensure!(
+        seen[1..].iter().all(|s| *s),
+        "30 flows reach all three servers"
+    );
+    Ok(())
+}
+
+#[test]
+fn dr_rewrites_only_the_macs_ipv4_ipv6_and_vlan() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(
+        vip4(80, TCP),
+        Scheduler::Rr,
+        &[backend(1, rs4(1), FWD_DR, 1)],
+    )?;
+    let v6: Vec<Backend> = vec![backend(2, rs6(2), FWD_DR, 1)];
+    p.set_service(VipKey::v6(VIP6.octets(), 53, UDP), Scheduler::Rr, &v6)?;
+    let mut tagged = to_vip(40000, SYN);
+    tagged.vlan = Some(42);
+    let udp6 = Frame::new((CLIENT6.into(), 5353), (VIP6.into(), 53), L4::Udp);
+    for (frame, n) in [(to_vip(40001, SYN), 1), (tagged, 1), (udp6, 2)] {
+        let bytes = frame.bytes();
+        let (action, out) = run(&mut p, &bytes)?;
+        ensure!(action == XDP_TX, "{frame:?}: action {action}");
+        ensure!(
+            out == direct_routed(&bytes, rs_mac(n), DIRECTOR_MAC),
+            "{frame:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn tun_encapsulates_exactly_as_ipvs_ipv4_ipv6_and_vlan() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(
+        vip4(80, TCP),
+        Scheduler::Rr,
+        &[backend(1, rs4(1), FWD_TUN, 1)],
+    )?;
+    let v6 = vec![backend(2, rs6(2), FWD_TUN, 1)];
+    p.set_service(VipKey::v6(VIP6.octets(), 80, TCP), Scheduler::Rr, &v6)?;
+    let mut tagged = to_vip(40000, SYN);
+    tagged.vlan = Some(7);
+    let tcp6 = Frame::new((CLIENT6.into(), 40000), (VIP6.into(), 80), SYN);
+    let cases = [
+        (to_vip(40001, SYN), 1, DIRECTOR4.into(), rs4(1)),
+        (tagged, 1, DIRECTOR4.into(), rs4(1)),
+        (tcp6, 2, DIRECTOR6.into(), rs6(2)),
+    ];
+    for (frame, n, src, dst) in cases {
+        let bytes = frame.bytes();
+        let (action, out) = run(&mut p, &bytes)?;
+        ensure!(action == XDP_TX, "{frame:?}: action {action}");
+        let expected = tunnelled(&bytes, rs_mac(n), DIRECTOR_MAC, src, dst);
+        ensure!(
+            out == expected,
+            "{frame:?}:\n got {out:02x?}\nwant {expected:02x?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn tun_passes_what_would_not_fit_the_mtu() -> Result<()> {
+    let mut p = programmer()?;
+    let mut small = backend(1, rs4(1), FWD_TUN, 1);
+    small.real.mtu = 100;
+    p.set_service(vip4(80, TCP), Scheduler::Rr, &[small])?;
+    let mut frame = to_vip(40000, SYN);
+    frame.payload = 100 - 20 - 20 - 20 + 1; // one byte too many once encapsulated
+    assert_passed(&mut p, "oversized", &frame.bytes())?;
+    frame.payload -= 1;
+    ensure!(run(&mut p, &frame.bytes())?.0 == XDP_TX, "fits exactly");
+    Ok(())
+}
+
+#[test]
+fn a_real_server_on_another_interface_is_reached_by_redirect() -> Result<()> {
+    let mut p = programmer()?;
+    let mut elsewhere = backend(1, rs4(1), FWD_DR, 1);
+    elsewhere.real.ifindex = LOOPBACK + 1000;
+    p.set_service(vip4(80, TCP), Scheduler::Rr, &[elsewhere])?;
+    let bytes = to_vip(40000, SYN).bytes();
+    let (action, out) = run(&mut p, &bytes)?;
+    ensure!(action == XDP_REDIRECT, "action {action}");
+    ensure!(out == direct_routed(&bytes, rs_mac(1), DIRECTOR_MAC));
+    Ok(())
+}
+
+#[test]
+fn port_zero_serves_every_port_and_exact_ports_win() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(
+        vip4(0, TCP),
+        Scheduler::Rr,
+        &[backend(1, rs4(1), FWD_DR, 1)],
+    )?;
+    p.set_service(
+        vip4(443, TCP),
+        Scheduler::Rr,
+        &[backend(2, rs4(2), FWD_DR, 1)],
+    )?;
+    let to = |port| Frame::new(client(40000 + port), (VIP4.into(), port), SYN);
+    ensure!(sent_to(&mut p, &to(8080))? == 1);
+    ensure!(sent_to(&mut p, &to(443))? == 2);
+    let udp = Frame::new(client(40000), (VIP4.into(), 8080), L4::Udp);
+    assert_passed(&mut p, "UDP has no all-ports service", &udp.bytes())
+}
+
+#[test]
+fn everything_else_goes_to_the_kernel_untouched() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(vip4(80, TCP), Scheduler::Rr, &three(FWD_DR))?;
+    let syn = to_vip(40000, SYN).bytes();
+    let other_vip = Frame::new(client(1), (Ipv4Addr::new(192, 0, 2, 51).into(), 80), SYN);
+    let other_port = Frame::new(client(1), (VIP4.into(), 81), SYN);
+    let udp = Frame::new(client(1), (VIP4.into(), 80), L4::Udp);
+    let mut fragment = syn.clone();
+    fragment[20] |= 0x20; // more fragments
+    fix_ipv4_checksum(&mut fragment);
+    let mut later_fragment = syn.clone();
+    later_fragment[21] = 0x10; // offset 16 * 8
+    fix_ipv4_checksum(&mut later_fragment);
+    let with_options = ipv4_with_options(&syn);
+    let mut icmp = syn.clone();
+    icmp[23] = 1; // protocol ICMP
+    fix_ipv4_checksum(&mut icmp);
+    let mut lying_length = syn.clone();
+    lying_length[16..18].copy_from_slice(&1500u16.to_be_bytes());
+    fix_ipv4_checksum(&mut lying_length);
+    let arp = {
+        let mut f = syn[..42].to_vec();
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        f
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("another address", other_vip.bytes()),
+        ("another port", other_port.bytes()),
+        ("another protocol", udp.bytes()),
+        ("first fragment", fragment),
+        ("later fragment", later_fragment),
+        ("IPv4 options", with_options),
+        ("ICMP", icmp),
+        ("length beyond the frame", lying_length),
+        ("ARP", arp),
+        // (BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header.)
+        ("Ethernet header only", syn[..14].to_vec()),
+        ("truncated IPv4", syn[..14 + 12].to_vec()),
+        ("truncated TCP", syn[..14 + 20 + 10].to_vec()),
+    ];
+    for (what, bytes) in &cases {
+        assert_passed(&mut p, what, bytes)?;
+    }
+    let mut v6_ext = Frame::new((CLIENT6.into(), 1), (VIP6.into(), 80), SYN).bytes();
+    v6_ext[14 + 6] = 0; // next header: hop-by-hop options
+    p.set_service(
+        VipKey::v6(VIP6.octets(), 80, TCP),
+        Scheduler::Rr,
+        &[backend(1, rs6(1), FWD_DR, 1)],
+    )?;
+    assert_passed(&mut p, "IPv6 extension header", &v6_ext)?;
+    let vlan_truncated = {
+        let mut f = to_vip(40000, SYN);
+        f.vlan = Some(5);
+        f.bytes()[..16].to_vec()
+    };
+    assert_passed(&mut p, "truncated VLAN tag", &vlan_truncated)
+}
+
+#[test]
+fn a_service_without_serving_servers_passes_and_counters_count() -> Result<()> {
+    let mut p = programmer()?;
+    let key = vip4(80, TCP);
+    p.set_service(key, Scheduler::Rr, &[backend(1, rs4(1), FWD_DR, 0)])?;
+    let syn = to_vip(40000, SYN).bytes();
+    assert_passed(&mut p, "weight 0 only", &syn)?;
+    p.set_service(key, Scheduler::Rr, &[backend(1, rs4(1), FWD_DR, 1)])?;
+    for i in 0..3 {
+        sent_to(&mut p, &to_vip(40000 + i, SYN))?;
+    }
+    let ids = p.ids(&key).expect("programmed");
+    let service = p.fast_path().maps().service_counters(ids.id)?;
+    let real = p.fast_path().maps().real_counters(ids.reals[0].id)?;
+    ensure!(
+        service.packets == 3 && service.bytes == 3 * syn.len() as u64,
+        "{service:?}"
+    );
+    ensure!(real == service, "{real:?}");
+    let flow = FlowKey {
+        src: widen_v4(CLIENT4.octets()),
+        dst: widen_v4(VIP4.octets()),
+        sport: 40000,
+        dport: 80,
+        proto: TCP,
+        family: FAMILY_IPV4,
+        pad: [0; 2],
+    };
+    let recorded = p.fast_path().maps().flow(&flow)?.expect("flow recorded");
+    ensure!(recorded.real == ids.reals[0].id);
+    Ok(())
+}
+
+fn fix_ipv4_checksum(frame: &mut [u8]) {
+    frame[24..26].copy_from_slice(&[0, 0]);
+    let header_len = usize::from(frame[14] & 0x0F) * 4;
+    let sum = frame[14..14 + header_len]
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum::<u32>();
+    let folded = (sum & 0xFFFF) + (sum >> 16);
+    frame[24..26].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+}
+
+/// `frame` with a 4-byte IPv4 option (NOPs) inserted.
+fn ipv4_with_options(frame: &[u8]) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f.splice(34..34, [1, 1, 1, 1]);
+    f[14] = 0x46;
+    let total = u16::from_be_bytes([f[16], f[17]]) + 4;
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    fix_ipv4_checksum(&mut f);
+    f
+}
