@@ -32,17 +32,25 @@ fn dr_lab(directors: usize) -> Result<Lab> {
 }
 
 /// A director's configuration: VRRP instance VI_1 holding the VIP and one
-/// `fast_path xdp` DR service over the real servers with these weights.
+/// `fast_path xdp` DR service over the real servers with these weights,
+/// checked by TCP_CHECK.
 fn config(vrrp: &VrrpConf, lab: &Lab, algo: &str, weights: &[u32]) -> String {
+    let check = format!(
+        "TCP_CHECK {{\n            connect_timeout 1\n            retry 0\n            delay_loop {}\n        }}",
+        DELAY_LOOP.as_secs_f64()
+    );
+    config_checked(vrrp, lab, algo, weights, &check)
+}
+
+/// As [`config`], with `check` as every real server's checker block.
+fn config_checked(vrrp: &VrrpConf, lab: &Lab, algo: &str, weights: &[u32], check: &str) -> String {
     let reals: String = weights
         .iter()
         .enumerate()
         .map(|(i, w)| {
             format!(
-                "    real_server {} 80 {{\n        weight {w}\n        TCP_CHECK {{\n            connect_timeout 1\n            \
-                 retry 0\n            delay_loop {}\n        }}\n    }}\n",
+                "    real_server {} 80 {{\n        weight {w}\n        {check}\n    }}\n",
                 lab.real_server(i + 1).ipv4(),
-                DELAY_LOOP.as_secs_f64()
             )
         })
         .collect();
@@ -228,6 +236,40 @@ fn xdp_schedulers_spread_client_flows() -> Result<()> {
     )??;
     ensure_near(&counts, &[("rs1", 10), ("rs2", 10), ("rs3", 10)], 0).context("lc")?;
     drop(daemon);
+    Ok(())
+}
+
+/// Real servers the director never talked to (checked by a script): the
+/// daemon asks the kernel to resolve their MAC addresses.
+#[test]
+fn xdp_resolves_real_servers_the_director_never_contacted() -> Result<()> {
+    let lab = dr_lab(1)?;
+    let tmp = tempfile::tempdir()?;
+    let check = "MISC_CHECK {\n            misc_path /bin/true\n        }";
+    let conf = config_checked(
+        &VrrpConf::fast("MASTER", 150),
+        &lab,
+        "rr",
+        &[1, 1, 1],
+        check,
+    );
+    let neighbours = lab.director(1).ns().ip(&["neigh", "show", "dev", "eth0"])?;
+    ensure!(
+        !neighbours.contains("192.0.2.11"),
+        "already known:\n{neighbours}"
+    );
+    let daemon = start(&lab, tmp.path(), 1, &conf)?;
+    wait_serving(&daemon, 3)?;
+    let macs: Vec<String> = fast_path(&daemon)["services"][0]["backends"]
+        .as_array()
+        .context("backends")?
+        .iter()
+        .map(|b| b["next_hop"]["mac"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected: Vec<String> = lab.real_servers().map(|rs| rs.mac_string()).collect();
+    ensure!(macs == expected, "{macs:?} vs {expected:?}");
+    let counts = spread(&lab, 30)?;
+    ensure!(counts.len() == 3, "every real server is reached: {counts:?}");
     Ok(())
 }
 
