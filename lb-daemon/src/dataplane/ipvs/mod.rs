@@ -3,7 +3,9 @@
 //!
 //! * [`wire`]: the family's messages and attributes, typed, written once;
 //! * [`model`]: services, destinations, counters and timeouts with their meaning;
-//! * [`IpvsClient`]: a blocking client: add, change, remove and dump.
+//! * [`IpvsClient`]: a blocking client: add, change, remove and dump;
+//! * [`target`]: the desired state as IPVS tables (pure);
+//! * [`diff`]: desired vs programmed tables -> operations (pure).
 //!
 //! No crate on crates.io speaks IPVS over the maintained rust-netlink stack
 //! (`netlink-packet-ipvs` 0.0.1 is a 2024 one-off on netlink-packet-core 0.7,
@@ -11,8 +13,10 @@
 //! `netlink-packet-core` / `netlink-packet-generic` / `netlink-sys`, the
 //! crates rtnetlink already uses.
 mod client;
+pub mod diff;
 mod error;
 pub mod model;
+pub mod target;
 pub mod wire;
 
 pub use client::{endpoint, DumpedDest, DumpedService, IpvsClient};

@@ -1,0 +1,79 @@
+//! What IPVS must hold: the desired state turned into IPVS services and
+//! destinations (pure).
+use crate::config::Config;
+use crate::state::desired::{DesiredState, Family, VirtualService};
+
+use super::model::{flags, key_family, Destination, Service};
+
+/// One service and its destinations, as desired or as programmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The service.
+    pub service: Service,
+    /// Its destinations, one per address and port.
+    pub dests: Vec<Destination>,
+}
+
+/// A desired service with the virtual server it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Index of the `virtual_server` in the configuration.
+    pub vs: usize,
+    /// What IPVS must hold for it.
+    pub table: Table,
+}
+
+/// Every service of `desired`, in its order (`fast_path xdp` ones too: IPVS
+/// serves what XDP passes to the kernel).
+pub fn targets(desired: &DesiredState, config: &Config) -> Vec<Target> {
+    desired
+        .services
+        .iter()
+        .map(|svc| Target {
+            vs: svc.vs,
+            table: table(svc, config),
+        })
+        .collect()
+}
+
+fn table(svc: &VirtualService, _config: &Config) -> Table {
+    let scheduler = svc.scheduler.name();
+    let mut bits = 0;
+    if svc.persistence.is_some() {
+        bits |= flags::PERSISTENT;
+    }
+    if svc.ops {
+        bits |= flags::ONEPACKET;
+    }
+    let host = match key_family(&svc.key) {
+        Family::V4 => 32,
+        Family::V6 => 128,
+    };
+    let service = Service {
+        key: svc.key,
+        scheduler: scheduler.to_owned(),
+        flags: bits,
+        timeout: svc.persistence.map_or(0, |p| p.timeout),
+        netmask: svc.persistence.map_or(host, |p| p.netmask),
+        pe_name: None,
+    };
+    let mut dests: Vec<Destination> = Vec::new();
+    for backend in &svc.backends {
+        if dests
+            .iter()
+            .any(|d| d.addr == backend.addr && d.port == backend.port)
+        {
+            continue; // a sorry server that is also a real server
+        }
+        dests.push(Destination {
+            addr: backend.addr,
+            port: backend.port,
+            forwarding: backend.forwarding.into(),
+            weight: backend.weight,
+            u_threshold: backend.uthreshold,
+            l_threshold: backend.lthreshold,
+            tunnel: Default::default(),
+        });
+    }
+    Table { service, dests }
+}
