@@ -118,22 +118,9 @@ pub fn load_logged(path: &Path) -> Result<config::Config> {
 /// Says what the configuration asks for that is parsed and validated but not
 /// run by this build, so nothing is silently ignored.
 fn log_not_run_yet(config: &config::Config) {
-    let sections = [
-        (
-            "virtual_server",
-            config.virtual_server.len(),
-            "health checks run; the IPVS/XDP data planes",
-        ),
-        (
-            "virtual_server_group",
-            config.virtual_server_group.len(),
-            "the IPVS data plane",
-        ),
-    ];
-    for (section, count, part) in sections.into_iter().filter(|s| s.1 > 0) {
-        warn!(
-            "{count} {section} block(s) parsed and validated but not run ({part}: not built yet)"
-        );
+    let servers = config.virtual_server.len();
+    if servers > 0 {
+        warn!("{servers} virtual_server block(s): the XDP data plane is not built yet (health checks and IPVS run)");
     }
 }
 
@@ -146,7 +133,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(runtime, args.config.clone(), config))
+        .block_on(serve(
+            runtime,
+            args.config.clone(),
+            config,
+            args.dont_release_ipvs,
+        ))
 }
 
 /// A parent may have left SIGTERM/SIGINT/SIGHUP blocked (the mask is
@@ -160,7 +152,12 @@ fn unblock_handled_signals() -> Result<()> {
         .context("unblocking SIGTERM/SIGINT/SIGHUP")
 }
 
-async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Result<()> {
+async fn serve(
+    runtime: RuntimeDir,
+    path: PathBuf,
+    config: config::Config,
+    dont_release_ipvs: bool,
+) -> Result<()> {
     let socket = runtime.socket_path();
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("binding control socket {}", socket.display()))?;
@@ -175,7 +172,11 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         socket.display()
     );
     let (ownership, _) = Publisher::new();
-    let lvs = lvs::Lvs::start(&config, ownership.subscribe());
+    let ipvs = lvs::IpvsOptions {
+        dont_release: dont_release_ipvs,
+        record: runtime.file(crate::dataplane::ipvs::record::FILE),
+    };
+    let lvs = lvs::Lvs::start(&config, ownership.subscribe(), ipvs);
     let netlink = Netlink::connect()?;
     let tracking = Tracking::start(
         &config,
@@ -210,8 +211,12 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
             _ = hup.recv() => running.reload().await,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let status = running.status();
+                    let mut status = running.status();
+                    let ipvs = running.lvs.as_ref().map(lvs::Lvs::ipvs_status);
                     tokio::spawn(async move {
+                        if let Some(ipvs) = ipvs {
+                            status["lvs"]["ipvs"] = ipvs.await;
+                        }
                         if let Err(e) = control::serve_client(stream, |_| status).await {
                             debug!("control client: {e:#}");
                         }

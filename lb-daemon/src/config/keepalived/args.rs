@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::parser::Word;
 use crate::config::model::{
     parse_prefixed, AuthType, CheckerKind, Command, Endpoint, FastPath, GroupMember, HttpProtocol,
-    InitFile, LbAlgo, LbKind, LvsTimeouts, Protocol, RealServer, RunAs, SmtpServer, State,
-    StatusRange, TrackRef, VirtualIp, VirtualServer,
+    InitFile, LbAlgo, LbKind, LvsFlushOnStop, LvsTimeouts, Protocol, RealServer, RunAs, SmtpServer,
+    State, StatusRange, TrackRef, VirtualIp, VirtualServer,
 };
 
 /// Why words could not be read: the index of the offending word (the number
@@ -272,6 +272,19 @@ fn put<T: FromWord>(slot: &mut Option<T>, value: &Word) -> Result<bool, String> 
     Ok(true)
 }
 
+/// `lvs_flush_onstop` alone flushes everything; `lvs_flush_onstop VS` only
+/// the virtual servers.
+impl FromArgs for LvsFlushOnStop {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        no_more(args, 1)?;
+        match args.first().map(|w| w.text.as_str()) {
+            None => Ok(LvsFlushOnStop::Full),
+            Some("VS") => Ok(LvsFlushOnStop::Vs),
+            Some(other) => Err(ArgError::at(0, format!("`{other}` is not VS"))),
+        }
+    }
+}
+
 impl FromArgs for LvsTimeouts {
     fn from_args(args: &[Word]) -> Result<Self, ArgError> {
         let mut timeouts = LvsTimeouts::default();
@@ -482,6 +495,9 @@ mod tests {
     fn init_file_and_timeouts() {
         let init: InitFile = read("5 overwrite").unwrap();
         assert_eq!((init.value, init.overwrite), (Some(5), true));
+        assert_eq!(read::<LvsFlushOnStop>(""), Ok(LvsFlushOnStop::Full));
+        assert_eq!(read::<LvsFlushOnStop>("VS"), Ok(LvsFlushOnStop::Vs));
+        assert!(read::<LvsFlushOnStop>("vs").is_err());
         let timeouts: LvsTimeouts = read("tcp 7200 udp 300").unwrap();
         assert_eq!((timeouts.tcp, timeouts.udp), (Some(7200), Some(300)));
         assert!(read::<LvsTimeouts>("tcp").is_err());

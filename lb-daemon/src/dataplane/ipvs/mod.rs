@@ -5,7 +5,8 @@
 //! * [`model`]: services, destinations, counters and timeouts with their meaning;
 //! * [`IpvsClient`]: a blocking client: add, change, remove and dump;
 //! * [`target`]: the desired state as IPVS tables (pure);
-//! * [`diff`]: desired vs programmed tables -> operations (pure).
+//! * [`diff`]: desired vs programmed tables -> operations (pure);
+//! * [`Reconciler`]: the running task keeping IPVS equal to the desired state.
 //!
 //! No crate on crates.io speaks IPVS over the maintained rust-netlink stack
 //! (`netlink-packet-ipvs` 0.0.1 is a 2024 one-off on netlink-packet-core 0.7,
@@ -16,6 +17,8 @@ mod client;
 pub mod diff;
 mod error;
 pub mod model;
+mod reconciler;
+pub mod record;
 pub mod target;
 pub mod wire;
 
@@ -24,3 +27,4 @@ pub use error::IpvsError;
 pub use model::{
     DestCounters, Destination, Forwarding, Info, Service, Stats, Timeouts, Tunnel, TunnelType,
 };
+pub use reconciler::{OnStop, Reconciler, Settings};
