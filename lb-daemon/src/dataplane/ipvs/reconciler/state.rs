@@ -230,8 +230,14 @@ fn explain(op: &Op) -> String {
         Op::AddService(s) => format!("add service {} {}", describe(&s.key), s.scheduler),
         Op::EditService(s) => format!("change service {} {}", describe(&s.key), s.scheduler),
         Op::DelService(key) => format!("remove service {}", describe(key)),
-        Op::AddDest(key, d) | Op::EditDest(key, d) => format!(
-            "set {} weight {} in {}",
+        Op::AddDest(key, d) => format!(
+            "add {} weight {} to {}",
+            endpoint(d.addr, d.port),
+            d.weight,
+            describe(key)
+        ),
+        Op::EditDest(key, d) => format!(
+            "change {} to weight {} in {}",
             endpoint(d.addr, d.port),
             d.weight,
             describe(key)
