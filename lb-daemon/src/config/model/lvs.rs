@@ -91,6 +91,31 @@ pub struct VirtualServer {
     pub connect_timeout: Option<f64>,
     /// One-packet scheduling (UDP).
     pub ops: bool,
+    /// `sh-port`: the `sh` scheduler hashes the source port too.
+    #[serde(rename = "sh-port")]
+    pub sh_port: bool,
+    /// `sh-fallback`: `sh` picks another server when the hashed one is
+    /// unavailable.
+    #[serde(rename = "sh-fallback")]
+    pub sh_fallback: bool,
+    /// `mh-port`: the `mh` scheduler hashes the source port too.
+    #[serde(rename = "mh-port")]
+    pub mh_port: bool,
+    /// `mh-fallback`: `mh` picks another server when the hashed one is
+    /// unavailable.
+    #[serde(rename = "mh-fallback")]
+    pub mh_fallback: bool,
+    /// `flag-1`: IPVS scheduler flag 1, whatever the scheduler.
+    #[serde(rename = "flag-1")]
+    pub flag_1: bool,
+    /// `flag-2`: IPVS scheduler flag 2.
+    #[serde(rename = "flag-2")]
+    pub flag_2: bool,
+    /// `flag-3`: IPVS scheduler flag 3.
+    #[serde(rename = "flag-3")]
+    pub flag_3: bool,
+    /// Persistence engine (`sip`).
+    pub persistence_engine: Option<String>,
     /// Data path (our extension); `global_defs.fast_path` when absent.
     pub fast_path: Option<FastPath>,
     /// The real servers behind the service.

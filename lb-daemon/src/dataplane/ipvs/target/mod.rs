@@ -1,6 +1,6 @@
 //! What IPVS must hold: the desired state turned into IPVS services and
 //! destinations (pure).
-use crate::config::Config;
+use crate::config::{Config, VirtualServer};
 use crate::state::desired::{DesiredState, Family, VirtualService};
 
 use super::model::{flags, key_family, Destination, Service};
@@ -36,9 +36,10 @@ pub fn targets(desired: &DesiredState, config: &Config) -> Vec<Target> {
         .collect()
 }
 
-fn table(svc: &VirtualService, _config: &Config) -> Table {
+fn table(svc: &VirtualService, config: &Config) -> Table {
     let scheduler = svc.scheduler.name();
-    let mut bits = 0;
+    let server = config.virtual_server.get(svc.vs);
+    let mut bits = server.map_or(0, |s| scheduler_flags(s, scheduler));
     if svc.persistence.is_some() {
         bits |= flags::PERSISTENT;
     }
@@ -55,7 +56,7 @@ fn table(svc: &VirtualService, _config: &Config) -> Table {
         flags: bits,
         timeout: svc.persistence.map_or(0, |p| p.timeout),
         netmask: svc.persistence.map_or(host, |p| p.netmask),
-        pe_name: None,
+        pe_name: server.and_then(|s| s.persistence_engine.clone()),
     };
     let mut dests: Vec<Destination> = Vec::new();
     for backend in &svc.backends {
@@ -77,3 +78,21 @@ fn table(svc: &VirtualService, _config: &Config) -> Table {
     }
     Table { service, dests }
 }
+
+/// `flag-N`, and the `sh-*` / `mh-*` flags for their own scheduler.
+fn scheduler_flags(server: &VirtualServer, scheduler: &str) -> u32 {
+    let (sh, mh) = (scheduler == "sh", scheduler == "mh");
+    let fallback = (sh && server.sh_fallback) || (mh && server.mh_fallback);
+    let port = (sh && server.sh_port) || (mh && server.mh_port);
+    [
+        (server.flag_1 || fallback, flags::SCHED1),
+        (server.flag_2 || port, flags::SCHED2),
+        (server.flag_3, flags::SCHED3),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |bits, (_, bit)| bits | bit)
+}
+
+#[cfg(test)]
+mod tests;
