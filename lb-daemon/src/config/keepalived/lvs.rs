@@ -1,6 +1,6 @@
 //! Keyword tables of the load-balancing blocks and their checkers.
 
-use super::args::FromWord;
+use super::args::{Forwarding, FromWord};
 use super::bind::{flag, set, Binder};
 use super::keywords::{Block, Keyword};
 use super::parser::Stmt;
@@ -46,7 +46,11 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
     keywords: &[
         set!(delay_loop),
         set!(lb_algo, "lvs_sched"),
-        set!(lb_kind, "lvs_method"),
+        Keyword::aliased("lb_kind", &["lvs_method"], |v, s, b| {
+            if let Some(Forwarding(kind, tunnel)) = b.value(s) {
+                (v.lb_kind, v.tunnel) = (Some(kind), tunnel);
+            }
+        }),
         set!(persistence_timeout),
         set!(persistence_granularity),
         set!(protocol),
@@ -89,7 +93,6 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
         "nat_mask",
         "one_packet_scheduler",
         "smtp_alert",
-        "tunnel_type",
     ],
 };
 
@@ -113,7 +116,11 @@ static REAL_SERVER: Block<RealServer> = Block {
         set!(notify_down),
         set!(uthreshold),
         set!(lthreshold),
-        set!(lvs_method, "lb_kind"),
+        Keyword::aliased("lvs_method", &["lb_kind"], |r, s, b| {
+            if let Some(Forwarding(kind, tunnel)) = b.value(s) {
+                (r.lvs_method, r.tunnel) = (Some(kind), tunnel);
+            }
+        }),
         set!(retry, "nb_get_retry"),
         set!(delay_before_retry),
         set!(warmup),

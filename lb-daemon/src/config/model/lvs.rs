@@ -9,6 +9,42 @@ use super::values::{
     Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol, RunAs, StatusRange,
 };
 
+/// `lb_kind TUN type ipip|gue|gre [port N] [nocsum|csum|remcsum]`: how
+/// IPVS encapsulates (Linux 5.2+ for GUE, 5.3+ for GRE and checksums).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelOptions {
+    /// Encapsulation.
+    #[serde(rename = "type")]
+    pub kind: TunnelKind,
+    /// GUE destination port (required for GUE, refused otherwise).
+    pub port: Option<u16>,
+    /// Checksum option (`nocsum` when absent).
+    pub checksum: Option<TunnelChecksum>,
+}
+
+/// `type` of [`TunnelOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum TunnelKind {
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Checksum option of [`TunnelOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelChecksum {
+    /// No checksum.
+    Nocsum,
+    /// Checksum in the encapsulation.
+    Csum,
+    /// Remote checksum offload (GUE only).
+    Remcsum,
+}
+
 /// `virtual_server_group NAME { … }`: services that share one configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,6 +87,9 @@ pub struct VirtualServer {
     pub lb_algo: Option<LbAlgo>,
     /// Forwarding method.
     pub lb_kind: Option<LbKind>,
+    /// Tunnel options of `lb_kind TUN type …` (for real servers without
+    /// their own, and the sorry server).
+    pub tunnel: Option<TunnelOptions>,
     /// Seconds a client sticks to its real server.
     pub persistence_timeout: Option<u32>,
     /// Netmask (or prefix length) grouping clients for persistence.
@@ -145,6 +184,8 @@ pub struct RealServer {
     pub lthreshold: Option<u32>,
     /// Forwarding method for this server (alias `lb_kind`).
     pub lvs_method: Option<LbKind>,
+    /// Tunnel options of `lvs_method TUN type …`.
+    pub tunnel: Option<TunnelOptions>,
     /// Checker retries before the server is down.
     pub retry: Option<u32>,
     /// Seconds between retries.
@@ -173,6 +214,7 @@ impl RealServer {
             uthreshold: None,
             lthreshold: None,
             lvs_method: None,
+            tunnel: None,
             retry: None,
             delay_before_retry: None,
             warmup: None,

@@ -10,7 +10,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 pub use lvs::{
-    Checker, CheckerKind, GroupMember, RealServer, Url, VirtualServer, VirtualServerGroup,
+    Checker, CheckerKind, GroupMember, RealServer, TunnelChecksum, TunnelKind, TunnelOptions, Url,
+    VirtualServer, VirtualServerGroup,
 };
 pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol,

@@ -1,9 +1,12 @@
 //! What IPVS must hold: the desired state turned into IPVS services and
 //! destinations (pure).
-use crate::config::{Config, VirtualServer};
+use crate::config::{Config, LbKind, TunnelChecksum, TunnelKind, TunnelOptions, VirtualServer};
 use crate::state::desired::{DesiredState, Family, VirtualService};
 
-use super::model::{flags, key_family, Destination, Service};
+use super::model::{
+    flags, key_family, Destination, Service, Tunnel, TunnelType, TUN_F_CSUM, TUN_F_REMCSUM,
+};
+use crate::state::desired::Backend;
 
 /// One service and its destinations, as desired or as programmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +76,45 @@ fn table(svc: &VirtualService, config: &Config) -> Table {
             weight: backend.weight,
             u_threshold: backend.uthreshold,
             l_threshold: backend.lthreshold,
-            tunnel: Default::default(),
+            tunnel: match (backend.forwarding, server) {
+                (LbKind::Tun, Some(server)) => tunnel_of(server, backend),
+                _ => Tunnel::default(),
+            },
         });
     }
     Table { service, dests }
+}
+
+/// The tunnel options of `backend`: its real server's own with its own
+/// `lvs_method`, else the virtual server's.
+fn tunnel_of(server: &VirtualServer, backend: &Backend) -> Tunnel {
+    let own = server
+        .real_server
+        .iter()
+        .filter(|_| !backend.sorry)
+        .find(|r| r.address == backend.addr && r.port.or(server.port) == Some(backend.port))
+        .filter(|r| r.lvs_method.is_some());
+    let options = match own {
+        Some(real) => real.tunnel,
+        None => server.tunnel,
+    };
+    options.map(tunnel).unwrap_or_default()
+}
+
+fn tunnel(options: TunnelOptions) -> Tunnel {
+    Tunnel {
+        kind: match options.kind {
+            TunnelKind::Ipip => TunnelType::Ipip,
+            TunnelKind::Gue => TunnelType::Gue,
+            TunnelKind::Gre => TunnelType::Gre,
+        },
+        port: options.port.unwrap_or(0),
+        flags: match options.checksum {
+            Some(TunnelChecksum::Csum) => TUN_F_CSUM,
+            Some(TunnelChecksum::Remcsum) => TUN_F_REMCSUM,
+            Some(TunnelChecksum::Nocsum) | None => 0,
+        },
+    }
 }
 
 /// `flag-N`, and the `sh-*` / `mh-*` flags for their own scheduler.

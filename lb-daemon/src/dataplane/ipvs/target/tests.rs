@@ -29,8 +29,14 @@ virtual_server 192.0.2.10 53 {
 virtual_server 2001:db8::10 443 {
     lb_algo mh
     mh-port
+    lb_kind TUN type gre csum
     real_server 2001:db8::1 443 {
-        lvs_method TUN
+    }
+    real_server 2001:db8::2 443 {
+        lvs_method TUN type gue port 6080 remcsum
+    }
+    real_server 2001:db8::3 443 {
+        lvs_method DR
     }
 }
 virtual_server 192.0.2.11 80 {
@@ -94,7 +100,24 @@ fn destinations_carry_weight_method_and_thresholds() {
         (d.weight, d.forwarding, d.u_threshold, d.l_threshold),
         (3, Forwarding::Route, 100, 10)
     );
-    assert_eq!(t[1].table.dests[0].forwarding, Forwarding::Tunnel);
+    let tunnels: Vec<(Forwarding, Tunnel)> = t[1]
+        .table
+        .dests
+        .iter()
+        .map(|d| (d.forwarding, d.tunnel))
+        .collect();
+    let tunnel = |kind, port, flags| Tunnel { kind, port, flags };
+    assert_eq!(
+        tunnels,
+        [
+            (Forwarding::Tunnel, tunnel(TunnelType::Gre, 0, TUN_F_CSUM)),
+            (
+                Forwarding::Tunnel,
+                tunnel(TunnelType::Gue, 6080, TUN_F_REMCSUM)
+            ),
+            (Forwarding::Route, Tunnel::default()),
+        ]
+    );
     assert_eq!(t[2].table.dests[0].forwarding, Forwarding::Masq);
     // Every member of the group has the real server (the sorry server is
     // not in use while it is up).
