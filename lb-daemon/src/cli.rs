@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Detailed (debug) logging.
     #[arg(short = 'D', long = "log-detail")]
     pub log_detail: bool,
+    /// Leave the IPVS services in place at stop (keepalived -I): the next
+    /// start adopts them, so established connections survive a restart.
+    #[arg(short = 'I', long = "dont-release-ipvs")]
+    pub dont_release_ipvs: bool,
     /// Directory of the pid file and control socket (one per running instance).
     #[arg(long, default_value = DEFAULT_RUNTIME_DIR)]
     pub runtime_dir: PathBuf,

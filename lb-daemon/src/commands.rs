@@ -98,12 +98,17 @@ fn status_text(status: &Value) -> String {
     for instance in status["vrrp"].as_array().into_iter().flatten() {
         out += &vrrp_text(instance);
     }
+    let ipvs = &status["lvs"]["ipvs"];
+    if let Some(why) = ipvs["unavailable"].as_str() {
+        out += &format!("  IPVS unavailable: {why}\n");
+    }
     for vs in status["lvs"]["virtual_servers"]
         .as_array()
         .into_iter()
         .flatten()
     {
         out += &virtual_server_text(vs);
+        out += &ipvs_text(ipvs, &vs["vs"]);
     }
     if status["fast_path"].is_object() {
         out += &fast_path_text(&status["fast_path"]);
@@ -237,6 +242,85 @@ fn fast_path_text(fp: &Value) -> String {
     out
 }
 
+/// What IPVS holds for virtual server `vs` next to what is desired: per
+/// service its scheduling, then per destination both sides.
+fn ipvs_text(ipvs: &Value, vs: &Value) -> String {
+    let mut out = String::new();
+    let services = ipvs["services"].as_array().into_iter().flatten();
+    for svc in services.filter(|s| &s["vs"] == vs) {
+        let (want, have) = (&svc["desired"], &svc["programmed"]);
+        out += &format!(
+            "    IPVS {}: desired {}, programmed {}\n",
+            text(&svc["service"]),
+            scheduling(want),
+            if have.is_null() {
+                "absent".to_owned()
+            } else {
+                scheduling(have)
+            }
+        );
+        let empty = Vec::new();
+        let have_dests = have["destinations"].as_array().unwrap_or(&empty);
+        let same = |a: &Value, b: &Value| a["address"] == b["address"] && a["port"] == b["port"];
+        let want_dests = want["destinations"].as_array().unwrap_or(&empty);
+        let extra = have_dests
+            .iter()
+            .filter(|h| !want_dests.iter().any(|w| same(w, h)));
+        for d in want_dests.iter().chain(extra) {
+            let programmed = have_dests.iter().find(|h| same(d, h));
+            let desired = want_dests.iter().find(|w| same(d, w));
+            out += &format!(
+                "      {}: desired {}, programmed {}\n",
+                endpoint(d),
+                desired.map_or("absent".to_owned(), destination),
+                programmed.map_or("absent".to_owned(), |p| format!(
+                    "{} (active {}, inactive {})",
+                    destination(p),
+                    p["active_conns"],
+                    p["inactive_conns"]
+                )),
+            );
+        }
+    }
+    out
+}
+
+/// `wrr sh-port persistent 300s /24`: a service's scheduling.
+fn scheduling(table: &Value) -> String {
+    let mut words = vec![text(&table["scheduler"])];
+    words.extend(table["flags"].as_array().into_iter().flatten().map(text));
+    if let Some(timeout) = table["persistence_timeout"].as_u64().filter(|t| *t > 0) {
+        words.push(format!("timeout {timeout}s /{}", table["netmask"]));
+    }
+    if let Some(engine) = table["persistence_engine"].as_str() {
+        words.push(format!("engine {engine}"));
+    }
+    words.join(" ")
+}
+
+/// `Masq weight 3 u100 l10`: a destination's settings.
+fn destination(d: &Value) -> String {
+    let mut words = vec![text(&d["forwarding"]), format!("weight {}", d["weight"])];
+    for (key, label) in [("u_threshold", "upper"), ("l_threshold", "lower")] {
+        if let Some(n) = d[key].as_u64().filter(|n| *n > 0) {
+            words.push(format!("{label} {n}"));
+        }
+    }
+    if let Some(kind) = d["tunnel"]["type"].as_str() {
+        words.push(kind.to_owned());
+    }
+    words.join(" ")
+}
+
+/// `192.0.2.1:80`, `[2001:db8::1]:80`.
+fn endpoint(d: &Value) -> String {
+    let address = text(&d["address"]);
+    match address.contains(':') {
+        true => format!("[{address}]:{}", d["port"]),
+        false => format!("{address}:{}", d["port"]),
+    }
+}
+
 /// A JSON value as plain text (strings without quotes).
 fn text(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_owned)
@@ -248,5 +332,69 @@ fn item_label(item: &Value) -> String {
         (Some(name), _, _) => text(name),
         (None, Some(addr), Some(port)) => format!("{} {}", text(addr), text(port)),
         _ => "-".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn status(ipvs: Value) -> Value {
+        json!({
+            "pid": 1,
+            "config_file": "k.conf",
+            "config_generation": 1,
+            "lvs": {
+                "virtual_servers": [{"vs": 0, "quorum_up": true, "real_servers": []}],
+                "ipvs": ipvs,
+            },
+        })
+    }
+
+    #[test]
+    fn ipvs_unavailable_is_said_once() {
+        let text = status_text(&status(json!({
+            "available": false,
+            "unavailable": "kernel module ip_vs is not loaded",
+            "services": [],
+        })));
+        assert_eq!(
+            text.matches("IPVS unavailable: kernel module ip_vs is not loaded")
+                .count(),
+            1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn programmed_is_shown_next_to_desired() {
+        let dest = |port: u16, weight: u32| {
+            json!({"address": "2001:db8::2", "port": port, "forwarding": "Masq",
+                   "weight": weight, "u_threshold": 100, "l_threshold": 0,
+                   "active_conns": 4, "inactive_conns": 1})
+        };
+        let table = |dests: Vec<Value>| {
+            json!({"scheduler": "sh", "flags": ["sh-port"], "persistence_timeout": 300,
+                   "netmask": 24, "persistence_engine": null, "destinations": dests})
+        };
+        let text = status_text(&status(json!({
+            "available": true,
+            "services": [{
+                "vs": 0,
+                "service": "TCP 192.0.2.1:80",
+                "desired": table(vec![dest(80, 2), dest(81, 1)]),
+                "programmed": table(vec![dest(80, 0), dest(82, 1)]),
+            }],
+        })));
+        for line in [
+            "    IPVS TCP 192.0.2.1:80: desired sh sh-port timeout 300s /24, programmed sh sh-port timeout 300s /24",
+            "      [2001:db8::2]:80: desired Masq weight 2 upper 100, programmed Masq weight 0 upper 100 (active 4, inactive 1)",
+            "      [2001:db8::2]:81: desired Masq weight 1 upper 100, programmed absent",
+            "      [2001:db8::2]:82: desired absent, programmed Masq weight 1 upper 100 (active 4, inactive 1)",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\nnot in\n{text}");
+        }
     }
 }

@@ -5,6 +5,8 @@
 //!   running nginx), torn down on drop.
 //! - [`Daemon`]: `lb-daemon` running in a namespace, its log and status;
 //!   [`Keepalived`]: Debian's keepalived as an interop peer.
+//! - [`IpvsLab`], [`ipvsadm`]: the IPVS guest tests' topology (a NAT client
+//!   behind the director) and IPVS listings parsed into structures.
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
@@ -13,6 +15,8 @@
 pub mod daemon;
 pub mod frames;
 pub mod http;
+pub mod ipvs_lab;
+pub mod ipvsadm;
 pub mod keepalived;
 pub mod lab;
 pub mod log;
@@ -25,6 +29,7 @@ pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
 pub use http::{block_on, block_on_in, http_get, in_netns, retry, wait_until};
+pub use ipvs_lab::IpvsLab;
 pub use keepalived::Keepalived;
 pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};

@@ -1,5 +1,7 @@
 //! [`WebServer`]: Debian's nginx running inside a namespace with a generated
-//! configuration, all of its files in a private temporary directory.
+//! configuration, all of its files in a private temporary directory; where
+//! there is no nginx (the IPVS test guest), busybox httpd serving the same
+//! pages from files.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -15,13 +17,16 @@ use crate::netns::{Netns, NsChild};
 
 /// Path of the nginx binary used for real servers.
 pub const NGINX: &str = "/usr/sbin/nginx";
+/// busybox's web server, used where there is no nginx.
+pub const BUSYBOX_HTTPD: &str = "httpd";
 
 /// How long [`WebServer::start`] waits for nginx to accept connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An nginx serving `/` with a body naming the server (`"{name}\n"`) and
-/// `/health` (200 `ok` while healthy, 404 otherwise) on port 80, IPv4 and
-/// IPv6, all addresses. Killed and its files removed on drop.
+/// An nginx (or busybox httpd) serving `/` with a body naming the server
+/// (`"{name}\n"`) and `/health` (200 `ok` while healthy, 404 otherwise) on
+/// port 80, IPv4 and IPv6, all addresses. Killed and its files removed on
+/// drop.
 pub struct WebServer {
     // Field order matters: the process goes before its directory.
     child: NsChild,
@@ -70,11 +75,17 @@ impl WebServer {
             .prefix(&format!("lbt-nginx-{name}-"))
             .tempdir()
             .context("creating nginx temp dir")?;
-        let conf = dir.path().join("nginx.conf");
         fs::create_dir(dir.path().join("www"))?;
-        fs::write(&conf, config(name, dir.path()))?;
+        let child = if Path::new(NGINX).exists() {
+            let conf = dir.path().join("nginx.conf");
+            fs::write(&conf, config(name, dir.path()))?;
+            Self::spawn(ns, dir.path(), &conf)?
+        } else {
+            fs::write(dir.path().join("www/index.html"), format!("{name}\n"))?;
+            Self::spawn_busybox(ns, dir.path())?
+        };
         let mut server = WebServer {
-            child: Self::spawn(ns, dir.path(), &conf)?,
+            child,
             dir,
             name: name.to_string(),
         };
@@ -99,6 +110,24 @@ impl WebServer {
         ns.spawn_command(cmd)
     }
 
+    /// busybox httpd in the foreground, logging requests (`-v`) to
+    /// `stderr.log`.
+    fn spawn_busybox(ns: &Netns, dir: &Path) -> Result<NsChild> {
+        let log = fs::File::create(dir.join("stderr.log"))?;
+        let www = dir.join("www");
+        let mut cmd = ns.command(&[
+            OsStr::new(BUSYBOX_HTTPD),
+            OsStr::new("-f"),
+            OsStr::new("-v"),
+            OsStr::new("-p"),
+            OsStr::new("80"),
+            OsStr::new("-h"),
+            www.as_os_str(),
+        ]);
+        cmd.stdout(Stdio::null()).stderr(log);
+        ns.spawn_command(cmd)
+    }
+
     fn wait_ready(&mut self, ns: &Netns, probe: &str) -> Result<()> {
         let url = if probe.contains(':') {
             format!("http://[{probe}]/health")
@@ -107,7 +136,7 @@ impl WebServer {
         };
         let result = retry(STARTUP_TIMEOUT, Duration::from_millis(20), || {
             if let Some(status) = self.child.try_wait()? {
-                return Ok(Err(anyhow::anyhow!("nginx exited: {status}")));
+                return Ok(Err(anyhow::anyhow!("web server exited: {status}")));
             }
             match http_get(ns, &url, Duration::from_secs(1))? {
                 (200, _) => Ok(Ok(())),
@@ -117,7 +146,7 @@ impl WebServer {
         .and_then(|r| r);
         result.with_context(|| {
             format!(
-                "nginx {} in {} not ready; error log:\n{}",
+                "web server {} in {} not ready; error log:\n{}",
                 self.name,
                 ns.name(),
                 self.error_log()
@@ -161,8 +190,15 @@ impl WebServer {
             .join("")
     }
 
-    /// nginx's access log so far.
+    /// nginx's access log so far (busybox httpd's request log, in its own
+    /// format, where it serves instead).
     pub fn access_log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+        let nginx_log = self.dir.path().join("access.log");
+        let log = if nginx_log.exists() {
+            nginx_log
+        } else {
+            self.dir.path().join("stderr.log")
+        };
+        fs::read_to_string(log).unwrap_or_default()
     }
 }

@@ -1,9 +1,12 @@
-//! Project tasks: `cargo xtask setup | build-ebpf | test | lab`.
+//! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test | lab`.
 mod cmd;
 mod ebpf;
+mod guest;
 mod lab;
 mod setup;
 mod test;
+
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,9 +24,20 @@ enum Task {
     Setup,
     /// Build the XDP object that lb-daemon embeds.
     BuildEbpf,
-    /// Setup, eBPF build, fmt check, clippy, unit and integration tests.
+    /// Setup, eBPF build, fmt check, clippy, unit and integration tests,
+    /// then the IPVS tests in the guest (as `ipvs-test`).
     Test {
         /// Extra arguments passed to `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Run the IPVS integration tests in a qemu guest with Debian's kernel
+    /// (built from cached packages on first use; this kernel has no IPVS).
+    IpvsTest {
+        /// Kill the guest after this many seconds.
+        #[arg(long, default_value_t = guest::DEFAULT_TIMEOUT.as_secs())]
+        timeout: u64,
+        /// Extra arguments for the test programs (e.g. a test name filter).
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
@@ -43,6 +57,7 @@ fn main() -> Result<()> {
             ebpf::build()
         }
         Task::Test { args } => test::run(&args),
-        Task::Lab { hold } => lab::run(hold.map(std::time::Duration::from_secs)),
+        Task::IpvsTest { timeout, args } => test::run_ipvs(&args, Duration::from_secs(timeout)),
+        Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
     }
 }

@@ -27,6 +27,8 @@ const PACKAGES: &[&str] = &[
     "iputils-ping",
     "ipvsadm",
     "tcpdump",
+    // Unpacks the IPVS guest's kernel (xz --single-stream).
+    "xz-utils",
     "tshark",
     // Real peers and test servers.
     "keepalived",
@@ -40,16 +42,21 @@ const BPFFS: &str = "/sys/fs/bpf";
 /// Machine-wide cache of the .debs the IPVS test guest is built from (kept
 /// outside the checkout so fresh clones reuse it).
 pub const GUEST_DEBS: &str = "/var/cache/lb-daemon/guest-debs";
-/// Packages unpacked (never installed: installing bookworm's qemu would
-/// displace a newer qemu-utils the machine may have) for the IPVS guest:
-/// its userland, and qemu-system-x86 with the libraries it needs.
-const GUEST_PACKAGES: &[&str] = &[
+/// Userland of the IPVS guest, unpacked into its initramfs: busybox, iproute2
+/// (`ip netns`, veth), ipvsadm and ethtool with the libraries they need.
+pub const GUEST_USERLAND: &[&str] = &[
     "busybox-static",
     "ipvsadm",
     "libnl-3-200",
     "libnl-genl-3-200",
     "libpopt0",
     "iproute2",
+    "ethtool",
+];
+/// qemu-system-x86 and the libraries it needs on top of libnl-3-200 (which
+/// comes with the userland), unpacked, never installed: installing
+/// bookworm's qemu would displace a newer qemu-utils the machine may have.
+pub const GUEST_QEMU: &[&str] = &[
     "qemu-system-x86",
     "qemu-system-common",
     "qemu-system-data",
@@ -182,8 +189,9 @@ fn fetch_guest_packages() -> Result<()> {
             name.starts_with(prefix) && name.ends_with(".deb")
         })
     };
-    let mut wanted: Vec<String> = GUEST_PACKAGES
+    let mut wanted: Vec<String> = GUEST_USERLAND
         .iter()
+        .chain(GUEST_QEMU)
         .filter(|p| !have(&format!("{p}_")))
         .map(|p| p.to_string())
         .collect();

@@ -2,15 +2,17 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cmd, ebpf, setup};
+use crate::{cmd, ebpf, guest, setup};
 
 /// Setup, eBPF build, formatting, lints, then unit and integration tests
 /// (integration tests need root: they build network namespaces), then a
-/// short run of the lab command. Ends with the suite's totals on one line.
+/// short run of the lab command, then the IPVS tests in a qemu guest (this
+/// kernel has no IPVS). Ends with the suite's totals on one line.
 pub fn run(extra: &[String]) -> Result<()> {
     setup::run()?;
     ebpf::build()?;
@@ -32,12 +34,21 @@ pub fn run(extra: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     cmd::step("cargo test (unit and integration)");
-    let totals = run_counting(cargo().args(["test", "--workspace"]).args(extra))?;
+    let mut totals = run_counting(cargo().args(["test", "--workspace"]).args(extra))?;
     if extra.is_empty() {
         // The lab command itself: builds, runs both daemons, tears down, and
         // fails if anything is left behind.
         cmd::step("cargo xtask lab --hold 1 (smoke run)");
         cmd::run(cargo().args(["xtask", "lab", "--hold", "1"]))?;
+        // The IPVS tests, which the host ran as ignored, in the guest.
+        cmd::step("IPVS tests in the guest (cargo xtask ipvs-test)");
+        match guest::run_tests(&[], guest::DEFAULT_TIMEOUT) {
+            Ok(guest) => totals.add(&guest),
+            Err(e) => {
+                println!("{} passed, {} failed", totals.passed, totals.failed + 1);
+                return Err(e.context("running the IPVS tests in the guest"));
+            }
+        }
     }
     println!("{} passed, {} failed", totals.passed, totals.failed);
     if totals.failed > 0 {
@@ -46,17 +57,38 @@ pub fn run(extra: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask ipvs-test`: the IPVS tests in the guest, on their own;
+/// fails when any fails.
+pub fn run_ipvs(libtest_args: &[String], timeout: Duration) -> Result<()> {
+    setup::run()?;
+    ebpf::build()?;
+    let totals = guest::run_tests(libtest_args, timeout)?;
+    println!("{} passed, {} failed", totals.passed, totals.failed);
+    if totals.failed > 0 {
+        bail!("{} IPVS tests failed", totals.failed);
+    }
+    Ok(())
+}
+
 /// Passed and failed tests summed over every `test result:` line.
 #[derive(Debug, Default, PartialEq)]
-struct Totals {
-    passed: u64,
-    failed: u64,
+pub struct Totals {
+    /// Tests that passed.
+    pub passed: u64,
+    /// Tests that failed.
+    pub failed: u64,
 }
 
 impl Totals {
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &Totals) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
     /// Adds the counts of a libtest summary line such as
     /// `test result: ok. 7 passed; 0 failed; 0 ignored; ...`.
-    fn add_line(&mut self, line: &str) {
+    pub fn add_line(&mut self, line: &str) {
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
         };

@@ -1,13 +1,14 @@
 //! The LVS half of the running daemon: the health-checker engine feeding the
-//! desired-state model, which the data-plane programmers will consume.
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+//! desired-state model, and the IPVS reconciler programming it.
+use std::{collections::BTreeSet, future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     check::engine::CheckerEngine,
-    config::Config,
+    config::{Config, LvsFlushOnStop},
+    dataplane::ipvs::{self, OnStop, Reconciler},
     script::ScriptEnv,
     state::{
         desired::{self, DesiredPublisher},
@@ -18,19 +19,75 @@ use crate::{
 /// How long stopping waits for the `omega` commands of the desired state.
 const OMEGA_GRACE: Duration = Duration::from_secs(10);
 
-/// Checkers and the desired state of one configuration.
+/// Checkers and the desired state of one configuration, and the IPVS
+/// reconciler, which outlives reloads.
 pub struct Lvs {
     checks: CheckerEngine,
     desired: DesiredPublisher,
     task: JoinHandle<()>,
     /// Follows VIP ownership to pause `ha_suspend` services' checks.
     suspend: JoinHandle<()>,
+    ipvs: Reconciler,
+}
+
+/// What the reconciler needs from outside the configuration.
+pub struct IpvsOptions {
+    /// `--dont-release-ipvs`.
+    pub dont_release: bool,
+    /// Where to record the services it programmed.
+    pub record: PathBuf,
 }
 
 impl Lvs {
     /// Starts checking every real server of `config` (inside a tokio
-    /// runtime); `ownership` tells which VIPs this node holds.
-    pub fn start(config: &Config, mut ownership: watch::Receiver<Ownership>) -> Lvs {
+    /// runtime) and programming IPVS; `ownership` tells which VIPs this
+    /// node holds.
+    pub fn start(
+        config: &Config,
+        ownership: watch::Receiver<Ownership>,
+        options: IpvsOptions,
+    ) -> Lvs {
+        let (checks, desired, task, suspend) = Lvs::checked(config, ownership);
+        let on_stop = match (options.dont_release, config.global_defs.lvs_flush_onstop) {
+            (true, _) => OnStop::Keep,
+            (false, Some(LvsFlushOnStop::Full)) => OnStop::FlushAll,
+            (false, Some(LvsFlushOnStop::Vs) | None) => OnStop::RemoveOwn,
+        };
+        let settings = ipvs::Settings {
+            flush_at_start: config.global_defs.lvs_flush,
+            on_stop,
+            timeouts: config
+                .global_defs
+                .lvs_timeouts
+                .as_ref()
+                .map(|t| ipvs::Timeouts {
+                    tcp: t.tcp.unwrap_or(0),
+                    tcp_fin: t.tcpfin.unwrap_or(0),
+                    udp: t.udp.unwrap_or(0),
+                }),
+            record: Some(options.record),
+        };
+        let ipvs = Reconciler::start(config, desired.subscribe(), settings);
+        Lvs {
+            checks,
+            desired,
+            task,
+            suspend,
+            ipvs,
+        }
+    }
+
+    /// The checkers, the desired-state model and its task, and the
+    /// `ha_suspend` follower of `config`.
+    fn checked(
+        config: &Config,
+        mut ownership: watch::Receiver<Ownership>,
+    ) -> (
+        CheckerEngine,
+        DesiredPublisher,
+        JoinHandle<()>,
+        JoinHandle<()>,
+    ) {
         let env = ScriptEnv::new(&config.global_defs);
         let shared = Arc::new(config.clone());
         let suspended_now = |o: &Ownership| desired::suspended(&shared, o);
@@ -47,12 +104,7 @@ impl Lvs {
         let (checks, verdicts) = CheckerEngine::start(config, env.clone(), suspended);
         let (desired, _) = desired::channel(config);
         let task = desired.spawn(verdicts, env);
-        Lvs {
-            checks,
-            desired,
-            task,
-            suspend,
-        }
+        (checks, desired, task, suspend)
     }
 
     /// The desired state this configuration's checkers drive.
@@ -69,19 +121,35 @@ impl Lvs {
         })
     }
 
-    /// Replaces the checkers and model with those of a new configuration.
+    /// What IPVS holds next to what is desired (see [`Reconciler::status`]).
+    pub fn ipvs_status(&self) -> impl Future<Output = Value> + Send + 'static {
+        self.ipvs.status()
+    }
+
+    /// Replaces the checkers and model with those of a new configuration;
+    /// the reconciler follows the new model, changing only what differs.
     /// Commands meant for a real stop (`omega`) do not run on a reload.
     pub async fn reload(self, config: &Config, ownership: watch::Receiver<Ownership>) -> Lvs {
         self.task.abort();
         self.suspend.abort();
         self.checks.shutdown().await;
-        Lvs::start(config, ownership)
+        let (checks, desired, task, suspend) = Lvs::checked(config, ownership);
+        self.ipvs.follow(config, desired.subscribe());
+        Lvs {
+            checks,
+            desired,
+            task,
+            suspend,
+            ipvs: self.ipvs,
+        }
     }
 
-    /// Stops the checkers, then lets the model run its `omega` commands.
+    /// Stops the checkers, lets the model run its `omega` commands, then
+    /// releases IPVS as configured.
     pub async fn shutdown(self) {
         self.suspend.abort();
         self.checks.shutdown().await;
         let _ = tokio::time::timeout(OMEGA_GRACE, self.task).await;
+        self.ipvs.stop().await;
     }
 }

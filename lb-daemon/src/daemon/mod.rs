@@ -125,41 +125,17 @@ impl Running {
     }
 }
 
-/// Loads `path`, logging its warnings and what it configures that this
-/// build does not run yet; the error lists every problem found.
+/// Loads `path`, logging its warnings; the error lists every problem found.
 pub fn load_logged(path: &Path) -> Result<config::Config> {
     match config::load(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 warn!("{w}");
             }
-            log_not_run_yet(&loaded.config);
             Ok(loaded.config)
         }
         Err(diags) => Err(anyhow::Error::new(diags))
             .with_context(|| format!("configuration {} is invalid", path.display())),
-    }
-}
-
-/// Says what the configuration asks for that is parsed and validated but not
-/// run by this build, so nothing is silently ignored.
-fn log_not_run_yet(config: &config::Config) {
-    let sections = [
-        (
-            "virtual_server",
-            config.virtual_server.len(),
-            "health checks and the XDP fast path run; the IPVS data plane",
-        ),
-        (
-            "virtual_server_group",
-            config.virtual_server_group.len(),
-            "the IPVS data plane",
-        ),
-    ];
-    for (section, count, part) in sections.into_iter().filter(|s| s.1 > 0) {
-        warn!(
-            "{count} {section} block(s) parsed and validated but not run ({part}: not built yet)"
-        );
     }
 }
 
@@ -172,7 +148,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(runtime, args.config.clone(), config))
+        .block_on(serve(
+            runtime,
+            args.config.clone(),
+            config,
+            args.dont_release_ipvs,
+        ))
 }
 
 /// A parent may have left SIGTERM/SIGINT/SIGHUP blocked (the mask is
@@ -186,7 +167,12 @@ fn unblock_handled_signals() -> Result<()> {
         .context("unblocking SIGTERM/SIGINT/SIGHUP")
 }
 
-async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Result<()> {
+async fn serve(
+    runtime: RuntimeDir,
+    path: PathBuf,
+    config: config::Config,
+    dont_release_ipvs: bool,
+) -> Result<()> {
     let socket = runtime.socket_path();
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("binding control socket {}", socket.display()))?;
@@ -201,7 +187,11 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         socket.display()
     );
     let (ownership, _) = Publisher::new();
-    let lvs = lvs::Lvs::start(&config, ownership.subscribe());
+    let ipvs = lvs::IpvsOptions {
+        dont_release: dont_release_ipvs,
+        record: runtime.file(crate::dataplane::ipvs::record::FILE),
+    };
+    let lvs = lvs::Lvs::start(&config, ownership.subscribe(), ipvs);
     let netlink = Netlink::connect()?;
     let tracking = Tracking::start(
         &config,
@@ -239,8 +229,12 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
             _ = hup.recv() => running.reload().await,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let status = running.status();
+                    let mut status = running.status();
+                    let ipvs = running.lvs.as_ref().map(lvs::Lvs::ipvs_status);
                     tokio::spawn(async move {
+                        if let Some(ipvs) = ipvs {
+                            status["lvs"]["ipvs"] = ipvs.await;
+                        }
                         if let Err(e) = control::serve_client(stream, |_| status).await {
                             debug!("control client: {e:#}");
                         }

@@ -90,6 +90,11 @@ impl RuntimeDir {
     pub fn socket_path(&self) -> PathBuf {
         socket_path(&self.dir)
     }
+
+    /// Path of file `name` in the directory (state kept across restarts).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
 }
 
 impl Drop for RuntimeDir {

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use super::parser::Word;
 use crate::config::model::{
     parse_prefixed, AuthType, CheckerKind, Command, Endpoint, FastPath, GroupMember, HttpProtocol,
-    InitFile, LbAlgo, LbKind, LvsTimeouts, Protocol, RealServer, RunAs, SmtpServer, State,
-    StatusRange, TrackRef, VirtualIp, VirtualServer,
+    InitFile, LbAlgo, LbKind, LvsFlushOnStop, LvsTimeouts, Protocol, RealServer, RunAs, SmtpServer,
+    State, StatusRange, TrackRef, TunnelChecksum, TunnelKind, TunnelOptions, VirtualIp,
+    VirtualServer,
 };
 
 /// Why words could not be read: the index of the offending word (the number
@@ -118,6 +119,8 @@ serde_words!(
     LbKind,
     Protocol,
     FastPath,
+    TunnelKind,
+    TunnelChecksum,
     HttpProtocol,
     CheckerKind
 );
@@ -270,6 +273,70 @@ fn options(
 fn put<T: FromWord>(slot: &mut Option<T>, value: &Word) -> Result<bool, String> {
     *slot = Some(T::from_word(&value.text)?);
     Ok(true)
+}
+
+/// `lb_kind` / `lvs_method`: the method, then for `TUN` the tunnel options
+/// (`type ipip|gue|gre`, `port N`, `nocsum|csum|remcsum`), checked as
+/// keepalived checks them.
+#[derive(Debug, PartialEq)]
+pub struct Forwarding(pub LbKind, pub Option<TunnelOptions>);
+
+impl FromArgs for Forwarding {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        let kind: LbKind = word(args, 0, "a forwarding method")?;
+        if args.len() == 1 {
+            return Ok(Forwarding(kind, None));
+        }
+        if kind != LbKind::Tun {
+            return Err(ArgError::at(1, "tunnel options need TUN"));
+        }
+        let mut tunnel = TunnelOptions {
+            kind: TunnelKind::Ipip,
+            port: None,
+            checksum: None,
+        };
+        let mut i = 1;
+        while i < args.len() {
+            match args[i].text.as_str() {
+                "type" => tunnel.kind = word(args, i + 1, "a tunnel type")?,
+                "port" => tunnel.port = Some(word(args, i + 1, "a port")?),
+                _ => {
+                    tunnel.checksum = Some(word(args, i, "")?);
+                    i -= 1;
+                }
+            }
+            i += 2;
+        }
+        let last = args.len() - 1;
+        if (tunnel.kind == TunnelKind::Gue) != tunnel.port.is_some_and(|p| p > 0) {
+            return Err(ArgError::at(
+                last,
+                "gue tunnels need a port, other types cannot have one",
+            ));
+        }
+        match (tunnel.kind, tunnel.checksum) {
+            (TunnelKind::Ipip, Some(c)) if c != TunnelChecksum::Nocsum => {
+                Err(ArgError::at(last, "ipip tunnels have no checksum option"))
+            }
+            (TunnelKind::Gre, Some(TunnelChecksum::Remcsum)) => {
+                Err(ArgError::at(last, "gre tunnels have no remote checksum"))
+            }
+            _ => Ok(Forwarding(kind, Some(tunnel))),
+        }
+    }
+}
+
+/// `lvs_flush_onstop` alone flushes everything; `lvs_flush_onstop VS` only
+/// the virtual servers.
+impl FromArgs for LvsFlushOnStop {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        no_more(args, 1)?;
+        match args.first().map(|w| w.text.as_str()) {
+            None => Ok(LvsFlushOnStop::Full),
+            Some("VS") => Ok(LvsFlushOnStop::Vs),
+            Some(other) => Err(ArgError::at(0, format!("`{other}` is not VS"))),
+        }
+    }
 }
 
 impl FromArgs for LvsTimeouts {
@@ -482,6 +549,26 @@ mod tests {
     fn init_file_and_timeouts() {
         let init: InitFile = read("5 overwrite").unwrap();
         assert_eq!((init.value, init.overwrite), (Some(5), true));
+        let gue = read::<Forwarding>("TUN type gue port 6080 csum").unwrap();
+        let options = TunnelOptions {
+            kind: TunnelKind::Gue,
+            port: Some(6080),
+            checksum: Some(TunnelChecksum::Csum),
+        };
+        assert_eq!(gue, Forwarding(LbKind::Tun, Some(options)));
+        assert_eq!(read::<Forwarding>("DR"), Ok(Forwarding(LbKind::Dr, None)));
+        for bad in [
+            "DR type ipip",
+            "TUN type gue",
+            "TUN type ipip csum",
+            "TUN type gre remcsum",
+            "TUN type vxlan",
+        ] {
+            assert!(read::<Forwarding>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(read::<LvsFlushOnStop>(""), Ok(LvsFlushOnStop::Full));
+        assert_eq!(read::<LvsFlushOnStop>("VS"), Ok(LvsFlushOnStop::Vs));
+        assert!(read::<LvsFlushOnStop>("vs").is_err());
         let timeouts: LvsTimeouts = read("tcp 7200 udp 300").unwrap();
         assert_eq!((timeouts.tcp, timeouts.udp), (Some(7200), Some(300)));
         assert!(read::<LvsTimeouts>("tcp").is_err());

@@ -18,12 +18,13 @@ macro_rules! set {
     };
 }
 
-/// `Keyword` for a flag field of the same name.
+/// `Keyword` for a flag field of the same name (or of keyword `$name`).
 macro_rules! flag {
     ($field:ident) => {
-        Keyword::new(stringify!($field), |t, s, b| {
-            t.$field = b.value(s).unwrap_or(t.$field)
-        })
+        flag!($field, stringify!($field))
+    };
+    ($field:ident, $name:expr) => {
+        Keyword::new($name, |t, s, b| t.$field = b.value(s).unwrap_or(t.$field))
     };
 }
 

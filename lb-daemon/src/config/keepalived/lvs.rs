@@ -1,6 +1,6 @@
 //! Keyword tables of the load-balancing blocks and their checkers.
 
-use super::args::FromWord;
+use super::args::{Forwarding, FromWord};
 use super::bind::{flag, set, Binder};
 use super::keywords::{Block, Keyword};
 use super::parser::Stmt;
@@ -46,7 +46,11 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
     keywords: &[
         set!(delay_loop),
         set!(lb_algo, "lvs_sched"),
-        set!(lb_kind, "lvs_method"),
+        Keyword::aliased("lb_kind", &["lvs_method"], |v, s, b| {
+            if let Some(Forwarding(kind, tunnel)) = b.value(s) {
+                (v.lb_kind, v.tunnel) = (Some(kind), tunnel);
+            }
+        }),
         set!(persistence_timeout),
         set!(persistence_granularity),
         set!(protocol),
@@ -67,6 +71,14 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
         set!(warmup),
         set!(connect_timeout),
         flag!(ops),
+        flag!(sh_port, "sh-port"),
+        flag!(sh_fallback, "sh-fallback"),
+        flag!(mh_port, "mh-port"),
+        flag!(mh_fallback, "mh-fallback"),
+        flag!(flag_1, "flag-1"),
+        flag!(flag_2, "flag-2"),
+        flag!(flag_3, "flag-3"),
+        set!(persistence_engine),
         set!(fast_path),
         Keyword::new("real_server", |v, s, b| {
             if let Some(server) = b.header(s) {
@@ -75,21 +87,12 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
         }),
     ],
     unsupported: &[
-        "flag-1",
-        "flag-2",
-        "flag-3",
         "hashed",
         "ip_family",
         "lvs_flags",
-        "mh-fallback",
-        "mh-port",
         "nat_mask",
         "one_packet_scheduler",
-        "persistence_engine",
-        "sh-fallback",
-        "sh-port",
         "smtp_alert",
-        "tunnel_type",
     ],
 };
 
@@ -113,7 +116,11 @@ static REAL_SERVER: Block<RealServer> = Block {
         set!(notify_down),
         set!(uthreshold),
         set!(lthreshold),
-        set!(lvs_method, "lb_kind"),
+        Keyword::aliased("lvs_method", &["lb_kind"], |r, s, b| {
+            if let Some(Forwarding(kind, tunnel)) = b.value(s) {
+                (r.lvs_method, r.tunnel) = (Some(kind), tunnel);
+            }
+        }),
         set!(retry, "nb_get_retry"),
         set!(delay_before_retry),
         set!(warmup),

@@ -9,6 +9,42 @@ use super::values::{
     Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol, RunAs, StatusRange,
 };
 
+/// `lb_kind TUN type ipip|gue|gre [port N] [nocsum|csum|remcsum]`: how
+/// IPVS encapsulates (Linux 5.2+ for GUE, 5.3+ for GRE and checksums).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelOptions {
+    /// Encapsulation.
+    #[serde(rename = "type")]
+    pub kind: TunnelKind,
+    /// GUE destination port (required for GUE, refused otherwise).
+    pub port: Option<u16>,
+    /// Checksum option (`nocsum` when absent).
+    pub checksum: Option<TunnelChecksum>,
+}
+
+/// `type` of [`TunnelOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum TunnelKind {
+    Ipip,
+    Gue,
+    Gre,
+}
+
+/// Checksum option of [`TunnelOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelChecksum {
+    /// No checksum.
+    Nocsum,
+    /// Checksum in the encapsulation.
+    Csum,
+    /// Remote checksum offload (GUE only).
+    Remcsum,
+}
+
 /// `virtual_server_group NAME { … }`: services that share one configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,6 +87,9 @@ pub struct VirtualServer {
     pub lb_algo: Option<LbAlgo>,
     /// Forwarding method.
     pub lb_kind: Option<LbKind>,
+    /// Tunnel options of `lb_kind TUN type …` (for real servers without
+    /// their own, and the sorry server).
+    pub tunnel: Option<TunnelOptions>,
     /// Seconds a client sticks to its real server.
     pub persistence_timeout: Option<u32>,
     /// Netmask (or prefix length) grouping clients for persistence.
@@ -91,6 +130,31 @@ pub struct VirtualServer {
     pub connect_timeout: Option<f64>,
     /// One-packet scheduling (UDP).
     pub ops: bool,
+    /// `sh-port`: the `sh` scheduler hashes the source port too.
+    #[serde(rename = "sh-port")]
+    pub sh_port: bool,
+    /// `sh-fallback`: `sh` picks another server when the hashed one is
+    /// unavailable.
+    #[serde(rename = "sh-fallback")]
+    pub sh_fallback: bool,
+    /// `mh-port`: the `mh` scheduler hashes the source port too.
+    #[serde(rename = "mh-port")]
+    pub mh_port: bool,
+    /// `mh-fallback`: `mh` picks another server when the hashed one is
+    /// unavailable.
+    #[serde(rename = "mh-fallback")]
+    pub mh_fallback: bool,
+    /// `flag-1`: IPVS scheduler flag 1, whatever the scheduler.
+    #[serde(rename = "flag-1")]
+    pub flag_1: bool,
+    /// `flag-2`: IPVS scheduler flag 2.
+    #[serde(rename = "flag-2")]
+    pub flag_2: bool,
+    /// `flag-3`: IPVS scheduler flag 3.
+    #[serde(rename = "flag-3")]
+    pub flag_3: bool,
+    /// Persistence engine (`sip`).
+    pub persistence_engine: Option<String>,
     /// Data path (our extension); `global_defs.fast_path` when absent.
     pub fast_path: Option<FastPath>,
     /// The real servers behind the service.
@@ -120,6 +184,8 @@ pub struct RealServer {
     pub lthreshold: Option<u32>,
     /// Forwarding method for this server (alias `lb_kind`).
     pub lvs_method: Option<LbKind>,
+    /// Tunnel options of `lvs_method TUN type …`.
+    pub tunnel: Option<TunnelOptions>,
     /// Checker retries before the server is down.
     pub retry: Option<u32>,
     /// Seconds between retries.
@@ -148,6 +214,7 @@ impl RealServer {
             uthreshold: None,
             lthreshold: None,
             lvs_method: None,
+            tunnel: None,
             retry: None,
             delay_before_retry: None,
             warmup: None,

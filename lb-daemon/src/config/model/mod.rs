@@ -10,7 +10,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 pub use lvs::{
-    Checker, CheckerKind, GroupMember, RealServer, Url, VirtualServer, VirtualServerGroup,
+    Checker, CheckerKind, GroupMember, RealServer, TunnelChecksum, TunnelKind, TunnelOptions, Url,
+    VirtualServer, VirtualServerGroup,
 };
 pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol,
@@ -76,6 +77,9 @@ pub struct GlobalDefs {
     pub vrrp_strict: bool,
     /// Flush all IPVS rules at start-up.
     pub lvs_flush: bool,
+    /// What to remove from IPVS at shutdown (alias `lvs_flush_on_stop`);
+    /// the services this daemon programmed when absent.
+    pub lvs_flush_onstop: Option<LvsFlushOnStop>,
     /// IPVS connection timeouts.
     pub lvs_timeouts: Option<LvsTimeouts>,
     /// Log every checker failure, not only state changes.
@@ -94,6 +98,17 @@ pub struct SmtpServer {
     pub host: String,
     /// Port (25 when absent).
     pub port: Option<u16>,
+}
+
+/// `lvs_flush_onstop [VS]`: what goes from IPVS when the daemon stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LvsFlushOnStop {
+    /// `lvs_flush_onstop`: every IPVS service, ours or not.
+    #[serde(rename = "full")]
+    Full,
+    /// `lvs_flush_onstop VS`: the virtual servers this daemon programmed.
+    #[serde(rename = "VS")]
+    Vs,
 }
 
 /// `lvs_timeouts [tcp N] [tcpfin N] [udp N]`, in seconds.

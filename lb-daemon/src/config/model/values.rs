@@ -48,6 +48,27 @@ pub enum LbAlgo {
     Mh,
 }
 
+impl LbAlgo {
+    /// The kernel scheduler's name (`ip_vs_wlc` is `wlc`), as spelled here.
+    pub fn name(self) -> &'static str {
+        match self {
+            LbAlgo::Rr => "rr",
+            LbAlgo::Wrr => "wrr",
+            LbAlgo::Lc => "lc",
+            LbAlgo::Wlc => "wlc",
+            LbAlgo::Lblc => "lblc",
+            LbAlgo::Lblcr => "lblcr",
+            LbAlgo::Dh => "dh",
+            LbAlgo::Sh => "sh",
+            LbAlgo::Sed => "sed",
+            LbAlgo::Nq => "nq",
+            LbAlgo::Fo => "fo",
+            LbAlgo::Ovf => "ovf",
+            LbAlgo::Mh => "mh",
+        }
+    }
+}
+
 /// `lb_kind` / `lvs_method`: how IPVS forwards to real servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use super::{names, Check};
-use crate::config::model::{Checker, CheckerKind, Config, GroupMember, RealServer, VirtualServer};
+use crate::config::model::{
+    Checker, CheckerKind, Config, GroupMember, LbAlgo, RealServer, VirtualServer,
+};
 use crate::config::toml::set_fields;
 
 const PORT: (u16, u16) = (1, 65535);
@@ -97,12 +99,31 @@ fn virtual_server(check: &mut Check, path: &str, server: &VirtualServer, groups:
             check.error(&format!("{path}.persistence_granularity"), message);
         }
     }
+    scheduler_flags(check, path, server);
     if let Some(sorry) = &server.sorry_server {
         let at = format!("{path}.sorry_server");
         check.range(&at, "port", Some(sorry.port), PORT);
         if let Some(address) = server.address {
             check.family(&at, "sorry_server", sorry.address, address.is_ipv6());
         }
+    }
+}
+
+/// `sh-*` flags belong to the `sh` scheduler and `mh-*` ones to `mh`;
+/// keepalived ignores them with other schedulers, and so do we, saying so.
+fn scheduler_flags(check: &mut Check, path: &str, server: &VirtualServer) {
+    let algo = server.lb_algo.map(LbAlgo::name);
+    let flags = [
+        ("sh", "sh-port", server.sh_port),
+        ("sh", "sh-fallback", server.sh_fallback),
+        ("mh", "mh-port", server.mh_port),
+        ("mh", "mh-fallback", server.mh_fallback),
+    ];
+    for (scheduler, flag, _) in flags.iter().filter(|f| f.2 && algo != Some(f.0)) {
+        check.warning(
+            &format!("{path}.{flag}"),
+            format!("`{flag}` only applies to lb_algo {scheduler}; ignored"),
+        );
     }
 }
 
