@@ -17,9 +17,7 @@ use netlink_packet_generic::{
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use super::error::IpvsError;
-use super::model::{
-    describe, key_family, DestCounters, Destination, Info, Service, ServiceStats, Timeouts,
-};
+use super::model::{key_family, DestCounters, Destination, Info, Service, ServiceStats, Timeouts};
 use super::wire::{CmdNla, IpvsCmd, IpvsMessage, FAMILY_NAME};
 use crate::state::desired::ServiceKey;
 
@@ -231,7 +229,7 @@ impl IpvsClient {
 
     /// The destinations of service `key`, with counters.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DumpedDest>, IpvsError> {
-        let what = format!("GET_DEST dump of {}", describe(key));
+        let what = format!("GET_DEST dump of {}", key);
         let nlas = vec![CmdNla::Service(Service::key_nlas(key))];
         let replies = self.ipvs(IpvsCmd::GetDest, nlas, true, &what)?;
         let family = key_family(key);
@@ -264,14 +262,14 @@ impl IpvsClient {
         service: &Service,
         name: &str,
     ) -> Result<(), IpvsError> {
-        let what = format!("{name} {}", describe(&service.key));
+        let what = format!("{name} {}", service.key);
         self.ipvs(cmd, vec![CmdNla::Service(service.to_nlas())], false, &what)
             .map(drop)
     }
 
     /// Removes a service and its destinations.
     pub fn del_service(&mut self, key: &ServiceKey) -> Result<(), IpvsError> {
-        let what = format!("DEL_SERVICE {}", describe(key));
+        let what = format!("DEL_SERVICE {}", key);
         let nlas = vec![CmdNla::Service(Service::key_nlas(key))];
         self.ipvs(IpvsCmd::DelService, nlas, false, &what).map(drop)
     }
@@ -293,11 +291,7 @@ impl IpvsClient {
         dest: &Destination,
         name: &str,
     ) -> Result<(), IpvsError> {
-        let what = format!(
-            "{name} {} to {}",
-            endpoint(dest.addr, dest.port),
-            describe(key)
-        );
+        let what = format!("{name} {} to {}", endpoint(dest.addr, dest.port), key);
         let nlas = vec![
             CmdNla::Service(Service::key_nlas(key)),
             CmdNla::Dest(dest.to_nlas()),
@@ -307,7 +301,7 @@ impl IpvsClient {
 
     /// Removes destination `addr`:`port` from service `key`.
     pub fn del_dest(&mut self, key: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), IpvsError> {
-        let what = format!("DEL_DEST {} from {}", endpoint(addr, port), describe(key));
+        let what = format!("DEL_DEST {} from {}", endpoint(addr, port), key);
         let nlas = vec![
             CmdNla::Service(Service::key_nlas(key)),
             CmdNla::Dest(Destination::key_nlas(addr, port)),

@@ -21,7 +21,7 @@ use crate::{
 /// One service the fast path serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedService {
-    /// Readable name (`192.0.2.50:80/TCP`).
+    /// Readable name (`TCP 192.0.2.50:80`, as `ipvsadm -Ln` says).
     pub label: String,
     /// Its scheduler.
     pub sched: Scheduler,
@@ -104,7 +104,7 @@ impl Plan {
 pub fn plan(desired: &DesiredState, ownership: &Ownership) -> Plan {
     let mut plan = Plan::default();
     for service in desired.services.iter().filter(|s| s.fast_path) {
-        let label = label(&service.key);
+        let label = service.key.to_string();
         match planned(service, ownership) {
             Ok(Some((key, planned))) => {
                 plan.services
@@ -178,20 +178,6 @@ fn planned(
     )))
 }
 
-/// `192.0.2.50:80/TCP`, `[2001:db8::50]:80/UDP`, `fwmark 7`.
-pub fn label(key: &ServiceKey) -> String {
-    match key {
-        ServiceKey::Addr { ip, port, protocol } => {
-            let proto = format!("{protocol:?}").to_uppercase();
-            match ip {
-                IpAddr::V4(v4) => format!("{v4}:{port}/{proto}"),
-                IpAddr::V6(v6) => format!("[{v6}]:{port}/{proto}"),
-            }
-        }
-        ServiceKey::Fwmark { mark, .. } => format!("fwmark {mark}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +239,7 @@ mod tests {
         assert_eq!(*key, VipKey::v4([192, 0, 2, 50], 80, 6));
         assert_eq!(
             (s.label.as_str(), s.interface.as_str()),
-            ("192.0.2.50:80/TCP", "eth1")
+            ("TCP 192.0.2.50:80", "eth1")
         );
         assert_eq!(s.sched, Scheduler::Mh);
         assert_eq!(s.backends[0].forward, FWD_DR);
@@ -283,8 +269,8 @@ mod tests {
             &owned(true),
         );
         assert!(p.services.is_empty());
-        assert_eq!(p.not_served["192.0.2.50:80/TCP"], NotServed::Nat);
-        assert_eq!(p.not_served["fwmark 7"], NotServed::Fwmark);
+        assert_eq!(p.not_served["TCP 192.0.2.50:80"], NotServed::Nat);
+        assert_eq!(p.not_served["FWM 7 IPv4"], NotServed::Fwmark);
         assert_eq!(
             p.not_served.len(),
             2,
@@ -295,13 +281,13 @@ mod tests {
             &owned(true),
         );
         assert_eq!(
-            p.not_served["192.0.2.50:80/TCP"],
+            p.not_served["TCP 192.0.2.50:80"],
             NotServed::Scheduler(LbAlgo::Lblc)
         );
         let p = plan(
             &desired(vec![service(LbKind::Dr, LbAlgo::Rr)]),
             &Ownership::new(),
         );
-        assert_eq!(p.not_served["192.0.2.50:80/TCP"], NotServed::NotAVip);
+        assert_eq!(p.not_served["TCP 192.0.2.50:80"], NotServed::NotAVip);
     }
 }

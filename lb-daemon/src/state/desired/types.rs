@@ -55,6 +55,28 @@ pub enum ServiceKey {
     },
 }
 
+/// `TCP 192.0.2.1:80`, `FWM 7 IPv6`: a service as `ipvsadm -Ln` names it.
+impl std::fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceKey::Addr { ip, port, protocol } => {
+                let protocol = format!("{protocol:?}").to_uppercase();
+                match ip {
+                    IpAddr::V6(v6) => write!(f, "{protocol} [{v6}]:{port}"),
+                    IpAddr::V4(v4) => write!(f, "{protocol} {v4}:{port}"),
+                }
+            }
+            ServiceKey::Fwmark { mark, family } => {
+                let family = match family {
+                    Family::V4 => "IPv4",
+                    Family::V6 => "IPv6",
+                };
+                write!(f, "FWM {mark} {family}")
+            }
+        }
+    }
+}
+
 /// Client persistence (`persistence_timeout`, `persistence_granularity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Persistence {

@@ -14,7 +14,7 @@ use crate::state::desired::Family;
 pub use dest::{
     DestCounters, Destination, Forwarding, Tunnel, TunnelType, TUN_F_CSUM, TUN_F_REMCSUM,
 };
-pub use service::{describe, flags, key_family, Service, ServiceStats};
+pub use service::{flags, key_family, Service, ServiceStats};
 
 /// `AF_INET`.
 pub const AF_INET: u16 = 2;

@@ -1,5 +1,4 @@
 //! An IPVS service (virtual server): what identifies it and how it schedules.
-use std::net::IpAddr;
 
 use netlink_packet_core::DecodeError;
 use serde::Serialize;
@@ -209,25 +208,5 @@ fn parse_netmask(family: Family, raw: [u8; 4]) -> u8 {
     match family {
         Family::V4 => u32::from_be_bytes(raw).leading_ones() as u8,
         Family::V6 => u32::from_ne_bytes(raw).min(128) as u8,
-    }
-}
-
-/// `TCP 192.0.2.1:80`, `FWM 7 IPv6`: a service as `ipvsadm -Ln` names it.
-pub fn describe(key: &ServiceKey) -> String {
-    match key {
-        ServiceKey::Addr { ip, port, protocol } => {
-            let protocol = format!("{protocol:?}").to_uppercase();
-            match ip {
-                IpAddr::V6(v6) => format!("{protocol} [{v6}]:{port}"),
-                IpAddr::V4(v4) => format!("{protocol} {v4}:{port}"),
-            }
-        }
-        ServiceKey::Fwmark { mark, family } => {
-            let family = match family {
-                Family::V4 => "IPv4",
-                Family::V6 => "IPv6",
-            };
-            format!("FWM {mark} {family}")
-        }
     }
 }

@@ -8,7 +8,7 @@ use tracing::{debug, error, info, warn};
 use crate::state::desired::ServiceKey;
 
 use super::super::diff::{apply, diff, Op};
-use super::super::model::{describe, Timeouts};
+use super::super::model::Timeouts;
 use super::super::target::{Table, Target};
 use super::super::{endpoint, record, IpvsClient, IpvsError};
 
@@ -159,7 +159,7 @@ impl State {
             }
             OnStop::RemoveOwn => {
                 let mut keys: Vec<ServiceKey> = self.owned.iter().copied().collect();
-                keys.sort_by_key(describe);
+                keys.sort_by_key(ToString::to_string);
                 let results: Vec<_> = keys.iter().map(|key| client.del_service(key)).collect();
                 let gone = |r: &Result<(), IpvsError>| {
                     r.as_ref().err().and_then(IpvsError::errno) == Some(ESRCH)
@@ -227,23 +227,23 @@ fn execute(client: &mut IpvsClient, op: &Op) -> Result<(), IpvsError> {
 /// One line for the debug log.
 fn explain(op: &Op) -> String {
     match op {
-        Op::AddService(s) => format!("add service {} {}", describe(&s.key), s.scheduler),
-        Op::EditService(s) => format!("change service {} {}", describe(&s.key), s.scheduler),
-        Op::DelService(key) => format!("remove service {}", describe(key)),
+        Op::AddService(s) => format!("add service {} {}", s.key, s.scheduler),
+        Op::EditService(s) => format!("change service {} {}", s.key, s.scheduler),
+        Op::DelService(key) => format!("remove service {}", key),
         Op::AddDest(key, d) => format!(
             "add {} weight {} to {}",
             endpoint(d.addr, d.port),
             d.weight,
-            describe(key)
+            key
         ),
         Op::EditDest(key, d) => format!(
             "change {} to weight {} in {}",
             endpoint(d.addr, d.port),
             d.weight,
-            describe(key)
+            key
         ),
         Op::DelDest(key, addr, port) => {
-            format!("remove {} from {}", endpoint(*addr, *port), describe(key))
+            format!("remove {} from {}", endpoint(*addr, *port), key)
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::super::client::DumpedDest;
-use super::super::model::{describe, flags, DestCounters, Destination, Forwarding, Service};
+use super::super::model::{flags, DestCounters, Destination, Forwarding, Service};
 use super::super::target::Target;
 use super::super::IpvsClient;
 use super::state::State;
@@ -31,7 +31,7 @@ pub fn of(state: Option<&mut State>) -> Value {
             };
             json!({
                 "vs": target.vs,
-                "service": describe(&key),
+                "service": key.to_string(),
                 "desired": table(&target.table.service, target.table.dests.iter().map(|d| (d, None))),
                 "programmed": now,
             })

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use super::*;
 use crate::config::parse_keepalived_str;
-use crate::dataplane::ipvs::model::{describe, Forwarding};
+use crate::dataplane::ipvs::model::Forwarding;
 use crate::state::desired;
 
 const CONF: &str = "
@@ -65,7 +65,7 @@ fn tables() -> Vec<Target> {
 #[test]
 fn services_carry_scheduler_flags_persistence_and_engine() {
     let t = tables();
-    let names: Vec<String> = t.iter().map(|t| describe(&t.table.service.key)).collect();
+    let names: Vec<String> = t.iter().map(|t| t.table.service.key.to_string()).collect();
     assert_eq!(
         names,
         [
