@@ -105,6 +105,9 @@ fn status_text(status: &Value) -> String {
     {
         out += &virtual_server_text(vs);
     }
+    if status["fast_path"].is_object() {
+        out += &fast_path_text(&status["fast_path"]);
+    }
     for (section, items) in status["config"].as_object().into_iter().flatten() {
         let Some(items) = items.as_array().filter(|i| !i.is_empty()) else {
             continue;
@@ -186,6 +189,52 @@ fn virtual_server_text(vs: &Value) -> String {
         },
         reals.join(", ")
     )
+}
+
+/// The XDP fast path: attachment per interface, services and their real
+/// servers with traffic, services left to IPVS.
+fn fast_path_text(fp: &Value) -> String {
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let mut out = format!("  XDP fast path: {}", text(&fp["state"]));
+    if let Some(e) = fp["error"].as_str() {
+        out += &format!(" ({e})");
+    }
+    out += "\n";
+    for i in list(&fp["interfaces"]) {
+        let how = match (i["attached"] == true, i["error"].as_str()) {
+            (true, _) => format!("attached ({})", text(&i["mode"])),
+            (false, Some(e)) => format!("not attached: {e}"),
+            (false, None) => "not attached".to_owned(),
+        };
+        out += &format!("    interface {}: {how}\n", text(&i["name"]));
+    }
+    for s in list(&fp["services"]) {
+        out += &format!(
+            "    {} {} on {}: {} packets\n",
+            text(&s["service"]),
+            text(&s["scheduler"]),
+            text(&s["interface"]),
+            s["traffic"]["packets"]
+        );
+        for b in list(&s["backends"]) {
+            out += &format!(
+                "      {}:{} {} weight {}: {} packets\n",
+                text(&b["address"]),
+                b["port"],
+                text(&b["forwarding"]),
+                b["weight"],
+                b["traffic"]["packets"]
+            );
+        }
+    }
+    for n in list(&fp["not_served"]) {
+        out += &format!(
+            "    {}: IPVS classic mode ({})\n",
+            text(&n["service"]),
+            text(&n["reason"])
+        );
+    }
+    out
 }
 
 /// A JSON value as plain text (strings without quotes).

@@ -16,6 +16,10 @@ use tokio::sync::Mutex;
 
 use crate::config::VirtualIp;
 
+mod neighbours;
+
+pub use neighbours::Route;
+
 /// What the daemon needs to know about one interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
@@ -27,6 +31,8 @@ pub struct Interface {
     pub mac: Vec<u8>,
     /// Administratively up and with carrier.
     pub running: bool,
+    /// Maximum transmission unit.
+    pub mtu: u32,
 }
 
 /// A connection to the kernel's routing netlink family.
@@ -68,6 +74,17 @@ impl Netlink {
             Ok(None) => bail!("no interface {name}"),
             Err(e) if errno(&e) == Some(ENODEV) => bail!("no interface {name}"),
             Err(e) => Err(anyhow!(e)).with_context(|| format!("looking up interface {name}")),
+        }
+    }
+
+    /// The interface with index `index`.
+    pub async fn interface_by_index(&self, index: u32) -> Result<Interface> {
+        let mut links = self.handle.link().get().match_index(index).execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => Ok(interface_of(&msg)),
+            Ok(None) => bail!("no interface with index {index}"),
+            Err(e) if errno(&e) == Some(ENODEV) => bail!("no interface with index {index}"),
+            Err(e) => Err(anyhow!(e)).with_context(|| format!("looking up interface {index}")),
         }
     }
 
@@ -144,11 +161,13 @@ fn interface_of(msg: &LinkMessage) -> Interface {
         mac: Vec::new(),
         running: msg.header.flags.contains(LinkFlags::Up)
             && msg.header.flags.contains(LinkFlags::Running),
+        mtu: 0,
     };
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(name) => iface.name = name.clone(),
             LinkAttribute::Address(mac) => iface.mac = mac.clone(),
+            LinkAttribute::Mtu(mtu) => iface.mtu = *mtu,
             _ => {}
         }
     }

@@ -35,12 +35,21 @@ pub fn daemon_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// A running `lb-daemon`; dropping it kills the process.
+/// Prefix of the daemons' runtime directories (under the temp dir).
+const RUNTIME_PREFIX: &str = "lb-daemon-run";
+
+/// Where lb-daemon pins its XDP maps, one directory per instance.
+const BPFFS_ROOT: &str = "/sys/fs/bpf/lb-daemon";
+
+/// A running `lb-daemon`; dropping it stops the process (SIGTERM, then
+/// SIGKILL) and removes the maps a killed daemon left pinned.
 pub struct Daemon {
     child: NsChild,
     label: String,
     runtime_dir: TempDir,
     log: Log,
+    /// The fast path's pin directory, as the status last reported it.
+    pins: std::sync::Mutex<Option<PathBuf>>,
 }
 
 impl Daemon {
@@ -48,8 +57,9 @@ impl Daemon {
     /// echoing its log to stderr as `[label] ...`, and waits until its control
     /// socket answers.
     pub fn start(ns: &Netns, config: &Path, label: &str) -> Result<Daemon> {
-        let runtime_dir = tempfile::Builder::new().prefix("lb-daemon-run").tempdir()?;
-        let mut cmd = ns.command(&[daemon_binary()?.as_os_str()]);
+        let runtime_dir = tempfile::Builder::new().prefix(RUNTIME_PREFIX).tempdir()?;
+        // Network namespace only: the daemon pins its maps in the host's bpffs.
+        let mut cmd = ns.net_only_command(&[daemon_binary()?.as_os_str()]);
         cmd.args(["-n", "-l", "-f"])
             .arg(config)
             .arg("--runtime-dir")
@@ -67,6 +77,7 @@ impl Daemon {
             label: label.to_owned(),
             runtime_dir,
             log,
+            pins: Default::default(),
         };
         let ready = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
             daemon.status().is_ok()
@@ -93,7 +104,11 @@ impl Daemon {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(serde_json::from_slice(&out.stdout)?)
+        let status: Value = serde_json::from_slice(&out.stdout)?;
+        if let Some(dir) = status["fast_path"]["pin_dir"].as_str() {
+            *self.pins.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.into());
+        }
+        Ok(status)
     }
 
     /// Waits until the daemon's `status --json` satisfies `ready`; the error
@@ -169,4 +184,36 @@ impl Daemon {
     pub fn stop(&mut self) -> Result<ExitStatus> {
         self.child.stop(Duration::from_secs(5))
     }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.stop(Duration::from_secs(5));
+        if let Some(dir) = self.pins.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Removes pin directories of test daemons whose runtime directory is gone
+/// (their test process was killed before it could clean up); returns them.
+/// A daemon's pin directory is named after its runtime directory's path.
+pub fn sweep_stale_pins() -> Vec<PathBuf> {
+    let tmp = std::env::temp_dir();
+    let prefix = tmp.join(RUNTIME_PREFIX);
+    let pin_prefix: String = prefix.to_string_lossy().trim_matches('/').replace('/', "_");
+    let Ok(entries) = std::fs::read_dir(BPFFS_ROOT) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&pin_prefix))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let suffix = &name[pin_prefix.len()..];
+            !tmp.join(format!("{RUNTIME_PREFIX}{suffix}")).exists()
+        })
+        .map(|e| e.path())
+        .filter(|p| std::fs::remove_dir_all(p).is_ok())
+        .collect()
 }

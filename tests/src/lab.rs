@@ -140,6 +140,22 @@ impl Host {
     pub fn web(&self) -> Option<&WebServer> {
         self.web.as_ref()
     }
+
+    /// Makes this host a direct-routing real server for `vip`: the VIP on
+    /// its loopback, and ARP for it suppressed (`arp_ignore=1`,
+    /// `arp_announce=2`), as IPVS DR and the XDP fast path need.
+    pub fn accept_vip_on_loopback(&self, vip: &str) -> Result<()> {
+        self.ns.sysctl(&[
+            ("net.ipv4.conf.all.arp_ignore", "1"),
+            ("net.ipv4.conf.all.arp_announce", "2"),
+            ("net.ipv4.conf.eth0.arp_ignore", "1"),
+            ("net.ipv4.conf.eth0.arp_announce", "2"),
+        ])?;
+        let prefix = if vip.contains(':') { 128 } else { 32 };
+        self.ns
+            .ip(&["addr", "add", &format!("{vip}/{prefix}"), "dev", "lo"])?;
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Host {

@@ -111,7 +111,9 @@ pub fn destroy_namespace(name: &str) -> bool {
 /// Remove lab namespaces left behind by processes that no longer exist (for
 /// instance a SIGKILLed test run). Namespaces not matching the lab pattern,
 /// and those of live processes, are left alone. Returns the names removed.
+/// XDP maps such runs' daemons left pinned go too.
 pub fn sweep_stale() -> Vec<String> {
+    crate::daemon::sweep_stale_pins();
     list_namespaces()
         .into_iter()
         .filter(|n| owner_pid(n).is_some_and(|pid| !process_alive(pid)))

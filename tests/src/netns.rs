@@ -54,6 +54,21 @@ fn check_output(cmd: &Command, out: Output) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `cmd` in a new process group, stdin from /dev/null, no signal blocked.
+fn detached(mut cmd: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(Stdio::null()).process_group(0);
+    // SAFETY: pthread_sigmask is async-signal-safe; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::SigSet::empty()
+                .thread_set_mask()
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd
+}
+
 /// A network namespace created by this library, deleted on drop together
 /// with every process still inside it.
 pub struct Netns {
@@ -93,21 +108,21 @@ impl Netns {
     /// with no signal blocked (the lab's signal thread blocks SIGINT/SIGTERM/
     /// SIGHUP and children would otherwise inherit that mask).
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        use std::os::unix::process::CommandExt;
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name])
-            .args(args)
-            .stdin(Stdio::null())
-            .process_group(0);
-        // SAFETY: pthread_sigmask is async-signal-safe; nothing is allocated.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::signal::SigSet::empty()
-                    .thread_set_mask()
-                    .map_err(std::io::Error::from)
-            });
-        }
-        cmd
+        cmd.args(["netns", "exec", &self.name]).args(args);
+        detached(cmd)
+    }
+
+    /// As [`Netns::command`], but entering only the network namespace
+    /// (`nsenter --net`): `ip netns exec` also gives the process its own
+    /// mount namespace with a fresh /sys, where the host's /sys/fs/bpf (and
+    /// what is pinned there) cannot be seen.
+    pub fn net_only_command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", self.name))
+            .arg("--")
+            .args(args);
+        detached(cmd)
     }
 
     /// Run `args` inside the namespace and return its output, whatever its

@@ -47,7 +47,7 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     default_type text/plain;
-    keepalive_timeout 5;
+    keepalive_timeout 60;
     server {{
         listen 80;
         listen [::]:80 ipv6only=on;

@@ -40,6 +40,9 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
 
     cmd::step("building the lab: switch, client, dir1, dir2, rs1-rs3");
     let lab = Lab::full()?;
+    for rs in lab.real_servers() {
+        rs.accept_vip_on_loopback(VIP)?;
+    }
     let configs = tempfile::Builder::new().prefix("lb-lab-conf").tempdir()?;
     let mut paths = Vec::new();
     let mut daemons = Vec::new();
@@ -136,6 +139,19 @@ fn print_directors(lab: &Lab, daemons: &[Daemon]) -> Result<()> {
         print!("{}", daemon.status_text()?);
         print!("{}", host.ns().ip(&["-br", "addr", "show", "dev", "eth0"])?);
     }
+    let url = format!("http://{VIP}/");
+    let answers: Vec<String> = (0..6)
+        .map(
+            |_| match http_get(lab.client().ns_name(), &url, Duration::from_secs(3)) {
+                Ok((code, body)) => format!("{code} {}", body.trim()),
+                Err(e) => format!("{e:#}"),
+            },
+        )
+        .collect();
+    println!(
+        "client -> {url} six times (XDP, rr): {}",
+        answers.join(", ")
+    );
     println!();
     Ok(())
 }

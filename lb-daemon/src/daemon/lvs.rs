@@ -55,6 +55,11 @@ impl Lvs {
         }
     }
 
+    /// The desired state this configuration's checkers drive.
+    pub fn desired(&self) -> watch::Receiver<desired::DesiredState> {
+        self.desired.subscribe()
+    }
+
     /// Virtual servers with their real servers' verdicts and weights, and
     /// every checker's state.
     pub fn status(&self) -> Value {

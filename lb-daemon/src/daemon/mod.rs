@@ -1,6 +1,7 @@
 //! Running in the foreground: the runtime directory, the control socket,
 //! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration), and the
 //! parts that run the configuration (the VRRP engine).
+mod fast_path;
 mod lvs;
 pub mod runtime_dir;
 
@@ -19,8 +20,8 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    cli::RunArgs, config, control, netlink::Netlink, notify::Notifier, script::ScriptEnv,
-    state::ownership::Publisher, track::Tracking, vrrp::engine::Engine,
+    cli::RunArgs, config, control, dataplane::xdp::Reconciler, netlink::Netlink, notify::Notifier,
+    script::ScriptEnv, state::ownership::Publisher, track::Tracking, vrrp::engine::Engine,
 };
 use runtime_dir::RuntimeDir;
 
@@ -45,8 +46,12 @@ struct Running {
     notifier: Notifier,
     /// Health checkers and the desired state (taken out during a reload).
     lvs: Option<lvs::Lvs>,
-    /// VIP ownership, which `ha_suspend` follows.
+    /// VIP ownership, which `ha_suspend` and the fast path follow.
     ownership: Publisher,
+    /// The XDP fast path, once a configuration asked for it.
+    fast_path: Option<Reconciler>,
+    /// Where the maps are pinned (from the runtime directory).
+    runtime_dir: PathBuf,
 }
 
 impl Running {
@@ -60,6 +65,7 @@ impl Running {
             "vrrp": self.vrrp.status(),
             "tracking": self.tracking.status(),
             "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
+            "fast_path": self.fast_path.as_ref().map(Reconciler::status),
             "config": self.config,
         })
     }
@@ -84,7 +90,9 @@ impl Running {
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
                 if let Some(old) = self.lvs.take() {
-                    self.lvs = Some(old.reload(&self.config, self.ownership.subscribe()).await);
+                    let lvs = old.reload(&self.config, self.ownership.subscribe()).await;
+                    self.follow_fast_path(&lvs);
+                    self.lvs = Some(lvs);
                 }
                 info!("Configuration reloaded (generation {})", self.generation);
             }
@@ -94,6 +102,24 @@ impl Running {
                     self.generation
                 );
                 self.last_reload_error = Some(format!("{e:#}"));
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Points the fast path at `lvs`'s desired state, starting it if this
+    /// is the first configuration asking for it.
+    fn follow_fast_path(&mut self, lvs: &lvs::Lvs) {
+        match &self.fast_path {
+            Some(fast_path) => fast_path.follow(lvs.desired()),
+            None => {
+                self.fast_path = fast_path::start(
+                    lvs.desired(),
+                    &self.ownership,
+                    self.netlink.clone(),
+                    &self.runtime_dir,
+                )
             }
         }
     }
@@ -122,7 +148,7 @@ fn log_not_run_yet(config: &config::Config) {
         (
             "virtual_server",
             config.virtual_server.len(),
-            "health checks run; the IPVS/XDP data planes",
+            "health checks and the XDP fast path run; the IPVS data plane",
         ),
         (
             "virtual_server_group",
@@ -190,6 +216,7 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         &tracking,
         notifier.clone(),
     );
+    let fast_path = fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path());
     let mut running = Running {
         path,
         config,
@@ -202,6 +229,8 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         notifier,
         lvs: Some(lvs),
         ownership,
+        fast_path,
+        runtime_dir: runtime.path().to_owned(),
     };
     loop {
         tokio::select! {
@@ -225,6 +254,9 @@ async fn serve(runtime: RuntimeDir, path: PathBuf, config: config::Config) -> Re
         lvs.shutdown().await;
     }
     running.vrrp.shutdown().await;
+    if let Some(fast_path) = running.fast_path.take() {
+        fast_path.shutdown().await;
+    }
     running.tracking.shutdown().await;
     running.notifier.drain(NOTIFY_DRAIN).await;
     drop(runtime);

@@ -81,7 +81,12 @@ impl RuntimeDir {
         }
     }
 
-    /// Path of this instance's control socket.
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of this directory's control socket.
     pub fn socket_path(&self) -> PathBuf {
         socket_path(&self.dir)
     }

@@ -2,11 +2,20 @@
 //! addresses it therefore holds. Published through a `tokio::sync::watch`
 //! channel; consumers (the XDP fast-path gate) subscribe and never look at
 //! VRRP internals.
-use std::collections::BTreeMap;
+//!
+//! A consumer that must act before the VIPs are announced registers a
+//! [`Gate`] and reports each ownership it has acted on; an instance entering
+//! MASTER publishes first, then waits for the gate ([`Publisher::gated`])
+//! before adding its VIPs and sending gratuitous ARPs.
+use std::{collections::BTreeMap, time::Duration};
 
 use ipnet::IpNet;
 use serde::Serialize;
 use tokio::sync::watch;
+use tracing::warn;
+
+/// How long an instance waits for the gate before announcing anyway.
+pub const GATE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Ownership of one instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,24 +33,65 @@ pub type Ownership = BTreeMap<String, Owned>;
 
 /// The publishing side; cheap to clone.
 #[derive(Clone)]
-pub struct Publisher(watch::Sender<Ownership>);
+pub struct Publisher {
+    owned: watch::Sender<Ownership>,
+    /// What the registered gate has acted on (`None`: no gate).
+    gate: watch::Sender<Option<Ownership>>,
+}
+
+/// A consumer that acts on ownership before VIPs are announced; dropping
+/// it unregisters it.
+pub struct Gate(watch::Sender<Option<Ownership>>);
+
+impl Gate {
+    /// Reports that everything in `ownership` has been acted on.
+    pub fn acted_on(&self, ownership: &Ownership) {
+        self.0.send_replace(Some(ownership.clone()));
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.0.send_replace(None);
+    }
+}
 
 impl Publisher {
     /// A publisher with nothing owned, and a first subscriber.
     pub fn new() -> (Publisher, watch::Receiver<Ownership>) {
-        let (tx, rx) = watch::channel(Ownership::new());
-        (Publisher(tx), rx)
+        let (owned, rx) = watch::channel(Ownership::new());
+        let gate = watch::channel(None).0;
+        (Publisher { owned, gate }, rx)
     }
 
     /// Another subscriber, seeing the current value first.
     pub fn subscribe(&self) -> watch::Receiver<Ownership> {
-        self.0.subscribe()
+        self.owned.subscribe()
+    }
+
+    /// Registers the gate (one at a time; a new one replaces the old).
+    pub fn gate(&self) -> Gate {
+        self.gate.send_replace(Some(Ownership::new()));
+        Gate(self.gate.clone())
+    }
+
+    /// Waits until the gate, if any, has acted on instance `name` being
+    /// master or not as `master` says (at most [`GATE_TIMEOUT`]).
+    pub async fn gated(&self, name: &str, master: bool) {
+        let mut acted = self.gate.subscribe();
+        let done = acted.wait_for(|a| match a {
+            None => true,
+            Some(o) => o.get(name).is_some_and(|x| x.master == master),
+        });
+        if tokio::time::timeout(GATE_TIMEOUT, done).await.is_err() {
+            warn!("({name}) the XDP fast path did not follow within {GATE_TIMEOUT:?}; going on");
+        }
     }
 
     /// Records `owned` for instance `name`; subscribers are woken only when
     /// something changed.
     pub fn set(&self, name: &str, owned: Owned) {
-        self.0.send_if_modified(|all| {
+        self.owned.send_if_modified(|all| {
             let changed = all.get(name) != Some(&owned);
             all.insert(name.to_owned(), owned);
             changed
@@ -50,7 +100,8 @@ impl Publisher {
 
     /// Forgets instance `name` (it stopped or left the configuration).
     pub fn remove(&self, name: &str) {
-        self.0.send_if_modified(|all| all.remove(name).is_some());
+        self.owned
+            .send_if_modified(|all| all.remove(name).is_some());
     }
 }
 
@@ -78,5 +129,35 @@ mod tests {
         assert!(!rx.borrow_and_update()["VI_1"].master);
         publisher.remove("VI_1");
         assert!(rx.borrow_and_update().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gated_waits_for_the_gate_only_while_one_is_registered() {
+        let (publisher, rx) = Publisher::new();
+        // No gate: no wait.
+        tokio::time::timeout(Duration::from_millis(1), publisher.gated("VI_1", true))
+            .await
+            .expect("no gate, no wait");
+        let gate = publisher.gate();
+        publisher.set("VI_1", owned(true));
+        let waiting = tokio::spawn({
+            let publisher = publisher.clone();
+            async move { publisher.gated("VI_1", true).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "the gate has not acted yet");
+        gate.acted_on(&rx.borrow());
+        tokio::time::timeout(Duration::from_millis(1), waiting)
+            .await
+            .expect("released once acted on")
+            .unwrap();
+        // A gate that never acts delays the instance by GATE_TIMEOUT at most.
+        let started = tokio::time::Instant::now();
+        publisher.gated("VI_1", false).await;
+        assert_eq!(started.elapsed(), GATE_TIMEOUT);
+        drop(gate);
+        tokio::time::timeout(Duration::from_millis(1), publisher.gated("VI_1", false))
+            .await
+            .expect("unregistered");
     }
 }

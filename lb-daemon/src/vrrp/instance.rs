@@ -429,6 +429,9 @@ impl Instance {
             }
         }
         if to == State::Master {
+            // The fast path attaches before the VIPs are announced.
+            self.publish_ownership();
+            self.shared.ownership.gated(&self.spec.name, true).await;
             self.add_vips().await;
             self.garp_burst(self.spec.garp.repeat);
             self.garp_due = Some(Instant::now() + self.spec.garp.delay);

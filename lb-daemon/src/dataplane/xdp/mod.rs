@@ -3,10 +3,15 @@
 mod loader;
 mod maps;
 mod object;
+mod plan;
 mod programmer;
+mod reconcile;
+mod resolve;
 pub mod tables;
 
 pub use loader::{unpin, FastPath, PassProgram, XdpAttachMode};
 pub use maps::Maps;
 pub use object::{embedded_object, ObjectMissing};
+pub use plan::{label, NotServed, Plan};
 pub use programmer::{addr_of, Backend, Programmer, RealId, ServiceIds, SLOT_QUIET};
+pub use reconcile::{Reconciler, Settings};

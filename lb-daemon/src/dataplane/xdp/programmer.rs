@@ -203,6 +203,12 @@ impl Programmer {
         Ok(())
     }
 
+    /// How long until `key`'s spare table slot may be written (`None`: now).
+    pub fn quiet_in(&self, key: &VipKey) -> Option<Duration> {
+        let p = self.services.get(key)?;
+        SLOT_QUIET.checked_sub(p.retired_at.elapsed())
+    }
+
     /// The services programmed now.
     pub fn keys(&self) -> impl Iterator<Item = &VipKey> {
         self.services.keys()

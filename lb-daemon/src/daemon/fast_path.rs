@@ -1,0 +1,70 @@
+//! The XDP fast path in the running daemon: started when the configuration
+//! has `fast_path xdp` services, kept across reloads (it follows the new
+//! desired state, so flows and attachments survive), stopped after VRRP so
+//! it detaches only once the VIPs are gone.
+use std::path::{Path, PathBuf};
+
+use lb_common::DEFAULT_FLOWS;
+use tokio::sync::watch;
+
+use crate::{
+    dataplane::xdp::{Reconciler, Settings},
+    netlink::Netlink,
+    state::{desired::DesiredState, ownership::Publisher},
+};
+
+/// Where every daemon pins its maps: `<this>/<instance>/<map>`.
+pub const BPFFS_ROOT: &str = "/sys/fs/bpf/lb-daemon";
+
+/// The pin directory of the daemon whose runtime directory is `runtime_dir`:
+/// one instance per runtime directory (which its lock makes unique), named
+/// after the directory's path (`/run/lb-daemon` -> `run_lb-daemon`).
+pub fn pin_dir(runtime_dir: &Path) -> PathBuf {
+    let instance: String = runtime_dir
+        .to_string_lossy()
+        .trim_matches('/')
+        .chars()
+        .map(|c| if c == '/' { '_' } else { c })
+        .collect();
+    Path::new(BPFFS_ROOT).join(instance)
+}
+
+/// Starts the fast path if `desired` has services asking for it.
+pub fn start(
+    desired: watch::Receiver<DesiredState>,
+    ownership: &Publisher,
+    netlink: Netlink,
+    runtime_dir: &Path,
+) -> Option<Reconciler> {
+    if !desired.borrow().services.iter().any(|s| s.fast_path) {
+        return None;
+    }
+    let settings = Settings {
+        flows: DEFAULT_FLOWS,
+        pin_dir: Some(pin_dir(runtime_dir)),
+    };
+    Some(Reconciler::start(
+        settings,
+        desired,
+        ownership.subscribe(),
+        ownership.gate(),
+        netlink,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_dirs_follow_runtime_dirs() {
+        assert_eq!(
+            pin_dir(Path::new("/run/lb-daemon")),
+            Path::new("/sys/fs/bpf/lb-daemon/run_lb-daemon")
+        );
+        assert_eq!(
+            pin_dir(Path::new("/tmp/lab/dir1/")),
+            Path::new("/sys/fs/bpf/lb-daemon/tmp_lab_dir1")
+        );
+    }
+}

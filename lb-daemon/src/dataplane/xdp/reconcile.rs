@@ -1,0 +1,452 @@
+//! The fast path's control loop: follows the desired state and VIP
+//! ownership, resolves real servers, writes the maps through the
+//! [`Programmer`], attaches the program where this node holds fast-path VIPs
+//! and detaches it elsewhere, then tells the ownership [`Gate`] it has acted
+//! (so an instance becoming MASTER announces its VIPs only once the program
+//! is attached).
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::IpAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::Result;
+use lb_common::{VipKey, FWD_TUN};
+use serde_json::{json, Value};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+use tracing::{error, info, warn};
+
+use super::{
+    loader::unpin,
+    plan::{plan, Plan, PlannedBackend},
+    resolve::{resolve, Resolution},
+    Backend, FastPath, Programmer, XdpAttachMode, SLOT_QUIET,
+};
+use crate::{
+    netlink::Netlink,
+    state::{
+        desired::DesiredState,
+        ownership::{Gate, Ownership},
+    },
+};
+
+/// How often real servers are resolved again (MAC changes, new routes) and
+/// the status counters refreshed.
+const REFRESH: Duration = Duration::from_secs(5);
+/// How soon a pending neighbour resolution is looked at again.
+const PENDING_RETRY: Duration = Duration::from_millis(200);
+/// How often the status counters are read.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the fast path runs and how.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Connection table capacity.
+    pub flows: u32,
+    /// Directory the maps are pinned in (`/sys/fs/bpf/lb-daemon/<instance>`).
+    pub pin_dir: Option<PathBuf>,
+}
+
+/// The running control loop.
+pub struct Reconciler {
+    follow: mpsc::UnboundedSender<watch::Receiver<DesiredState>>,
+    status: watch::Receiver<Value>,
+    task: JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Reconciler {
+    /// Loads the program and starts following `desired` and `ownership`.
+    pub fn start(
+        settings: Settings,
+        desired: watch::Receiver<DesiredState>,
+        ownership: watch::Receiver<Ownership>,
+        gate: Gate,
+        netlink: Netlink,
+    ) -> Reconciler {
+        let (follow, follow_rx) = mpsc::unbounded_channel();
+        let (status_tx, status) = watch::channel(json!({"state": "starting"}));
+        let (stop, stop_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let programmer = match load(&settings) {
+                Ok(p) => p,
+                Err(e) => {
+                    error!("XDP fast path unavailable, its services are left to IPVS: {e:#}");
+                    status_tx
+                        .send_replace(json!({"state": "unavailable", "error": format!("{e:#}")}));
+                    drop(gate);
+                    let _ = stop_rx.await;
+                    return;
+                }
+            };
+            let mut lp = Loop {
+                programmer,
+                netlink,
+                gate,
+                status: status_tx,
+                settings,
+                attached: BTreeMap::new(),
+                resolved: BTreeMap::new(),
+                reported: BTreeSet::new(),
+                plan: Plan::default(),
+            };
+            lp.run(desired, ownership, follow_rx, stop_rx).await;
+            lp.teardown();
+        });
+        Reconciler {
+            follow,
+            status,
+            task,
+            stop,
+        }
+    }
+
+    /// Follows the desired state of a reloaded configuration.
+    pub fn follow(&self, desired: watch::Receiver<DesiredState>) {
+        let _ = self.follow.send(desired);
+    }
+
+    /// Attachments, services with their counters, what is left to IPVS.
+    pub fn status(&self) -> Value {
+        self.status.borrow().clone()
+    }
+
+    /// Detaches the program everywhere and removes its pins.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+fn load(settings: &Settings) -> Result<Programmer> {
+    let mut fast_path = FastPath::load(settings.flows)?;
+    if let Some(dir) = &settings.pin_dir {
+        match fast_path.pin(dir) {
+            Ok(()) => info!("XDP fast path maps pinned under {}", dir.display()),
+            Err(e) => warn!("XDP fast path maps not pinned: {e:#}"),
+        }
+    }
+    Ok(Programmer::new(fast_path))
+}
+
+/// An interface's attachment.
+#[derive(Debug, Clone)]
+struct Attachment {
+    ifindex: u32,
+    mode: Option<XdpAttachMode>,
+    error: Option<String>,
+}
+
+/// A backend's last resolution.
+#[derive(Debug, Clone)]
+struct Resolved {
+    outcome: std::result::Result<Resolution, String>,
+    at: Instant,
+}
+
+struct Loop {
+    programmer: Programmer,
+    netlink: Netlink,
+    gate: Gate,
+    status: watch::Sender<Value>,
+    settings: Settings,
+    attached: BTreeMap<String, Attachment>,
+    resolved: BTreeMap<(IpAddr, u8), Resolved>,
+    /// `not_served` lines already logged.
+    reported: BTreeSet<String>,
+    plan: Plan,
+}
+
+impl Loop {
+    async fn run(
+        &mut self,
+        mut desired: watch::Receiver<DesiredState>,
+        mut ownership: watch::Receiver<Ownership>,
+        mut follow: mpsc::UnboundedReceiver<watch::Receiver<DesiredState>>,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+    ) {
+        loop {
+            let owned = ownership.borrow_and_update().clone();
+            let wanted = desired.borrow_and_update().clone();
+            // Cheap when nothing changed: resolutions are cached for
+            // REFRESH and unchanged services are not rewritten.
+            let pending = self.apply(plan(&wanted, &owned)).await;
+            self.gate.acted_on(&owned);
+            self.publish_status();
+            let wait = if pending { PENDING_RETRY } else { STATUS_EVERY };
+            tokio::select! {
+                Ok(()) = desired.changed() => {}
+                Ok(()) = ownership.changed() => {}
+                Some(next) = follow.recv() => desired = next,
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut stop => return,
+            }
+        }
+    }
+
+    /// Brings maps and attachments to `plan`; true while some real server's
+    /// MAC address is still being resolved.
+    async fn apply(&mut self, plan: Plan) -> bool {
+        for (service, reason) in &plan.not_served {
+            let line = format!("({service}) fast_path xdp: served by IPVS classic mode: {reason}");
+            if self.reported.insert(line.clone()) {
+                warn!("{line}");
+            }
+        }
+        for name in plan.interfaces() {
+            self.attach(name).await;
+        }
+        let mut pending = false;
+        for (key, service) in &plan.services {
+            let mut backends = Vec::with_capacity(service.backends.len());
+            for planned in &service.backends {
+                match self.resolution(planned).await {
+                    Ok(Resolution::Ready(real)) => backends.push(Backend {
+                        port: planned.port,
+                        weight: planned.weight,
+                        real,
+                    }),
+                    Ok(Resolution::Pending) => pending = true,
+                    Err(_) => {}
+                }
+            }
+            self.settle(key).await;
+            if let Err(e) = self.programmer.set_service(*key, service.sched, &backends) {
+                error!("({}) XDP fast path: {e:#}", service.label);
+            }
+        }
+        let gone: Vec<VipKey> = self
+            .programmer
+            .keys()
+            .filter(|k| !plan.services.contains_key(k))
+            .copied()
+            .collect();
+        for key in gone {
+            if let Err(e) = self.programmer.remove_service(&key) {
+                error!("XDP fast path: removing a service: {e:#}");
+            }
+        }
+        let needed: BTreeSet<String> = plan.interfaces().into_iter().map(str::to_owned).collect();
+        let unneeded: Vec<String> = self
+            .attached
+            .keys()
+            .filter(|n| !needed.contains(*n))
+            .cloned()
+            .collect();
+        for name in unneeded {
+            self.detach(&name);
+        }
+        self.plan = plan;
+        pending
+    }
+
+    /// Waits until the service's spare table slot may be written.
+    async fn settle(&self, key: &VipKey) {
+        if let Some(wait) = self.programmer.quiet_in(key) {
+            tokio::time::sleep(wait.min(SLOT_QUIET)).await;
+        }
+    }
+
+    async fn resolution(&mut self, backend: &PlannedBackend) -> Result<Resolution, String> {
+        let slot = (backend.addr, backend.forward);
+        let fresh = self
+            .resolved
+            .get(&slot)
+            .filter(|r| r.at.elapsed() < REFRESH && !matches!(r.outcome, Ok(Resolution::Pending)));
+        if let Some(r) = fresh {
+            return r.outcome.clone();
+        }
+        let outcome = resolve(&self.netlink, backend)
+            .await
+            .map_err(|e| format!("{e:#}"));
+        if let Err(e) = &outcome {
+            let previous = self.resolved.get(&slot).map(|r| &r.outcome);
+            if previous != Some(&outcome) {
+                warn!("XDP fast path: real server {}: {e}", backend.addr);
+            }
+        }
+        self.resolved.insert(
+            slot,
+            Resolved {
+                outcome: outcome.clone(),
+                at: Instant::now(),
+            },
+        );
+        outcome
+    }
+
+    async fn attach(&mut self, name: &str) {
+        if self.attached.get(name).is_some_and(|a| a.mode.is_some()) {
+            return;
+        }
+        let ifindex = match self.netlink.interface(name).await {
+            Ok(iface) => iface.index,
+            Err(e) => {
+                self.attach_failed(name, 0, format!("{e:#}"));
+                return;
+            }
+        };
+        let fast_path = self.programmer.fast_path();
+        let native = fast_path.attach(ifindex, XdpAttachMode::Native);
+        let result = match native {
+            Ok(()) => Ok(XdpAttachMode::Native),
+            Err(native) => {
+                warn!(
+                    "XDP fast path: native mode on {name} failed ({native:#}); using generic mode"
+                );
+                fast_path
+                    .attach(ifindex, XdpAttachMode::Generic)
+                    .map(|()| XdpAttachMode::Generic)
+            }
+        };
+        match result {
+            Ok(mode) => {
+                info!("XDP fast path attached to {name} ({mode:?})");
+                self.attached.insert(
+                    name.to_owned(),
+                    Attachment {
+                        ifindex,
+                        mode: Some(mode),
+                        error: None,
+                    },
+                );
+            }
+            Err(e) => self.attach_failed(name, ifindex, format!("{e:#}")),
+        }
+    }
+
+    fn attach_failed(&mut self, name: &str, ifindex: u32, error: String) {
+        if self.attached.get(name).and_then(|a| a.error.as_ref()) != Some(&error) {
+            error!("XDP fast path: cannot attach to {name}: {error}");
+        }
+        self.attached.insert(
+            name.to_owned(),
+            Attachment {
+                ifindex,
+                mode: None,
+                error: Some(error),
+            },
+        );
+    }
+
+    fn detach(&mut self, name: &str) {
+        let Some(a) = self.attached.remove(name) else {
+            return;
+        };
+        if a.mode.is_none() {
+            return;
+        }
+        match self.programmer.fast_path().detach(a.ifindex) {
+            Ok(()) => info!("XDP fast path detached from {name}"),
+            Err(e) => error!("XDP fast path: {e:#}"),
+        }
+    }
+
+    fn teardown(&mut self) {
+        let names: Vec<String> = self.attached.keys().cloned().collect();
+        for name in names {
+            self.detach(&name);
+        }
+        if let Some(dir) = &self.settings.pin_dir {
+            if let Err(e) = unpin(dir) {
+                warn!("XDP fast path: {e:#}");
+            }
+        }
+    }
+
+    fn publish_status(&mut self) {
+        let interfaces: Vec<Value> = self
+            .attached
+            .iter()
+            .map(|(name, a)| {
+                json!({
+                    "name": name,
+                    "attached": a.mode.is_some(),
+                    "mode": a.mode,
+                    "error": a.error,
+                })
+            })
+            .collect();
+        let planned = std::mem::take(&mut self.plan.services);
+        let services: Vec<Value> = planned
+            .iter()
+            .map(|(key, service)| self.service_status(key, service))
+            .collect();
+        self.plan.services = planned;
+        let not_served: Vec<Value> = self
+            .plan
+            .not_served
+            .iter()
+            .map(|(service, reason)| json!({"service": service, "reason": reason.to_string()}))
+            .collect();
+        self.status.send_replace(json!({
+            "state": "running",
+            "pin_dir": self.settings.pin_dir,
+            "interfaces": interfaces,
+            "services": services,
+            "not_served": not_served,
+        }));
+    }
+
+    fn service_status(&mut self, key: &VipKey, planned: &super::plan::PlannedService) -> Value {
+        let ids = self.programmer.ids(key);
+        let service_traffic = traffic(&mut self.programmer, ids.as_ref().map(|i| i.id), false);
+        let mut backends = Vec::with_capacity(planned.backends.len());
+        for b in &planned.backends {
+            let real_id = ids.as_ref().and_then(|i| {
+                i.reals
+                    .iter()
+                    .find(|r| r.addr == b.addr && r.port == b.port)
+                    .map(|r| r.id)
+            });
+            let next_hop = match self.resolved.get(&(b.addr, b.forward)).map(|r| &r.outcome) {
+                Some(Ok(Resolution::Ready(real))) => json!({"mac": mac(real.dmac)}),
+                Some(Ok(Resolution::Pending)) | None => json!("resolving"),
+                Some(Err(e)) => json!({"error": e}),
+            };
+            backends.push(json!({
+                "address": b.addr,
+                "port": b.port,
+                "weight": b.weight,
+                "forwarding": if b.forward == FWD_TUN { "TUN" } else { "DR" },
+                "real_id": real_id,
+                "next_hop": next_hop,
+                "traffic": traffic(&mut self.programmer, real_id, true),
+            }));
+        }
+        json!({
+            "service": planned.label,
+            "scheduler": format!("{:?}", planned.sched).to_lowercase(),
+            "interface": planned.interface,
+            "traffic": service_traffic,
+            "backends": backends,
+        })
+    }
+}
+
+/// Packets and bytes of service (or, with `real`, real server) `id`.
+fn traffic(programmer: &mut Programmer, id: Option<u32>, real: bool) -> Value {
+    let Some(id) = id else { return Value::Null };
+    let maps = programmer.fast_path().maps();
+    let counters = if real {
+        maps.real_counters(id)
+    } else {
+        maps.service_counters(id)
+    };
+    match counters {
+        Ok(c) => json!({"packets": c.packets, "bytes": c.bytes}),
+        Err(e) => json!({"error": format!("{e:#}")}),
+    }
+}
+
+fn mac(bytes: [u8; 6]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
