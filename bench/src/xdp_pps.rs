@@ -18,12 +18,8 @@
 //! - the bridge does not hand frames to netfilter (`bridge-nf-call-*` = 0,
 //!   as a real switch): otherwise every bridge crossing pays a conntrack
 //!   lookup, which would drown the director's share of the cost;
-//! - the director's bridge port runs the XDP_PASS program. veth delivers
-//!   frames that the director sends by `XDP_TX` into its peer's ring, and
-//!   schedules the peer's NAPI for them only when the peer has an XDP
-//!   program; with GRO alone (the lab's default) they wait for the next
-//!   frame the director's stack sends, and a flood fills the ring and is
-//!   dropped whole.
+//! - the director's bridge port runs the XDP_PASS program, without which
+//!   veth drops a flood sent by `XDP_TX` (see [`flush_xdp_tx`]).
 //!
 //! `cargo build --release -p bench && target/release/xdp-pps`
 use std::{
@@ -34,9 +30,8 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use aya::programs::XdpMode;
 use bench::{
-    fastpath::{backend, pin_to_cpu, Station},
+    fastpath::{backend, flush_xdp_tx, pin_to_cpu, Station},
     flood::{Flooded, FrameSender},
     nft,
     stats::quantile,
@@ -194,15 +189,7 @@ fn prepare_switch(lab: &Lab) -> Result<PassProgram> {
         ("net.bridge.bridge-nf-call-ip6tables", "0"),
         ("net.bridge.bridge-nf-call-arptables", "0"),
     ])?;
-    let mut pass = PassProgram::load()?;
-    let port = lab.director(1).bridge_port_ifindex();
-    in_netns(lab.switch().name(), || -> Result<()> {
-        pass.program()?
-            .attach_to_if_index(port, XdpMode::Driver)
-            .context("attaching XDP_PASS to the director's bridge port")?;
-        Ok(())
-    })??;
-    Ok(pass)
+    flush_xdp_tx(lab, &[lab.director(1)])
 }
 
 fn vip() -> Result<Ipv4Addr> {
