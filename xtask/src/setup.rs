@@ -26,6 +26,8 @@ const PACKAGES: &[&str] = &[
     "ethtool",
     "iputils-ping",
     "ipvsadm",
+    // The classic path the XDP benchmark compares with (nftables DNAT).
+    "nftables",
     "tcpdump",
     // Unpacks the IPVS guest's kernel (xz --single-stream).
     "xz-utils",

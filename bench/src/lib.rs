@@ -1,0 +1,5 @@
+//! Helpers shared by the benchmark binaries.
+pub mod fastpath;
+pub mod flood;
+pub mod nft;
+pub mod stats;
