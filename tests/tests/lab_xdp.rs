@@ -269,7 +269,10 @@ fn xdp_resolves_real_servers_the_director_never_contacted() -> Result<()> {
     let expected: Vec<String> = lab.real_servers().map(|rs| rs.mac_string()).collect();
     ensure!(macs == expected, "{macs:?} vs {expected:?}");
     let counts = spread(&lab, 30)?;
-    ensure!(counts.len() == 3, "every real server is reached: {counts:?}");
+    ensure!(
+        counts.len() == 3,
+        "every real server is reached: {counts:?}"
+    );
     Ok(())
 }
 
