@@ -23,7 +23,6 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use bench::fastpath::flush_xdp_tx;
 use clap::Parser;
 use lb_tests::{
     in_netns, install_cleanup_on_signals, install_panic_cleanup_hook, wait_until, Daemon, Lab,
@@ -103,7 +102,6 @@ fn fail_over(scheduler: &str, flows: usize) -> Result<Outcome> {
                 .spawn(&[exe.as_os_str(), "--respond".as_ref(), rs.role().as_ref()])
         })
         .collect::<Result<_>>()?;
-    let _flush = flush_xdp_tx(&lab, &[lab.director(1), lab.director(2)])?;
     let tmp = tempfile::tempdir()?;
     let start = |n: usize, vrrp: VrrpConf| -> Result<Daemon> {
         let path = tmp.path().join(format!("dir{n}.conf"));

@@ -14,12 +14,12 @@
 //! take turns for a number of rounds; the figure is the median over rounds
 //! of the packets per second that reached the real servers.
 //!
-//! Two changes to this lab's switch namespace, the same for both paths:
-//! - the bridge does not hand frames to netfilter (`bridge-nf-call-*` = 0,
-//!   as a real switch): otherwise every bridge crossing pays a conntrack
-//!   lookup, which would drown the director's share of the cost;
-//! - the director's bridge port runs the XDP_PASS program, without which
-//!   veth drops a flood sent by `XDP_TX` (see [`flush_xdp_tx`]).
+//! One change to this lab's switch namespace, the same for both paths: the
+//! bridge does not hand frames to netfilter (`bridge-nf-call-*` = 0, as a
+//! real switch): otherwise every bridge crossing pays a conntrack lookup,
+//! which would drown the director's share of the cost. (The lab already runs
+//! an XDP_PASS program on the directors' bridge ports, without which veth
+//! would drop a flood sent by `XDP_TX`.)
 //!
 //! `cargo build --release -p bench && target/release/xdp-pps`
 use std::{
@@ -31,16 +31,14 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 use bench::{
-    fastpath::{backend, flush_xdp_tx, pin_to_cpu, Station},
+    fastpath::{backend, pin_to_cpu, Station},
     flood::{Flooded, FrameSender},
     nft,
     stats::quantile,
 };
 use clap::Parser;
 use lb_common::{VipKey, FWD_DR};
-use lb_daemon::dataplane::xdp::{
-    tables::Scheduler, Backend, FastPath, PassProgram, Programmer, XdpAttachMode,
-};
+use lb_daemon::dataplane::xdp::{tables::Scheduler, Backend, FastPath, Programmer, XdpAttachMode};
 use lb_tests::{
     frames::{Frame, CLIENT_MAC, DIRECTOR_MAC, L4},
     in_netns, install_cleanup_on_signals, install_panic_cleanup_hook,
@@ -133,7 +131,7 @@ fn main() -> Result<()> {
         ("net.ipv4.conf.all.send_redirects", "0"),
         ("net.ipv4.conf.eth0.send_redirects", "0"),
     ])?;
-    let _bridge_port_napi = prepare_switch(&lab)?;
+    prepare_switch(&lab)?;
     let mut lb = Programmer::new(FastPath::load(lb_common::DEFAULT_FLOWS)?);
     let vip = VipKey::v4(vip()?.octets(), PORT, UDP);
     lb.set_service(vip, Scheduler::Rr, &backends(&lab))?;
@@ -181,15 +179,14 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The switch namespace's two changes (see the module documentation); the
-/// XDP_PASS program stays attached while the returned value lives.
-fn prepare_switch(lab: &Lab) -> Result<PassProgram> {
+/// The switch namespace's change (see the module documentation): no
+/// netfilter on bridged frames.
+fn prepare_switch(lab: &Lab) -> Result<()> {
     lab.switch().sysctl(&[
         ("net.bridge.bridge-nf-call-iptables", "0"),
         ("net.bridge.bridge-nf-call-ip6tables", "0"),
         ("net.bridge.bridge-nf-call-arptables", "0"),
-    ])?;
-    flush_xdp_tx(lab, &[lab.director(1)])
+    ])
 }
 
 fn vip() -> Result<Ipv4Addr> {

@@ -16,9 +16,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use anyhow::{bail, Context, Result};
 
-use crate::names;
+use aya::programs::XdpMode;
+use lb_daemon::dataplane::xdp::PassProgram;
+
 use crate::netns::Netns;
 use crate::web::WebServer;
+use crate::{in_netns, names};
 
 /// Name of the bridge in the switch namespace.
 pub const BRIDGE: &str = "br0";
@@ -198,6 +201,8 @@ fn ifindex(ns: &Netns, ifname: &str) -> Result<u32> {
 pub struct Lab {
     // Field order matters: hosts (and their servers) go before the switch.
     hosts: Vec<Host>,
+    /// XDP_PASS on the directors' bridge ports (see [`Lab::new`]).
+    _xdp_tx_flush: Option<PassProgram>,
     switch: Netns,
     prefix: String,
     spec: LabSpec,
@@ -230,6 +235,7 @@ impl Lab {
         switch.ip(&["link", "set", BRIDGE, "up"])?;
         let mut lab = Lab {
             hosts: Vec::new(),
+            _xdp_tx_flush: None,
             switch,
             prefix,
             spec,
@@ -254,7 +260,28 @@ impl Lab {
                 host.web = Some(WebServer::start(&host.ns, &host.role, "127.0.0.1")?);
             }
         }
+        if spec.directors > 0 {
+            lab._xdp_tx_flush = Some(lab.flush_xdp_tx()?);
+        }
         Ok(lab)
+    }
+
+    /// Runs an XDP_PASS program on the directors' bridge ports, so that the
+    /// frames a director's XDP program sends by `XDP_TX` leave at once: veth
+    /// schedules the peer's NAPI for such frames only when the peer has an
+    /// XDP program. Without one they wait in the peer's ring until the
+    /// director's own stack sends something, and a flood fills the ring.
+    fn flush_xdp_tx(&self) -> Result<PassProgram> {
+        let mut pass = PassProgram::load()?;
+        in_netns(self.switch.name(), || -> Result<()> {
+            for director in self.hosts.iter().filter(|h| h.role.starts_with("dir")) {
+                pass.program()?
+                    .attach_to_if_index(director.port_ifindex, XdpMode::Driver)
+                    .with_context(|| format!("attaching XDP_PASS to {}", director.port))?;
+            }
+            Ok(())
+        })??;
+        Ok(pass)
     }
 
     /// Build the default (full) topology.
@@ -280,9 +307,6 @@ impl Lab {
         ])?;
         self.switch
             .ip(&["link", "set", &port, "master", BRIDGE, "up"])?;
-        // GRO gives the veth a NAPI context, without which frames sent by
-        // XDP_TX on the host's eth0 would be dropped by this peer.
-        self.switch.run(&["ethtool", "-K", &port, "gro", "on"])?;
         let v4 = format!("{}/{IPV4_PREFIX_LEN}", host_ipv4(octet));
         let v6 = format!("{}/{IPV6_PREFIX_LEN}", host_ipv6(octet));
         ns.ip(&["addr", "add", &v4, "dev", HOST_IF])?;

@@ -204,11 +204,13 @@ fn xdp_schedulers_spread_client_flows() -> Result<()> {
         wait_serving(&daemon, 3)?;
         let counts = spread(&lab, flows)?;
         ensure_near(&counts, expected, slack).with_context(|| algo.to_owned())?;
-        let packets = fast_path(&daemon)["services"][0]["traffic"]["packets"].as_u64();
-        ensure!(
-            packets >= Some(flows as u64 * 3),
-            "{algo}: VIP counter {packets:?}"
-        );
+        // The status reads the counters once a second.
+        let least = flows as u64 * 3; // SYN, ACK + request, FIN at least
+        daemon.wait_status(
+            &format!("{algo}: VIP counter"),
+            Duration::from_secs(3),
+            |s| s["fast_path"]["services"][0]["traffic"]["packets"].as_u64() >= Some(least),
+        )?;
         daemon.stop()?;
     }
 
