@@ -1,7 +1,7 @@
 //! Maps of the XDP program; names, keys and values come from `lb-common`,
 //! whose crate documentation shows how they fit together.
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
+    bindings::{BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
     btf_maps::{Array, HashMap, LruHashMap, PerCpuArray},
     macros::btf_map,
 };
@@ -28,9 +28,16 @@ pub static LB_TABLES: Array<SchedTable, { 2 * MAX_SERVICES as usize }> = Array::
 #[btf_map(name = "lb_reals")]
 pub static LB_REALS: Array<Real, { MAX_REALS as usize }> = Array::new();
 
-/// Connection table; the daemon may resize it at load time.
+/// Connection table; the daemon may resize it at load time. Each CPU keeps
+/// its own LRU list (no lock shared between CPUs on insert); lookups see
+/// every CPU's entries.
 #[btf_map(name = "lb_flows")]
-pub static LB_FLOWS: LruHashMap<FlowKey, Flow, { DEFAULT_FLOWS as usize }> = LruHashMap::new();
+pub static LB_FLOWS: LruHashMap<
+    FlowKey,
+    Flow,
+    { DEFAULT_FLOWS as usize },
+    { BPF_F_NO_COMMON_LRU as usize },
+> = LruHashMap::new();
 
 /// Round-robin cursor per service, per CPU.
 #[btf_map(name = "lb_rr")]
