@@ -3,7 +3,8 @@
 //! [`parse_table`] (`-Ln`: services, schedulers, flags, persistence and
 //! destinations), [`parse_counters`] (the numeric columns of any listing:
 //! `-Ln`, `--persistent-conn`, `--stats --exact`, `--rate --exact`,
-//! `--thresholds`) and [`parse_timeouts`] (`-Ln --timeout`).
+//! `--thresholds`), [`parse_tunnels`] (`-Ln --tun-info`) and
+//! [`parse_timeouts`] (`-Ln --timeout`).
 use std::{collections::BTreeMap, fmt, net::SocketAddr, time::Duration};
 
 use anyhow::{bail, Context, Result};
@@ -431,6 +432,35 @@ pub fn parse_counters(text: &str) -> Result<Counters> {
         counters.rows.insert(row, numbers);
     }
     Ok(counters)
+}
+
+/// The `TunnelInfo` column of `ipvsadm -Ln --tun-info` (`gue:6080:-c`,
+/// `ipip`...; `n/a` for destinations that are not tunnelled), per
+/// destination.
+pub fn parse_tunnels(text: &str) -> Result<BTreeMap<Row, String>> {
+    let listing = Listing::parse(text)?;
+    let column = listing
+        .destination_columns
+        .iter()
+        .position(|c| *c == "TunnelInfo")
+        .context("no TunnelInfo column: not an `ipvsadm -Ln --tun-info` listing")?;
+    let mut tunnels = BTreeMap::new();
+    let mut current = None;
+    for (n, line) in listing.lines {
+        match line {
+            Line::Service(key, _) => current = Some(key),
+            Line::Destination(addr, values) => {
+                let key = current
+                    .clone()
+                    .with_context(|| format!("ipvsadm line {n}: destination before any service"))?;
+                let info = values
+                    .get(column)
+                    .with_context(|| format!("ipvsadm line {n}: no TunnelInfo"))?;
+                tunnels.insert((key, Some(addr)), info.to_string());
+            }
+        }
+    }
+    Ok(tunnels)
 }
 
 /// IPVS connection timeouts (`ipvsadm -Ln --timeout`), in seconds.

@@ -11,9 +11,10 @@ use lb_tests::{
     IpvsLab,
 };
 
-/// Several virtual servers: NAT, DR, TUN; rr, wrr, sh, mh; persistence
-/// with a granularity; a fwmark service; IPv6 UDP with one-packet
-/// scheduling; and connection timeouts.
+/// Several virtual servers: NAT, DR, TUN (IP-in-IP, and GUE for one real
+/// server); rr, wrr, sh, mh with scheduler flags; persistence with a
+/// granularity; a fwmark service; IPv6 UDP with one-packet scheduling; and
+/// connection timeouts.
 const SERVICES: &str = "
 global_defs {
     lvs_timeouts tcp 900 tcpfin 120 udp 300
@@ -40,6 +41,8 @@ virtual_server 192.0.2.50 80 {
 }
 virtual_server 192.0.2.51 443 {
     lb_algo sh
+    sh-port
+    sh-fallback
     lb_kind TUN
     protocol TCP
     persistence_timeout 300
@@ -47,6 +50,7 @@ virtual_server 192.0.2.51 443 {
     real_server 192.0.2.11 443 {
     }
     real_server 192.0.2.12 443 {
+        lvs_method TUN type gue port 6080
     }
 }
 virtual_server fwmark 7 {
@@ -58,6 +62,7 @@ virtual_server fwmark 7 {
 }
 virtual_server 2001:db8::50 53 {
     lb_algo mh
+    mh-port
     lb_kind NAT
     protocol UDP
     ops
@@ -79,10 +84,13 @@ fn expected() -> Table {
             Service::new("TCP 192.0.2.50:80", "wrr")
                 .dest("192.0.2.11:80", Forward::Route, 3)
                 .dest("192.0.2.12:80", Forward::Route, 1),
-            Service::new("TCP 192.0.2.51:443", "sh")
-                .persistent(300, Some("255.255.255.0"))
-                .dest("192.0.2.11:443", Forward::Tunnel, 1)
-                .dest("192.0.2.12:443", Forward::Tunnel, 1),
+            Service {
+                sched_flags: vec!["sh-fallback".into(), "sh-port".into()],
+                ..Service::new("TCP 192.0.2.51:443", "sh")
+                    .persistent(300, Some("255.255.255.0"))
+                    .dest("192.0.2.11:443", Forward::Tunnel, 1)
+                    .dest("192.0.2.12:443", Forward::Tunnel, 1)
+            },
             // A /32 granularity is the default, which ipvsadm does not print.
             Service::new("FWM 7", "rr").persistent(60, None).dest(
                 "192.0.2.11:80",
@@ -91,6 +99,7 @@ fn expected() -> Table {
             ),
             Service {
                 one_packet: true,
+                sched_flags: vec!["mh-port".into()],
                 ..Service::new("UDP [2001:db8::50]:53", "mh").dest(
                     "[2001:db8::11]:53",
                     Forward::Masq,
@@ -120,6 +129,18 @@ fn ipvsadm_shows_exactly_the_configured_services() -> Result<()> {
         t.services.len() == want.services.len()
     })?;
     assert_eq!(got.sorted(), want);
+    let tunnels = ipvsadm::parse_tunnels(&ipvsadm::ipvsadm(ns, &["-Ln", "--tun-info"])?)?;
+    let tunnel = |rs: &str| {
+        let service = ipvsadm::ServiceKey::Tcp("192.0.2.51:443".parse().expect("address"));
+        tunnels.get(&(service, Some(rs.parse().expect("address"))))
+    };
+    // ipvsadm shows IP-in-IP as `ipip`, GUE as `gue:PORT:FLAGS` (`-c`: no
+    // checksum, keepalived's default).
+    ensure!(
+        tunnel("192.0.2.11:443").map(String::as_str) == Some("ipip")
+            && tunnel("192.0.2.12:443").map(String::as_str) == Some("gue:6080:-c"),
+        "tunnels: {tunnels:?}"
+    );
     let timeouts = ipvsadm::parse_timeouts(&ipvsadm::ipvsadm(ns, &["-Ln", "--timeout"])?)?;
     ensure!(
         (timeouts.tcp, timeouts.tcp_fin, timeouts.udp) == (900, 120, 300),
