@@ -125,10 +125,14 @@ fn ipvsadm_shows_exactly_the_configured_services() -> Result<()> {
     }
     let mut daemon = lab.start_daemon(SERVICES)?;
     let want = expected();
-    let got = ipvsadm::wait_table(ns, "the configured services", Duration::from_secs(5), |t| {
-        t.services.len() == want.services.len()
-    })?;
-    assert_eq!(got.sorted(), want);
+    // The daemon programs service after service: wait for the whole table
+    // (the error shows the last one seen).
+    ipvsadm::wait_table(
+        ns,
+        "exactly the configured services",
+        Duration::from_secs(5),
+        |t| t.clone().sorted() == want,
+    )?;
     let tunnels = ipvsadm::parse_tunnels(&ipvsadm::ipvsadm(ns, &["-Ln", "--tun-info"])?)?;
     let tunnel = |rs: &str| {
         let service = ipvsadm::ServiceKey::Tcp("192.0.2.51:443".parse().expect("address"));
