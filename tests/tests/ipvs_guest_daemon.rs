@@ -1,6 +1,7 @@
 //! lb-daemon programs IPVS (in the guest of `cargo xtask ipvs-test`, whose
 //! kernel has IPVS): `ipvsadm -Ln` shows exactly what keepalived.conf says,
-//! next to services the daemon does not own; health checks take real
+//! next to services the daemon does not own, and `lb-daemon status` shows
+//! them programmed as desired; health checks take real
 //! servers out (or to weight 0) and back within a check cycle, and the sorry
 //! server in when all are down; stopping removes only the daemon's services.
 use std::time::{Duration, Instant};
@@ -8,8 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use lb_tests::{
     ipvsadm::{self, Forward, Service, Table},
-    IpvsLab,
+    Daemon, IpvsLab,
 };
+use serde_json::Value;
 
 /// Several virtual servers: NAT, DR, TUN (IP-in-IP, and GUE for one real
 /// server); rr, wrr, sh, mh with scheduler flags; persistence with a
@@ -133,6 +135,7 @@ fn ipvsadm_shows_exactly_the_configured_services() -> Result<()> {
         Duration::from_secs(5),
         |t| t.clone().sorted() == want,
     )?;
+    programmed_equals_desired_in_status(daemon.daemon(), 5)?;
     let tunnels = ipvsadm::parse_tunnels(&ipvsadm::ipvsadm(ns, &["-Ln", "--tun-info"])?)?;
     let tunnel = |rs: &str| {
         let service = ipvsadm::ServiceKey::Tcp("192.0.2.51:443".parse().expect("address"));
@@ -157,6 +160,42 @@ fn ipvsadm_shows_exactly_the_configured_services() -> Result<()> {
     let foreign: Vec<String> = left.services.iter().map(|s| s.key.to_string()).collect();
     ensure!(foreign == ["TCP 203.0.113.1:80"], "after stop: {left:?}");
     Ok(())
+}
+
+/// `lb-daemon status`: IPVS is available and each of the `services` desired
+/// services is shown as programmed, with the same settings and destinations
+/// (plus their connection counters) as desired.
+fn programmed_equals_desired_in_status(daemon: &Daemon, services: usize) -> Result<()> {
+    let status = daemon.status()?;
+    let ipvs = &status["lvs"]["ipvs"];
+    ensure!(ipvs["available"] == true, "IPVS unavailable: {ipvs}");
+    let shown = ipvs["services"].as_array().context("no ipvs services")?;
+    ensure!(
+        shown.len() == services,
+        "{services} services expected: {ipvs}"
+    );
+    for service in shown {
+        ensure!(
+            comparable(&service["programmed"]) == comparable(&service["desired"]),
+            "programmed differs from desired: {service}"
+        );
+    }
+    Ok(())
+}
+
+/// A service of the status without its destinations' counters, destinations
+/// in address order.
+fn comparable(service: &Value) -> Value {
+    let mut service = service.clone();
+    if let Some(dests) = service["destinations"].as_array_mut() {
+        for dest in dests.iter_mut().filter_map(Value::as_object_mut) {
+            for counter in ["active_conns", "inactive_conns", "persistent_conns"] {
+                dest.remove(counter);
+            }
+        }
+        dests.sort_by_key(|d| (d["address"].to_string(), d["port"].as_u64()));
+    }
+    service
 }
 
 /// Seconds between checks of each real server.
