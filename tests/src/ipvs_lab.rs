@@ -9,11 +9,13 @@
 //! Real servers route everything off-link through the director, so NAT
 //! replies go back through IPVS; DR and TUN replies go straight to the
 //! client on the bridge.
-use std::{net::Ipv4Addr, time::Duration};
+use std::{fs, net::Ipv4Addr, path::PathBuf, process::ExitStatus, time::Duration};
 
 use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+use tempfile::TempDir;
 
-use crate::{http_get, lab::Host, Lab, LabSpec, Netns};
+use crate::{http_get, lab::Host, Daemon, Lab, LabSpec, Netns};
 
 /// The director's address on the outside link.
 pub const OUTSIDE_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
@@ -145,5 +147,47 @@ impl IpvsLab {
                 Ok(body.trim().to_owned())
             })
             .collect()
+    }
+}
+
+/// lb-daemon on the director, with a configuration file that tests rewrite
+/// and reload.
+pub struct DirectorDaemon {
+    // Field order matters: the daemon stops before its files go.
+    daemon: Daemon,
+    path: PathBuf,
+    _dir: TempDir,
+}
+
+impl DirectorDaemon {
+    /// The running daemon.
+    pub fn daemon(&self) -> &Daemon {
+        &self.daemon
+    }
+
+    /// Replaces the configuration with `config` and sends SIGHUP.
+    pub fn reload(&self, config: &str) -> Result<()> {
+        fs::write(&self.path, config)
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.daemon.signal(Signal::SIGHUP)
+    }
+
+    /// Stops the daemon (SIGTERM) and returns how it exited.
+    pub fn stop(&mut self) -> Result<ExitStatus> {
+        self.daemon.stop()
+    }
+}
+
+impl IpvsLab {
+    /// Starts lb-daemon on the director with the keepalived.conf `config`.
+    pub fn start_daemon(&self, config: &str) -> Result<DirectorDaemon> {
+        let dir = tempfile::Builder::new().prefix("lbt-ipvs-conf").tempdir()?;
+        let path = dir.path().join("keepalived.conf");
+        fs::write(&path, config)?;
+        Ok(DirectorDaemon {
+            daemon: Daemon::start(self.director().ns(), &path, "dir1")?,
+            path,
+            _dir: dir,
+        })
     }
 }

@@ -3,12 +3,13 @@
 //! [`parse_table`] (`-Ln`: services, schedulers, flags, persistence and
 //! destinations), [`parse_counters`] (the numeric columns of any listing:
 //! `-Ln`, `--persistent-conn`, `--stats --exact`, `--rate --exact`,
-//! `--thresholds`) and [`parse_timeouts`] (`-Ln --timeout`).
-use std::{collections::BTreeMap, fmt, net::SocketAddr};
+//! `--thresholds`), [`parse_tunnels`] (`-Ln --tun-info`) and
+//! [`parse_timeouts`] (`-Ln --timeout`).
+use std::{collections::BTreeMap, fmt, net::SocketAddr, time::Duration};
 
 use anyhow::{bail, Context, Result};
 
-use crate::Netns;
+use crate::{retry, Netns};
 
 /// A virtual service as ipvsadm names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,6 +147,40 @@ pub struct Service {
     pub destinations: Vec<Destination>,
 }
 
+impl Service {
+    /// An expected service, `key` as ipvsadm prints it (`"TCP
+    /// 192.0.2.50:80"`, `"FWM 7"`), with no flags and no destinations;
+    /// panics on a bad key (for expected values written in tests).
+    pub fn new(key: &str, scheduler: &str) -> Service {
+        let (protocol, addr) = key.split_once(' ').expect("`PROTOCOL ADDRESS`");
+        Service {
+            key: ServiceKey::parse(protocol, addr).expect("a service key"),
+            scheduler: scheduler.to_owned(),
+            sched_flags: Vec::new(),
+            persistence: None,
+            one_packet: false,
+            destinations: Vec::new(),
+        }
+    }
+
+    /// With destination `addr` (see [`Destination::new`]).
+    pub fn dest(mut self, addr: &str, forward: Forward, weight: u32) -> Service {
+        self.destinations
+            .push(Destination::new(addr, forward, weight));
+        self
+    }
+
+    /// With persistence `timeout`, and `mask` as ipvsadm prints it.
+    pub fn persistent(mut self, timeout: u32, mask: Option<&str>) -> Service {
+        self.persistence = Some(Persistence {
+            timeout,
+            mask: mask.map(str::to_owned),
+            engine: None,
+        });
+        self
+    }
+}
+
 /// What `ipvsadm -Ln` shows: every service, in ipvsadm's order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Table {
@@ -157,6 +192,16 @@ impl Table {
     /// The service `key`, if present.
     pub fn service(&self, key: &ServiceKey) -> Option<&Service> {
         self.services.iter().find(|s| &s.key == key)
+    }
+
+    /// The table with services sorted by key and destinations by address,
+    /// to compare with an expected table regardless of the kernel's order.
+    pub fn sorted(mut self) -> Table {
+        self.services.sort_by(|a, b| a.key.cmp(&b.key));
+        for service in &mut self.services {
+            service.destinations.sort_by_key(|d| d.addr);
+        }
+        self
     }
 }
 
@@ -389,6 +434,35 @@ pub fn parse_counters(text: &str) -> Result<Counters> {
     Ok(counters)
 }
 
+/// The `TunnelInfo` column of `ipvsadm -Ln --tun-info` (`gue:6080:-c`,
+/// `ipip`...; `n/a` for destinations that are not tunnelled), per
+/// destination.
+pub fn parse_tunnels(text: &str) -> Result<BTreeMap<Row, String>> {
+    let listing = Listing::parse(text)?;
+    let column = listing
+        .destination_columns
+        .iter()
+        .position(|c| *c == "TunnelInfo")
+        .context("no TunnelInfo column: not an `ipvsadm -Ln --tun-info` listing")?;
+    let mut tunnels = BTreeMap::new();
+    let mut current = None;
+    for (n, line) in listing.lines {
+        match line {
+            Line::Service(key, _) => current = Some(key),
+            Line::Destination(addr, values) => {
+                let key = current
+                    .clone()
+                    .with_context(|| format!("ipvsadm line {n}: destination before any service"))?;
+                let info = values
+                    .get(column)
+                    .with_context(|| format!("ipvsadm line {n}: no TunnelInfo"))?;
+                tunnels.insert((key, Some(addr)), info.to_string());
+            }
+        }
+    }
+    Ok(tunnels)
+}
+
 /// IPVS connection timeouts (`ipvsadm -Ln --timeout`), in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -427,6 +501,27 @@ pub fn ipvsadm(ns: &Netns, args: &[&str]) -> Result<String> {
 /// The IPVS table of `ns` (`ipvsadm -Ln`).
 pub fn table(ns: &Netns) -> Result<Table> {
     parse_table(&ipvsadm(ns, &["-Ln"])?)
+}
+
+/// Polls the IPVS table of `ns` until `ready` holds and returns it; the
+/// error names `what` and shows the last table.
+pub fn wait_table(
+    ns: &Netns,
+    what: &str,
+    timeout: Duration,
+    ready: impl Fn(&Table) -> bool,
+) -> Result<Table> {
+    let mut last = String::new();
+    retry(timeout, Duration::from_millis(100), || {
+        last = ipvsadm(ns, &["-Ln"])?;
+        let table = parse_table(&last)?;
+        if ready(&table) {
+            Ok(table)
+        } else {
+            bail!("not yet")
+        }
+    })
+    .with_context(|| format!("IPVS table never showed {what}; last:\n{last}"))
 }
 
 /// The traffic counters of `ns` (`ipvsadm -Ln --stats --exact`).

@@ -1,4 +1,5 @@
-//! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test | lab`.
+//! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
+//! ipvs-bench | lab`.
 mod cmd;
 mod ebpf;
 mod guest;
@@ -41,6 +42,15 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Run the IPVS programming benchmark (release build) in the guest.
+    IpvsBench {
+        /// Kill the guest after this many seconds.
+        #[arg(long, default_value_t = guest::DEFAULT_TIMEOUT.as_secs())]
+        timeout: u64,
+        /// Arguments for the benchmark (see `ipvs-program --help`).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
     /// Build the netns lab, run both directors' daemons, show what each holds.
     Lab {
         /// Tear down after this many seconds instead of waiting for Ctrl-C.
@@ -58,6 +68,11 @@ fn main() -> Result<()> {
         }
         Task::Test { args } => test::run(&args),
         Task::IpvsTest { timeout, args } => test::run_ipvs(&args, Duration::from_secs(timeout)),
+        Task::IpvsBench { timeout, args } => {
+            setup::run()?;
+            ebpf::build()?;
+            guest::run_bench(&args, Duration::from_secs(timeout))
+        }
         Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
     }
 }

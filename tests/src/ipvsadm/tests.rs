@@ -116,6 +116,18 @@ fn tun_info_columns_do_not_shift_the_weight() {
 }
 
 #[test]
+fn tunnel_info_per_destination() {
+    let tunnels = parse_tunnels(TUN_INFO).unwrap();
+    let dest = (
+        key("TCP 192.0.2.5:443"),
+        Some("192.0.2.4:443".parse().unwrap()),
+    );
+    assert_eq!(tunnels.get(&dest).map(String::as_str), Some("gue:6080:-c"));
+    assert_eq!(tunnels.len(), 1);
+    assert!(parse_tunnels(LIST).is_err(), "-Ln has no TunnelInfo column");
+}
+
+#[test]
 fn counters_come_from_any_listing() {
     let svc = key("TCP 192.0.2.1:80");
     let rs = |a: &str| Some(a.parse().unwrap());

@@ -1,10 +1,11 @@
-//! `cargo xtask ipvs-test`: this machine's kernel has no IPVS (and its KVM
+//! `cargo xtask ipvs-test` and `ipvs-bench`: this machine's kernel has no IPVS (and its KVM
 //! cannot boot a stock kernel), so the IPVS integration tests
 //! (`tests/tests/ipvs_guest*.rs`, ignored on the host) run inside a qemu
 //! guest booting Debian's kernel, built from the cached .debs (see
 //! [`image`]). The host-built test programs and `lb-daemon` reach the guest
 //! over a 9p share; their libtest output comes back on the console and in
-//! the share, and is counted like the host's.
+//! the share, and is counted like the host's. The IPVS benchmark runs the
+//! same way.
 mod cargo;
 mod debs;
 mod image;
@@ -63,15 +64,64 @@ pub fn run_tests(libtest_args: &[String], timeout: Duration) -> Result<Totals> {
         );
     }
     body += "exit $rc\n";
-    let dir = share.finish(&body)?;
-    let rc = qemu::run(&image, &dir, timeout)?;
-    let log = fs::read_to_string(dir.join("out.log")).context("reading the guest's out.log")?;
+    let (log, rc) = boot(&image, share, &body, timeout)?;
     let mut totals = Totals::default();
     log.lines().for_each(|l| totals.add_line(l));
     if rc != 0 && totals.failed == 0 {
         totals.failed = 1;
     }
     Ok(totals)
+}
+
+/// `cargo xtask ipvs-bench`: runs the IPVS programming benchmark
+/// (`bench/src/ipvs_program.rs`, with `args`) in the guest, against a
+/// release build of lb-daemon; its report comes out on the console.
+pub fn run_bench(args: &[String], timeout: Duration) -> Result<()> {
+    let image = image::ensure()?;
+    cmd::step("building lb-daemon and the IPVS benchmark (release)");
+    let daemon = only(
+        cargo::executables(&[
+            "build",
+            "--release",
+            "-p",
+            "lb-daemon",
+            "--bin",
+            "lb-daemon",
+        ])?,
+        "lb-daemon",
+    )?;
+    let bench = only(
+        cargo::executables(&["build", "--release", "-p", "bench", "--bin", "ipvs-program"])?,
+        "ipvs-program",
+    )?;
+    let mut share = Share::new()?;
+    // The daemon's log (echoed on stderr) stays in the guest's memory: pushed
+    // through the emulated serial console, it would slow the daemon down.
+    let body = format!(
+        "export LB_DAEMON_BIN={}\n{} {} 2>/tmp/stderr.log || {{ rc=$?; tail -n 100 /tmp/stderr.log; exit $rc; }}\n",
+        share.add_program(&daemon)?,
+        share.add_program(&bench)?,
+        shell_words(args)
+    );
+    let (_, rc) = boot(&image, share, &body, timeout)?;
+    if rc != 0 {
+        bail!("the benchmark failed in the guest (exit status {rc})");
+    }
+    Ok(())
+}
+
+/// Writes `body` as the share's `run.sh`, boots the guest on it, and returns
+/// what the script printed and its exit status.
+fn boot(
+    image: &image::Image,
+    share: Share,
+    body: &str,
+    timeout: Duration,
+) -> Result<(String, i32)> {
+    let dir = share.finish(body)?;
+    let rc = qemu::run(image, &dir, timeout)?;
+    let log = fs::read_to_string(dir.join("out.log")).context("reading the guest's out.log")?;
+    Ok((log, rc))
 }
 
 /// The one executable a build produced, or an error naming `what`.

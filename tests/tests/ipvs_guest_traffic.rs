@@ -1,0 +1,156 @@
+//! Client traffic through services lb-daemon programmed (in the guest of
+//! `cargo xtask ipvs-test`, whose kernel has IPVS): NAT, DR and TUN reach
+//! every real server, persistence keeps a client on one, and a SIGHUP that
+//! adds a real server changes only that destination (the others keep their
+//! counters).
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
+};
+
+use anyhow::{ensure, Result};
+use lb_tests::{
+    ipvs_lab::OUTSIDE_IF,
+    ipvsadm::{self, Counters, ServiceKey},
+    wait_until, IpvsLab,
+};
+
+const NAT_VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 50);
+const DR_VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+const TUN_VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 51);
+const PERSISTENT_VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 52);
+
+/// A `virtual_server VIP 80` with `lb_kind`, `extra` lines and real servers
+/// rs1..=rs`reals` on port 80.
+fn virtual_server(vip: Ipv4Addr, lb_kind: &str, extra: &str, reals: u8) -> String {
+    let reals: String = (1..=reals)
+        .map(|n| format!("    real_server 192.0.2.1{n} 80 {{\n    }}\n"))
+        .collect();
+    format!(
+        "virtual_server {vip} 80 {{\n    lb_algo rr\n    lb_kind {lb_kind}\n    protocol TCP\n{extra}{reals}}}\n"
+    )
+}
+
+fn key(vip: Ipv4Addr) -> ServiceKey {
+    ServiceKey::Tcp((vip, 80).into())
+}
+
+/// Waits until IPVS lists `reals` destinations for `vip`.
+fn wait_programmed(lab: &IpvsLab, vip: Ipv4Addr, reals: usize) -> Result<()> {
+    ipvsadm::wait_table(
+        lab.director().ns(),
+        &format!("{vip} with {reals} real servers"),
+        Duration::from_secs(5),
+        |t| {
+            t.service(&key(vip))
+                .is_some_and(|s| s.destinations.len() == reals)
+        },
+    )
+    .map(drop)
+}
+
+#[test]
+#[ignore = "needs a kernel with IPVS: run inside the guest by cargo xtask ipvs-test"]
+fn nat_dr_and_tun_reach_every_real_server_and_persistence_sticks() -> Result<()> {
+    let lab = IpvsLab::new(2)?;
+    lab.add_vip(NAT_VIP, OUTSIDE_IF)?;
+    for vip in [DR_VIP, TUN_VIP, PERSISTENT_VIP] {
+        lab.add_vip(vip, "eth0")?;
+    }
+    lab.accept_direct_routing(DR_VIP)?;
+    lab.accept_direct_routing(PERSISTENT_VIP)?;
+    lab.accept_tunnel(TUN_VIP)?;
+    let config = [
+        virtual_server(NAT_VIP, "NAT", "", 2),
+        virtual_server(DR_VIP, "DR", "", 2),
+        virtual_server(TUN_VIP, "TUN", "", 2),
+        virtual_server(PERSISTENT_VIP, "DR", "    persistence_timeout 60\n", 2),
+    ]
+    .concat();
+    let _daemon = lab.start_daemon(&config)?;
+    for vip in [NAT_VIP, DR_VIP, TUN_VIP, PERSISTENT_VIP] {
+        wait_programmed(&lab, vip, 2)?;
+    }
+    let client = lab.lab().client().ns();
+    for (vip, from, kind) in [
+        (NAT_VIP, lab.outside(), "NAT"),
+        (DR_VIP, client, "DR"),
+        (TUN_VIP, client, "TUN"),
+    ] {
+        let mut bodies = lab.fetch(from, vip, 4)?;
+        bodies.sort();
+        ensure!(
+            bodies == ["rs1", "rs1", "rs2", "rs2"],
+            "{kind}: round robin over both: {bodies:?}"
+        );
+    }
+
+    let bodies = lab.fetch(client, PERSISTENT_VIP, 4)?;
+    ensure!(
+        bodies.iter().all(|b| b == &bodies[0]),
+        "persistence: one real server: {bodies:?}"
+    );
+    let listing = ipvsadm::ipvsadm(lab.director().ns(), &["-Ln", "--persistent-conn"])?;
+    let persistent = ipvsadm::parse_counters(&listing)?;
+    let templates = |n: u8| {
+        let rs = (Ipv4Addr::new(192, 0, 2, 10 + n), 80).into();
+        persistent.get(&key(PERSISTENT_VIP), Some(rs), "PersistConn")
+    };
+    let chosen: u8 = bodies[0].trim_start_matches("rs").parse()?;
+    ensure!(
+        templates(chosen) == Some(1) && templates(3 - chosen) == Some(0),
+        "one persistence template, on {}:\n{listing}",
+        bodies[0]
+    );
+    Ok(())
+}
+
+/// Per destination of `service`: its connection count, from `--stats`.
+fn conns(stats: &Counters, service: &ServiceKey) -> BTreeMap<SocketAddr, u64> {
+    stats
+        .rows()
+        .iter()
+        .filter(|((s, _), _)| s == service)
+        .filter_map(|((_, dest), columns)| Some(((*dest)?, columns.get("Conns").copied()?)))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs a kernel with IPVS: run inside the guest by cargo xtask ipvs-test"]
+fn sighup_adding_a_real_server_changes_only_that_destination() -> Result<()> {
+    let lab = IpvsLab::new(3)?;
+    lab.add_vip(NAT_VIP, OUTSIDE_IF)?;
+    let daemon = lab.start_daemon(&virtual_server(NAT_VIP, "NAT", "", 2))?;
+    wait_programmed(&lab, NAT_VIP, 2)?;
+    lab.fetch(lab.outside(), NAT_VIP, 4)?;
+    // The kernel folds per-CPU counters into what it reports every 2 s.
+    let ns = lab.director().ns();
+    let service = key(NAT_VIP);
+    wait_until(Duration::from_secs(5), Duration::from_millis(200), || {
+        ipvsadm::stats(ns).is_ok_and(|s| s.get(&service, None, "Conns") == Some(4))
+    })?;
+    let before = ipvsadm::stats(ns)?;
+    ensure!(
+        conns(&before, &service).into_values().collect::<Vec<_>>() == [2, 2],
+        "two connections on each of rs1 and rs2: {before:?}"
+    );
+
+    daemon.reload(&virtual_server(NAT_VIP, "NAT", "", 3))?;
+    wait_programmed(&lab, NAT_VIP, 3)?;
+    let after = ipvsadm::stats(ns)?;
+    let mut kept = conns(&after, &service);
+    let rs3 = (Ipv4Addr::new(192, 0, 2, 13), 80).into();
+    ensure!(
+        kept.remove(&rs3) == Some(0) && kept == conns(&before, &service),
+        "rs1 and rs2 keep their counters, rs3 starts at 0:\nbefore {before:?}\nafter {after:?}"
+    );
+    ensure!(
+        after.get(&service, None, "Conns") == Some(4),
+        "the service keeps its counters: {after:?}"
+    );
+    daemon
+        .daemon()
+        .wait_for_log("IPVS: 1 change(s) applied", Duration::from_secs(1))?;
+    Ok(())
+}
