@@ -328,9 +328,20 @@ fn text(v: &Value) -> String {
 
 /// A short label for one configured item: its name, or its address and port.
 fn item_label(item: &Value) -> String {
-    match (item.get("name"), item.get("address"), item.get("port")) {
-        (Some(name), _, _) => text(name),
-        (None, Some(addr), Some(port)) => format!("{} {}", text(addr), text(port)),
+    let field = |key: &str| item.get(key).filter(|v| !v.is_null());
+    match (
+        field("name"),
+        field("address"),
+        field("fwmark"),
+        field("group"),
+    ) {
+        (Some(name), ..) => text(name),
+        (None, Some(addr), ..) => match field("port") {
+            Some(port) => format!("{} {}", text(addr), text(port)),
+            None => text(addr),
+        },
+        (None, None, Some(mark), _) => format!("fwmark {}", text(mark)),
+        (None, None, None, Some(group)) => format!("group {}", text(group)),
         _ => "-".to_owned(),
     }
 }
@@ -396,5 +407,19 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\nnot in\n{text}");
         }
+    }
+
+    #[test]
+    fn configured_items_are_labelled_by_name_address_fwmark_or_group() {
+        let labels: Vec<String> = [
+            json!({"name": "VI_1"}),
+            json!({"address": "192.0.2.50", "port": 80, "fwmark": null}),
+            json!({"address": null, "port": null, "fwmark": 7, "group": null}),
+            json!({"address": null, "port": null, "fwmark": null, "group": "G1"}),
+        ]
+        .iter()
+        .map(item_label)
+        .collect();
+        assert_eq!(labels, ["VI_1", "192.0.2.50 80", "fwmark 7", "group G1"]);
     }
 }
