@@ -4,7 +4,7 @@ mod desired_common;
 use desired_common::*;
 use lb_daemon::check::{RealServerId, VerdictChange};
 use lb_daemon::config::{GroupMember, LbKind, VirtualServerGroup};
-use lb_daemon::state::desired::{Event, Family, Model, ServiceKey};
+use lb_daemon::state::desired::{Carried, Event, Family, Model, ServiceKey};
 
 const RS0: RealServerId = RealServerId { vs: 0, rs: 0 };
 const RS1: RealServerId = RealServerId { vs: 0, rs: 1 };
@@ -322,4 +322,35 @@ fn omega_runs_down_notifies_at_shutdown() {
         vec![Event::RealServerDown(RS0), Event::QuorumDown(0)]
     );
     assert_eq!(effects[1].command, Some(command("/bin/echo quorum")));
+}
+
+#[test]
+fn a_reload_keeps_verdicts_and_quorum_of_real_servers_still_configured() {
+    let mut vs = server(vec![real(1, 1), real(2, 1)]);
+    vs.quorum_up = Some(command("/bin/true up"));
+    let (mut model, _) = Model::new(&config(vec![vs.clone()]));
+    apply(&mut model, verdict(0, 0, 0, false));
+    let carried = Carried::from_model(&model);
+    // The reloaded configuration adds a third real server.
+    vs.real_server.push(real(3, 1));
+    let (reloaded, effects) = Model::carrying(&config(vec![vs]), &carried);
+    assert_eq!(
+        reloaded.is_up(RS0),
+        Some(false),
+        "still down until a check says up"
+    );
+    assert_eq!(reloaded.is_up(RS1), Some(true));
+    assert_eq!(
+        reloaded.is_up(RealServerId { vs: 0, rs: 2 }),
+        Some(true),
+        "new: starts up"
+    );
+    assert_eq!(
+        weights(&reloaded, 0),
+        vec![(ip("10.0.0.2"), 1), (ip("10.0.0.3"), 1)]
+    );
+    assert!(
+        events(&effects).is_empty(),
+        "the quorum did not change: {effects:?}"
+    );
 }

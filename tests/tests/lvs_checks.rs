@@ -86,6 +86,44 @@ fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
 }
 
 #[test]
+fn a_reload_keeps_a_failed_real_server_down_until_it_recovers() -> Result<()> {
+    let lab = Lab::new(LabSpec {
+        directors: 1,
+        real_servers: 2,
+        web: true,
+    })?;
+    let tmp = tempfile::tempdir()?;
+    let daemon = start_checked(&lab, tmp.path(), "", |_| String::new())?;
+    wait_vs(&daemon, "both real servers up", 5, |vs| {
+        verdicts(vs) == [true, true]
+    })?;
+    let rs1 = lab.real_server(1).web().context("rs1 web")?;
+    rs1.set_healthy(false)?;
+    wait_vs(&daemon, "rs1 down", 4, |vs| verdicts(vs) == [false, true])?;
+
+    daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
+    daemon.wait_for_log(
+        "Configuration reloaded (generation 2)",
+        Duration::from_secs(5),
+    )?;
+    let vs = virtual_server(&daemon);
+    ensure!(
+        verdicts(&vs) == [false, true],
+        "right after the reload rs1 is still down: {vs}"
+    );
+    let backends = daemon.status()?["lvs"]["virtual_servers"][0]["real_servers"].clone();
+    ensure!(
+        backends[0]["programmed_weight"].is_null(),
+        "rs1 is not programmed again: {backends}"
+    );
+    rs1.set_healthy(true)?;
+    wait_vs(&daemon, "rs1 back up after the reload", 4, |vs| {
+        verdicts(vs) == [true, true]
+    })?;
+    Ok(())
+}
+
+#[test]
 fn genhash_prints_the_md5_of_the_body() -> Result<()> {
     let lab = Lab::new(LabSpec {
         directors: 0,

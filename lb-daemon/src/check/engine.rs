@@ -42,6 +42,7 @@ use super::{
 use super::{Check, Outcome, RealServerId, Target, VerdictChange};
 use crate::config::{self, CheckerKind, Config, Protocol};
 use crate::script::ScriptEnv;
+use crate::state::desired::Carried;
 
 /// keepalived's `BOOTSTRAP_DELAY`: the first check is at least this late.
 pub const BOOTSTRAP_DELAY: Duration = Duration::from_secs(1);
@@ -375,14 +376,32 @@ impl CheckerEngine {
         env: ScriptEnv,
         suspended: Suspended,
     ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
+        CheckerEngine::start_carrying(config, env, suspended, &Carried::default())
+    }
+
+    /// As [`start`](Self::start) after a reload: checkers of real servers
+    /// configured before start from their `carried` verdict (down ones as
+    /// under `alpha`, waiting for a success), not from scratch.
+    pub fn start_carrying(
+        config: &Config,
+        env: ScriptEnv,
+        suspended: Suspended,
+        carried: &Carried,
+    ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
         let mut specs = Vec::new();
         let mut broken = Vec::new();
         for (v, vs) in config.virtual_server.iter().enumerate() {
             for (r, rs) in vs.real_server.iter().enumerate() {
                 let id = RealServerId { vs: v, rs: r };
+                let before = carried.checkers(vs, rs);
                 for (c, checker) in rs.checker.iter().enumerate() {
                     match spec(config, id, c, &env) {
-                        Ok(spec) => specs.push(spec),
+                        Ok(mut spec) => {
+                            if let Some(up) = before.map(|b| b[c]) {
+                                spec.policy.alpha = !up;
+                            }
+                            specs.push(spec)
+                        }
                         Err(e) => {
                             tracing::error!(
                                 "{}: checker {c} of real server {r} of virtual server {v}: {e:#}",

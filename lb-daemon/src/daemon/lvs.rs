@@ -47,7 +47,8 @@ impl Lvs {
         ownership: watch::Receiver<Ownership>,
         options: IpvsOptions,
     ) -> Lvs {
-        let (checks, desired, task, suspend) = Lvs::checked(config, ownership);
+        let (checks, desired, task, suspend) =
+            Lvs::checked(config, ownership, &desired::Carried::default());
         let on_stop = match (options.dont_release, config.global_defs.lvs_flush_onstop) {
             (true, _) => OnStop::Keep,
             (false, Some(LvsFlushOnStop::Full)) => OnStop::FlushAll,
@@ -78,10 +79,11 @@ impl Lvs {
     }
 
     /// The checkers, the desired-state model and its task, and the
-    /// `ha_suspend` follower of `config`.
+    /// `ha_suspend` follower of `config`, starting from `carried` verdicts.
     fn checked(
         config: &Config,
         mut ownership: watch::Receiver<Ownership>,
+        carried: &desired::Carried,
     ) -> (
         CheckerEngine,
         DesiredPublisher,
@@ -101,8 +103,9 @@ impl Lvs {
                 suspended_tx.send_if_modified(|s| std::mem::replace(s, now.clone()) != now);
             }
         });
-        let (checks, verdicts) = CheckerEngine::start(config, env.clone(), suspended);
-        let (desired, _) = desired::channel(config);
+        let (checks, verdicts) =
+            CheckerEngine::start_carrying(config, env.clone(), suspended, carried);
+        let (desired, _) = desired::channel_carrying(config, carried);
         let task = desired.spawn(verdicts, env);
         (checks, desired, task, suspend)
     }
@@ -127,13 +130,15 @@ impl Lvs {
     }
 
     /// Replaces the checkers and model with those of a new configuration;
-    /// the reconciler follows the new model, changing only what differs.
+    /// real servers still configured keep their verdicts, and the
+    /// reconciler follows the new model, changing only what differs.
     /// Commands meant for a real stop (`omega`) do not run on a reload.
     pub async fn reload(self, config: &Config, ownership: watch::Receiver<Ownership>) -> Lvs {
         self.task.abort();
         self.suspend.abort();
         self.checks.shutdown().await;
-        let (checks, desired, task, suspend) = Lvs::checked(config, ownership);
+        let carried = self.desired.carried();
+        let (checks, desired, task, suspend) = Lvs::checked(config, ownership, &carried);
         self.ipvs.follow(config, desired.subscribe());
         Lvs {
             checks,

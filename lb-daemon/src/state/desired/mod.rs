@@ -6,8 +6,10 @@
 //! * [`types`]: what is published ([`DesiredState`]);
 //! * [`Model`]: the pure rules (keepalived's `ipwrapper.c`);
 //! * [`channel`] / [`DesiredPublisher`]: the running task;
-//! * [`suspended`]: which services `ha_suspend` pauses.
+//! * [`suspended`]: which services `ha_suspend` pauses;
+//! * [`Carried`]: verdicts kept across a reload.
 mod backends;
+mod carry;
 mod model;
 mod runtime;
 mod services;
@@ -15,8 +17,11 @@ mod status;
 mod suspend;
 pub mod types;
 
+pub use carry::Carried;
 pub use model::{Applied, Effect, Event, Model};
-pub use runtime::{channel, DesiredPublisher, Timing, COMMAND_TIMEOUT, STOP_TIMEOUT};
+pub use runtime::{
+    channel, channel_carrying, DesiredPublisher, Timing, COMMAND_TIMEOUT, STOP_TIMEOUT,
+};
 pub use services::{address_range, prefix_len, DEFAULT_FAST_PATH};
 pub use suspend::suspended;
 pub use types::{Backend, DesiredState, Family, Persistence, ServiceKey, VirtualService};

@@ -24,6 +24,7 @@ use crate::check::{RealServerId, VerdictChange};
 use crate::config::{Command, Config, VirtualServer};
 
 use super::backends::services;
+use super::carry::Carried;
 use super::types::VirtualService;
 
 /// Something that happened and the command configured for it, if any.
@@ -91,14 +92,28 @@ pub struct Model {
 impl Model {
     /// The model at start-up, and the quorum commands keepalived runs then.
     pub fn new(config: &Config) -> (Model, Vec<Effect>) {
-        let states = config.virtual_server.iter().map(initial_state).collect();
+        Model::carrying(config, &Carried::default())
+    }
+
+    /// The model of a reloaded configuration: real servers and virtual
+    /// servers configured before keep their verdicts and quorum state
+    /// (`carried`); the commands are those of what changed.
+    pub fn carrying(config: &Config, carried: &Carried) -> (Model, Vec<Effect>) {
+        let states = config
+            .virtual_server
+            .iter()
+            .map(|vs| initial_state(vs, carried))
+            .collect();
         let mut model = Model {
             config: config.clone(),
             states,
             built: Vec::new(),
         };
         let effects = (0..model.states.len())
-            .filter_map(|vs| model.update_quorum(vs, true))
+            .filter_map(|vs| {
+                let init = carried.quorum(&model.config.virtual_server[vs]).is_none();
+                model.update_quorum(vs, init)
+            })
             .collect();
         model.built = (0..model.states.len())
             .map(|vs| services(&model.config, vs, &model.states[vs]))
@@ -219,13 +234,16 @@ impl Model {
     }
 }
 
-/// A virtual server before any verdict: checkers up, or down under `alpha`.
-fn initial_state(config: &VirtualServer) -> VirtualState {
+/// A virtual server before any verdict: checkers up, or down under `alpha`,
+/// unless verdicts are carried over from before a reload.
+fn initial_state(config: &VirtualServer, carried: &Carried) -> VirtualState {
     let reals = config
         .real_server
         .iter()
         .map(|real| {
-            let checkers = vec![!config.alpha; real.checker.len()];
+            let checkers = carried
+                .checkers(config, real)
+                .map_or_else(|| vec![!config.alpha; real.checker.len()], <[bool]>::to_vec);
             RealState {
                 alive: checkers.iter().all(|up| *up),
                 checkers,
@@ -236,7 +254,7 @@ fn initial_state(config: &VirtualServer) -> VirtualState {
         .collect();
     VirtualState {
         reals,
-        quorum_up: false,
+        quorum_up: carried.quorum(config).unwrap_or(false),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::check::VerdictChange;
 use crate::config::{Command, Config, RunAs};
 use crate::script::{self, ScriptEnv};
 
+use super::carry::Carried;
 use super::model::{Effect, Model};
 use super::types::{DesiredState, VirtualService};
 
@@ -47,7 +48,15 @@ pub struct DesiredPublisher {
 
 /// A publisher for `config`'s initial state, and a first subscriber.
 pub fn channel(config: &Config) -> (DesiredPublisher, watch::Receiver<DesiredState>) {
-    let (model, startup) = Model::new(config);
+    channel_carrying(config, &Carried::default())
+}
+
+/// As [`channel`], for a reloaded configuration keeping `carried` verdicts.
+pub fn channel_carrying(
+    config: &Config,
+    carried: &Carried,
+) -> (DesiredPublisher, watch::Receiver<DesiredState>) {
+    let (model, startup) = Model::carrying(config, carried);
     let (state, rx) = watch::channel(model.desired());
     let publisher = DesiredPublisher {
         model: Arc::new(Mutex::new(model)),
@@ -67,6 +76,11 @@ impl DesiredPublisher {
     /// The timing of every applied verdict, for benchmarks.
     pub fn timings(&self) -> watch::Receiver<Option<Timing>> {
         self.timing.subscribe()
+    }
+
+    /// The verdicts the model holds now, to carry over a reload.
+    pub fn carried(&self) -> Carried {
+        Carried::from_model(&self.lock())
     }
 
     /// The JSON status (see [`Model::status`]).
