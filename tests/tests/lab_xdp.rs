@@ -278,6 +278,48 @@ fn xdp_resolves_real_servers_the_director_never_contacted() -> Result<()> {
     Ok(())
 }
 
+/// A `fast_path xdp` service with NAT is left to IPVS classic mode: said
+/// once in the log (not again on a reload), and nothing is attached.
+#[test]
+fn xdp_nat_services_are_left_to_ipvs_and_said_once() -> Result<()> {
+    let lab = dr_lab(1)?;
+    let tmp = tempfile::tempdir()?;
+    let conf = config(&VrrpConf::fast("MASTER", 150), &lab, "rr", &[1, 1, 1])
+        .replace("lb_kind DR", "lb_kind NAT");
+    let daemon = start(&lab, tmp.path(), 1, &conf)?;
+    daemon.wait_status("VI_1 MASTER", Duration::from_secs(5), |s| {
+        s["vrrp"][0]["state"] == "MASTER"
+    })?;
+    let said = "(TCP 192.0.2.50:80) fast_path xdp: served by IPVS classic mode: lb_kind NAT";
+    daemon.wait_for_log(said, Duration::from_secs(5))?;
+    daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
+    daemon.wait_for_log(
+        "Configuration reloaded (generation 2)",
+        Duration::from_secs(5),
+    )?;
+    std::thread::sleep(Duration::from_millis(1500)); // a few reconciler rounds
+    ensure!(
+        daemon.log().matches(said).count() == 1,
+        "said more than once:\n{}",
+        daemon.log()
+    );
+    let fp = fast_path(&daemon);
+    ensure!(
+        fp["interfaces"].as_array().is_some_and(Vec::is_empty),
+        "{fp}"
+    );
+    ensure!(
+        fp["not_served"][0]["reason"] == "lb_kind NAT is not forwarded in XDP",
+        "{fp}"
+    );
+    let link = lab.director(1).ns().ip(&["-d", "link", "show", "eth0"])?;
+    ensure!(
+        !link.contains("prog/xdp"),
+        "XDP attached for a NAT service:\n{link}"
+    );
+    Ok(())
+}
+
 #[test]
 fn xdp_a_stopped_real_server_takes_no_new_flows_and_others_keep_theirs() -> Result<()> {
     let lab = dr_lab(1)?;
