@@ -37,6 +37,9 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
             .current_dir(cmd::workspace_root())
             .args(["build", "-p", "lb-daemon"]),
     )?;
+    if lb_daemon::dataplane::xdp::embedded_object().is_err() {
+        return rerun_with_the_xdp_object(hold);
+    }
 
     cmd::step("building the lab: switch, client, dir1, dir2, rs1-rs3");
     let lab = Lab::full()?;
@@ -100,6 +103,29 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
     );
     cmd::step("lab removed: no namespace, process or XDP attachment left");
     Ok(())
+}
+
+/// The environment variable that marks the rerun below.
+const RERUN: &str = "LB_LAB_RERUN";
+
+/// This xtask was built before the XDP object existed (a fresh checkout),
+/// and the lab needs the object in this process (the directors' bridge
+/// ports run its XDP_PASS program): run the lab again through cargo, which
+/// rebuilds xtask with the object now built.
+fn rerun_with_the_xdp_object(hold: Option<Duration>) -> Result<()> {
+    ensure!(
+        std::env::var_os(RERUN).is_none(),
+        "xtask was rebuilt but still has no XDP object embedded"
+    );
+    cmd::step("rebuilding xtask with the XDP object");
+    let mut lab = Command::new(env!("CARGO"));
+    lab.current_dir(cmd::workspace_root())
+        .args(["xtask", "lab"])
+        .env(RERUN, "1");
+    if let Some(hold) = hold {
+        lab.args(["--hold", &hold.as_secs().to_string()]);
+    }
+    cmd::run(&mut lab)
 }
 
 /// The VIP of the example configuration.
