@@ -197,18 +197,21 @@ fn fetch_guest_packages() -> Result<()> {
         .filter(|p| !have(&format!("{p}_")))
         .map(|p| p.to_string())
         .collect();
-    if !have("linux-image-") {
-        wanted.push(guest_kernel_package()?);
-    }
-    if wanted.is_empty() {
+    let need_kernel = !have("linux-image-");
+    if wanted.is_empty() && !need_kernel {
         return Ok(());
+    }
+    // First: on a fresh machine apt's lists may be empty, and the kernel's
+    // package name is read from them.
+    cmd::run(Command::new("apt-get").args(["update", "-qq"]))?;
+    if need_kernel {
+        wanted.push(guest_kernel_package()?);
     }
     fs::create_dir_all(dir).with_context(|| format!("creating {GUEST_DEBS}"))?;
     cmd::step(&format!(
         "downloading guest packages into {GUEST_DEBS}: {}",
         wanted.join(" ")
     ));
-    cmd::run(Command::new("apt-get").args(["update", "-qq"]))?;
     cmd::run(
         Command::new("apt-get")
             .arg("download")
