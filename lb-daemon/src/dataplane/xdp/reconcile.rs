@@ -133,13 +133,9 @@ fn load(settings: &Settings) -> Result<Programmer> {
     Ok(Programmer::new(fast_path))
 }
 
-/// An interface's attachment.
-#[derive(Debug, Clone)]
-struct Attachment {
-    ifindex: u32,
-    mode: Option<XdpAttachMode>,
-    error: Option<String>,
-}
+/// An interface the program must be on: its index once attached (the mode
+/// is the [`FastPath`]'s to say), or why it could not be.
+type Attachment = Result<u32, String>;
 
 /// A backend's last resolution.
 #[derive(Debug, Clone)]
@@ -280,69 +276,46 @@ impl Loop {
     }
 
     async fn attach(&mut self, name: &str) {
-        if self.attached.get(name).is_some_and(|a| a.mode.is_some()) {
+        if self.attached.get(name).is_some_and(Result::is_ok) {
             return;
         }
-        let ifindex = match self.netlink.interface(name).await {
-            Ok(iface) => iface.index,
-            Err(e) => {
-                self.attach_failed(name, 0, format!("{e:#}"));
-                return;
-            }
+        let attached = match self.netlink.interface(name).await {
+            Ok(iface) => self.attach_index(name, iface.index).map(|()| iface.index),
+            Err(e) => Err(e),
         };
+        let attached = attached.map_err(|e| format!("{e:#}"));
+        // Said once per distinct error, not at every retry.
+        if let Err(e) = &attached {
+            if self.attached.get(name) != Some(&attached) {
+                error!("XDP fast path: cannot attach to {name}: {e}");
+            }
+        }
+        self.attached.insert(name.to_owned(), attached);
+    }
+
+    /// Attaches in native mode, else in generic mode.
+    fn attach_index(&mut self, name: &str, ifindex: u32) -> Result<()> {
         let fast_path = self.programmer.fast_path();
-        let native = fast_path.attach(ifindex, XdpAttachMode::Native);
-        let result = match native {
-            Ok(()) => Ok(XdpAttachMode::Native),
+        let mode = match fast_path.attach(ifindex, XdpAttachMode::Native) {
+            Ok(()) => XdpAttachMode::Native,
             Err(native) => {
                 warn!(
                     "XDP fast path: native mode on {name} failed ({native:#}); using generic mode"
                 );
-                fast_path
-                    .attach(ifindex, XdpAttachMode::Generic)
-                    .map(|()| XdpAttachMode::Generic)
+                fast_path.attach(ifindex, XdpAttachMode::Generic)?;
+                XdpAttachMode::Generic
             }
         };
-        match result {
-            Ok(mode) => {
-                info!("XDP fast path attached to {name} ({mode:?})");
-                self.attached.insert(
-                    name.to_owned(),
-                    Attachment {
-                        ifindex,
-                        mode: Some(mode),
-                        error: None,
-                    },
-                );
-            }
-            Err(e) => self.attach_failed(name, ifindex, format!("{e:#}")),
-        }
-    }
-
-    fn attach_failed(&mut self, name: &str, ifindex: u32, error: String) {
-        if self.attached.get(name).and_then(|a| a.error.as_ref()) != Some(&error) {
-            error!("XDP fast path: cannot attach to {name}: {error}");
-        }
-        self.attached.insert(
-            name.to_owned(),
-            Attachment {
-                ifindex,
-                mode: None,
-                error: Some(error),
-            },
-        );
+        info!("XDP fast path attached to {name} ({mode:?})");
+        Ok(())
     }
 
     fn detach(&mut self, name: &str) {
-        let Some(a) = self.attached.remove(name) else {
-            return;
-        };
-        if a.mode.is_none() {
-            return;
-        }
-        match self.programmer.fast_path().detach(a.ifindex) {
-            Ok(()) => info!("XDP fast path detached from {name}"),
-            Err(e) => error!("XDP fast path: {e:#}"),
+        if let Some(Ok(ifindex)) = self.attached.remove(name) {
+            match self.programmer.fast_path().detach(ifindex) {
+                Ok(()) => info!("XDP fast path detached from {name}"),
+                Err(e) => error!("XDP fast path: {e:#}"),
+            }
         }
     }
 
@@ -359,15 +332,17 @@ impl Loop {
     }
 
     fn publish_status(&mut self) {
+        let modes: BTreeMap<u32, XdpAttachMode> = self.programmer.fast_path().attached().collect();
         let interfaces: Vec<Value> = self
             .attached
             .iter()
             .map(|(name, a)| {
+                let mode = a.as_ref().ok().and_then(|i| modes.get(i));
                 json!({
                     "name": name,
-                    "attached": a.mode.is_some(),
-                    "mode": a.mode,
-                    "error": a.error,
+                    "attached": mode.is_some(),
+                    "mode": mode,
+                    "error": a.as_ref().err(),
                 })
             })
             .collect();
