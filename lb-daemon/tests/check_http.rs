@@ -18,12 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const TLS_BODY: &str = "secret page\n";
 
 fn lab() -> Lab {
-    Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 1,
-        web: true,
-    })
-    .expect("lab")
+    Lab::new(LabSpec::web(1, 1)).expect("lab")
 }
 
 fn md5_hex(body: &str) -> String {

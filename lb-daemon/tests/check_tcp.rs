@@ -9,12 +9,7 @@ use lb_daemon::config::Checker;
 use lb_tests::{block_on_in, Lab, LabSpec};
 
 fn lab() -> Lab {
-    Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 1,
-        web: true,
-    })
-    .expect("lab")
+    Lab::new(LabSpec::web(1, 1)).expect("lab")
 }
 
 fn target(ip: Ipv4Addr, port: u16) -> Target {

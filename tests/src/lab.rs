@@ -56,6 +56,16 @@ pub struct LabSpec {
 }
 
 impl LabSpec {
+    /// `directors` directors and `real_servers` real servers running nginx
+    /// (and the client): what load-balancing tests need.
+    pub fn web(directors: usize, real_servers: usize) -> LabSpec {
+        LabSpec {
+            directors,
+            real_servers,
+            web: true,
+        }
+    }
+
     /// Only `n` directors (and the client): what VRRP tests need.
     pub fn directors_only(n: usize) -> LabSpec {
         LabSpec {

@@ -29,11 +29,7 @@ fn without_ipvs_vrrp_and_checks_go_on_and_status_says_why() -> Result<()> {
         eprintln!("skipped: this kernel has IPVS (the guest tests cover it)");
         return Ok(());
     }
-    let lab = Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 1,
-        web: true,
-    })?;
+    let lab = Lab::new(LabSpec::web(1, 1))?;
     let vrrp = VrrpConf::fast("MASTER", 150);
     let config = format!(
         "{}virtual_server 192.0.2.50 80 {{\n    lb_algo rr\n    lb_kind DR\n    \

@@ -120,12 +120,7 @@ fn full_lab_serves_connects_and_cleans_up() {
 fn panic_inside_lab_leaves_nothing() {
     let recorded = Mutex::new(None);
     let result = std::panic::catch_unwind(|| {
-        let lab = Lab::new(LabSpec {
-            directors: 1,
-            real_servers: 1,
-            web: true,
-        })
-        .unwrap();
+        let lab = Lab::new(LabSpec::web(1, 1)).unwrap();
         *recorded.lock().unwrap() = Some(Leftovers::of(&lab));
         panic!("test failure inside a lab");
     });

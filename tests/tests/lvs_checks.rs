@@ -59,11 +59,7 @@ fn start_checked(
 /// programmed again) until its checks pass.
 #[test]
 fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 2,
-        web: true,
-    })?;
+    let lab = Lab::new(LabSpec::web(1, 2))?;
     let tmp = tempfile::tempdir()?;
     let daemon = start_checked(&lab, tmp.path(), "", |_| String::new())?;
     wait_vs(&daemon, "both real servers up", 5, |vs| {
@@ -100,11 +96,7 @@ fn http_get_marks_a_failing_real_server_down_and_back_up() -> Result<()> {
 
 #[test]
 fn genhash_prints_the_md5_of_the_body() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 0,
-        real_servers: 1,
-        web: true,
-    })?;
+    let lab = Lab::new(LabSpec::web(0, 1))?;
     let rs = lab.real_server(1).ipv4().to_string();
     let (_, body) = http_get(
         lab.client().ns_name(),
@@ -150,11 +142,7 @@ fn md5sum(text: &str) -> Result<String> {
 
 #[test]
 fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 2,
-        web: true,
-    })?;
+    let lab = Lab::new(LabSpec::web(1, 2))?;
     let tmp = tempfile::tempdir()?;
     // Both at weight 3; only rs1 is inhibited on failure.
     let extra = |n: usize| match n {
@@ -199,11 +187,7 @@ fn inhibit_on_failure_and_sorry_server_in_the_running_daemon() -> Result<()> {
 
 #[test]
 fn ha_suspend_checks_only_on_the_node_holding_the_vip() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 2,
-        real_servers: 1,
-        web: true,
-    })?;
+    let lab = Lab::new(LabSpec::web(2, 1))?;
     let tmp = tempfile::tempdir()?;
     let service = format!(
         "virtual_server {VIP} 80 {{\n    ha_suspend\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    \
@@ -247,11 +231,7 @@ fn ha_suspend_checks_only_on_the_node_holding_the_vip() -> Result<()> {
 
 #[test]
 fn quorum_down_and_up_run_their_commands() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 2,
-        web: true,
-    })?;
+    let lab = Lab::new(LabSpec::web(1, 2))?;
     let tmp = tempfile::tempdir()?;
     let log = tmp.path().join("quorum.log");
     let record = |word: &str| format!("\"/bin/sh -c 'echo {word} >> {}'\"", log.display());
