@@ -452,6 +452,39 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
         "flows moved on failover: {before:?} -> {after:?}"
     );
     let _ = dir1.stop();
+
+    // dir1 returns and preempts: dir2 leaves MASTER and detaches.
+    let dir1 = start(
+        &lab,
+        tmp.path(),
+        1,
+        &config(&master, &lab, "mh", &[1, 1, 1]),
+    )?;
+    wait_serving(&dir1, 3)?;
+    dir2.wait_status(
+        "dir2 back to BACKUP, detached",
+        Duration::from_secs(5),
+        |s| {
+            s["vrrp"][0]["state"] == "BACKUP"
+                && s["fast_path"]["interfaces"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+        },
+    )?;
+    let link2 = lab.director(2).ns().ip(&["-d", "link", "show", "eth0"])?;
+    ensure!(
+        !link2.contains("prog/xdp"),
+        "dir2 kept XDP after leaving MASTER:\n{link2}"
+    );
+    dir2.wait_for_log("XDP fast path detached from eth0", Duration::from_secs(1))?;
+    let log = dir2.log();
+    let left = log
+        .rfind("Entering BACKUP STATE")
+        .context("dir2 left MASTER")?;
+    let detached = log
+        .rfind("XDP fast path detached from eth0")
+        .context("detached")?;
+    ensure!(left < detached, "detached before leaving MASTER:\n{log}");
     Ok(())
 }
 
