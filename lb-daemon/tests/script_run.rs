@@ -39,13 +39,28 @@ fn dead(pid: i32) -> bool {
     }
 }
 
-/// Waits up to a second for every pid written in `pidfile` to be dead.
-async fn assert_all_dead(pidfile: &Path) {
-    let pids: Vec<i32> = fs::read_to_string(pidfile)
-        .unwrap()
+/// The pids written in `pidfile` so far (none while it does not exist).
+fn recorded(pidfile: &Path) -> Vec<i32> {
+    fs::read_to_string(pidfile)
+        .unwrap_or_default()
         .split_whitespace()
         .map(|p| p.parse().unwrap())
-        .collect();
+        .collect()
+}
+
+/// Waits (up to 10 s: a loaded machine forks slowly) until the script and
+/// its child have written their pids into `pidfile`.
+async fn wait_until_recorded(pidfile: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recorded(pidfile).len() < 2 {
+        assert!(Instant::now() < deadline, "the script did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits up to a second for every pid written in `pidfile` to be dead.
+async fn assert_all_dead(pidfile: &Path) {
+    let pids = recorded(pidfile);
     assert_eq!(pids.len(), 2, "script and its child recorded");
     let deadline = Instant::now() + Duration::from_secs(1);
     while !pids.iter().all(|&p| dead(p)) {
@@ -117,7 +132,8 @@ async fn timeout_kills_the_whole_group() {
     );
     let path = script(dir.path(), "hang.sh", &body);
     let started = Instant::now();
-    let timeout = Duration::from_millis(500);
+    // Long enough for the script to record its pids on a loaded machine.
+    let timeout = Duration::from_millis(1500);
     let out = run(
         path.to_str().unwrap(),
         &[],
@@ -160,7 +176,7 @@ async fn cancelled_run_leaves_nothing_behind() {
     let line = script(dir.path(), "hang.sh", &body).display().to_string();
     let task =
         tokio::spawn(async move { run(&line, &[], None, &ScriptEnv::default(), LONG).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_recorded(&pids).await;
     task.abort();
     let _ = task.await;
     assert_all_dead(&pids).await;
