@@ -15,6 +15,8 @@ pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const PACKAGES: &[&str] = &[
     // eBPF build: Debian's rustc 1.96 with BPF core, LLVM 22 for bpf-linker.
     "rustc-web",
+    // Debian's cargo: only a Recommends of rustc-web, so name it.
+    "cargo-web",
     "libstd-rust-web-dev-bpf",
     "llvm-22-dev",
     "libpolly-22-dev",
