@@ -165,6 +165,9 @@ impl Engine {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(spec.name.clone(), commands.clone());
+        // Configured but not (yet) owned: consumers such as the fast path
+        // then know the addresses are VIPs waiting for ownership.
+        self.ownership.set(&spec.name, spec.owned(false));
         let task = tokio::spawn(instance::run(spec.clone(), shared, verdict, rx));
         self.instances.insert(
             spec.name.clone(),

@@ -28,7 +28,7 @@ use super::{
 use crate::{
     netlink::{Interface, Netlink},
     notify::{Notifier, Target},
-    state::ownership::{Owned, Publisher},
+    state::ownership::Publisher,
     track::Verdict,
 };
 
@@ -555,21 +555,10 @@ impl Instance {
     }
 
     fn publish_ownership(&self) {
-        let owned = Owned {
-            interface: self.spec.interface.clone(),
-            master: self.fsm.state() == State::Master,
-            vips: self
-                .spec
-                .all_vips()
-                .map(|v| {
-                    (
-                        v.dev.clone().unwrap_or_else(|| self.spec.interface.clone()),
-                        v.address,
-                    )
-                })
-                .collect(),
-        };
-        self.shared.ownership.set(&self.spec.name, owned);
+        let master = self.fsm.state() == State::Master;
+        self.shared
+            .ownership
+            .set(&self.spec.name, self.spec.owned(master));
     }
 }
 

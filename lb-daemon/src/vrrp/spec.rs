@@ -3,7 +3,10 @@
 //! Pure, so the defaults are tested without sockets.
 use std::{net::IpAddr, time::Duration};
 
-use crate::config::{self, AuthType, VirtualIp, VrrpInstance};
+use crate::{
+    config::{self, AuthType, VirtualIp, VrrpInstance},
+    state::ownership::Owned,
+};
 
 use super::{fsm::State, io::Transport, packet::Auth, Version};
 
@@ -149,6 +152,24 @@ impl InstanceSpec {
     /// Every address the master holds: advertised ones, then excluded ones.
     pub fn all_vips(&self) -> impl Iterator<Item = &VirtualIp> {
         self.vips.iter().chain(&self.excluded)
+    }
+
+    /// What this instance owns when `master`: every address with the
+    /// interface that holds it (its own `dev`, else the instance's).
+    pub fn owned(&self, master: bool) -> Owned {
+        Owned {
+            interface: self.interface.clone(),
+            master,
+            vips: self
+                .all_vips()
+                .map(|v| {
+                    (
+                        v.dev.clone().unwrap_or_else(|| self.interface.clone()),
+                        v.address,
+                    )
+                })
+                .collect(),
+        }
     }
 
     /// The addresses listed in adverts.

@@ -57,7 +57,7 @@ pub enum NotServed {
     Sctp,
     /// A real server's address family differs from the VIP's.
     MixedFamily,
-    /// No VRRP instance holds the address, so nothing gates it.
+    /// No VRRP instance configures the address, so nothing gates it.
     NotAVip,
 }
 
@@ -88,6 +88,9 @@ pub struct Plan {
     pub services: BTreeMap<VipKey, PlannedService>,
     /// `fast_path` services left to IPVS, with the reason.
     pub not_served: BTreeMap<String, NotServed>,
+    /// `fast_path` services whose VIP an instance configures but this node
+    /// does not own now (BACKUP, or not started yet).
+    pub waiting: BTreeSet<String>,
 }
 
 impl Plan {
@@ -110,7 +113,9 @@ pub fn plan(desired: &DesiredState, ownership: &Ownership) -> Plan {
                 plan.services
                     .insert(key, PlannedService { label, ..planned });
             }
-            Ok(None) => {}
+            Ok(None) => {
+                plan.waiting.insert(label);
+            }
             Err(reason) => {
                 plan.not_served.insert(label, reason);
             }
@@ -247,12 +252,14 @@ mod tests {
     }
 
     #[test]
-    fn a_backup_serves_nothing_and_says_nothing() {
+    fn a_backup_serves_nothing_and_waits_for_ownership() {
         let p = plan(
             &desired(vec![service(LbKind::Tun, LbAlgo::Rr)]),
             &owned(false),
         );
-        assert_eq!(p, Plan::default());
+        assert!(p.services.is_empty());
+        assert!(p.not_served.is_empty(), "a configured VIP is no reason");
+        assert_eq!(Vec::from_iter(p.waiting), ["TCP 192.0.2.50:80"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
 };
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{
     loader::unpin,
@@ -191,6 +191,11 @@ impl Loop {
             let line = format!("({service}) fast_path xdp: served by IPVS classic mode: {reason}");
             if self.reported.insert(line.clone()) {
                 warn!("{line}");
+            }
+        }
+        if plan.waiting != self.plan.waiting {
+            for service in &plan.waiting {
+                debug!("({service}) fast_path xdp: waiting for ownership of the VIP");
             }
         }
         for name in plan.interfaces() {
