@@ -9,8 +9,7 @@ use lb_tests::{Daemon, Lab, LabSpec, VrrpConf};
 use nix::sys::signal::Signal;
 
 /// The one error line the daemon logs when the kernel has no IPVS.
-const NO_IPVS: &str =
-    "generic netlink family \"IPVS\" not found: kernel module ip_vs is not loaded";
+const NO_IPVS: &str = "IPVS unavailable: this kernel has no IPVS, so IPVS classic mode is off";
 
 /// Whether this kernel could give IPVS to the daemon (loaded or loadable).
 fn kernel_has_ipvs() -> bool {

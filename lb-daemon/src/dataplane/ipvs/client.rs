@@ -66,8 +66,10 @@ impl IpvsClient {
                 match client.resolve() {
                     Err(IpvsError::Kernel { errno: ENOENT, .. }) => {
                         Err(IpvsError::Unavailable(format!(
-                            "generic netlink family \"{FAMILY_NAME}\" not found: kernel module \
-                             ip_vs is not loaded (modprobe ip_vs: {modprobe})"
+                            "this kernel has no IPVS, so IPVS classic mode is off (generic \
+                             netlink family \"{FAMILY_NAME}\" not found; modprobe ip_vs: \
+                             {modprobe}); it needs the kernel module ip_vs (CONFIG_IP_VS, \
+                             built as a module in Debian's kernel package linux-image-amd64)"
                         )))
                     }
                     other => other.map(|family| client.with_family(family)),

@@ -71,7 +71,7 @@ impl State {
         let mut client = match IpvsClient::connect() {
             Ok(client) => client,
             Err(e) => {
-                error!("{e}; IPVS services are not programmed (VRRP and checks go on)");
+                error!("{e}; VRRP, health checks and the XDP fast path go on");
                 state.unavailable = Some(match e {
                     IpvsError::Unavailable(why) => why,
                     other => other.to_string(),
