@@ -1,11 +1,13 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
-//! ipvs-bench | lab`.
+//! ipvs-bench | lab | fresh-check`.
 mod cmd;
 mod ebpf;
+mod fresh;
 mod guest;
 mod lab;
 mod setup;
 mod test;
+mod tools;
 
 use std::time::Duration;
 
@@ -51,6 +53,18 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Bring this machine back to the base image (purge every package it
+    /// lacks, remove bpf-linker, caches, downloaded crates), then run the
+    /// README's two commands from a fresh clone of HEAD and report times
+    /// and test counts. Destructive: for a development machine only.
+    FreshCheck {
+        /// The base image's package list.
+        #[arg(long, default_value = fresh::DEFAULT_BASE_LIST)]
+        base_list: std::path::PathBuf,
+        /// Keep the fresh clone afterwards.
+        #[arg(long)]
+        keep_clone: bool,
+    },
     /// Build the netns lab, run both directors' daemons, show what each holds.
     Lab {
         /// Tear down after this many seconds instead of waiting for Ctrl-C.
@@ -73,6 +87,13 @@ fn main() -> Result<()> {
             ebpf::build()?;
             guest::run_bench(&args, Duration::from_secs(timeout))
         }
+        Task::FreshCheck {
+            base_list,
+            keep_clone,
+        } => fresh::run(&fresh::Options {
+            base_list,
+            keep_clone,
+        }),
         Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
     }
 }

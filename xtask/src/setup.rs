@@ -5,7 +5,7 @@ use std::{fs, path::Path, process::Command, time::Instant};
 
 use anyhow::{Context, Result};
 
-use crate::cmd;
+use crate::{cmd, tools};
 
 /// Debian's rustc-web, which has a precompiled `core` for `bpfel-unknown-none`.
 pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
@@ -28,6 +28,8 @@ const PACKAGES: &[&str] = &[
     "ethtool",
     "iputils-ping",
     "ipvsadm",
+    // modprobe: lb-daemon loads ip_vs as keepalived does.
+    "kmod",
     // The classic path the XDP benchmark compares with (nftables DNAT).
     "nftables",
     "tcpdump",
@@ -96,6 +98,7 @@ pub fn run() -> Result<()> {
     install_bpf_linker()?;
     mount_bpffs()?;
     fetch_guest_packages()?;
+    tools::check(tools::TOOLS)?;
     cmd::step(&format!(
         "setup complete ({:.1} s)",
         started.elapsed().as_secs_f64()
