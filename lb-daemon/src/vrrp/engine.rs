@@ -231,6 +231,9 @@ impl Engine {
                 None => {
                     info!("({name}) removed from the configuration, stopping");
                     self.stop(&name).await;
+                    // Its addresses are no longer VIPs (a stopped instance
+                    // otherwise stays published as not master).
+                    self.ownership.remove(&name);
                 }
             }
         }

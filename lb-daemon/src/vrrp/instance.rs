@@ -275,7 +275,6 @@ impl Instance {
         self.shared
             .notifier
             .stop(Target::Instance(&self.spec.config), self.fsm.priority());
-        self.shared.ownership.remove(&self.spec.name);
     }
 
     fn now(&self) -> Time {
