@@ -353,6 +353,9 @@ impl Instance {
     /// when it is back) and the interfaces VIPs name with `dev`.
     async fn follow_links(&mut self) {
         while self.link.follow(&self.shared.netlink, &self.spec).await {
+            if let Some(endpoint) = self.link.endpoint() {
+                self.fsm.set_local_addr(endpoint.primary);
+            }
             let error = self.link.fault().map(str::to_owned);
             self.shared.status.send_modify(|s| s.error = error);
             self.tell_fault().await;
