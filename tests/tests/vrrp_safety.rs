@@ -99,8 +99,23 @@ fn restarted_backup_removes_the_dev_vip_a_killed_master_left() -> Result<()> {
 
 #[test]
 fn deleted_and_recreated_interface_faults_then_recovers() -> Result<()> {
+    interface_lost_and_back("")
+}
+
+/// Without tracking of its own interface, losing it is still a FAULT.
+#[test]
+fn deleted_interface_faults_even_with_dont_track_primary() -> Result<()> {
+    interface_lost_and_back("    dont_track_primary\n")
+}
+
+/// dir1 (MASTER) loses its eth0, which is then created again.
+fn interface_lost_and_back(extra: &str) -> Result<()> {
     let pair = Pair::new()?;
-    let d1 = pair.start(1, &VrrpConf::fast("MASTER", 150))?;
+    let conf = VrrpConf {
+        extra: extra.to_owned(),
+        ..VrrpConf::fast("MASTER", 150)
+    };
+    let d1 = pair.start(1, &conf)?;
     let d2 = pair.start(2, &VrrpConf::fast("BACKUP", 100))?;
     pair.wait_master(1, [&d1, &d2], Duration::from_secs(5))?;
 
