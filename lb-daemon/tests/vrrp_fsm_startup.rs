@@ -153,3 +153,22 @@ fn backup_shutdown_sends_nothing() {
     net.run_until(ms(20_000));
     assert_eq!(net.states(), vec![State::Master, State::Initialize]);
 }
+
+/// An interface re-created with another address: the master's tie-break
+/// (RFC 3768 §6.4.3: equal priority, higher address wins) uses the new one.
+#[test]
+fn a_new_local_address_decides_ties_from_then_on() {
+    let mut fsm = Fsm::new(params(Version::V2, 100, SEC, "10.0.0.1"));
+    fsm.handle(ms(0), Event::Startup);
+    fsm.handle(MDI_100, Event::Timeout);
+    assert_eq!(fsm.state(), State::Master);
+    fsm.set_local_addr("10.0.0.9".parse().unwrap());
+    assert_eq!(fsm.master(), "10.0.0.9".parse().ok());
+    let equal = Event::Advert {
+        src: "10.0.0.5".parse().unwrap(),
+        priority: 100,
+        max_advert_int: SEC,
+    };
+    fsm.handle(MDI_100 + ms(100), equal);
+    assert_eq!(fsm.state(), State::Master, "10.0.0.9 beats 10.0.0.5");
+}

@@ -309,20 +309,7 @@ impl Lab {
             ("net.ipv6.conf.default.dad_transmits", "0"),
         ])?;
         let port = format!("v-{role}");
-        let mac = format_mac([0x02, 0, 0, 0, 0, octet]);
-        #[rustfmt::skip]
-        self.switch.ip(&[
-            "link", "add", &port, "type", "veth",
-            "peer", "name", HOST_IF, "address", &mac, "netns", ns.name(),
-        ])?;
-        self.switch
-            .ip(&["link", "set", &port, "master", BRIDGE, "up"])?;
-        let v4 = format!("{}/{IPV4_PREFIX_LEN}", host_ipv4(octet));
-        let v6 = format!("{}/{IPV6_PREFIX_LEN}", host_ipv6(octet));
-        ns.ip(&["addr", "add", &v4, "dev", HOST_IF])?;
-        ns.ip(&["addr", "add", &v6, "dev", HOST_IF, "nodad"])?;
-        ns.ip(&["link", "set", HOST_IF, "up"])?;
-        ns.run(&["ethtool", "-K", HOST_IF, "tx", "off"])?;
+        self.plug(&ns, &port, octet)?;
         Ok(Host {
             web: None,
             ifindex: ifindex(&ns, HOST_IF)?,
@@ -332,6 +319,39 @@ impl Lab {
             octet,
             port,
         })
+    }
+
+    /// Plugs `ns`'s `eth0` into the bridge through `port` and addresses it.
+    fn plug(&self, ns: &Netns, port: &str, octet: u8) -> Result<()> {
+        let mac = format_mac([0x02, 0, 0, 0, 0, octet]);
+        #[rustfmt::skip]
+        self.switch.ip(&[
+            "link", "add", port, "type", "veth",
+            "peer", "name", HOST_IF, "address", &mac, "netns", ns.name(),
+        ])?;
+        self.switch
+            .ip(&["link", "set", port, "master", BRIDGE, "up"])?;
+        let v4 = format!("{}/{IPV4_PREFIX_LEN}", host_ipv4(octet));
+        let v6 = format!("{}/{IPV6_PREFIX_LEN}", host_ipv6(octet));
+        ns.ip(&["addr", "add", &v4, "dev", HOST_IF])?;
+        ns.ip(&["addr", "add", &v6, "dev", HOST_IF, "nodad"])?;
+        ns.ip(&["link", "set", HOST_IF, "up"])?;
+        ns.run(&["ethtool", "-K", HOST_IF, "tx", "off"])?;
+        Ok(())
+    }
+
+    /// Deletes `host`'s `eth0` (and its bridge port with it).
+    pub fn unplug(&self, host: &Host) -> Result<()> {
+        host.ns.ip(&["link", "del", HOST_IF])?;
+        Ok(())
+    }
+
+    /// Creates `host`'s `eth0` again, as [`Lab::new`] built it (same name,
+    /// MAC and addresses; the kernel gives it a new index, which
+    /// [`Host::ifindex`] does not know). Its bridge port runs no XDP program
+    /// any more: fine unless the host sends by `XDP_TX`.
+    pub fn replug(&self, host: &Host) -> Result<()> {
+        self.plug(&host.ns, &host.port, host.octet)
     }
 
     /// What this lab was built from.

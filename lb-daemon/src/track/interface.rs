@@ -6,12 +6,14 @@
 //! rtnetlink socket; each notification re-reads the tracked interfaces
 //! through [`Netlink::interface`]. A slow poll backs this up (lost
 //! notifications on socket overrun), and becomes the only source, at a
-//! shorter interval, if the subscription cannot be opened.
+//! shorter interval, if the subscription cannot be opened. VRRP instances
+//! follow their own interfaces with the same [`Notifications`].
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{stream::BoxStream, StreamExt};
 use rtnetlink::MulticastGroup;
+use tokio::time::Interval;
 
 use crate::netlink::Netlink;
 
@@ -24,17 +26,53 @@ const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// Re-read interval without notifications.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
 
-/// Subscribes to link notifications in the caller's network namespace (the
-/// socket is opened now, on the calling thread).
-pub(crate) fn subscribe() -> Option<impl futures::Stream<Item = ()> + Send + Unpin> {
-    match rtnetlink::new_multicast_connection(&[MulticastGroup::Link]) {
-        Ok((connection, _handle, messages)) => {
-            tokio::spawn(connection);
-            Some(messages.map(|_| ()))
+/// Wake-ups for whoever follows interfaces: an rtnetlink notification of
+/// one of the subscribed groups, or a poll tick (a slow safety poll while
+/// notifications work, a fast one when they cannot be had). The first call
+/// of [`Notifications::next`] returns at once.
+pub(crate) struct Notifications {
+    events: Option<BoxStream<'static, ()>>,
+    ticks: Interval,
+}
+
+impl Notifications {
+    /// Subscribes to `groups` in the caller's network namespace (the socket
+    /// is opened now, on the calling thread).
+    pub(crate) fn subscribe(groups: &[MulticastGroup]) -> Notifications {
+        let events = match rtnetlink::new_multicast_connection(groups) {
+            Ok((connection, _handle, messages)) => {
+                tokio::spawn(connection);
+                Some(messages.map(|_| ()).boxed())
+            }
+            Err(e) => {
+                tracing::warn!("cannot subscribe to link notifications ({e}); polling interfaces");
+                None
+            }
+        };
+        let period = if events.is_some() {
+            SAFETY_POLL
+        } else {
+            FALLBACK_POLL
+        };
+        Notifications {
+            events,
+            ticks: tokio::time::interval(period),
         }
-        Err(e) => {
-            tracing::warn!("cannot subscribe to link notifications ({e}); polling interfaces");
-            None
+    }
+
+    /// Waits for the next notification or poll tick.
+    pub(crate) async fn next(&mut self) {
+        match self.events.as_mut() {
+            Some(stream) => tokio::select! {
+                event = stream.next() => if event.is_none() {
+                    self.events = None;
+                    self.ticks = tokio::time::interval(FALLBACK_POLL);
+                },
+                _ = self.ticks.tick() => {}
+            },
+            None => {
+                self.ticks.tick().await;
+            }
         }
     }
 }
@@ -43,16 +81,9 @@ pub(crate) fn subscribe() -> Option<impl futures::Stream<Item = ()> + Send + Unp
 pub(crate) async fn run(
     names: Vec<String>,
     netlink: Netlink,
-    events: Option<impl futures::Stream<Item = ()> + Send + Unpin>,
+    mut events: Notifications,
     registry: Registry,
 ) {
-    let period = if events.is_some() {
-        SAFETY_POLL
-    } else {
-        FALLBACK_POLL
-    };
-    let mut events = events;
-    let mut ticks = tokio::time::interval(period);
     let mut known: Vec<Option<bool>> = vec![None; names.len()];
     loop {
         for (name, last) in names.iter().zip(known.iter_mut()) {
@@ -70,17 +101,6 @@ pub(crate) async fn run(
                 registry.set(&key, if up { State::Up } else { State::Down });
             }
         }
-        match events.as_mut() {
-            Some(stream) => tokio::select! {
-                event = stream.next() => if event.is_none() {
-                    events = None;
-                    ticks = tokio::time::interval(FALLBACK_POLL);
-                },
-                _ = ticks.tick() => {}
-            },
-            None => {
-                ticks.tick().await;
-            }
-        }
+        events.next().await;
     }
 }

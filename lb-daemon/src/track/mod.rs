@@ -81,7 +81,7 @@ impl Tracking {
             .map(|k| k.name.clone())
             .collect();
         if !interfaces.is_empty() {
-            let events = interface::subscribe();
+            let events = interface::Notifications::subscribe(&[rtnetlink::MulticastGroup::Link]);
             let job = interface::run(interfaces, netlink, events, registry.clone());
             tasks.push(tokio::spawn(job));
         }

@@ -7,8 +7,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::{anyhow, Context, Result};
-use ipnet::IpNet;
+use anyhow::Result;
 use serde::Serialize;
 use tokio::{
     sync::{mpsc, watch},
@@ -20,16 +19,18 @@ use super::{
     engine::Vrids,
     fsm::{Action, Event, Fsm, Params, Reason, State, Time},
     garp,
-    io::{Transport, VrrpSocket},
+    io::Transport,
+    link::{self, Endpoint, Link},
     packet::{self, Advert, Drop, DropCounts, Expect, Received, VRRP_TTL},
     spec::InstanceSpec,
     sync_group::MemberView,
+    vips::Vips,
 };
 use crate::{
-    netlink::{Interface, Netlink},
+    netlink::Netlink,
     notify::{Notifier, Target},
     state::ownership::Publisher,
-    track::Verdict,
+    track::{interface::Notifications, Verdict},
 };
 
 /// Requests to a running instance.
@@ -80,7 +81,8 @@ pub struct InstanceStatus {
     pub adverts_received: u64,
     /// Packets dropped, by reason.
     pub drops: DropCounts,
-    /// Why the instance could not run, if it could not.
+    /// Why the instance could not run, or is in FAULT because its interface
+    /// is gone or unusable.
     pub error: Option<String>,
 }
 
@@ -150,20 +152,23 @@ pub struct Shared {
 struct Instance {
     spec: InstanceSpec,
     fsm: Fsm,
-    socket: VrrpSocket,
+    /// The interface and its sockets (FAULT while there are none).
+    link: Link,
+    /// Wake-ups to follow the interfaces.
+    links: Notifications,
+    vips: Vips,
     shared: Shared,
-    iface: Interface,
-    mac: [u8; 6],
-    /// Our primary address: advert source and tie-breaker.
-    primary: IpAddr,
     /// The origin of the state machine's clock.
     origin: Instant,
     /// The view last reported to the sync group.
     reported: Option<MemberView>,
     /// What tracking (scripts, interfaces, files) says, if anything is tracked.
     verdict: Option<watch::Receiver<Verdict>>,
-    /// The verdict the state machine was last told.
+    /// The tracking verdict last applied.
     applied: Verdict,
+    /// Whether the state machine was last told it is in FAULT (by tracking
+    /// or because the interface is gone).
+    told_fault: bool,
     /// When the next gratuitous ARP/NA burst is due (second burst, refresh).
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
@@ -176,30 +181,9 @@ impl Instance {
         shared: Shared,
         verdict: Option<watch::Receiver<Verdict>>,
     ) -> Result<Instance> {
-        let netlink = &shared.netlink;
-        let iface = netlink.interface(&spec.interface).await?;
-        let mac: [u8; 6] = iface
-            .mac
-            .as_slice()
-            .try_into()
-            .map_err(|_| anyhow!("interface {} has no Ethernet address", spec.interface))?;
-        let own = netlink.addresses(iface.index).await?;
-        let primary = match spec.src {
-            Some(src) => src,
-            None => primary_address(&own, &spec).with_context(|| {
-                let kind = if spec.is_ipv6() {
-                    "link-local IPv6"
-                } else {
-                    "IPv4"
-                };
-                format!(
-                    "interface {} has no {kind} address of its own",
-                    spec.interface
-                )
-            })?,
-        };
-        let socket = VrrpSocket::open(&spec.interface, iface.index, primary, &spec.transport)
-            .with_context(|| format!("opening the VRRP socket on {}", spec.interface))?;
+        let links = link::notifications();
+        let (link, primary) = Link::open(&shared.netlink, &spec).await?;
+        let vips = Vips::new(&spec, shared.netlink.clone()).await;
         let mut fsm = Fsm::new(Params {
             version: spec.version,
             priority: spec.priority,
@@ -214,22 +198,22 @@ impl Instance {
         let mut instance = Instance {
             spec,
             fsm,
-            socket,
+            link,
+            links,
+            vips,
             shared,
-            iface,
-            mac,
-            primary,
             origin: Instant::now(),
             reported: None,
             applied: Verdict {
                 fault: false,
                 priority: spec_priority,
             },
+            told_fault: false,
             verdict,
             garp_due: None,
             second_burst_pending: false,
         };
-        instance.remove_leftover_vips(&own).await;
+        instance.vips.remove_leftovers(instance.own_index()).await;
         instance.publish_ownership();
         // What tracking says already counts when the instance starts.
         if let Some(verdict) = instance.verdict.as_mut().map(|v| *v.borrow_and_update()) {
@@ -244,10 +228,11 @@ impl Instance {
         loop {
             let deadline = self.fsm.next_deadline().map(|t| self.origin + t);
             tokio::select! {
-                received = self.socket.recv() => match received {
+                received = self.link.recv() => match received {
                     Ok(packet) => self.on_packet(packet).await,
                     Err(e) => warn!("({}) receive error: {e}", self.spec.name),
                 },
+                _ = self.links.next() => self.follow_links().await,
                 _ = sleep_until_opt(deadline) => {
                     let actions = self.fsm.handle(self.now(), Event::Timeout);
                     self.apply(actions).await;
@@ -347,11 +332,35 @@ impl Instance {
                 .handle(self.now(), Event::Priority(verdict.priority));
             self.apply(actions).await;
         }
-        if verdict.fault != self.applied.fault {
-            let actions = self.fsm.handle(self.now(), Event::Fault(verdict.fault));
+        self.applied = verdict;
+        self.tell_fault().await;
+    }
+
+    /// Tells the state machine whether the instance is in FAULT: tracking
+    /// says so, or its interface is gone or unusable.
+    async fn tell_fault(&mut self) {
+        let fault = self.applied.fault || self.link.fault().is_some();
+        if fault != self.told_fault {
+            self.told_fault = fault;
+            let actions = self.fsm.handle(self.now(), Event::Fault(fault));
             self.apply(actions).await;
         }
-        self.applied = verdict;
+    }
+
+    /// After a link or address notification: follows the instance's
+    /// interface (FAULT while it is gone, sockets reopened on its new index
+    /// when it is back) and the interfaces VIPs name with `dev`.
+    async fn follow_links(&mut self) {
+        while self.link.follow(&self.shared.netlink, &self.spec).await {
+            if let Some(endpoint) = self.link.endpoint() {
+                self.fsm.set_local_addr(endpoint.primary);
+            }
+            let error = self.link.fault().map(str::to_owned);
+            self.shared.status.send_modify(|s| s.error = error);
+            self.tell_fault().await;
+        }
+        let master = self.fsm.state() == State::Master;
+        self.vips.follow_devs(master).await;
     }
 
     /// Sends the member's view to its sync group when it changed.
@@ -398,13 +407,16 @@ impl Instance {
             addresses: self.spec.advertised(),
             auth: self.spec.auth.clone(),
         };
+        let Some(endpoint) = self.link.endpoint() else {
+            return debug!("({}) no interface: advert not sent", self.spec.name);
+        };
         let destinations = match &self.spec.transport {
-            Transport::Multicast => vec![self.socket.group()],
+            Transport::Multicast => vec![endpoint.socket.group()],
             Transport::Unicast(peers) => peers.clone(),
         };
         for dst in destinations {
-            let message = packet::encode(&advert, self.primary, dst);
-            match self.socket.send(&message, dst).await {
+            let message = packet::encode(&advert, endpoint.primary, dst);
+            match endpoint.socket.send(&message, dst).await {
                 Ok(()) => self.shared.status.send_modify(|s| s.adverts_sent += 1),
                 Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
             }
@@ -431,13 +443,13 @@ impl Instance {
             // The fast path attaches before the VIPs are announced.
             self.publish_ownership();
             self.shared.ownership.gated(&self.spec.name, true).await;
-            self.add_vips().await;
+            self.vips.add_all(self.own_index()).await;
             self.garp_burst(self.spec.garp.repeat);
             self.garp_due = Some(Instant::now() + self.spec.garp.delay);
             self.second_burst_pending = true;
         } else if from == State::Master {
             self.garp_due = None;
-            self.remove_vips().await;
+            self.vips.remove_all(self.own_index()).await;
         }
         self.shared.notifier.transition(
             Target::Instance(&self.spec.config),
@@ -464,6 +476,9 @@ impl Instance {
     }
 
     fn garp_burst(&self, repeat: u32) {
+        let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
+            return;
+        };
         let (mut v4, mut v6) = (Vec::<Ipv4Addr>::new(), Vec::<Ipv6Addr>::new());
         for vip in self.spec.all_vips() {
             match vip.address.addr() {
@@ -482,75 +497,17 @@ impl Instance {
             self.spec.interface,
             listed.join(", ")
         );
-        if let Err(e) = garp::send_arps(self.iface.index, self.mac, &v4, repeat) {
+        if let Err(e) = garp::send_arps(iface.index, *mac, &v4, repeat) {
             warn!("({name}) gratuitous ARP on {}: {e}", self.spec.interface);
         }
-        if let Err(e) = garp::send_nas(
-            &self.spec.interface,
-            self.iface.index,
-            self.mac,
-            &v6,
-            repeat,
-        ) {
+        if let Err(e) = garp::send_nas(&self.spec.interface, iface.index, *mac, &v6, repeat) {
             warn!("({name}) unsolicited NA on {}: {e}", self.spec.interface);
         }
     }
 
-    async fn add_vips(&self) {
-        info!("({}) setting VIPs.", self.spec.name);
-        for vip in self.spec.all_vips() {
-            let result = match self.vip_ifindex(vip.dev.as_deref()).await {
-                Ok(index) => self.shared.netlink.add_address(index, vip).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                error!("({}) {e:#}", self.spec.name);
-            }
-        }
-    }
-
-    async fn remove_vips(&self) {
-        info!("({}) removing VIPs.", self.spec.name);
-        for vip in self.spec.all_vips() {
-            let result = match self.vip_ifindex(vip.dev.as_deref()).await {
-                Ok(index) => self.shared.netlink.del_address(index, vip.address).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                error!("({}) {e:#}", self.spec.name);
-            }
-        }
-    }
-
-    /// VIPs found on the interface at start were left by a crashed run (we
-    /// are not master yet): remove them.
-    async fn remove_leftover_vips(&self, present: &[IpNet]) {
-        for vip in self
-            .spec
-            .all_vips()
-            .filter(|v| present.contains(&v.address) && v.dev.is_none())
-        {
-            info!(
-                "({}) removing leftover VIP {} from {}",
-                self.spec.name, vip.address, self.spec.interface
-            );
-            if let Err(e) = self
-                .shared
-                .netlink
-                .del_address(self.iface.index, vip.address)
-                .await
-            {
-                error!("({}) {e:#}", self.spec.name);
-            }
-        }
-    }
-
-    async fn vip_ifindex(&self, dev: Option<&str>) -> Result<u32> {
-        match dev {
-            None => Ok(self.iface.index),
-            Some(dev) if dev == self.spec.interface => Ok(self.iface.index),
-            Some(dev) => Ok(self.shared.netlink.interface(dev).await?.index),
-        }
+    /// The index of the instance's interface, while it has one.
+    fn own_index(&self) -> Option<u32> {
+        self.link.endpoint().map(|e| e.iface.index)
     }
 
     fn publish_ownership(&self) {
@@ -559,15 +516,6 @@ impl Instance {
             .ownership
             .set(&self.spec.name, self.spec.owned(master));
     }
-}
-
-/// The advert source: the interface's first IPv4 address that is not one of
-/// the instance's VIPs, or for IPv6 its link-local address (RFC 5798 §5.1.2.1).
-fn primary_address(own: &[IpNet], spec: &InstanceSpec) -> Option<IpAddr> {
-    own.iter().map(IpNet::addr).find(|a| match a {
-        IpAddr::V6(a) => spec.is_ipv6() && a.segments()[0] & 0xffc0 == 0xfe80,
-        IpAddr::V4(_) => !spec.is_ipv6() && !spec.all_vips().any(|v| v.address.addr() == *a),
-    })
 }
 
 fn as_display<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {

@@ -6,9 +6,11 @@ pub mod fsm;
 pub mod garp;
 pub mod instance;
 pub mod io;
+pub mod link;
 pub mod packet;
 pub mod spec;
 pub mod sync_group;
+pub mod vips;
 
 /// VRRP protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -108,6 +108,12 @@ impl Fsm {
         self.sync_member = member;
     }
 
+    /// Our primary address changed (the interface was re-created with
+    /// another): it is the advert source and the tie-breaker from now on.
+    pub fn set_local_addr(&mut self, addr: IpAddr) {
+        self.params.local_addr = addr;
+    }
+
     /// Feeds one event at time `now`; returns what the runner must do, in
     /// order. Timers due at `now` fire within the same call, so afterwards
     /// [`Fsm::next_deadline`] is later than `now`.

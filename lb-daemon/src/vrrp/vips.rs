@@ -1,0 +1,178 @@
+//! An instance's virtual addresses on their interfaces: added when it
+//! becomes master, removed when it leaves, leftovers of a crashed run
+//! removed at start, and re-added when a `dev` interface they live on is
+//! re-created while the instance is master.
+//!
+//! Each VIP lives on its own `dev`, else on the instance's interface. An
+//! interface that does not exist holds no addresses: removing from it is a
+//! no-op, adding to it waits until it comes back.
+use std::collections::{btree_map::Entry, BTreeMap};
+
+use ipnet::IpNet;
+use tracing::{debug, error, info, warn};
+
+use crate::{config::VirtualIp, netlink::Netlink};
+
+use super::spec::InstanceSpec;
+
+/// The VIPs of one instance and the interfaces they live on.
+pub struct Vips {
+    /// Instance name, for logs.
+    name: String,
+    /// The instance's interface (where VIPs without `dev` live).
+    interface: String,
+    vips: Vec<VirtualIp>,
+    netlink: Netlink,
+    /// Last seen index of each other interface a VIP names with `dev`
+    /// (`None` while it does not exist).
+    devs: BTreeMap<String, Option<u32>>,
+}
+
+impl Vips {
+    /// The VIPs of `spec`, with the `dev` interfaces as they are now.
+    pub async fn new(spec: &InstanceSpec, netlink: Netlink) -> Vips {
+        let vips: Vec<VirtualIp> = spec.all_vips().cloned().collect();
+        let mut devs = BTreeMap::new();
+        for dev in vips.iter().filter_map(|v| v.dev.as_ref()) {
+            if *dev != spec.interface && !devs.contains_key(dev) {
+                let index = netlink.interface(dev).await.ok().map(|i| i.index);
+                devs.insert(dev.clone(), index);
+            }
+        }
+        Vips {
+            name: spec.name.clone(),
+            interface: spec.interface.clone(),
+            vips,
+            netlink,
+            devs,
+        }
+    }
+
+    /// Adds every VIP; `own` is the index of the instance's interface.
+    pub async fn add_all(&self, own: Option<u32>) {
+        info!("({}) setting VIPs.", self.name);
+        for vip in &self.vips {
+            match self.ifindex(vip, own).await {
+                Some(index) => self.add(index, vip).await,
+                None => warn!(
+                    "({}) cannot add {}: interface {} does not exist (added when it returns)",
+                    self.name,
+                    vip.address,
+                    self.dev_of(vip)
+                ),
+            }
+        }
+    }
+
+    /// Removes every VIP; `own` is the index of the instance's interface.
+    pub async fn remove_all(&self, own: Option<u32>) {
+        info!("({}) removing VIPs.", self.name);
+        for vip in &self.vips {
+            match self.ifindex(vip, own).await {
+                Some(index) => self.remove(index, vip).await,
+                None => debug!(
+                    "({}) {} went away with interface {}",
+                    self.name,
+                    vip.address,
+                    self.dev_of(vip)
+                ),
+            }
+        }
+    }
+
+    /// At start the instance owns nothing yet: every VIP found on the
+    /// interface it lives on (with or without `dev`, `label`, `scope`) was
+    /// left by a crashed run, and is removed.
+    pub async fn remove_leftovers(&self, own: Option<u32>) {
+        let mut present: BTreeMap<u32, Vec<IpNet>> = BTreeMap::new();
+        for vip in &self.vips {
+            let Some(index) = self.ifindex(vip, own).await else {
+                continue;
+            };
+            let addresses = match present.entry(index) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => match self.netlink.addresses(index).await {
+                    Ok(addresses) => slot.insert(addresses),
+                    Err(e) => {
+                        error!("({}) {e:#}", self.name);
+                        continue;
+                    }
+                },
+            };
+            if addresses.contains(&vip.address) {
+                info!(
+                    "({}) removing leftover VIP {} from {}",
+                    self.name,
+                    vip.address,
+                    self.dev_of(vip)
+                );
+                self.remove(index, vip).await;
+            }
+        }
+    }
+
+    /// Looks up the `dev` interfaces again (after a link notification):
+    /// logs those that disappeared, and when `master` adds the VIPs of those
+    /// that (re)appeared.
+    pub async fn follow_devs(&mut self, master: bool) {
+        let mut appeared = Vec::new();
+        for (dev, known) in &mut self.devs {
+            let now = self.netlink.interface(dev).await.ok().map(|i| i.index);
+            if now == *known {
+                continue;
+            }
+            match now {
+                None => warn!(
+                    "({}) interface {dev} is gone, and its VIPs with it",
+                    self.name
+                ),
+                Some(index) => {
+                    info!("({}) interface {dev} is back (index {index})", self.name);
+                    appeared.push((dev.clone(), index));
+                }
+            }
+            *known = now;
+        }
+        if !master {
+            return;
+        }
+        for (dev, index) in appeared {
+            for vip in self.vips.iter().filter(|v| v.dev.as_ref() == Some(&dev)) {
+                self.add(index, vip).await;
+            }
+        }
+    }
+
+    async fn add(&self, index: u32, vip: &VirtualIp) {
+        if let Err(e) = self.netlink.add_address(index, vip).await {
+            error!("({}) {e:#}", self.name);
+        }
+    }
+
+    async fn remove(&self, index: u32, vip: &VirtualIp) {
+        if let Err(e) = self.netlink.del_address(index, vip.address).await {
+            error!("({}) {e:#}", self.name);
+        }
+    }
+
+    /// The interface `vip` lives on.
+    fn dev_of<'a>(&'a self, vip: &'a VirtualIp) -> &'a str {
+        vip.dev.as_deref().unwrap_or(&self.interface)
+    }
+
+    /// The index of the interface `vip` lives on, if it exists; `own` is
+    /// the instance's interface (`None` while it is gone).
+    async fn ifindex(&self, vip: &VirtualIp, own: Option<u32>) -> Option<u32> {
+        match vip.dev.as_deref() {
+            None => own,
+            Some(dev) if dev == self.interface => own,
+            Some(dev) => match self.netlink.interface(dev).await {
+                Ok(iface) => Some(iface.index),
+                Err(e) => {
+                    debug!("({}) {e:#}", self.name);
+                    None
+                }
+            },
+        }
+    }
+}
