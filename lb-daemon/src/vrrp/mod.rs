@@ -7,6 +7,7 @@ pub mod garp;
 pub mod instance;
 pub mod io;
 pub mod packet;
+pub mod receive;
 pub mod spec;
 pub mod sync_group;
 
