@@ -50,18 +50,26 @@ fn instance(daemon: &Daemon) -> Result<Value> {
     Ok(daemon.status()?["vrrp"][0].clone())
 }
 
-/// Log lines at WARN level that contain `needle`.
-fn warn_lines(daemon: &Daemon, needle: &str) -> Vec<String> {
+/// Log lines at `level` that contain `needle`.
+fn lines_at(daemon: &Daemon, level: &str, needle: &str) -> Vec<String> {
     daemon
         .log()
         .lines()
-        .filter(|l| l.contains(" WARN ") && l.contains(needle))
+        .filter(|l| l.contains(&format!(" {level} ")) && l.contains(needle))
         .map(str::to_owned)
         .collect()
 }
 
-#[test]
-fn a_flood_of_bad_passwords_logs_one_line_then_one_summary() -> Result<()> {
+/// Log lines at WARN level that contain `needle`.
+fn warn_lines(daemon: &Daemon, needle: &str) -> Vec<String> {
+    lines_at(daemon, "WARN", needle)
+}
+
+/// dir1 runs a VRRPv2 MASTER (priority 100); dir2 floods it with [`FLOOD`]
+/// copies of `advert`. Each one the daemon counted (`count` reads the
+/// counter from its instance status) would log `line` at `level`: the log
+/// must have the first in full and one summary with the rest.
+fn flood(advert: &Advert, count: fn(&Value) -> u64, level: &str, line: &str) -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
     let conf = VrrpConf {
         version: 2,
@@ -75,18 +83,18 @@ fn a_flood_of_bad_passwords_logs_one_line_then_one_summary() -> Result<()> {
     })?;
 
     let injector = lab.director(2);
-    let bad = encode(
-        &advert(200, "wrong-pw"),
+    let msg = encode(
+        advert,
         IpAddr::V4(injector.ipv4()),
         IpAddr::V4(VRRP_MCAST_V4),
     );
     let to_group = Injection::to(IpAddr::V4(VRRP_MCAST_V4));
-    in_netns(injector.ns_name(), || inject(&bad, to_group, FLOOD))??;
+    in_netns(injector.ns_name(), || inject(&msg, to_group, FLOOD))??;
     // The socket may have shed some of the burst: what was counted is what
     // the summary must account for.
     let mut counted = 0;
     lb_tests::wait_until(Duration::from_secs(5), Duration::from_millis(300), || {
-        let now = instance(&daemon).map_or(0, |i| i["drops"]["auth_pass"].as_u64().unwrap_or(0));
+        let now = instance(&daemon).map_or(0, |i| count(&i));
         let settled = now > 0 && now == counted;
         counted = now;
         settled
@@ -94,28 +102,39 @@ fn a_flood_of_bad_passwords_logs_one_line_then_one_summary() -> Result<()> {
     .context("the flood was not counted")?;
     ensure!(counted > 1_000, "most of the flood arrived: {counted}");
     let summary = format!(
-        "{} more in the last 10 s, the latest: dropped advert from {}: received an invalid passwd",
-        thousands(counted - 1),
-        injector.ipv4()
+        "(VI_1) {} more in the last 10 s, the latest: {line}",
+        thousands(counted - 1)
     );
     daemon.wait_for_log(&summary, Duration::from_secs(15))?;
-    let lines = warn_lines(&daemon, "received an invalid passwd");
+    let lines = lines_at(&daemon, level, line);
     ensure!(
         lines.len() == 2,
-        "{counted} bad adverts made {} WARN lines (want the first and one summary): {:?}",
+        "{counted} adverts made {} {level} lines (want the first and one summary): {:?}",
         lines.len(),
         &lines[..lines.len().min(5)]
     );
     ensure!(
-        lines[0].ends_with(&format!(
-            "(VI_1) dropped advert from {}: received an invalid passwd",
-            injector.ipv4()
-        )),
+        lines[0].ends_with(&format!("(VI_1) {line}")),
         "the first is logged in full: {}",
         lines[0]
     );
     ensure!(instance(&daemon)?["state"] == "MASTER", "state kept");
     Ok(())
+}
+
+#[test]
+fn a_flood_of_bad_passwords_logs_one_line_then_one_summary() -> Result<()> {
+    let line = "dropped advert from 192.0.2.3: received an invalid passwd";
+    let count = |i: &Value| i["drops"]["auth_pass"].as_u64().unwrap_or(0);
+    flood(&advert(200, "wrong-pw"), count, "WARN", line)
+}
+
+#[test]
+fn a_flood_of_lower_priority_adverts_logs_one_notice_then_one_summary() -> Result<()> {
+    let line =
+        "Received advert from 192.0.2.3 with lower priority 50, ours 100, forcing new election";
+    let count = |i: &Value| i["adverts_received"].as_u64().unwrap_or(0);
+    flood(&advert(50, "lab-pass"), count, "INFO", line)
 }
 
 /// dir1 runs lb-daemon as unicast MASTER (priority 100) with dir2 as its
