@@ -46,6 +46,9 @@ pub fn accept(
         payload: &packet.payload,
         src: packet.src,
         dst: packet.dst,
+        // keepalived checks TTL/hop limit 255 only for multicast: unicast
+        // peers may be routed (and keepalived sends IPv6 unicast with the
+        // default hop limit), so treat their packets as on-link.
         ttl: match spec.transport {
             Transport::Multicast(_) => packet.ttl,
             Transport::Unicast(_) => VRRP_TTL,
