@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod log_limit;
 pub mod netlink;
 pub mod notify;
 pub mod script;

@@ -7,6 +7,7 @@
 //!   [`Keepalived`]: Debian's keepalived as an interop peer.
 //! - [`IpvsLab`], [`ipvsadm`]: the IPVS guest tests' topology (a NAT client
 //!   behind the director) and IPVS listings parsed into structures.
+//! - [`inject`], [`capture`]: VRRP adverts put on and read off the wire.
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
@@ -25,6 +26,7 @@ pub mod netns;
 pub mod signals;
 pub mod smtp_sink;
 pub mod vrrp_conf;
+pub mod vrrp_wire;
 pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
@@ -37,4 +39,5 @@ pub use netns::{Netns, NsChild};
 pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
 pub use smtp_sink::{Mail, SmtpSink};
 pub use vrrp_conf::{VrrpConf, VIP, VIP6};
+pub use vrrp_wire::{capture, inject, Injection, Seen};
 pub use web::WebServer;

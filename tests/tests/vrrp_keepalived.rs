@@ -1,8 +1,9 @@
 //! Interop with Debian's real keepalived in the same VRRP group: dir1 runs
 //! lb-daemon, dir2 runs keepalived with the very same configuration text
-//! (but for priority, state and unicast addresses). In every combination of
-//! version (2, 3), transport (multicast, unicast) and role, the node with the
-//! higher priority must hold the VIP and the other must not.
+//! (but for priority, state and unicast addresses; unicast with
+//! `check_unicast_src`). In every combination of version (2, 3), transport
+//! (multicast, unicast) and role, the node with the higher priority must hold
+//! the VIP and the other must not.
 use std::{fs, time::Duration};
 
 use anyhow::{ensure, Context, Result};
@@ -25,6 +26,11 @@ fn conf(case: &Case, priority: u8, own: &str, peer: &str) -> VrrpConf {
         advert_int: if case.version == 2 { "1" } else { "0.1" },
         auth_pass: (case.version == 2).then_some("lab-pass"),
         unicast: case.unicast.then(|| (own.to_owned(), peer.to_owned())),
+        // Both accept adverts from their configured peer only.
+        extra: match case.unicast {
+            true => "    check_unicast_src\n".to_owned(),
+            false => String::new(),
+        },
         ..VrrpConf::fast("BACKUP", priority)
     };
     if case.ipv6 {

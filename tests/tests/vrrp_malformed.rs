@@ -4,7 +4,7 @@
 //! the master step down, proving the injection path reaches the daemon.
 use std::{
     fs,
-    net::{IpAddr, Ipv4Addr, SocketAddrV4},
+    net::{IpAddr, Ipv4Addr},
     time::Duration,
 };
 
@@ -13,9 +13,10 @@ use lb_daemon::vrrp::{
     packet::{encode, Advert, Auth, VRRP_MCAST_V4, VRRP_MCAST_V6},
     Version,
 };
-use lb_tests::{in_netns, wait_until, Daemon, Lab, LabSpec, VrrpConf, VIP, VIP6};
+use lb_tests::{
+    in_netns, inject, wait_until, Daemon, Injection, Lab, LabSpec, VrrpConf, VIP, VIP6,
+};
 use serde_json::Value;
-use socket2::{Domain, Protocol, Socket, Type};
 
 const COPIES: u64 = 3;
 
@@ -127,17 +128,13 @@ fn cases(src: Ipv4Addr) -> Vec<(&'static str, u32, Vec<u8>)> {
     ]
 }
 
-/// Sends `msg` as the VRRP payload of `copies` IPv4 datagrams to 224.0.0.18
-/// from the calling thread's namespace, out of eth0, with `ttl`.
-fn inject(msg: &[u8], ttl: u32, copies: u64) -> std::io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))?;
-    socket.bind_device(Some(b"eth0"))?;
-    socket.set_multicast_ttl_v4(ttl)?;
-    let to = SocketAddrV4::new(VRRP_MCAST_V4, 0).into();
-    for _ in 0..copies {
-        socket.send_to(msg, &to)?;
-    }
-    Ok(())
+/// Sends `msg` to 224.0.0.18 with `ttl`, `copies` times.
+fn inject_v4(msg: &[u8], ttl: u32, copies: u64) -> std::io::Result<()> {
+    let how = Injection {
+        hops: ttl,
+        ..Injection::to(IpAddr::V4(VRRP_MCAST_V4))
+    };
+    inject(msg, how, copies)
 }
 
 /// Starts lb-daemon on dir1 with `conf` and waits until it is master (it
@@ -170,7 +167,7 @@ fn every_malformed_advert_is_dropped_counted_and_ignored() -> Result<()> {
 
     let injector = lab.director(2);
     for (reason, ttl, msg) in cases(injector.ipv4()) {
-        in_netns(injector.ns_name(), || inject(&msg, ttl, COPIES))??;
+        in_netns(injector.ns_name(), || inject_v4(&msg, ttl, COPIES))??;
         wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
             instance(&daemon)
                 .map(|i| i["drops"][reason] == COPIES)
@@ -202,28 +199,13 @@ fn every_malformed_advert_is_dropped_counted_and_ignored() -> Result<()> {
 
     // Positive control: the same injection path with a valid advert wins.
     let msg = encoded(&valid(), injector.ipv4());
-    in_netns(injector.ns_name(), || inject(&msg, 255, 1))??;
+    in_netns(injector.ns_name(), || inject_v4(&msg, 255, 1))??;
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
         instance(&daemon)
             .map(|i| i["state"] == "BACKUP")
             .unwrap_or(false)
     })
     .context("a valid higher-priority advert did not make dir1 step down")?;
-    Ok(())
-}
-
-/// Sends `msg` to ff02::12 from the calling thread's namespace, out of eth0,
-/// with hop limit `hops`.
-fn inject_v6(msg: &[u8], hops: u32, copies: u64) -> std::io::Result<()> {
-    let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112)))?;
-    socket.bind_device(Some(b"eth0"))?;
-    socket.set_multicast_hops_v6(hops)?;
-    let ifindex = nix::net::if_::if_nametoindex("eth0").map_err(std::io::Error::from)?;
-    socket.set_multicast_if_v6(ifindex)?;
-    let to = std::net::SocketAddrV6::new(VRRP_MCAST_V6, 0, 0, ifindex).into();
-    for _ in 0..copies {
-        socket.send_to(msg, &to)?;
-    }
     Ok(())
 }
 
@@ -264,7 +246,11 @@ fn ipv6_hop_limit_and_address_family_drops() -> Result<()> {
         to,
     );
     for (reason, hops, msg) in [("ttl", 64, &valid_v3), ("address_family", 255, &v2_over_v6)] {
-        in_netns(injector.ns_name(), || inject_v6(msg, hops, COPIES))??;
+        let how = Injection {
+            hops,
+            ..Injection::to(to)
+        };
+        in_netns(injector.ns_name(), || inject(msg, how, COPIES))??;
         wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
             instance(&daemon)
                 .map(|i| i["drops"][reason] == COPIES)
@@ -282,7 +268,9 @@ fn ipv6_hop_limit_and_address_family_drops() -> Result<()> {
         );
     }
     // Positive control over the same path.
-    in_netns(injector.ns_name(), || inject_v6(&valid_v3, 255, 1))??;
+    in_netns(injector.ns_name(), || {
+        inject(&valid_v3, Injection::to(to), 1)
+    })??;
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
         instance(&daemon)
             .map(|i| i["state"] == "BACKUP")

@@ -21,7 +21,8 @@ use super::{
     garp,
     io::Transport,
     link::{self, Endpoint, Link},
-    packet::{self, Advert, Drop, DropCounts, Expect, Received, VRRP_TTL},
+    packet::{self, Advert, Drop, DropCounts},
+    receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
     sync_group::MemberView,
     vips::Vips,
@@ -173,6 +174,8 @@ struct Instance {
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
     second_burst_pending: bool,
+    /// The receive path's rate-limited log.
+    rx_log: RxLog,
 }
 
 impl Instance {
@@ -195,6 +198,7 @@ impl Instance {
         });
         fsm.set_sync_member(shared.sync.is_some());
         let spec_priority = spec.priority;
+        let rx_log = RxLog::new(&spec.name);
         let mut instance = Instance {
             spec,
             fsm,
@@ -212,6 +216,7 @@ impl Instance {
             verdict,
             garp_due: None,
             second_burst_pending: false,
+            rx_log,
         };
         instance.vips.remove_leftovers(instance.own_index()).await;
         instance.publish_ownership();
@@ -227,12 +232,14 @@ impl Instance {
     async fn event_loop(&mut self, commands: &mut mpsc::Receiver<Command>) {
         loop {
             let deadline = self.fsm.next_deadline().map(|t| self.origin + t);
+            let log_due = self.rx_log.next_flush().map(|t| self.origin + t);
             tokio::select! {
                 received = self.link.recv() => match received {
                     Ok(packet) => self.on_packet(packet).await,
-                    Err(e) => warn!("({}) receive error: {e}", self.spec.name),
+                    Err(e) => self.rx_log.log(Line::ReceiveError(e.to_string()), self.now()),
                 },
                 _ = self.links.next() => self.follow_links().await,
+                _ = sleep_until_opt(log_due) => self.rx_log.flush(self.now()),
                 _ = sleep_until_opt(deadline) => {
                     let actions = self.fsm.handle(self.now(), Event::Timeout);
                     self.apply(actions).await;
@@ -270,58 +277,37 @@ impl Instance {
         let Some(packet) = packet else {
             return self.count_drop(Drop::Truncated);
         };
-        let received = Received {
-            payload: &packet.payload,
-            src: packet.src,
-            dst: packet.dst,
-            // keepalived checks TTL/hop limit 255 only for multicast: unicast
-            // peers may be routed (and keepalived sends IPv6 unicast with the
-            // default hop limit), so treat their packets as on-link.
-            ttl: match self.spec.transport {
-                Transport::Multicast => packet.ttl,
-                Transport::Unicast(_) => VRRP_TTL,
-            },
+        let (vrids, interface) = (&self.shared.vrids, &self.spec.interface);
+        let sibling = |vrid| {
+            vrids
+                .read()
+                .is_ok_and(|v| v.contains(&(interface.clone(), vrid)))
         };
-        let advert = match packet::parse(&received) {
-            Ok(advert) if advert.vrid != self.spec.vrid => {
-                let sibling = (self.spec.interface.clone(), advert.vrid);
-                if !self.shared.vrids.read().is_ok_and(|v| v.contains(&sibling)) {
-                    self.count_drop(Drop::Vrid);
-                }
-                return;
-            }
+        let advert = match receive::accept(&packet, &self.spec, sibling) {
             Ok(advert) => advert,
-            Err(drop) => {
-                debug!(
-                    "({}) dropped packet from {}: {drop}",
-                    self.spec.name, packet.src
-                );
-                return self.count_drop(drop);
+            Err(Refused::Sibling) => return,
+            Err(Refused::Dropped(drop)) => {
+                self.count_drop(drop);
+                let line = Line::Dropped {
+                    drop,
+                    src: packet.src,
+                };
+                return self.rx_log.log(line, self.now());
             }
         };
-        let advertised = self.spec.advertised();
-        let expect = Expect {
-            version: self.spec.version,
-            vrid: self.spec.vrid,
-            auth: &self.spec.auth,
-            advert_int: self.spec.advert_int,
-            addresses: &advertised,
-        };
-        if let Err(drop) = packet::validate(&advert, &expect) {
-            warn!(
-                "({}) dropped advert from {}: {drop}",
-                self.spec.name, packet.src
-            );
-            return self.count_drop(drop);
-        }
         self.shared.status.send_modify(|s| s.adverts_received += 1);
         let event = Event::Advert {
             src: packet.src,
             priority: advert.priority,
             max_advert_int: advert.max_advert_int,
         };
-        let actions = self.fsm.handle(self.now(), event);
-        self.apply(actions).await;
+        let now = self.now();
+        let actions = self.fsm.handle(now, event);
+        // Each advert can bring notices: they are rate limited like drops.
+        for notice in self.fsm.notices() {
+            self.rx_log.log(Line::Notice(notice.clone()), now);
+        }
+        self.carry_out(actions).await;
     }
 
     /// Tells the state machine what changed in the tracking verdict.
@@ -385,6 +371,12 @@ impl Instance {
         for notice in self.fsm.notices() {
             info!("({}) {notice}", self.spec.name);
         }
+        self.carry_out(actions).await;
+    }
+
+    /// Carries out the state machine's actions in order and publishes the
+    /// resulting state.
+    async fn carry_out(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => self.send_advert(priority).await,
@@ -411,7 +403,7 @@ impl Instance {
             return debug!("({}) no interface: advert not sent", self.spec.name);
         };
         let destinations = match &self.spec.transport {
-            Transport::Multicast => vec![endpoint.socket.group()],
+            Transport::Multicast(group) => vec![*group],
             Transport::Unicast(peers) => peers.clone(),
         };
         for dst in destinations {

@@ -1,7 +1,7 @@
 //! VRRP socket I/O: raw IP sockets for protocol 112 bound to the instance's
-//! interface, joined to the VRRP multicast group (224.0.0.18 or ff02::12) or
-//! used for unicast peers, sending with TTL / hop limit 255. No protocol
-//! logic lives here.
+//! interface, joined to the instance's multicast group (224.0.0.18 or
+//! ff02::12 unless `vrrp_mcast_group4/6` says otherwise) or used for unicast
+//! peers, sending with TTL / hop limit 255. No protocol logic lives here.
 use std::{
     io::{self, IoSliceMut, Read},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
@@ -12,7 +12,7 @@ use nix::sys::socket::{recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFla
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::packet::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL};
+use super::packet::{IPPROTO_VRRP, VRRP_TTL};
 
 /// A received VRRP packet with the IP header fields validation needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,9 @@ pub struct Packet {
 /// How an instance's adverts travel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
-    /// To the VRRP group (224.0.0.18 or ff02::12) on the interface.
-    Multicast,
+    /// To this multicast group on the interface (`vrrp_mcast_group4/6`,
+    /// by default 224.0.0.18 or ff02::12), which the receiving socket joins.
+    Multicast(IpAddr),
     /// To each of these peers (keepalived's `unicast_peer`).
     Unicast(Vec<IpAddr>),
 }
@@ -71,16 +72,20 @@ impl VrrpSocket {
             Ok(socket)
         };
         let (rx, tx) = (open()?, open()?);
-        let multicast = *transport == Transport::Multicast;
+        let group = match transport {
+            Transport::Multicast(group) => Some(*group),
+            Transport::Unicast(_) => None,
+        };
         match src {
             IpAddr::V4(src) => {
-                if multicast {
-                    rx.join_multicast_v4_n(
-                        &VRRP_MCAST_V4,
-                        &InterfaceIndexOrAddress::Index(ifindex),
-                    )?;
-                    // Only the groups this socket joined, not every group of the host.
-                    rx.set_multicast_all_v4(false)?;
+                // Only the groups this socket joined, not every group of the host.
+                rx.set_multicast_all_v4(false)?;
+                match group {
+                    Some(IpAddr::V4(group)) => {
+                        rx.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(ifindex))?
+                    }
+                    Some(IpAddr::V6(group)) => return Err(family_mismatch(group.into())),
+                    None => {}
                 }
                 tx.bind(&SocketAddrV4::new(src, 0).into())?;
                 tx.set_ttl_v4(u32::from(VRRP_TTL))?;
@@ -88,8 +93,13 @@ impl VrrpSocket {
                 tx.set_multicast_loop_v4(false)?;
             }
             IpAddr::V6(src) => {
-                if multicast {
-                    rx.join_multicast_v6(&VRRP_MCAST_V6, ifindex)?;
+                // As for IPv4; kernels before 4.20 lack the option and
+                // deliver other groups too, which the receive filter drops.
+                let _ = rx.set_multicast_all_v6(false);
+                match group {
+                    Some(IpAddr::V6(group)) => rx.join_multicast_v6(&group, ifindex)?,
+                    Some(IpAddr::V4(group)) => return Err(family_mismatch(group.into())),
+                    None => {}
                 }
                 // The hop limit and destination come as control messages.
                 setsockopt(&rx, sockopt::Ipv6RecvHopLimit, &true)?;
@@ -109,14 +119,6 @@ impl VrrpSocket {
             ifindex,
             v6: src.is_ipv6(),
         })
-    }
-
-    /// The multicast group adverts go to.
-    pub fn group(&self) -> IpAddr {
-        match self.v6 {
-            true => IpAddr::V6(VRRP_MCAST_V6),
-            false => IpAddr::V4(VRRP_MCAST_V4),
-        }
     }
 
     /// Receives the next packet; `Ok(None)` for a datagram whose IP header
@@ -151,6 +153,12 @@ impl VrrpSocket {
             }
         }
     }
+}
+
+/// A multicast group of the other family than the instance's addresses.
+fn family_mismatch(group: IpAddr) -> io::Error {
+    let message = format!("multicast group {group} is not of the instance's address family");
+    io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
 /// The scope id an IPv6 address needs: the interface for link-local and
@@ -229,6 +237,7 @@ fn split_ipv4(datagram: &[u8]) -> Option<Packet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vrrp::packet::VRRP_MCAST_V6;
 
     #[test]
     fn splits_header_fields_and_payload() {

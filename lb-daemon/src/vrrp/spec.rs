@@ -8,7 +8,12 @@ use crate::{
     state::ownership::Owned,
 };
 
-use super::{fsm::State, io::Transport, packet::Auth, Version};
+use super::{
+    fsm::State,
+    io::Transport,
+    packet::{Auth, VRRP_MCAST_V4, VRRP_MCAST_V6},
+    Version,
+};
 
 /// keepalived's defaults.
 const DEFAULT_PRIORITY: u32 = 100;
@@ -57,8 +62,11 @@ pub struct InstanceSpec {
     pub vips: Vec<VirtualIp>,
     /// Addresses held while master but not advertised.
     pub excluded: Vec<VirtualIp>,
-    /// Multicast or unicast peers.
+    /// Multicast group or unicast peers.
     pub transport: Transport,
+    /// With unicast peers, accept adverts only from them
+    /// (`check_unicast_src`, or `vrrp_check_unicast_src` in `global_defs`).
+    pub check_unicast_src: bool,
     /// Fixed source address (`unicast_src_ip` or `mcast_src_ip`).
     pub src: Option<IpAddr>,
     /// Gratuitous ARP / NA timing.
@@ -116,9 +124,10 @@ impl InstanceSpec {
             vips: inst.virtual_ipaddress.clone(),
             excluded: inst.virtual_ipaddress_excluded.clone(),
             transport: match inst.unicast_peer.is_empty() {
-                true => Transport::Multicast,
+                true => Transport::Multicast(multicast_group(global, inst)),
                 false => Transport::Unicast(inst.unicast_peer.clone()),
             },
+            check_unicast_src: inst.check_unicast_src || global.vrrp_check_unicast_src,
             src: inst.unicast_src_ip.or(inst.mcast_src_ip),
             garp: Garp {
                 delay: secs(
@@ -185,6 +194,20 @@ impl InstanceSpec {
     }
 }
 
+/// The group a multicast instance uses: `vrrp_mcast_group4/6` for the
+/// family of its first address (as [`InstanceSpec::is_ipv6`] decides), else
+/// VRRP's own group.
+fn multicast_group(global: &config::GlobalDefs, inst: &VrrpInstance) -> IpAddr {
+    let ipv6 = inst
+        .virtual_ipaddress
+        .first()
+        .is_some_and(|v| v.address.addr().is_ipv6());
+    match ipv6 {
+        true => IpAddr::V6(global.vrrp_mcast_group6.unwrap_or(VRRP_MCAST_V6)),
+        false => IpAddr::V4(global.vrrp_mcast_group4.unwrap_or(VRRP_MCAST_V4)),
+    }
+}
+
 fn clamp_u8(v: u32) -> u8 {
     u8::try_from(v).unwrap_or(u8::MAX)
 }
@@ -211,7 +234,8 @@ mod tests {
             (s.preempt, s.initial, s.auth.clone()),
             (true, State::Backup, Auth::None)
         );
-        assert_eq!(s.transport, Transport::Multicast);
+        assert_eq!(s.transport, Transport::Multicast(VRRP_MCAST_V4.into()));
+        assert!(!s.check_unicast_src);
         assert_eq!(
             s.garp,
             Garp {
@@ -241,6 +265,31 @@ mod tests {
             Transport::Unicast(vec!["192.0.2.3".parse().unwrap()])
         );
         assert_eq!(s.src, Some("192.0.2.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn multicast_group_per_family_and_unicast_source_check() {
+        let globals =
+            "global_defs {\n vrrp_mcast_group4 224.0.0.20\n vrrp_mcast_group6 ff02::20\n}\n";
+        let s4 = spec(&format!("{globals}vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n 192.0.2.50\n }}\n}}\n"));
+        assert_eq!(
+            s4.transport,
+            Transport::Multicast("224.0.0.20".parse().unwrap())
+        );
+        let s6 = spec(&format!("{globals}vrrp_instance VI_6 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n 2001:db8::50/64\n }}\n}}\n"));
+        assert_eq!(
+            s6.transport,
+            Transport::Multicast("ff02::20".parse().unwrap())
+        );
+        let default6 = spec("vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::50/64\n }\n}\n");
+        assert_eq!(
+            default6.transport,
+            Transport::Multicast(VRRP_MCAST_V6.into())
+        );
+        let unicast = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n unicast_peer {\n 192.0.2.3\n }\n virtual_ipaddress {\n 192.0.2.50\n }\n";
+        assert!(spec(&format!("{unicast} check_unicast_src\n}}\n")).check_unicast_src);
+        let global = format!("global_defs {{\n vrrp_check_unicast_src\n}}\n{unicast}}}\n");
+        assert!(spec(&global).check_unicast_src);
     }
 
     #[test]

@@ -61,10 +61,14 @@ pub struct GlobalDefs {
     pub script_user: Option<RunAs>,
     /// Default VRRP version, 2 or 3.
     pub vrrp_version: Option<u8>,
-    /// IPv4 multicast group for advertisements.
+    /// IPv4 multicast group adverts are sent to and received on
+    /// (224.0.0.18 when absent).
     pub vrrp_mcast_group4: Option<Ipv4Addr>,
-    /// IPv6 multicast group for advertisements.
+    /// IPv6 multicast group adverts are sent to and received on (ff02::12
+    /// when absent).
     pub vrrp_mcast_group6: Option<Ipv6Addr>,
+    /// `check_unicast_src` for every instance.
+    pub vrrp_check_unicast_src: bool,
     /// Default `garp_master_delay` of instances.
     pub vrrp_garp_master_delay: Option<u32>,
     /// Default `garp_master_repeat` of instances.

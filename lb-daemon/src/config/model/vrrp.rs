@@ -103,6 +103,8 @@ pub struct VrrpInstance {
     pub unicast_peer: Vec<IpAddr>,
     /// Source address of multicast advertisements.
     pub mcast_src_ip: Option<IpAddr>,
+    /// With `unicast_peer`: accept adverts only from the listed peers.
+    pub check_unicast_src: bool,
     /// Interfaces whose state affects this instance.
     pub track_interface: Vec<TrackRef>,
     /// `vrrp_script`s whose state affects this instance.

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{names, Check};
 use crate::config::model::{
-    Config, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+    Config, GlobalDefs, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
 };
 
 /// Weight range of tracked scripts and interfaces.
@@ -15,6 +15,7 @@ const FILE_WEIGHT: (i32, i32) = (-254, 254);
 pub(super) fn check(check: &mut Check, config: &Config) {
     let globals = &config.global_defs;
     check.range("global_defs", "vrrp_version", globals.vrrp_version, (2, 3));
+    multicast_groups(check, globals);
     let mut seen = HashSet::new();
     for (i, script) in config.vrrp_script.iter().enumerate() {
         let path = format!("vrrp_script.{i}");
@@ -43,6 +44,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
         check.required(&path, "interface", interface.is_some());
         let version = instance.version.or(globals.vrrp_version).unwrap_or(2);
         vrrp_instance(check, &path, instance, version);
+        unicast_sources(check, &path, instance, globals.vrrp_check_unicast_src);
         known.tracks(
             check,
             &path,
@@ -98,6 +100,48 @@ impl Known<'_> {
         check.references(path, "track_script", scripts, Some(&self.scripts), WEIGHT);
         check.references(path, "track_interface", interfaces, None, WEIGHT);
         check.references(path, "track_file", files, Some(&self.files), FILE_WEIGHT);
+    }
+}
+
+/// `vrrp_mcast_group4/6` are multicast addresses (the family is the field's
+/// type); an IPv6 group outside link scope is suspicious, as keepalived says.
+fn multicast_groups(check: &mut Check, globals: &GlobalDefs) {
+    if let Some(group) = globals.vrrp_mcast_group4.filter(|g| !g.is_multicast()) {
+        let message = format!("`vrrp_mcast_group4` {group} is not a multicast address");
+        check.error("global_defs.vrrp_mcast_group4", message);
+    }
+    match globals.vrrp_mcast_group6 {
+        Some(group) if !group.is_multicast() => {
+            let message = format!("`vrrp_mcast_group6` {group} is not a multicast address");
+            check.error("global_defs.vrrp_mcast_group6", message);
+        }
+        // Scope nibble 2: link-local (ff02::/16 and ff12::/16...).
+        Some(group) if group.segments()[0] & 0x000f != 2 => {
+            let message = format!(
+                "`vrrp_mcast_group6` {group} should be a link-local multicast address (ff02::/16)"
+            );
+            check.warning("global_defs.vrrp_mcast_group6", message);
+        }
+        _ => {}
+    }
+}
+
+/// Unicast instances without `check_unicast_src` (here or as
+/// `vrrp_check_unicast_src` in `global_defs`) accept adverts from any source,
+/// so anyone who can reach the node can demote its master: say so loudly.
+fn unicast_sources(check: &mut Check, path: &str, instance: &VrrpInstance, global: bool) {
+    let checked = instance.check_unicast_src || global;
+    let name = &instance.name;
+    if !instance.unicast_peer.is_empty() && !checked {
+        let message = format!(
+            "vrrp_instance `{name}` accepts adverts from any source address, not only its \
+             `unicast_peer`s: add `check_unicast_src` (or `vrrp_check_unicast_src` in global_defs)"
+        );
+        check.warning(&format!("{path}.unicast_peer"), message);
+    }
+    if instance.unicast_peer.is_empty() && instance.check_unicast_src {
+        let message = "`check_unicast_src` has no effect without `unicast_peer`";
+        check.warning(&format!("{path}.check_unicast_src"), message);
     }
 }
 

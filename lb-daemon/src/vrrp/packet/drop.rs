@@ -6,7 +6,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Why a received advert was dropped: one variant per reason. The first group
 /// is found by [`parse`](super::parse), the second by
-/// [`validate`](super::validate).
+/// [`validate`](super::validate), the last two by the instance's receive
+/// filter (`crate::vrrp::receive`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Drop {
     /// IPv4 TTL or IPv6 hop limit is not 255 (the sender is not on the link).
@@ -38,6 +39,11 @@ pub enum Drop {
     Interval,
     /// The virtual address list (count or contents) differs from the instance's.
     Addresses,
+    /// The destination does not fit the instance: not its multicast group
+    /// (`vrrp_mcast_group4/6`), or a multicast group for a unicast instance.
+    Destination,
+    /// With `check_unicast_src`: the source is not one of the `unicast_peer`s.
+    UnicastSource,
 }
 
 impl Drop {
@@ -57,6 +63,8 @@ impl Drop {
         Drop::AuthPass,
         Drop::Interval,
         Drop::Addresses,
+        Drop::Destination,
+        Drop::UnicastSource,
     ];
 
     /// Stable snake_case name, used as the JSON key in `lb-daemon status`.
@@ -76,6 +84,8 @@ impl Drop {
             Drop::AuthPass => "auth_pass",
             Drop::Interval => "interval",
             Drop::Addresses => "addresses",
+            Drop::Destination => "destination",
+            Drop::UnicastSource => "unicast_source",
         }
     }
 
@@ -103,6 +113,8 @@ impl fmt::Display for Drop {
             Drop::AuthPass => "received an invalid passwd",
             Drop::Interval => "advertisement interval mismatch",
             Drop::Addresses => "address list mismatch",
+            Drop::Destination => "destination is not the instance's multicast group or unicast",
+            Drop::UnicastSource => "source not a configured unicast peer",
         })
     }
 }
