@@ -14,6 +14,7 @@ pub mod log_limit;
 pub mod netlink;
 pub mod notify;
 pub mod script;
+pub mod signals;
 pub mod state;
 pub mod track;
 pub mod vrrp;

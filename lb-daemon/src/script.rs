@@ -158,6 +158,7 @@ pub async fn run(
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            crate::signals::restore_defaults_in_child();
             Ok(())
         });
     }

@@ -1,6 +1,8 @@
 //! Running in the foreground: the runtime directory, the control socket,
-//! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration), and the
-//! parts that run the configuration (the VRRP engine).
+//! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration, SIGUSR1,
+//! SIGUSR2 and the JSON signal write keepalived's dumps; see
+//! [`crate::signals`]), and the parts that run the configuration.
+mod dump;
 mod fast_path;
 mod lvs;
 pub mod runtime_dir;
@@ -11,17 +13,21 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use nix::sys::signal::{SigSet, Signal};
 use serde_json::{json, Value};
-use tokio::{
-    net::UnixListener,
-    signal::unix::{signal, SignalKind},
-};
+use tokio::net::UnixListener;
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    cli::RunArgs, config, control, dataplane::xdp::Reconciler, netlink::Netlink, notify::Notifier,
-    script::ScriptEnv, state::ownership::Publisher, track::Tracking, vrrp::engine::Engine,
+    cli::RunArgs,
+    config, control,
+    dataplane::xdp::Reconciler,
+    netlink::Netlink,
+    notify::Notifier,
+    script::ScriptEnv,
+    signals::{Request, Signals},
+    state::ownership::Publisher,
+    track::Tracking,
+    vrrp::engine::Engine,
 };
 use runtime_dir::RuntimeDir;
 
@@ -55,7 +61,15 @@ struct Running {
 }
 
 impl Running {
+    /// The status document (secrets redacted): what `status --json`
+    /// prints and the dumps are made of.
     fn status(&self) -> Value {
+        let mut status = self.raw_status();
+        dump::redact(&mut status);
+        status
+    }
+
+    fn raw_status(&self) -> Value {
         json!({
             "pid": std::process::id(),
             "config_file": self.path,
@@ -108,6 +122,25 @@ impl Running {
 }
 
 impl Running {
+    /// Writes the dump a signal asked for into the runtime directory.
+    fn dump(&self, request: Request) {
+        let status = self.status();
+        let (name, content) = match request {
+            Request::Data => (dump::DATA, dump::data(&status)),
+            Request::Json => (dump::JSON, dump::json(&status)),
+            Request::Stats => (dump::STATS, dump::stats(&status)),
+            Request::StatsClear => {
+                info!("STATS_CLEAR: writing the stats; lb-daemon's counters are cumulative and are not reset");
+                (dump::STATS, dump::stats(&status))
+            }
+            Request::Stop(_) | Request::Reload => return,
+        };
+        match dump::write(&self.runtime_dir, name, &content) {
+            Ok(path) => info!("Wrote {request:?} dump to {}", path.display()),
+            Err(e) => error!("{request:?} dump: {e:#}"),
+        }
+    }
+
     /// Points the fast path at `lvs`'s desired state, starting it if this
     /// is the first configuration asking for it.
     fn follow_fast_path(&mut self, lvs: &lvs::Lvs) {
@@ -141,7 +174,7 @@ pub fn load_logged(path: &Path) -> Result<config::Config> {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(args: &RunArgs) -> Result<()> {
-    unblock_handled_signals()?;
+    crate::signals::unblock_handled()?;
     let config = load_logged(&args.config)?;
     let runtime = RuntimeDir::acquire(&args.runtime_dir)?;
     tokio::runtime::Builder::new_current_thread()
@@ -156,17 +189,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
         ))
 }
 
-/// A parent may have left SIGTERM/SIGINT/SIGHUP blocked (the mask is
-/// inherited across exec); the daemon must see them to stop and reload.
-fn unblock_handled_signals() -> Result<()> {
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        set.add(s);
-    }
-    set.thread_unblock()
-        .context("unblocking SIGTERM/SIGINT/SIGHUP")
-}
-
 async fn serve(
     runtime: RuntimeDir,
     path: PathBuf,
@@ -176,9 +198,7 @@ async fn serve(
     let socket = runtime.socket_path();
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("binding control socket {}", socket.display()))?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let mut signals = Signals::install()?;
     info!(
         "Starting lb-daemon {} (pid {}), configuration {}, control socket {}",
         env!("CARGO_PKG_VERSION"),
@@ -224,9 +244,11 @@ async fn serve(
     };
     loop {
         tokio::select! {
-            _ = term.recv() => { info!("Received SIGTERM, stopping"); break; }
-            _ = int.recv() => { info!("Received SIGINT, stopping"); break; }
-            _ = hup.recv() => running.reload().await,
+            request = signals.next() => match request {
+                Request::Stop(name) => { info!("Received {name}, stopping"); break; }
+                Request::Reload => running.reload().await,
+                dump => running.dump(dump),
+            },
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let mut status = running.status();
