@@ -1,116 +1,15 @@
 //! The daemon's runtime behaviour through its real binary: runtime-directory
 //! locking, stale files, signals and SIGHUP reloads. These tests need no
 //! network: the configurations hold only parsed-but-not-run sections.
-use std::{
-    fs,
-    io::Read,
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    thread,
-    time::{Duration, Instant},
-};
+mod daemon_common;
 
-use nix::{
-    sys::signal::{kill, Signal},
-    unistd::Pid,
-};
-use serde_json::Value;
+use std::{fs, process::Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lb-daemon");
+use daemon_common::{run, setup, status, wait, Running, BIN, CONFIG};
+use nix::sys::signal::Signal;
 
-const CONFIG: &str = "global_defs {\n    router_id cli-test\n}\n";
 const CONFIG_V2: &str = "global_defs {\n    router_id cli-test-reloaded\n}\n";
 const BROKEN: &str = "global_defs {\n    router_idd cli-test\n}\n";
-
-struct Running {
-    child: Child,
-    runtime: PathBuf,
-}
-
-impl Running {
-    fn start(config: &Path, runtime: &Path) -> Running {
-        let child = Command::new(BIN)
-            .args(["-n", "-l", "-f"])
-            .arg(config)
-            .arg("--runtime-dir")
-            .arg(runtime)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn lb-daemon");
-        let running = Running {
-            child,
-            runtime: runtime.to_path_buf(),
-        };
-        wait(
-            || status(&running.runtime).is_some(),
-            "control socket answers",
-        );
-        running
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).expect("signal lb-daemon");
-    }
-
-    /// Waits for exit and returns (success, stderr).
-    fn finish(mut self) -> (bool, String) {
-        let mut log = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            stderr
-                .read_to_string(&mut log)
-                .expect("read lb-daemon stderr");
-        }
-        let status = self.child.wait().expect("wait for lb-daemon");
-        (status.success(), log)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn status(runtime: &Path) -> Option<Value> {
-    let out = Command::new(BIN)
-        .arg("status")
-        .arg("--json")
-        .arg("--runtime-dir")
-        .arg(runtime)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).expect("status is JSON"))
-}
-
-fn wait(mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn run(args: &[&str], runtime: &Path, config: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("-f")
-        .arg(config)
-        .arg("--runtime-dir")
-        .arg(runtime)
-        .output()
-        .expect("run lb-daemon")
-}
-
-fn setup(text: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("keepalived.conf");
-    fs::write(&config, text).unwrap();
-    let runtime = tmp.path().join("run");
-    (tmp, config, runtime)
-}
 
 #[test]
 fn sigterm_stops_cleanly_and_removes_pid_file_and_socket() {
