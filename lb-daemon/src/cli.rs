@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Directory of the pid file and control socket (one per running instance).
     #[arg(long, default_value = DEFAULT_RUNTIME_DIR)]
     pub runtime_dir: PathBuf,
+    /// Also let this user (numeric uid) use the control socket (`status`);
+    /// root and the daemon's own user always may. Repeatable.
+    #[arg(long, value_name = "UID")]
+    pub control_allow_uid: Vec<u32>,
 }
 
 /// Subcommands.

@@ -8,18 +8,19 @@ mod lvs;
 pub mod runtime_dir;
 
 use std::{
+    future::Future,
     path::{Path, PathBuf},
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use tokio::net::UnixListener;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
     cli::RunArgs,
-    config, control,
+    config,
+    control::server::{Policy, Server},
     dataplane::xdp::Reconciler,
     netlink::Netlink,
     notify::Notifier,
@@ -29,7 +30,7 @@ use crate::{
     track::Tracking,
     vrrp::engine::Engine,
 };
-use runtime_dir::RuntimeDir;
+use runtime_dir::{Access, RuntimeDir};
 
 /// How long a stopping daemon waits for notify scripts and mail in flight.
 const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -67,6 +68,20 @@ impl Running {
         let mut status = self.raw_status();
         dump::redact(&mut status);
         status
+    }
+
+    /// The whole status document, IPVS's programmed state included (read
+    /// without holding `self`): one document for `status --json` and the
+    /// dumps.
+    fn status_document(&self) -> impl Future<Output = Value> + Send + 'static {
+        let mut status = self.status();
+        let ipvs = self.lvs.as_ref().map(lvs::Lvs::ipvs_status);
+        async move {
+            if let Some(ipvs) = ipvs {
+                status["lvs"]["ipvs"] = ipvs.await;
+            }
+            status
+        }
     }
 
     fn raw_status(&self) -> Value {
@@ -122,23 +137,30 @@ impl Running {
 }
 
 impl Running {
-    /// Writes the dump a signal asked for into the runtime directory.
+    /// Writes the dump a signal asked for into the runtime directory, off
+    /// this thread (a slow or full disk must not hold the VRRP engine up).
     fn dump(&self, request: Request) {
-        let status = self.status();
-        let (name, content) = match request {
-            Request::Data => (dump::DATA, dump::data(&status)),
-            Request::Json => (dump::JSON, dump::json(&status)),
-            Request::Stats => (dump::STATS, dump::stats(&status)),
+        let (name, render): (_, fn(&Value) -> String) = match request {
+            Request::Data => (dump::DATA, dump::data),
+            Request::Json => (dump::JSON, dump::json),
+            Request::Stats => (dump::STATS, dump::stats),
             Request::StatsClear => {
                 info!("STATS_CLEAR: writing the stats; lb-daemon's counters are cumulative and are not reset");
-                (dump::STATS, dump::stats(&status))
+                (dump::STATS, dump::stats)
             }
             Request::Stop(_) | Request::Reload => return,
         };
-        match dump::write(&self.runtime_dir, name, &content) {
-            Ok(path) => info!("Wrote {request:?} dump to {}", path.display()),
-            Err(e) => error!("{request:?} dump: {e:#}"),
-        }
+        let (status, dir) = (self.status_document(), self.runtime_dir.clone());
+        tokio::spawn(async move {
+            let content = render(&status.await);
+            let written =
+                tokio::task::spawn_blocking(move || dump::write(&dir, name, &content)).await;
+            match written {
+                Ok(Ok(path)) => info!("Wrote {request:?} dump to {}", path.display()),
+                Ok(Err(e)) => error!("{request:?} dump: {e:#}"),
+                Err(e) => error!("{request:?} dump: {e}"),
+            }
+        });
     }
 
     /// Points the fast path at `lvs`'s desired state, starting it if this
@@ -181,23 +203,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(
-            runtime,
-            args.config.clone(),
-            config,
-            args.dont_release_ipvs,
-        ))
+        .block_on(serve(runtime, args.config.clone(), config, args))
 }
 
 async fn serve(
     runtime: RuntimeDir,
     path: PathBuf,
     config: config::Config,
-    dont_release_ipvs: bool,
+    args: &RunArgs,
 ) -> Result<()> {
+    let policy = Policy {
+        allowed_uids: args.control_allow_uid.clone(),
+    };
+    let access = match policy.allowed_uids.is_empty() {
+        true => Access::Private,
+        false => Access::Shared,
+    };
     let socket = runtime.socket_path();
-    let listener = UnixListener::bind(&socket)
-        .with_context(|| format!("binding control socket {}", socket.display()))?;
+    let (control, mut queries) = Server::start(runtime.bind_socket(access)?, policy)?;
     let mut signals = Signals::install()?;
     info!(
         "Starting lb-daemon {} (pid {}), configuration {}, control socket {}",
@@ -208,7 +231,7 @@ async fn serve(
     );
     let (ownership, _) = Publisher::new();
     let ipvs = lvs::IpvsOptions {
-        dont_release: dont_release_ipvs,
+        dont_release: args.dont_release_ipvs,
         record: runtime.file(crate::dataplane::ipvs::record::FILE),
     };
     let lvs = lvs::Lvs::start(&config, ownership.subscribe(), ipvs);
@@ -249,23 +272,13 @@ async fn serve(
                 Request::Reload => running.reload().await,
                 dump => running.dump(dump),
             },
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let mut status = running.status();
-                    let ipvs = running.lvs.as_ref().map(lvs::Lvs::ipvs_status);
-                    tokio::spawn(async move {
-                        if let Some(ipvs) = ipvs {
-                            status["lvs"]["ipvs"] = ipvs.await;
-                        }
-                        if let Err(e) = control::serve_client(stream, |_| status).await {
-                            debug!("control client: {e:#}");
-                        }
-                    });
-                }
-                Err(e) => warn!("control socket accept failed: {e}"),
-            },
+            Some(query) = queries.recv() => {
+                let status = running.status_document();
+                tokio::spawn(async move { query.reply.send(status.await) });
+            }
         }
     }
+    control.stop();
     if let Some(lvs) = running.lvs.take() {
         lvs.shutdown().await;
     }
