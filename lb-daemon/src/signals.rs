@@ -38,10 +38,17 @@ pub fn stats_clear_signal() -> i32 {
     libc::SIGRTMAX() - 1
 }
 
-/// Standard signals whose default action ends the process and that
-/// keepalived ignores.
+/// Standard signals whose default action ends (or stops: a stopped master
+/// sends no adverts while it keeps its VIPs) the process, and that
+/// keepalived ignores. A real `abort()` still ends the process.
 const IGNORED: &[Signal] = &[
     Signal::SIGQUIT,
+    Signal::SIGTRAP,
+    Signal::SIGABRT,
+    Signal::SIGSYS,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
     Signal::SIGALRM,
     Signal::SIGVTALRM,
     Signal::SIGPROF,

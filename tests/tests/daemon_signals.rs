@@ -1,9 +1,11 @@
 //! keepalived's signals never kill lb-daemon: a MASTER that receives SIGUSR1,
 //! SIGUSR2, the JSON signal (SIGRTMIN+2), STATS_CLEAR (SIGRTMAX-1) or a
-//! signal keepalived ignores (SIGQUIT, SIGALRM, another real-time signal)
-//! stays up, stays MASTER and keeps its VIP (before, each of them killed the
-//! daemon and left the VIP behind: split brain). The dumps land in the
-//! runtime directory, mode 0600, without the VRRP password.
+//! signal keepalived ignores (SIGQUIT, SIGTRAP, SIGABRT, SIGSYS, SIGALRM,
+//! another real-time signal; SIGTSTP and SIGTTIN, which would stop it) stays
+//! up, stays MASTER and keeps its VIP (before, each of them killed or stopped
+//! the daemon and left the VIP behind: split brain). The dumps land in the
+//! runtime directory, mode 0600, without the VRRP password (whose drop
+//! counter stays a number).
 use std::{fs, os::unix::fs::PermissionsExt, time::Duration};
 
 use anyhow::{ensure, Context, Result};
@@ -48,6 +50,11 @@ fn keepalived_signals_keep_the_master_and_write_dumps() -> Result<()> {
         ("JSON", libc::SIGRTMIN() + 2, Some("keepalived.json")),
         ("STATS_CLEAR", libc::SIGRTMAX() - 1, None),
         ("SIGQUIT", libc::SIGQUIT, None),
+        ("SIGTRAP", libc::SIGTRAP, None),
+        ("SIGABRT", libc::SIGABRT, None),
+        ("SIGSYS", libc::SIGSYS, None),
+        ("SIGTSTP", libc::SIGTSTP, None),
+        ("SIGTTIN", libc::SIGTTIN, None),
         ("SIGALRM", libc::SIGALRM, None),
         ("SIGRTMIN+5", libc::SIGRTMIN() + 5, None),
     ];
@@ -90,6 +97,23 @@ fn keepalived_signals_keep_the_master_and_write_dumps() -> Result<()> {
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("keepalived.json"))?)?;
     ensure!(json["vrrp"][0]["name"] == "VI_1", "{json}");
+    // The JSON dump is the `status --json` document, IPVS part included.
+    let status = daemon.status()?;
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    ensure!(
+        status["vrrp"][0]["drops"]["auth_pass"].is_u64(),
+        "the wrong-password counter is not a number: {status}"
+    );
+    ensure!(
+        keys(&json) == keys(&status) && keys(&json["lvs"]) == keys(&status["lvs"]),
+        "JSON dump {json}\nstatus --json {status}"
+    );
     let stats = fs::read_to_string(dir.join("keepalived.stats"))?;
     ensure!(
         stats.contains("VRRP Instance: VI_1\n  Advertisements:"),

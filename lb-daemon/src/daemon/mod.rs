@@ -6,6 +6,7 @@ mod dump;
 mod fast_path;
 mod lvs;
 pub mod runtime_dir;
+mod secrets;
 
 use std::{
     future::Future,
@@ -62,14 +63,6 @@ struct Running {
 }
 
 impl Running {
-    /// The status document (secrets redacted): what `status --json`
-    /// prints and the dumps are made of.
-    fn status(&self) -> Value {
-        let mut status = self.raw_status();
-        dump::redact(&mut status);
-        status
-    }
-
     /// The whole status document, IPVS's programmed state included (read
     /// without holding `self`): one document for `status --json` and the
     /// dumps.
@@ -84,7 +77,9 @@ impl Running {
         }
     }
 
-    fn raw_status(&self) -> Value {
+    /// The status document without IPVS's programmed state (secrets
+    /// redacted, see [`secrets`]).
+    fn status(&self) -> Value {
         json!({
             "pid": std::process::id(),
             "config_file": self.path,
@@ -95,7 +90,7 @@ impl Running {
             "tracking": self.tracking.status(),
             "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
-            "config": self.config,
+            "config": secrets::redacted_config(&self.config),
         })
     }
 
