@@ -80,7 +80,9 @@ pub fn status(dir: &Path) -> Result<Value> {
     let path = socket_path(dir);
     let mut stream = UnixStream::connect(&path).with_context(|| {
         format!(
-            "no lb-daemon answers on {} (is one running with this --runtime-dir?)",
+            "no lb-daemon answers on {} (is one running with this --runtime-dir, \
+             and may this user use it? The socket is root's unless lb-daemon runs \
+             with --control-allow-uid)",
             path.display()
         )
     })?;
