@@ -198,15 +198,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(runtime, args.config.clone(), config, args))
+        .block_on(serve(runtime, config, args))
 }
 
-async fn serve(
-    runtime: RuntimeDir,
-    path: PathBuf,
-    config: config::Config,
-    args: &RunArgs,
-) -> Result<()> {
+async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> Result<()> {
+    let path = args.config.clone();
     let policy = Policy {
         allowed_uids: args.control_allow_uid.clone(),
     };
