@@ -24,8 +24,10 @@
 //! make such a check fail forever).
 //!
 //! Every run gets its own process group (keepalived: `setpgid(0, 0)`), dies
-//! with the daemon (`PR_SET_PDEATHSIG`), and on timeout — or when the future
-//! running it is dropped — the whole group is killed with SIGKILL.
+//! with the daemon (`PR_SET_PDEATHSIG`), keeps no daemon descriptor past
+//! stderr, gets the daemon's environment less [`SCRUBBED_ENV`], and when it
+//! exits, times out or the future running it is dropped, the whole group
+//! is killed with SIGKILL (background children included).
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -47,6 +49,18 @@ pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 
 /// Bytes of combined stdout+stderr kept in [`Outcome::output`].
 pub const OUTPUT_LIMIT: usize = 8192;
+
+/// Variables removed from every script's environment: systemd's
+/// notification and watchdog variables (a script must not speak for the
+/// daemon) and, as keepalived does, IFS and the dynamic loader's overrides.
+pub const SCRUBBED_ENV: &[&str] = &[
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "IFS",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+];
 
 /// How long to keep reading output after the script exited (its background
 /// children may hold the pipes open).
@@ -150,6 +164,11 @@ pub async fn run(
     if uid != Uid::current() || gid != Gid::current() {
         cmd.uid(uid.as_raw()).gid(gid.as_raw());
     }
+    // keepalived's environment: the daemon's, less what would let a script
+    // talk to systemd as the daemon or change how programs load and split.
+    for name in SCRUBBED_ENV {
+        cmd.env_remove(name);
+    }
     cmd.process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -159,6 +178,14 @@ pub async fn run(
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
             crate::signals::restore_defaults_in_child();
+            // No daemon descriptor past stderr survives the exec (belt and
+            // braces over O_CLOEXEC, as keepalived's close_range).
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
             Ok(())
         });
     }
@@ -178,7 +205,9 @@ pub async fn run(
             (child.wait().await?, true)
         }
     };
-    group.0 = None;
+    // What the script left running in its group (`sleep 1000 &`) ends
+    // with it, so runs never pile up orphans.
+    group.kill();
     let output = tokio::time::timeout(OUTPUT_GRACE, collect)
         .await
         .ok()

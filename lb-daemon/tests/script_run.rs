@@ -238,3 +238,56 @@ async fn script_security_refuses_writable_paths_run_as_root() {
     let out = run(&line, &[], Some(&nobody), &secure, LONG).await.unwrap();
     assert!(out.success());
 }
+
+#[tokio::test]
+async fn background_children_end_with_the_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // Exits at once, leaving `sleep 1000` behind in its process group.
+    let body = format!("echo $$ > {0}; sleep 1000 & echo $! >> {0}", pids.display());
+    let path = script(dir.path(), "bg.sh", &body);
+    let out = run(
+        path.to_str().unwrap(),
+        &[],
+        None,
+        &ScriptEnv::default(),
+        LONG,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, Some(0));
+    assert_all_dead(&pids).await;
+}
+
+#[tokio::test]
+async fn scripts_get_no_systemd_or_loader_variables_and_no_daemon_fds() {
+    // SAFETY: no other thread of this test binary reads these variables.
+    unsafe {
+        std::env::set_var("NOTIFY_SOCKET", "/run/systemd/notify");
+        std::env::set_var("WATCHDOG_USEC", "1000000");
+        std::env::set_var("LD_PRELOAD", "/nonexistent.so");
+        std::env::set_var("LB_TEST_KEPT", "yes");
+    }
+    // A descriptor the daemon holds without O_CLOEXEC must not leak either.
+    // (numbered 200 so that no descriptor of the script itself takes it).
+    // SAFETY: F_DUPFD on stdout; the copy is closed below.
+    let leaky = unsafe { libc::fcntl(1, libc::F_DUPFD, 200) };
+    assert!(leaky >= 200);
+    let out = run_line("/bin/sh -c 'env; ls /proc/self/fd'").await;
+    // SAFETY: closes only the copy made above.
+    unsafe { libc::close(leaky) };
+    assert_eq!(out.code, Some(0), "{}", out.output);
+    for gone in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "LD_PRELOAD"] {
+        assert!(!out.output.contains(gone), "{gone} leaked:\n{}", out.output);
+    }
+    assert!(out.output.contains("LB_TEST_KEPT=yes"), "{}", out.output);
+    let fds: Vec<&str> = out
+        .output
+        .lines()
+        .filter(|l| l.parse::<i32>().is_ok())
+        .collect();
+    assert!(
+        !fds.contains(&leaky.to_string().as_str()),
+        "daemon fd {leaky} leaked: {fds:?}"
+    );
+}
