@@ -37,7 +37,6 @@ use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
-use super::engine::fmt_service;
 use super::{Attempt, Check, Outcome, Target};
 use crate::config::{self, CheckerKind, HttpProtocol, StatusRange};
 
@@ -168,7 +167,7 @@ impl HttpCheck {
     }
 
     async fn check_all(&self, target: &Target) -> Outcome {
-        let service = fmt_service(target.addr);
+        let service = target.service();
         for url in &self.urls {
             let vhost = url.virtualhost.as_ref().or(self.virtualhost.as_ref());
             let request = Request1 {
@@ -378,10 +377,8 @@ pub async fn genhash(
         .next()
         .ok_or_else(|| anyhow!("{host} has no address"))?;
     let target = Target {
-        addr,
         bind: options.bind,
-        bind_if: None,
-        timeout: options.timeout,
+        ..Target::new(addr, options.timeout)
     };
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let request = Request1 {
