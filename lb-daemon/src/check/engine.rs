@@ -583,7 +583,11 @@ async fn run(
         let limit = spec.target.timeout + ENGINE_SLACK;
         let outcome = tokio::time::timeout(limit, spec.check.check(&spec.target))
             .await
-            .unwrap_or_else(|_| Outcome::Down(format!("Timeout connecting server {service}.")));
+            .unwrap_or_else(|_| {
+                Outcome::Down(format!(
+                    "{kind} of {service} still running after {limit:?}: abandoned."
+                ))
+            });
         let (success, weight, reason) = match outcome {
             Outcome::Up => (true, None, None),
             Outcome::UpWithWeight(w) => (true, Some(w), None),
