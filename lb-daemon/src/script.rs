@@ -3,7 +3,8 @@
 //!
 //! * The configured command line is split into words like keepalived's
 //!   `alloc_strvec_quoted_escaped` (whitespace separates words, `'…'` and
-//!   `"…"` quote, `\` escapes) and the first word is `execve`d directly with
+//!   `"…"` quote, `\` escapes, C escapes such as `\t` and `\x41` are
+//!   decoded) and the first word is `execve`d directly with
 //!   the rest as arguments: no shell, so `$VAR`, globs and pipes are passed
 //!   literally, exactly as keepalived does.
 //! * A bare program name is looked up in `PATH` (keepalived warns "resolved by
@@ -313,7 +314,7 @@ fn plan(command: &str, extra_args: &[String], uid: Uid, gid: Gid) -> Result<Plan
             return Ok(shell_line());
         }
     }
-    let words = split_words(command);
+    let words = crate::config::script_words(command).ok();
     let first = words.as_ref().and_then(|w| w.first()).cloned();
     let program = match &first {
         Some(first) if first.contains('/') => Some(PathBuf::from(first)),
@@ -344,33 +345,6 @@ fn plan(command: &str, extra_args: &[String], uid: Uid, gid: Gid) -> Result<Plan
             first.as_deref().unwrap_or(command)
         ),
     }
-}
-
-/// Splits a command line into words: whitespace separates, `'…'` and `"…"`
-/// quote, `\` escapes the next character. `None` when a quote is unbalanced.
-fn split_words(line: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => words.extend(word.take()),
-            '\\' => word.get_or_insert_default().push(chars.next()?),
-            '\'' | '"' => {
-                let text = word.get_or_insert_default();
-                loop {
-                    match chars.next()? {
-                        end if end == c => break,
-                        '\\' if c == '"' => text.push(chars.next()?),
-                        other => text.push(other),
-                    }
-                }
-            }
-            c => word.get_or_insert_default().push(c),
-        }
-    }
-    words.extend(word);
-    Some(words)
 }
 
 /// Whether a line uses shell syntax a plain `execve` cannot honour.
@@ -488,13 +462,6 @@ fn insecure_component(path: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_like_keepalived() {
-        let words = split_words(r#"/bin/x 'a b' "c \"d\"" e\ f"#).unwrap();
-        assert_eq!(words, ["/bin/x", "a b", r#"c "d""#, "e f"]);
-        assert_eq!(split_words("a 'b"), None);
-    }
 
     #[test]
     fn plans() {

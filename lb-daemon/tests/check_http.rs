@@ -140,13 +140,14 @@ fn http_get_status_digest_and_regex() {
 fn http_get_times_out_on_a_server_that_never_answers() {
     let lab = lab();
     let rs = lab.real_server(1);
-    // The kernel completes the handshake; nobody ever reads or answers.
+    // The kernel completes the handshake; nobody ever reads or answers: the
+    // connection is up, the reply never comes.
     let silent = in_netns(rs.ns_name(), || TcpListener::bind("0.0.0.0:8081").unwrap()).unwrap();
     let addr = SocketAddr::new(IpAddr::V4(rs.ipv4()), 8081);
     let started = Instant::now();
     down_with(
         attempt(&lab, &http_get(vec![url("/")]), addr),
-        "Timeout connecting server",
+        "Timeout WEB read server",
     );
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1800), "{took:?}");

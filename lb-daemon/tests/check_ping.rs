@@ -18,12 +18,7 @@ const TIMEOUT: Duration = Duration::from_millis(800);
 fn attempt(from: &Host, to: IpAddr) -> (Outcome, Duration) {
     in_netns(from.ns(), || {
         let check = PingCheck::new(&Checker::default()).unwrap();
-        let target = Target {
-            addr: SocketAddr::new(to, 0),
-            bind: None,
-            bind_if: None,
-            timeout: TIMEOUT,
-        };
+        let target = Target::new(SocketAddr::new(to, 0), TIMEOUT);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -13,12 +13,10 @@ fn lab() -> Lab {
 }
 
 fn target(ip: Ipv4Addr, port: u16) -> Target {
-    Target {
-        addr: SocketAddr::new(IpAddr::V4(ip), port),
-        bind: None,
-        bind_if: None,
-        timeout: Duration::from_secs(1),
-    }
+    Target::new(
+        SocketAddr::new(IpAddr::V4(ip), port),
+        Duration::from_secs(1),
+    )
 }
 
 fn tcp_check(lab: &Lab, target: &Target) -> Outcome {

@@ -6,16 +6,18 @@ use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
 use lb_daemon::check::dns::DnsCheck;
+use lb_daemon::check::engine::CheckerEngine;
 use lb_daemon::check::udp::UdpCheck;
 use lb_daemon::check::{Check, Outcome, Target};
-use lb_daemon::config::Checker;
+use lb_daemon::config::{self, Checker, CheckerKind, Config, Protocol};
+use lb_daemon::script::ScriptEnv;
 use lb_tests::{in_netns, Host, Lab, LabSpec};
 
 const TIMEOUT: Duration = Duration::from_millis(700);
@@ -233,6 +235,85 @@ fn dns_up_down_slow_recovery() {
     // Recovery.
     let _server = Server::start(rs, 53, dns);
     assert_eq!(attempt(dir, &ok, addr(53)).0, Outcome::Up);
+}
+
+/// Everything logged through a subscriber made by [`capture`].
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The engine names a DNS_CHECK of a UDP virtual server `[addr]:udp:port`
+/// in its log lines and status, as keepalived does (`FMT_CHK`), not `tcp`.
+#[test]
+fn a_dns_check_of_a_udp_service_is_labelled_udp() {
+    let lab = lab();
+    let (dir, rs) = (lab.director(1), lab.real_server(1));
+    let _mute = Server::start(rs, 5303, silent);
+    let mut real = config::RealServer::new(rs.ipv4().into(), Some(5303));
+    real.checker.push(Checker {
+        kind: CheckerKind::DnsCheck,
+        connect_timeout: Some(0.3),
+        warmup: Some(0.0),
+        ..Default::default()
+    });
+    let config = Config {
+        virtual_server: vec![config::VirtualServer {
+            address: Some("192.0.2.53".parse().unwrap()),
+            port: Some(53),
+            protocol: Some(Protocol::Udp),
+            real_server: vec![real],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let status = in_netns(dir.ns(), move || {
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        block_on(async {
+            let suspended = tokio::sync::watch::channel(Default::default()).1;
+            let (engine, mut rx) = CheckerEngine::start(&config, ScriptEnv::default(), suspended);
+            let change = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+            assert!(!change.unwrap().unwrap().up);
+            let status = engine.status();
+            engine.shutdown().await;
+            status
+        })
+    })
+    .unwrap();
+    let service = format!("[{}]:udp:5303", rs.ipv4());
+    assert_eq!(status[0]["target"], service.as_str());
+    let reason = status[0]["last_error"].as_str().unwrap_or_default();
+    assert_eq!(
+        reason,
+        format!("DNS_CHECK ({service}) read timeout from socket")
+    );
+    let logs = logs.text();
+    assert!(
+        logs.contains(&format!("DNS_CHECK on service {service} failed.")),
+        "{logs}"
+    );
+    assert!(!logs.contains(":tcp:"), "{logs}");
 }
 
 #[test]

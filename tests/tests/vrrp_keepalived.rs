@@ -175,3 +175,72 @@ fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
     );
     Ok(())
 }
+
+/// lb-daemon (priority 100) with `auth_pass {lb}` and keepalived (150) with
+/// `auth_pass {ka}` read the same password: lb-daemon accepts keepalived's
+/// adverts (no drops) and stays BACKUP.
+fn passwords_agree(lb: &'static str, ka: &'static str) -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(2))?;
+    let case = Case {
+        version: 2,
+        ipv6: false,
+        unicast: false,
+        lb_priority: 100,
+        keepalived_priority: 150,
+    };
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("dir1.conf");
+    let mine = VrrpConf {
+        auth_pass: Some(lb),
+        ..conf(&case, case.lb_priority, "", "")
+    };
+    fs::write(&path, mine.render())?;
+    let other = VrrpConf {
+        auth_pass: Some(ka),
+        ..conf(&case, case.keepalived_priority, "", "")
+    };
+    let keepalived = Keepalived::start(lab.director(2).ns(), &other.render(), "keepalived")?;
+    keepalived.wait_for_log("Entering MASTER STATE", Duration::from_secs(8))?;
+    let daemon = Daemon::start(lab.director(1).ns(), &path, "lb-daemon")?;
+    wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        daemon.status().is_ok_and(|s| {
+            s["vrrp"][0]["state"] == "BACKUP" && s["vrrp"][0]["adverts_received"].as_u64() > Some(2)
+        })
+    })
+    .with_context(|| format!("lb-daemon log:\n{}", daemon.log()))?;
+    let status = daemon.status()?;
+    ensure!(
+        status["vrrp"][0]["drops"]
+            .as_object()
+            .is_some_and(|d| d.values().all(|v| v == 0)),
+        "lb-daemon dropped keepalived's adverts: {}",
+        status["vrrp"][0]["drops"]
+    );
+    ensure!(
+        !mine.held_by(lab.director(1).ns()),
+        "lb-daemon took the VIP"
+    );
+    Ok(())
+}
+
+/// keepalived ends `auth_pass abc#123` at the `#` (a comment starts
+/// anywhere outside "…"): lb-daemon reads `abc` too, or a mixed pair fails
+/// authentication.
+#[test]
+fn auth_pass_ends_at_a_comment_like_keepalived() -> Result<()> {
+    passwords_agree("abc#123", "abc")
+}
+
+/// The same text on both nodes: keepalived's VRRP process decomments the
+/// line twice (once in the parent's copy, once itself), so an unquoted `\#`
+/// does not survive either.
+#[test]
+fn auth_pass_with_an_escaped_hash_reads_the_same_on_both() -> Result<()> {
+    passwords_agree(r"abc\#123", r"abc\#123")
+}
+
+/// Single quotes protect nothing in keepalived: `'abc#1'` is `'abc`.
+#[test]
+fn auth_pass_in_single_quotes_reads_the_same_on_both() -> Result<()> {
+    passwords_agree("'abc#1'", "'abc#1'")
+}

@@ -103,7 +103,7 @@ impl DnsCheck {
                 ResponseCode::NoError => Outcome::Up,
                 rcode => Outcome::Down(format!(
                     "DNS_CHECK ({}) error occurred (rcode = {})",
-                    target.addr,
+                    target.service(),
                     u16::from(rcode)
                 )),
             });
@@ -120,10 +120,10 @@ impl Check for DnsCheck {
         Box::pin(async move {
             match tokio::time::timeout(target.timeout, self.attempt(target)).await {
                 Ok(Ok(outcome)) => outcome,
-                Ok(Err(e)) => Outcome::Down(format!("DNS_CHECK ({}) {e:#}", target.addr)),
+                Ok(Err(e)) => Outcome::Down(format!("DNS_CHECK ({}) {e:#}", target.service())),
                 Err(_) => Outcome::Down(format!(
                     "DNS_CHECK ({}) read timeout from socket",
-                    target.addr
+                    target.service()
                 )),
             }
         })

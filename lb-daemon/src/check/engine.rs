@@ -39,7 +39,7 @@ use super::{
     dns::DnsCheck, file::FileCheck, http::HttpCheck, misc::MiscCheck, ping::PingCheck,
     smtp::SmtpCheck, tcp::TcpCheck, udp::UdpCheck,
 };
-use super::{Check, Outcome, RealServerId, Target, VerdictChange};
+use super::{fmt_endpoint, Check, Outcome, RealServerId, Target, VerdictChange};
 use crate::config::{self, CheckerKind, Config, Protocol};
 use crate::script::ScriptEnv;
 use crate::state::desired::Carried;
@@ -113,21 +113,9 @@ pub fn kind_name(kind: CheckerKind) -> &'static str {
     }
 }
 
-/// keepalived's `[addr]:tcp:port` rendering of a checked service.
-pub fn fmt_service(addr: SocketAddr) -> String {
-    fmt_endpoint(addr.ip(), "tcp", addr.port())
-}
-
-fn fmt_endpoint(ip: IpAddr, proto: &str, port: u16) -> String {
-    format!("[{ip}]:{proto}:{port}")
-}
-
-fn proto_name(vs: &config::VirtualServer) -> &'static str {
-    match vs.protocol {
-        Some(Protocol::Udp) => "udp",
-        Some(Protocol::Sctp) => "sctp",
-        _ => "tcp",
-    }
+/// A virtual server's protocol (TCP unless configured).
+fn protocol(vs: &config::VirtualServer) -> Protocol {
+    vs.protocol.unwrap_or(Protocol::Tcp)
 }
 
 /// keepalived's rendering of a virtual server (`FMT_VS`).
@@ -135,7 +123,7 @@ fn fmt_vs(vs: &config::VirtualServer) -> String {
     match (vs.fwmark, &vs.group, vs.address) {
         (Some(mark), _, _) => format!("FWM {mark}"),
         (_, Some(group), _) => group.clone(),
-        (_, _, Some(ip)) => fmt_endpoint(ip, proto_name(vs), vs.port.unwrap_or(0)),
+        (_, _, Some(ip)) => fmt_endpoint(ip, protocol(vs), vs.port.unwrap_or(0)),
         _ => "[?]".to_string(),
     }
 }
@@ -442,7 +430,7 @@ impl CheckerEngine {
                 id: s.id,
                 checker: s.checker,
                 kind: s.check.kind().to_string(),
-                target: fmt_service(s.target.addr),
+                target: s.target.service(),
                 up: !s.policy.alpha,
                 running: true,
                 suspended: false,
@@ -513,7 +501,7 @@ fn spec(config: &Config, id: RealServerId, c: usize, env: &ScriptEnv) -> Result<
             _ => target(checker, rs, vs)?,
         },
         policy: Policy::new(checker, rs, vs),
-        rs_label: fmt_endpoint(rs.address, proto_name(vs), rs_port),
+        rs_label: fmt_endpoint(rs.address, protocol(vs), rs_port),
         vs_label: fmt_vs(vs),
         inhibit: rs.inhibit_on_failure || vs.inhibit_on_failure,
     })
@@ -551,6 +539,7 @@ pub fn target(
             .or(secs(rs.connect_timeout))
             .or(secs(vs.connect_timeout))
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        protocol: protocol(vs),
     })
 }
 
@@ -586,7 +575,7 @@ async fn run(
     let warmup = spec.policy.warmup.mul_f64(rand::random::<f64>());
     tokio::time::sleep(BOOTSTRAP_DELAY + warmup).await;
     let mut state = RetryState::new(spec.policy.clone());
-    let service = fmt_service(spec.target.addr);
+    let service = spec.target.service();
     let kind = spec.check.kind();
     let mut last_weight = None;
     loop {
@@ -594,7 +583,11 @@ async fn run(
         let limit = spec.target.timeout + ENGINE_SLACK;
         let outcome = tokio::time::timeout(limit, spec.check.check(&spec.target))
             .await
-            .unwrap_or_else(|_| Outcome::Down(format!("Timeout connecting server {service}.")));
+            .unwrap_or_else(|_| {
+                Outcome::Down(format!(
+                    "{kind} of {service} still running after {limit:?}: abandoned."
+                ))
+            });
         let (success, weight, reason) = match outcome {
             Outcome::Up => (true, None, None),
             Outcome::UpWithWeight(w) => (true, Some(w), None),

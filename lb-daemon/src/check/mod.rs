@@ -13,7 +13,14 @@ pub mod engine;
 pub mod http;
 pub mod tcp;
 
-use std::{future::Future, net::SocketAddr, pin::Pin, time::Duration};
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    pin::Pin,
+    time::Duration,
+};
+
+use crate::config::Protocol;
 
 /// Where one check connects, resolved from the real server and the
 /// checker's `connect_ip`/`connect_port`/`bindto`/`bind_port`/`bind_if`.
@@ -27,18 +34,38 @@ pub struct Target {
     pub bind_if: Option<String>,
     /// `connect_timeout`: the bound on one attempt.
     pub timeout: Duration,
+    /// The virtual server's protocol: only names the service in log lines
+    /// (a DNS_CHECK of a UDP service is `[addr]:udp:53`).
+    pub protocol: Protocol,
 }
 
 impl Target {
-    /// A target at `addr` with no bind options, bounded by `timeout`.
+    /// A TCP target at `addr` with no bind options, bounded by `timeout`.
     pub fn new(addr: SocketAddr, timeout: Duration) -> Target {
         Target {
             addr,
             bind: None,
             bind_if: None,
             timeout,
+            protocol: Protocol::Tcp,
         }
     }
+
+    /// keepalived's rendering of the checked service, `[addr]:proto:port`,
+    /// as every log line about it names it.
+    pub fn service(&self) -> String {
+        fmt_endpoint(self.addr.ip(), self.protocol, self.addr.port())
+    }
+}
+
+/// keepalived's `inet_sockaddrtotrio`: `[addr]:proto:port`.
+pub fn fmt_endpoint(ip: IpAddr, protocol: Protocol, port: u16) -> String {
+    let proto = match protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    };
+    format!("[{ip}]:{proto}:{port}")
 }
 
 /// The result of one attempt.

@@ -40,16 +40,13 @@ impl Check for TcpCheck {
 }
 
 /// keepalived's wording for a failed connection (`check_tcp.c`):
-/// `TCP connection to [addr]:tcp:port timedout.` / `… failed.`.
+/// `TCP connection to [addr]:proto:port timedout.` / `… failed.`.
 pub fn connect_error(target: &Target, err: &io::Error) -> String {
     let what = match err.kind() {
         io::ErrorKind::TimedOut => "timedout".to_string(),
         _ => format!("failed ({err})"),
     };
-    format!(
-        "TCP connection to {} {what}.",
-        super::engine::fmt_service(target.addr)
-    )
+    format!("TCP connection to {} {what}.", target.service())
 }
 
 /// Connects to `target.addr` from `target.bind` / `target.bind_if` when set,

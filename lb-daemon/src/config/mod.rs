@@ -12,6 +12,7 @@ mod validate;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
+pub use keepalived::script_words;
 pub use model::*;
 
 /// A configuration that loaded, with the warnings found on the way.

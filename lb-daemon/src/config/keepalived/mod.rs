@@ -8,11 +8,14 @@ mod lexer;
 mod lvs;
 mod parser;
 mod vrrp;
+mod words;
 
 use std::path::Path;
 
 use super::diag::{Diagnostic, FieldLocations};
 use super::model::Config;
+
+pub use words::script_words;
 
 /// Reads keepalived.conf `text` (from `origin`) into a model, with where
 /// each field was written and every problem found on the way.
