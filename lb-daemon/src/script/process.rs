@@ -40,7 +40,7 @@ use super::command::{Plan, SCRIPT_PATH};
 use super::{Outcome, OUTPUT_LIMIT};
 
 /// How long a script's process group gets between SIGTERM and SIGKILL.
-pub(super) const GRACE: Duration = Duration::from_secs(1);
+const GRACE: Duration = Duration::from_secs(1);
 
 /// How long to keep reading output after the script's group is gone (a
 /// process that left the group may still hold the pipes open).
