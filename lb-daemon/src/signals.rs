@@ -127,21 +127,6 @@ fn ignore_the_rest() -> Result<()> {
     Ok(())
 }
 
-/// Restores the default action of every signal the daemon ignores or
-/// catches: for a child between fork and exec (scripts must not inherit the
-/// daemon's dispositions; caught ones are reset by exec itself).
-/// Async-signal-safe: only `signal(2)` calls.
-pub fn restore_defaults_in_child() {
-    for s in IGNORED {
-        // SAFETY: signal(2) is async-signal-safe.
-        unsafe { libc::signal(*s as i32, libc::SIG_DFL) };
-    }
-    for raw in libc::SIGRTMIN()..=libc::SIGRTMAX() {
-        // SAFETY: as above.
-        unsafe { libc::signal(raw, libc::SIG_DFL) };
-    }
-}
-
 /// A parent may have left signals blocked (the mask is inherited across
 /// exec); the daemon must see the ones it handles.
 pub fn unblock_handled() -> Result<()> {

@@ -239,12 +239,134 @@ async fn script_security_refuses_writable_paths_run_as_root() {
     assert!(out.success());
 }
 
+/// `enable_script_security` with the daemon's own (root) user.
+fn secure() -> ScriptEnv {
+    ScriptEnv {
+        security: true,
+        default_user: None,
+    }
+}
+
+/// Runs `line` with script security and expects it refused with a message
+/// naming `culprit`, without the script having run (`marker` not created).
+async fn assert_refused(line: &str, culprit: &Path, marker: &Path) {
+    let err = run(line, &[], None, &secure(), LONG).await.unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("Unsafe permissions") && msg.contains(&culprit.display().to_string()),
+        "{msg}"
+    );
+    assert!(!marker.exists(), "the refused script ran");
+}
+
 #[tokio::test]
-async fn background_children_end_with_the_script() {
+async fn script_security_covers_scripts_the_shell_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    // No `#!`: the shell runs it, and it is world-writable.
+    let plain = dir.path().join("plain.sh");
+    fs::write(&plain, format!("touch {}\n", marker.display())).unwrap();
+    fs::set_permissions(&plain, fs::Permissions::from_mode(0o777)).unwrap();
+    let line = plain.display().to_string();
+    assert_refused(&line, &plain, &marker).await;
+    // Without enable_script_security it runs (keepalived only logs it).
+    let out = run(&line, &[], None, &ScriptEnv::default(), LONG)
+        .await
+        .unwrap();
+    assert!(out.success() && marker.exists(), "{out:?}");
+    fs::remove_file(&marker).unwrap();
+
+    // Safe itself, but in a world-writable directory.
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let inside = open.join("plain.sh");
+    fs::write(&inside, format!("touch {}\n", marker.display())).unwrap();
+    fs::set_permissions(&inside, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_refused(&inside.display().to_string(), &open, &marker).await;
+}
+
+#[tokio::test]
+async fn script_security_covers_the_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let interpreter = dir.path().join("sh");
+    fs::copy("/bin/sh", &interpreter).unwrap();
+    fs::set_permissions(&interpreter, fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.path().join("chk.sh");
+    fs::write(
+        &path,
+        format!("#!{}\ntouch {}\n", interpreter.display(), marker.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_refused(&path.display().to_string(), &interpreter, &marker).await;
+
+    // The same interpreter, safe: the script runs.
+    fs::set_permissions(&interpreter, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(path.to_str().unwrap(), &[], None, &secure(), LONG)
+        .await
+        .unwrap();
+    assert!(out.success() && marker.exists(), "{out:?}");
+}
+
+#[tokio::test]
+async fn scripts_get_none_of_the_daemons_environment() {
+    std::env::set_var("NOTIFY_SOCKET", "/run/lb-test-notify-socket");
+    std::env::set_var("LB_TEST_DAEMON_SECRET", "leaked");
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(dir.path(), "env.sh", "env");
+    for line in [path.display().to_string(), "env".into()] {
+        let out = run(&line, &[], None, &ScriptEnv::default(), LONG)
+            .await
+            .unwrap();
+        assert!(out.success(), "{out:?}");
+        let vars: Vec<&str> = out.output.lines().collect();
+        assert!(
+            !out.output.contains("NOTIFY_SOCKET") && !out.output.contains("LB_TEST_DAEMON_SECRET"),
+            "{vars:?}"
+        );
+        assert!(
+            vars.contains(&format!("PATH={}", lb_daemon::script::SCRIPT_PATH).as_str()),
+            "{vars:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_daemon_descriptor_reaches_a_script() {
+    // A descriptor opened without O_CLOEXEC, as some libraries do.
+    let file = fs::File::open("/dev/null").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: clears FD_CLOEXEC on a descriptor this test owns.
+    assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }, 0);
+    let line =
+        format!("sh -c 'if [ -e /proc/$$/fd/{fd} ]; then echo inherited; else echo closed; fi'");
+    let out = run_line(&line).await;
+    assert_eq!(out.output.trim(), "closed");
+}
+
+/// The process group of `pid` while it is alive (not a zombie).
+fn live_pgrp(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    (fields[0] != "Z").then(|| fields[2].parse().unwrap())
+}
+
+/// Whether any live process belongs to process group `pgid`.
+fn group_has_members(pgid: i32) -> bool {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .any(|pid| live_pgrp(pid) == Some(pgid))
+}
+
+#[tokio::test]
+async fn background_children_die_with_the_script() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
-    // Exits at once, leaving `sleep 1000` behind in its process group.
-    let body = format!("echo $$ > {0}; sleep 1000 & echo $! >> {0}", pids.display());
+    let body = format!("sleep 1000 &\necho $! $$ > {}", pids.display());
     let path = script(dir.path(), "bg.sh", &body);
     let out = run(
         path.to_str().unwrap(),
@@ -255,39 +377,15 @@ async fn background_children_end_with_the_script() {
     )
     .await
     .unwrap();
-    assert_eq!(out.code, Some(0));
-    assert_all_dead(&pids).await;
-}
-
-#[tokio::test]
-async fn scripts_get_no_systemd_or_loader_variables_and_no_daemon_fds() {
-    // SAFETY: no other thread of this test binary reads these variables.
-    unsafe {
-        std::env::set_var("NOTIFY_SOCKET", "/run/systemd/notify");
-        std::env::set_var("WATCHDOG_USEC", "1000000");
-        std::env::set_var("LD_PRELOAD", "/nonexistent.so");
-        std::env::set_var("LB_TEST_KEPT", "yes");
-    }
-    // A descriptor the daemon holds without O_CLOEXEC must not leak either.
-    // (numbered 200 so that no descriptor of the script itself takes it).
-    // SAFETY: F_DUPFD on stdout; the copy is closed below.
-    let leaky = unsafe { libc::fcntl(1, libc::F_DUPFD, 200) };
-    assert!(leaky >= 200);
-    let out = run_line("/bin/sh -c 'env; ls /proc/self/fd'").await;
-    // SAFETY: closes only the copy made above.
-    unsafe { libc::close(leaky) };
-    assert_eq!(out.code, Some(0), "{}", out.output);
-    for gone in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "LD_PRELOAD"] {
-        assert!(!out.output.contains(gone), "{gone} leaked:\n{}", out.output);
-    }
-    assert!(out.output.contains("LB_TEST_KEPT=yes"), "{}", out.output);
-    let fds: Vec<&str> = out
-        .output
-        .lines()
-        .filter(|l| l.parse::<i32>().is_ok())
-        .collect();
+    assert!(out.success(), "{out:?}");
+    let (sleeper, leader) = match recorded(&pids)[..] {
+        [sleeper, leader] => (sleeper, leader),
+        ref other => panic!("pids: {other:?}"),
+    };
+    // Already gone when run() returns: it waited for the group to die.
+    assert!(dead(sleeper), "the background sleep survived the script");
     assert!(
-        !fds.contains(&leaky.to_string().as_str()),
-        "daemon fd {leaky} leaked: {fds:?}"
+        !group_has_members(leader),
+        "process group {leader} left behind"
     );
 }

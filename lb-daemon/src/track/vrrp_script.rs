@@ -116,7 +116,13 @@ pub(crate) async fn run(def: VrrpScript, env: ScriptEnv, registry: Registry) {
         }
         let success = outcome.as_ref().is_ok_and(Outcome::success);
         if let Some(state) = counter.record(success) {
-            tracing::info!("{}", describe(&def.name, &outcome));
+            // A script that cannot run at all (refused by
+            // enable_script_security, missing) needs the admin.
+            if outcome.is_err() {
+                tracing::warn!("{}", describe(&def.name, &outcome));
+            } else {
+                tracing::info!("{}", describe(&def.name, &outcome));
+            }
             registry.set(&key, state);
         }
     }
