@@ -44,6 +44,17 @@ impl VrrpConf {
         }
     }
 
+    /// VRRPv2 at 1 s with PASS authentication (`lab-pass`), the given state
+    /// and priority.
+    pub fn v2(state: &'static str, priority: u8) -> VrrpConf {
+        VrrpConf {
+            version: 2,
+            advert_int: "1",
+            auth_pass: Some("lab-pass"),
+            ..VrrpConf::fast(state, priority)
+        }
+    }
+
     /// The same instance holding [`VIP6`]/64 (VRRPv3 over IPv6).
     pub fn ipv6(self) -> VrrpConf {
         VrrpConf {

@@ -130,16 +130,19 @@ interop! {
     v3_ipv6_unicast_keepalived_master: 3, true, true, 100, 150;
 }
 
+/// VRRPv2 multicast over IPv4, lb-daemon at 100 below keepalived at 150.
+const V2_KEEPALIVED_MASTER: Case = Case {
+    version: 2,
+    ipv6: false,
+    unicast: false,
+    lb_priority: 100,
+    keepalived_priority: 150,
+};
+
 #[test]
 fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
-    let case = Case {
-        version: 2,
-        ipv6: false,
-        unicast: false,
-        lb_priority: 100,
-        keepalived_priority: 150,
-    };
+    let case = V2_KEEPALIVED_MASTER;
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("dir1.conf");
     fs::write(&path, conf(&case, case.lb_priority, "", "").render())?;
@@ -181,13 +184,7 @@ fn auth_mismatch_is_not_accepted_as_a_peer() -> Result<()> {
 /// adverts (no drops) and stays BACKUP.
 fn passwords_agree(lb: &'static str, ka: &'static str) -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
-    let case = Case {
-        version: 2,
-        ipv6: false,
-        unicast: false,
-        lb_priority: 100,
-        keepalived_priority: 150,
-    };
+    let case = V2_KEEPALIVED_MASTER;
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("dir1.conf");
     let mine = VrrpConf {

@@ -157,12 +157,7 @@ fn instance(daemon: &Daemon) -> Result<Value> {
 #[test]
 fn every_malformed_advert_is_dropped_counted_and_ignored() -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
-    let conf = VrrpConf {
-        version: 2,
-        advert_int: "1",
-        auth_pass: Some("lab-pass"),
-        ..VrrpConf::fast("MASTER", 100)
-    };
+    let conf = VrrpConf::v2("MASTER", 100);
     let (daemon, _tmp) = start_master(&lab, &conf)?;
 
     let injector = lab.director(2);

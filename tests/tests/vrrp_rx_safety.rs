@@ -71,12 +71,7 @@ fn warn_lines(daemon: &Daemon, needle: &str) -> Vec<String> {
 /// must have the first in full and one summary with the rest.
 fn flood(advert: &Advert, count: fn(&Value) -> u64, level: &str, line: &str) -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(2))?;
-    let conf = VrrpConf {
-        version: 2,
-        advert_int: "1",
-        auth_pass: Some("lab-pass"),
-        ..VrrpConf::fast("MASTER", 100)
-    };
+    let conf = VrrpConf::v2("MASTER", 100);
     let (daemon, _tmp) = start(lab.director(1), &conf.render())?;
     daemon.wait_status("master", Duration::from_secs(6), |s| {
         s["vrrp"][0]["state"] == "MASTER"
