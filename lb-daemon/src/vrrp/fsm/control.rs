@@ -1,5 +1,5 @@
 //! Local events: startup, tracking, shutdown and sync-group orders.
-use super::{timing, Action, Fsm, Reason, State, Time, OWNER};
+use super::{timing, Action, Fsm, Params, Reason, State, Time, OWNER};
 
 impl Fsm {
     /// keepalived `vrrp_init_state`. Only the address owner starts as MASTER
@@ -14,6 +14,11 @@ impl Fsm {
         if self.own_fault {
             // keepalived: "Entering FAULT STATE (init)".
             return self.become_idle(State::Fault, Reason::Init, out);
+        }
+        if self.resume_master {
+            // keepalived: a `reload_master` instance stays MASTER and
+            // advertises at once (`vrrp_init_instance_sands`).
+            return self.become_master(now, Reason::Resumed, out);
         }
         let owner = self.base_priority == OWNER;
         if owner && !self.sync_member {
@@ -78,6 +83,58 @@ impl Fsm {
             // keepalived: a rising backup's down timer moves earlier by the
             // change of its down interval; a falling one's is left alone.
             self.deadline = self.deadline.map(|due| due.saturating_sub(gain).max(now));
+        }
+    }
+
+    /// keepalived `clear_diff_vrrp` + `vrrp_init_state` for an instance
+    /// that exists before and after a reload: the state is kept; a MASTER
+    /// advertises the new values at once, a BACKUP waits a full master-down
+    /// interval computed from them (the address owner takes over at once).
+    pub(super) fn reconfigure(
+        &mut self,
+        now: Time,
+        params: Params,
+        priority: u8,
+        out: &mut Vec<Action>,
+    ) {
+        self.params = Params {
+            local_addr: self.params.local_addr,
+            ..params
+        };
+        self.base_priority = self.params.priority;
+        let owner = self.base_priority == OWNER;
+        let priority = match owner {
+            true => OWNER,
+            false => priority.clamp(1, OWNER - 1),
+        };
+        if priority != self.priority {
+            self.notices.push(Reason::PriorityChanged {
+                from: self.priority,
+                to: priority,
+            });
+            self.priority = priority;
+        }
+        if !self.params.preempt {
+            self.preempt_until = None;
+        }
+        match self.state {
+            State::Master => {
+                self.master_adv = self.params.advert_int;
+                out.push(self.advert_action());
+                self.deadline = Some(now + self.params.advert_int);
+            }
+            State::Backup => {
+                if !self.is_v3() || self.master.is_none() {
+                    self.master_adv = self.params.advert_int;
+                }
+                let takes_over = owner && !self.sync_member;
+                self.wants_master |= owner;
+                self.deadline = Some(match takes_over {
+                    true => now,
+                    false => now + self.master_down(),
+                });
+            }
+            State::Initialize | State::Fault => {}
         }
     }
 

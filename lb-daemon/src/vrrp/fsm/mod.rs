@@ -62,25 +62,15 @@ pub struct Fsm {
     /// keepalived `wantstate == MASTER`.
     wants_master: bool,
     sync_member: bool,
+    /// Enter MASTER at startup: see [`Fsm::set_resume_master`].
+    resume_master: bool,
     notices: Vec<Reason>,
 }
 
 impl Fsm {
     /// A machine in [`State::Initialize`]; send [`Event::Startup`] to run it.
     pub fn new(params: Params) -> Fsm {
-        let mut params = params;
-        params.advert_int = timing::normalize(params.version, params.advert_int);
-        params.priority = params.priority.max(1);
-        if params.priority == OWNER || params.initial == State::Master {
-            // keepalived: vrrp_complete_instance() — "nopreempt is
-            // incompatible with priority 255" and "nopreempt/preempt delay
-            // will not work with initial state MASTER - clearing".
-            params.preempt = true;
-        }
-        if !params.preempt || params.initial == State::Master {
-            // keepalived: "preempt_delay is incompatible with nopreempt mode".
-            params.preempt_delay = Duration::ZERO;
-        }
+        let params = normalize(params);
         Fsm {
             base_priority: params.priority,
             priority: params.priority,
@@ -95,8 +85,17 @@ impl Fsm {
             preempt_until: None,
             own_fault: false,
             sync_member: false,
+            resume_master: false,
             notices: Vec::new(),
         }
+    }
+
+    /// Makes [`Event::Startup`] enter MASTER at once, advertising
+    /// immediately: the instance replaces one that was MASTER before a
+    /// configuration reload (keepalived `reload_master`), so its addresses
+    /// stay where they are.
+    pub fn set_resume_master(&mut self) {
+        self.resume_master = true;
     }
 
     /// Makes this instance a `vrrp_sync_group` member: it then no longer
@@ -132,6 +131,9 @@ impl Fsm {
             Event::Timeout => {}
             Event::Fault(down) => self.fault(now, down, &mut out),
             Event::Priority(p) => self.set_priority(now, p),
+            Event::Reconfigure { params, priority } => {
+                self.reconfigure(now, normalize(params), priority, &mut out)
+            }
             Event::Shutdown => self.shutdown(&mut out),
             Event::SyncGroup(state) => self.sync_to(now, state, &mut out),
         }
@@ -267,4 +269,22 @@ impl Fsm {
     fn is_v3(&self) -> bool {
         self.params.version == Version::V3
     }
+}
+
+/// keepalived `vrrp_complete_instance`: the configuration as the machine
+/// runs it.
+fn normalize(mut params: Params) -> Params {
+    params.advert_int = timing::normalize(params.version, params.advert_int);
+    params.priority = params.priority.max(1);
+    if params.priority == OWNER || params.initial == State::Master {
+        // keepalived: "nopreempt is incompatible with priority 255" and
+        // "nopreempt/preempt delay will not work with initial state MASTER -
+        // clearing".
+        params.preempt = true;
+    }
+    if !params.preempt || params.initial == State::Master {
+        // keepalived: "preempt_delay is incompatible with nopreempt mode".
+        params.preempt_delay = Duration::ZERO;
+    }
+    params
 }

@@ -72,6 +72,16 @@ pub enum Event {
     Fault(bool),
     /// Effective priority changed (tracking weights), 1..=254.
     Priority(u8),
+    /// A configuration reload changed settings that do not change which
+    /// virtual router this is (priority, intervals, preemption): applied in
+    /// place, as keepalived does, without a state change. `priority` is the
+    /// new effective priority (tracking weights applied).
+    Reconfigure {
+        /// The new configuration (`local_addr` is kept as it is).
+        params: Params,
+        /// The new effective priority.
+        priority: u8,
+    },
     /// The daemon is stopping.
     Shutdown,
     /// Not in the RFC: the instance's `vrrp_sync_group` forces this state
@@ -175,6 +185,8 @@ pub enum Reason {
     Shutdown,
     /// The sync group forced this state.
     SyncGroup(State),
+    /// The instance replaced one that was MASTER before a reload.
+    Resumed,
     /// Notice: a sync-group member waits for its group before changing state.
     SyncGroupWait,
 }
@@ -224,6 +236,7 @@ impl fmt::Display for Reason {
             Reason::FaultCleared => f.write_str("tracked interfaces and scripts up"),
             Reason::Shutdown => f.write_str("Stopping"),
             Reason::SyncGroup(state) => write!(f, "Syncing instances to {state} state"),
+            Reason::Resumed => f.write_str("was MASTER before the configuration reload"),
             Reason::SyncGroupWait => f.write_str("waiting for the other sync group members"),
         }
     }
