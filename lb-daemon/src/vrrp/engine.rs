@@ -8,6 +8,8 @@ use std::{
     time::Duration,
 };
 
+pub use super::instance::Vrids;
+
 use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
@@ -16,7 +18,7 @@ use tracing::{info, warn};
 
 use super::{
     fsm::State,
-    instance::{self, Command, InstanceStatus, Shared, SyncLink},
+    instance::{self, Command, Handover, InstanceStatus, Shared, SyncLink},
     spec::InstanceSpec,
     sync_group::{MemberView, SyncGroup},
 };
@@ -37,10 +39,6 @@ struct Running {
     status: watch::Receiver<InstanceStatus>,
     task: JoinHandle<()>,
 }
-
-/// Every configured (interface, VRID): an instance ignores adverts of its
-/// siblings on the same interface instead of counting them as VRID drops.
-pub type Vrids = Arc<RwLock<BTreeSet<(String, u8)>>>;
 
 /// Command channels of the running instances, by name, for the sync-group
 /// coordinators (an instance that restarts gets a new channel).
@@ -107,7 +105,7 @@ impl Engine {
         }
         for spec in specs.into_values() {
             let verdict = tracking.subscribe(&spec.name);
-            engine.spawn(spec, verdict);
+            engine.spawn(spec, verdict, false);
         }
         engine
     }
@@ -139,7 +137,14 @@ impl Engine {
         );
     }
 
-    fn spawn(&mut self, spec: InstanceSpec, verdict: Option<watch::Receiver<Verdict>>) {
+    /// Starts an instance; with `resume`, as MASTER (it replaces one that
+    /// was MASTER).
+    fn spawn(
+        &mut self,
+        spec: InstanceSpec,
+        verdict: Option<watch::Receiver<Verdict>>,
+        resume: bool,
+    ) {
         let (commands, rx) = mpsc::channel(4);
         let (status_tx, status) = watch::channel(InstanceStatus::initial(&spec));
         let sync = spec
@@ -166,9 +171,11 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .insert(spec.name.clone(), commands.clone());
         // Configured but not (yet) owned: consumers such as the fast path
-        // then know the addresses are VIPs waiting for ownership.
-        self.ownership.set(&spec.name, spec.owned(false));
-        let task = tokio::spawn(instance::run(spec.clone(), shared, verdict, rx));
+        // then know the addresses are VIPs waiting for ownership. A resumed
+        // MASTER keeps them owned.
+        self.ownership.set(&spec.name, spec.owned(resume));
+        let run = instance::run(spec.clone(), shared, verdict, rx, resume);
+        let task = tokio::spawn(run);
         self.instances.insert(
             spec.name.clone(),
             Running {
@@ -188,14 +195,72 @@ impl Engine {
             .collect()
     }
 
-    /// Applies a new configuration: instances whose settings did not change
-    /// keep running (and their VIPs), following the new `tracking`; changed
-    /// ones restart; removed ones stop; new ones start.
+    /// Applies a new configuration as keepalived does: instances whose
+    /// settings did not change keep running, following the new `tracking`;
+    /// changed settings of the same virtual router (priority, intervals,
+    /// preemption, addresses...) apply in place; an instance whose identity
+    /// changed ([`InstanceSpec::identity`]), or that was renamed, restarts
+    /// and hands its addresses over; removed ones stop; new ones start.
     pub async fn reload(&mut self, config: &Config, tracking: &Tracking, notifier: Notifier) {
         self.notifier = notifier;
         let mut wanted = specs(config);
         self.register_vrids(&wanted);
-        // A group whose membership changed restarts with all its members.
+        let regrouped = self.regroup(config);
+        let names: Vec<String> = self.instances.keys().cloned().collect();
+        for name in names {
+            let regroup = regrouped.contains(&name);
+            let running = &self.instances[&name];
+            match wanted.remove(&name) {
+                Some(spec) if running.spec == spec && !regroup => {
+                    self.follow(&name, tracking).await;
+                }
+                Some(spec) if running.spec.identity() == spec.identity() && !regroup => {
+                    let command = Command::Reconfigure(Box::new(spec.clone()));
+                    let _ = running.commands.send(command).await;
+                    self.follow(&name, tracking).await;
+                    if let Some(running) = self.instances.get_mut(&name) {
+                        running.spec = spec;
+                    }
+                }
+                Some(spec) => {
+                    info!("({name}) configuration changed, restarting the instance");
+                    self.replace(&name, spec, tracking).await;
+                }
+                None => {
+                    // keepalived matches instances by identity, not name.
+                    let renamed = wanted
+                        .iter()
+                        .find(|(new, spec)| {
+                            !self.instances.contains_key(*new)
+                                && spec.identity() == running.spec.identity()
+                        })
+                        .map(|(new, _)| new.clone());
+                    match renamed.and_then(|new| wanted.remove(&new)) {
+                        Some(spec) => {
+                            info!("({name}) renamed to {}, handing over", spec.name);
+                            self.replace(&name, spec, tracking).await;
+                        }
+                        None => {
+                            info!("({name}) removed from the configuration, stopping");
+                            self.stop(&name).await;
+                        }
+                    }
+                    // Its addresses are no longer VIPs of this name (a
+                    // stopped instance otherwise stays published as not
+                    // master).
+                    self.ownership.remove(&name);
+                }
+            }
+        }
+        for spec in wanted.into_values() {
+            let verdict = tracking.subscribe(&spec.name);
+            self.spawn(spec, verdict, false);
+        }
+    }
+
+    /// Restarts sync groups whose membership changed; returns the members
+    /// of those groups (old and new), which restart with them.
+    fn regroup(&mut self, config: &Config) -> BTreeSet<String> {
         let wanted_groups = groups(config);
         let mut regrouped = BTreeSet::new();
         let old: Vec<String> = self.groups.keys().cloned().collect();
@@ -213,34 +278,34 @@ impl Engine {
                 self.spawn_group(name, group);
             }
         }
-        let names: Vec<String> = self.instances.keys().cloned().collect();
-        for name in names {
-            match wanted.remove(&name) {
-                Some(spec) if self.instances[&name].spec == spec && !regrouped.contains(&name) => {
-                    let commands = &self.instances[&name].commands;
-                    let _ = commands.send(Command::Notify(self.notifier.clone())).await;
-                    if let Some(verdict) = tracking.subscribe(&name) {
-                        let _ = commands.send(Command::Track(verdict)).await;
-                    }
-                }
-                Some(spec) => {
-                    info!("({name}) configuration changed, restarting the instance");
-                    self.stop(&name).await;
-                    self.spawn(spec, tracking.subscribe(&name));
-                }
-                None => {
-                    info!("({name}) removed from the configuration, stopping");
-                    self.stop(&name).await;
-                    // Its addresses are no longer VIPs (a stopped instance
-                    // otherwise stays published as not master).
-                    self.ownership.remove(&name);
-                }
-            }
+        regrouped
+    }
+
+    /// An unchanged instance follows the reloaded notification settings and
+    /// trackers.
+    async fn follow(&self, name: &str, tracking: &Tracking) {
+        let commands = &self.instances[name].commands;
+        let _ = commands.send(Command::Notify(self.notifier.clone())).await;
+        if let Some(verdict) = tracking.subscribe(name) {
+            let _ = commands.send(Command::Track(verdict)).await;
         }
-        for spec in wanted.into_values() {
-            let verdict = tracking.subscribe(&spec.name);
-            self.spawn(spec, verdict);
-        }
+    }
+
+    /// Replaces instance `name` by one running `spec`: a MASTER hands the
+    /// addresses both hold over, and its successor resumes as MASTER.
+    async fn replace(&mut self, name: &str, spec: InstanceSpec, tracking: &Tracking) {
+        self.directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        let Some(running) = self.instances.remove(name) else {
+            return;
+        };
+        let master = running.status.borrow().state == State::Master;
+        let handover = Handover::between(&running.spec, &spec, master);
+        stop_one(name, running, Command::HandOver(handover)).await;
+        let verdict = tracking.subscribe(&spec.name);
+        self.spawn(spec, verdict, master);
     }
 
     async fn stop(&mut self, name: &str) {
@@ -249,7 +314,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
         if let Some(running) = self.instances.remove(name) {
-            stop_one(name, running).await;
+            stop_one(name, running, Command::Shutdown).await;
         }
     }
 
@@ -258,7 +323,7 @@ impl Engine {
         let all = std::mem::take(&mut self.instances);
         futures::future::join_all(
             all.into_iter()
-                .map(|(name, r)| async move { stop_one(&name, r).await }),
+                .map(|(name, r)| async move { stop_one(&name, r, Command::Shutdown).await }),
         )
         .await;
         for group in self.groups.into_values() {
@@ -312,8 +377,9 @@ async fn coordinate(
     }
 }
 
-async fn stop_one(name: &str, running: Running) {
-    let _ = running.commands.send(Command::Shutdown).await;
+/// Sends `command` (a way to leave) and waits for the instance to stop.
+async fn stop_one(name: &str, running: Running, command: Command) {
+    let _ = running.commands.send(command).await;
     let mut task = running.task;
     if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
         warn!("({name}) did not stop within {STOP_GRACE:?}; aborting it");

@@ -9,7 +9,7 @@ use crate::{
 };
 
 use super::{
-    fsm::State,
+    fsm::{Params, State},
     io::Transport,
     packet::{Auth, VRRP_MCAST_V4, VRRP_MCAST_V6},
     Version,
@@ -33,6 +33,18 @@ pub struct Garp {
     pub refresh: Option<Duration>,
     /// Packets per address in each refresh burst.
     pub refresh_repeat: u32,
+}
+
+/// See [`InstanceSpec::identity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    interface: &'a str,
+    vrid: u8,
+    ipv6: bool,
+    version: Version,
+    unicast: bool,
+    group: Option<IpAddr>,
+    src: Option<IpAddr>,
 }
 
 /// A `vrrp_instance` ready to run.
@@ -155,6 +167,48 @@ impl InstanceSpec {
                 .find(|g| g.group.contains(&inst.name))
                 .map(|g| g.name.clone()),
             config: inst.clone(),
+        }
+    }
+
+    /// What makes this the same virtual router across a reload (keepalived
+    /// `vrrp_exist`: VRID, family, interface, unicast or multicast, unicast
+    /// source, multicast group; and the protocol version): an instance
+    /// whose identity is unchanged is reconfigured in place, any other
+    /// change starts a new instance.
+    pub fn identity(&self) -> Identity<'_> {
+        let (unicast, group) = match &self.transport {
+            Transport::Multicast(group) => (false, Some(*group)),
+            Transport::Unicast(_) => (true, None),
+        };
+        Identity {
+            interface: &self.interface,
+            vrid: self.vrid,
+            ipv6: self.is_ipv6(),
+            version: self.version,
+            unicast,
+            group,
+            src: self.src,
+        }
+    }
+
+    /// Whether `other` is the same virtual router on the wire (interface,
+    /// VRID, family), whatever else its identity changed.
+    pub fn same_router(&self, other: &InstanceSpec) -> bool {
+        (&self.interface, self.vrid, self.is_ipv6())
+            == (&other.interface, other.vrid, other.is_ipv6())
+    }
+
+    /// The state machine's configuration, with `local_addr` our primary
+    /// address on the interface.
+    pub fn fsm_params(&self, local_addr: IpAddr) -> Params {
+        Params {
+            version: self.version,
+            priority: self.priority,
+            advert_int: self.advert_int,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            initial: self.initial,
+            local_addr,
         }
     }
 

@@ -66,6 +66,9 @@ impl Vips {
 
     /// Removes every VIP; `own` is the index of the instance's interface.
     pub async fn remove_all(&self, own: Option<u32>) {
+        if self.vips.is_empty() {
+            return;
+        }
         info!("({}) removing VIPs.", self.name);
         for vip in &self.vips {
             match self.ifindex(vip, own).await {
@@ -78,6 +81,38 @@ impl Vips {
                 ),
             }
         }
+    }
+
+    /// The VIPs of `self` that `other` lacks (or has on another interface
+    /// or with other attributes).
+    pub fn missing_from<'a>(&'a self, other: &'a Vips) -> impl Iterator<Item = &'a VirtualIp> {
+        self.vips
+            .iter()
+            .filter(|vip| !other.vips.contains(vip) || other.dev_of(vip) != self.dev_of(vip))
+    }
+
+    /// Removes the VIPs that `newer` lacks (a reload dropped or changed
+    /// them); `own` is the index of the instance's interface.
+    pub async fn remove_missing_from(&self, newer: &Vips, own: Option<u32>) {
+        for vip in self.missing_from(newer) {
+            if let Some(index) = self.ifindex(vip, own).await {
+                info!(
+                    "({}) removing {} (no longer configured)",
+                    self.name, vip.address
+                );
+                self.remove(index, vip).await;
+            }
+        }
+    }
+
+    /// Forgets the VIPs at these places (interface, address): a successor
+    /// instance holds them from now on, so leaving does not remove them.
+    pub fn keep(&mut self, places: &[(String, IpNet)]) {
+        let interface = self.interface.clone();
+        self.vips.retain(|vip| {
+            let dev = vip.dev.as_ref().unwrap_or(&interface);
+            !places.iter().any(|(d, a)| d == dev && *a == vip.address)
+        });
     }
 
     /// At start the instance owns nothing yet: every VIP found on the

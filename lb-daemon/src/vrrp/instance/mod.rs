@@ -1,27 +1,32 @@
 //! One running VRRP instance: the pure state machine wired to its socket,
 //! its timers, its addresses and its announcements. Logs use keepalived's
 //! phrases (`(VI_1) Entering MASTER STATE`) so existing alerting keeps working.
+mod announce;
+mod reload;
+mod status;
+
 use std::{
+    collections::BTreeSet,
     future::pending,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::{Arc, RwLock},
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::Result;
-use serde::Serialize;
 use tokio::{
     sync::{mpsc, watch},
     time::{sleep_until, Instant},
 };
 use tracing::{debug, error, info, warn};
 
+pub use reload::Handover;
+pub use status::InstanceStatus;
+
 use super::{
-    engine::Vrids,
-    fsm::{Action, Event, Fsm, Params, Reason, State, Time},
-    garp,
+    fsm::{Action, Event, Fsm, Reason, State, Time},
     io::Transport,
-    link::{self, Endpoint, Link},
-    packet::{self, Advert, Drop, DropCounts},
+    link::{self, Link},
+    packet::{self, Advert, Drop},
     receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
     sync_group::MemberView,
@@ -34,11 +39,21 @@ use crate::{
     track::{interface::Notifications, Verdict},
 };
 
+/// Every configured (interface, VRID): an instance ignores adverts of its
+/// siblings on the same interface instead of counting them as VRID drops.
+pub type Vrids = Arc<RwLock<BTreeSet<(String, u8)>>>;
+
 /// Requests to a running instance.
 #[derive(Debug)]
 pub enum Command {
     /// Leave (a master sends priority 0 first) and remove the addresses.
     Shutdown,
+    /// Leave for a successor that the engine starts next (a reload changed
+    /// what identifies the instance): see [`Handover`].
+    HandOver(Handover),
+    /// A reload changed settings of the same virtual router: apply them in
+    /// place, keeping the state and the addresses.
+    Reconfigure(Box<InstanceSpec>),
     /// An event from the instance's sync group coordinator.
     Sync(Event),
     /// Tracking restarted (configuration reload): follow this verdict now.
@@ -56,72 +71,31 @@ pub struct SyncLink {
     pub views: mpsc::UnboundedSender<(usize, MemberView)>,
 }
 
-/// What `lb-daemon status` shows of an instance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InstanceStatus {
-    /// Instance name.
-    pub name: String,
-    /// Interface.
-    pub interface: String,
-    /// Virtual router id.
-    pub vrid: u8,
-    /// Current state, spelled as keepalived logs it (`MASTER`).
-    #[serde(serialize_with = "as_display")]
-    pub state: State,
-    /// Effective priority.
-    pub priority: u8,
-    /// Address of the current master, as far as this node knows.
-    pub master: Option<IpAddr>,
-    /// Addresses the instance holds while master.
-    pub vips: Vec<String>,
-    /// Unix time of the last state change.
-    pub last_transition: Option<u64>,
-    /// Adverts sent.
-    pub adverts_sent: u64,
-    /// Valid adverts received for this VRID.
-    pub adverts_received: u64,
-    /// Packets dropped, by reason.
-    pub drops: DropCounts,
-    /// Why the instance could not run, or is in FAULT because its interface
-    /// is gone or unusable.
-    pub error: Option<String>,
-}
-
-impl InstanceStatus {
-    /// The status of an instance that has not started yet.
-    pub fn initial(spec: &InstanceSpec) -> InstanceStatus {
-        InstanceStatus {
-            name: spec.name.clone(),
-            interface: spec.interface.clone(),
-            vrid: spec.vrid,
-            state: State::Initialize,
-            priority: spec.priority,
-            master: None,
-            vips: spec.all_vips().map(|v| v.address.to_string()).collect(),
-            last_transition: None,
-            adverts_sent: 0,
-            adverts_received: 0,
-            drops: DropCounts::default(),
-            error: None,
-        }
-    }
-}
-
 /// Runs the instance until [`Command::Shutdown`] (or the command channel
 /// closes). Errors that keep it from running are logged and shown in its
-/// status as FAULT; they never stop the daemon.
+/// status as FAULT; they never stop the daemon. With `resume`, it replaces
+/// an instance that was MASTER and starts as MASTER (see
+/// [`Fsm::set_resume_master`]).
 pub async fn run(
     spec: InstanceSpec,
     shared: Shared,
     verdict: Option<watch::Receiver<Verdict>>,
     mut commands: mpsc::Receiver<Command>,
+    resume: bool,
 ) {
     let name = spec.name.clone();
     let status = shared.status.clone();
-    let mut instance = match Instance::start(spec, shared, verdict).await {
+    let (netlink, ownership) = (shared.netlink.clone(), shared.ownership.clone());
+    let mut instance = match Instance::start(spec.clone(), shared, verdict, resume).await {
         Ok(instance) => instance,
         Err(e) => {
             error!("({name}) cannot run: {e:#}");
+            if resume {
+                // The predecessor left the addresses this instance shares
+                // with it: nobody holds them now.
+                ownership.set(&name, spec.owned(false));
+                reload::release_inherited(&spec, netlink).await;
+            }
             status.send_modify(|s| {
                 s.state = State::Fault;
                 s.error = Some(format!("{e:#}"));
@@ -176,6 +150,8 @@ struct Instance {
     second_burst_pending: bool,
     /// The receive path's rate-limited log.
     rx_log: RxLog,
+    /// Set when the instance leaves for a successor.
+    handover: Option<Handover>,
 }
 
 impl Instance {
@@ -183,20 +159,16 @@ impl Instance {
         spec: InstanceSpec,
         shared: Shared,
         verdict: Option<watch::Receiver<Verdict>>,
+        resume: bool,
     ) -> Result<Instance> {
         let links = link::notifications();
         let (link, primary) = Link::open(&shared.netlink, &spec).await?;
         let vips = Vips::new(&spec, shared.netlink.clone()).await;
-        let mut fsm = Fsm::new(Params {
-            version: spec.version,
-            priority: spec.priority,
-            advert_int: spec.advert_int,
-            preempt: spec.preempt,
-            preempt_delay: spec.preempt_delay,
-            initial: spec.initial,
-            local_addr: primary,
-        });
+        let mut fsm = Fsm::new(spec.fsm_params(primary));
         fsm.set_sync_member(shared.sync.is_some());
+        if resume {
+            fsm.set_resume_master();
+        }
         let spec_priority = spec.priority;
         let rx_log = RxLog::new(&spec.name);
         let mut instance = Instance {
@@ -217,8 +189,11 @@ impl Instance {
             garp_due: None,
             second_burst_pending: false,
             rx_log,
+            handover: None,
         };
-        instance.vips.remove_leftovers(instance.own_index()).await;
+        if !resume {
+            instance.vips.remove_leftovers(instance.own_index()).await;
+        }
         instance.publish_ownership();
         // What tracking says already counts when the instance starts.
         if let Some(verdict) = instance.verdict.as_mut().map(|v| *v.borrow_and_update()) {
@@ -258,15 +233,26 @@ impl Instance {
                         verdict.mark_unchanged();
                         self.verdict = Some(verdict);
                     }
+                    Some(Command::Reconfigure(spec)) => self.reconfigure(*spec).await,
+                    Some(Command::HandOver(handover)) => {
+                        self.hand_over(handover);
+                        break;
+                    }
                     Some(Command::Shutdown) | None => break,
                 },
             }
         }
-        let actions = self.fsm.handle(self.now(), Event::Shutdown);
+        let mut actions = self.fsm.handle(self.now(), Event::Shutdown);
+        if self.successor_continues() {
+            // The same virtual router goes on: no priority 0 for the peers.
+            actions.retain(|a| matches!(a, Action::Transition { .. }));
+        }
         self.apply(actions).await;
-        self.shared
-            .notifier
-            .stop(Target::Instance(&self.spec.config), self.fsm.priority());
+        if !self.successor_continues() {
+            self.shared
+                .notifier
+                .stop(Target::Instance(&self.spec.config), self.fsm.priority());
+        }
     }
 
     fn now(&self) -> Time {
@@ -443,6 +429,10 @@ impl Instance {
             self.garp_due = None;
             self.vips.remove_all(self.own_index()).await;
         }
+        if self.handover.is_some() {
+            // The successor publishes ownership and notifies.
+            return;
+        }
         self.shared.notifier.transition(
             Target::Instance(&self.spec.config),
             to,
@@ -456,47 +446,6 @@ impl Instance {
         self.publish_ownership();
     }
 
-    /// The delayed second burst after becoming master, then periodic refreshes.
-    fn garp_timer(&mut self) {
-        let (repeat, next) = match self.second_burst_pending {
-            true => (self.spec.garp.repeat, self.spec.garp.refresh),
-            false => (self.spec.garp.refresh_repeat, self.spec.garp.refresh),
-        };
-        self.second_burst_pending = false;
-        self.garp_due = next.map(|period| Instant::now() + period);
-        self.garp_burst(repeat);
-    }
-
-    fn garp_burst(&self, repeat: u32) {
-        let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
-            return;
-        };
-        let (mut v4, mut v6) = (Vec::<Ipv4Addr>::new(), Vec::<Ipv6Addr>::new());
-        for vip in self.spec.all_vips() {
-            match vip.address.addr() {
-                IpAddr::V4(a) => v4.push(a),
-                IpAddr::V6(a) => v6.push(a),
-            }
-        }
-        let name = &self.spec.name;
-        let listed: Vec<String> = self
-            .spec
-            .all_vips()
-            .map(|v| v.address.addr().to_string())
-            .collect();
-        info!(
-            "({name}) Sending/queueing gratuitous ARPs on {} for {}",
-            self.spec.interface,
-            listed.join(", ")
-        );
-        if let Err(e) = garp::send_arps(iface.index, *mac, &v4, repeat) {
-            warn!("({name}) gratuitous ARP on {}: {e}", self.spec.interface);
-        }
-        if let Err(e) = garp::send_nas(&self.spec.interface, iface.index, *mac, &v6, repeat) {
-            warn!("({name}) unsolicited NA on {}: {e}", self.spec.interface);
-        }
-    }
-
     /// The index of the instance's interface, while it has one.
     fn own_index(&self) -> Option<u32> {
         self.link.endpoint().map(|e| e.iface.index)
@@ -508,10 +457,6 @@ impl Instance {
             .ownership
             .set(&self.spec.name, self.spec.owned(master));
     }
-}
-
-fn as_display<S: serde::Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(state)
 }
 
 /// The next tracking verdict; never resolves when nothing is tracked (or
