@@ -1,12 +1,11 @@
 //! Two lb-daemons in one VRRP group on the lab's bridge: election, failover
 //! on kill -9, graceful handover on SIGTERM, preemption and nopreempt. The
 //! VIP must be on exactly the right director at every step.
-use std::{fs, path::PathBuf, time::Duration};
+use std::{fs, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Daemon, Host, Lab, LabSpec, VrrpConf, VIP, VIP6};
+use lb_tests::{wait_until, Daemon, Pair, VrrpConf, VIP, VIP6};
 use nix::sys::signal::Signal;
-use tempfile::TempDir;
 
 /// A director's configuration: VRRPv3 at 0.1 s keeps failovers well under a
 /// second, so the tests stay fast; `extra` goes inside the instance block.
@@ -18,54 +17,28 @@ fn config(state: &'static str, priority: u8, extra: &str) -> String {
     .render()
 }
 
-struct Pair {
-    lab: Lab,
-    dir: TempDir,
+fn holds_vip(pair: &Pair, n: usize) -> Result<bool> {
+    let addrs = pair
+        .host(n)
+        .ns()
+        .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])?;
+    Ok(addrs.contains(&format!(" {VIP}/24 ")))
 }
 
-impl Pair {
-    fn new() -> Result<Pair> {
-        let lab = Lab::new(LabSpec::directors_only(2))?;
-        Ok(Pair {
-            lab,
-            dir: tempfile::tempdir()?,
-        })
-    }
-
-    fn host(&self, n: usize) -> &Host {
-        self.lab.director(n)
-    }
-
-    /// Writes director `n`'s configuration and starts its daemon.
-    fn start(&self, n: usize, text: &str) -> Result<Daemon> {
-        let path: PathBuf = self.dir.path().join(format!("dir{n}.conf"));
-        fs::write(&path, text)?;
-        Daemon::start(self.host(n).ns(), &path, &format!("dir{n}"))
-    }
-
-    fn holds_vip(&self, n: usize) -> Result<bool> {
-        let addrs = self
-            .host(n)
-            .ns()
-            .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])?;
-        Ok(addrs.contains(&format!(" {VIP}/24 ")))
-    }
-
-    /// Waits until exactly director `n` holds the VIP and reports MASTER.
-    fn wait_master(&self, n: usize, daemon: &Daemon, timeout: Duration) -> Result<()> {
-        let other = 3 - n;
-        wait_until(timeout, Duration::from_millis(20), || {
-            self.holds_vip(n).unwrap_or(false)
-                && !self.holds_vip(other).unwrap_or(true)
-                && state(daemon).as_deref() == Some("MASTER")
-        })
-        .with_context(|| {
-            format!(
-                "dir{n} never became the only master; its log:\n{}",
-                daemon.log()
-            )
-        })
-    }
+/// Waits until exactly director `n` holds the VIP and reports MASTER.
+fn wait_master(pair: &Pair, n: usize, daemon: &Daemon, timeout: Duration) -> Result<()> {
+    let other = 3 - n;
+    wait_until(timeout, Duration::from_millis(20), || {
+        holds_vip(pair, n).unwrap_or(false)
+            && !holds_vip(pair, other).unwrap_or(true)
+            && state(daemon).as_deref() == Some("MASTER")
+    })
+    .with_context(|| {
+        format!(
+            "dir{n} never became the only master; its log:\n{}",
+            daemon.log()
+        )
+    })
 }
 
 fn state(daemon: &Daemon) -> Option<String> {
@@ -78,7 +51,7 @@ fn election_then_failover_on_kill_then_preemption() -> Result<()> {
     let pair = Pair::new()?;
     let mut d1 = pair.start(1, &config("MASTER", 150, ""))?;
     let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     d1.wait_for_log("(VI_1) Entering MASTER STATE", Duration::from_secs(1))?;
     ensure!(
         state(&d2).as_deref() == Some("BACKUP"),
@@ -103,7 +76,7 @@ fn election_then_failover_on_kill_then_preemption() -> Result<()> {
         state(&d2).as_deref() == Some("MASTER")
     })
     .with_context(|| format!("dir2 did not take over:\n{}", d2.log()))?;
-    ensure!(pair.holds_vip(2)?, "dir2 holds the VIP after failover");
+    ensure!(holds_vip(&pair, 2)?, "dir2 holds the VIP after failover");
     // The client's neighbour entry follows the gratuitous ARPs.
     let mac2 = pair.host(2).mac_string();
     wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
@@ -116,7 +89,7 @@ fn election_then_failover_on_kill_then_preemption() -> Result<()> {
 
     // dir1 comes back (its stale VIP is cleaned up at start) and preempts.
     let d1 = pair.start(1, &config("MASTER", 150, ""))?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     d2.wait_for_log("(VI_1) Received higher prio advert", Duration::from_secs(2))?;
     d2.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(2))?;
     Ok(())
@@ -127,13 +100,13 @@ fn graceful_handover_on_sigterm() -> Result<()> {
     let pair = Pair::new()?;
     let mut d1 = pair.start(1, &config("MASTER", 150, ""))?;
     let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     let status = d1.stop()?;
     ensure!(status.success(), "dir1 exit status {status}");
-    ensure!(!pair.holds_vip(1)?, "a stopped master removes its VIP");
+    ensure!(!holds_vip(&pair, 1)?, "a stopped master removes its VIP");
     // Priority 0 from the leaving master: the backup takes over after its
     // skew time (well under the 0.3 s master-down interval).
-    pair.wait_master(2, &d2, Duration::from_secs(2))?;
+    wait_master(&pair, 2, &d2, Duration::from_secs(2))?;
     Ok(())
 }
 
@@ -141,7 +114,7 @@ fn graceful_handover_on_sigterm() -> Result<()> {
 fn nopreempt_keeps_the_current_master() -> Result<()> {
     let pair = Pair::new()?;
     let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
-    pair.wait_master(2, &d2, Duration::from_secs(5))?;
+    wait_master(&pair, 2, &d2, Duration::from_secs(5))?;
     let d1 = pair.start(1, &config("BACKUP", 150, "    nopreempt\n"))?;
     d1.wait_for_log("(VI_1) Entering BACKUP STATE", Duration::from_secs(2))?;
     std::thread::sleep(Duration::from_secs(1));
@@ -150,7 +123,7 @@ fn nopreempt_keeps_the_current_master() -> Result<()> {
         "higher priority with nopreempt stays backup"
     );
     ensure!(
-        pair.holds_vip(2)? && !pair.holds_vip(1)?,
+        holds_vip(&pair, 2)? && !holds_vip(&pair, 1)?,
         "VIP stays on dir2"
     );
     Ok(())
@@ -160,15 +133,18 @@ fn nopreempt_keeps_the_current_master() -> Result<()> {
 fn preempt_delay_postpones_preemption() -> Result<()> {
     let pair = Pair::new()?;
     let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
-    pair.wait_master(2, &d2, Duration::from_secs(5))?;
+    wait_master(&pair, 2, &d2, Duration::from_secs(5))?;
     let d1 = pair.start(1, &config("BACKUP", 150, "    preempt_delay 2\n"))?;
     std::thread::sleep(Duration::from_millis(1200));
     ensure!(
         state(&d1).as_deref() == Some("BACKUP"),
         "no preemption during preempt_delay"
     );
-    ensure!(pair.holds_vip(2)?, "VIP still on dir2 during preempt_delay");
-    pair.wait_master(1, &d1, Duration::from_secs(3))?;
+    ensure!(
+        holds_vip(&pair, 2)?,
+        "VIP still on dir2 during preempt_delay"
+    );
+    wait_master(&pair, 1, &d1, Duration::from_secs(3))?;
     Ok(())
 }
 
@@ -176,7 +152,7 @@ fn preempt_delay_postpones_preemption() -> Result<()> {
 fn sighup_keeps_unchanged_instances_and_their_vips() -> Result<()> {
     let pair = Pair::new()?;
     let d1 = pair.start(1, &config("MASTER", 150, ""))?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     let before = d1.status()?["vrrp"][0].clone();
 
     // Add a second instance; VI_1 is untouched.
@@ -184,10 +160,7 @@ fn sighup_keeps_unchanged_instances_and_their_vips() -> Result<()> {
         .replace("VI_1", "VI_2")
         .replace("virtual_router_id 51", "virtual_router_id 52")
         .replace(VIP, "192.0.2.51");
-    fs::write(
-        pair.dir.path().join("dir1.conf"),
-        config("MASTER", 150, "") + &second,
-    )?;
+    fs::write(pair.path(1), config("MASTER", 150, "") + &second)?;
     // Watch the VIP continuously while the daemon reloads.
     let host = pair.host(1);
     let watcher = std::thread::scope(|s| -> Result<bool> {
@@ -221,10 +194,7 @@ fn sighup_keeps_unchanged_instances_and_their_vips() -> Result<()> {
     ensure!(after["state"] == "MASTER");
 
     // Changing VI_1's priority changes it (and only it) in place.
-    fs::write(
-        pair.dir.path().join("dir1.conf"),
-        config("MASTER", 140, "") + &second,
-    )?;
+    fs::write(pair.path(1), config("MASTER", 140, "") + &second)?;
     d1.signal(Signal::SIGHUP)?;
     d1.wait_for_log(
         "(VI_1) configuration changed, applied without restarting the instance",
@@ -234,7 +204,7 @@ fn sighup_keeps_unchanged_instances_and_their_vips() -> Result<()> {
         !d1.log().contains("(VI_2) configuration changed"),
         "VI_2 untouched"
     );
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     Ok(())
 }
 
@@ -296,11 +266,11 @@ fn track_script_failure_and_recovery_move_the_vip() -> Result<()> {
     let tracked = config("MASTER", 150, "    track_script {\n        chk\n    }\n");
     let d1 = pair.start(1, &(script + &tracked))?;
     let d2 = pair.start(2, &config("BACKUP", 100, ""))?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
 
     // The check fails: 150 - 60 = 90 < 100, and the backup takes over.
     fs::remove_file(&flag)?;
-    pair.wait_master(2, &d2, Duration::from_secs(5))?;
+    wait_master(&pair, 2, &d2, Duration::from_secs(5))?;
     ensure!(
         d1.status()?["vrrp"][0]["priority"] == 90,
         "effective priority 90: {}",
@@ -310,7 +280,7 @@ fn track_script_failure_and_recovery_move_the_vip() -> Result<()> {
 
     // It recovers: back to 150, and dir1 preempts.
     fs::write(&flag, "")?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     d1.wait_for_log("VRRP_Script(chk) succeeded", Duration::from_secs(1))?;
     Ok(())
 }
@@ -374,7 +344,7 @@ fn sync_group_follows_a_member_fault_and_recovery() -> Result<()> {
         )
     })?;
     ensure!(
-        pair.holds_vip(2)? && !pair.holds_vip(1)?,
+        holds_vip(&pair, 2)? && !holds_vip(&pair, 1)?,
         "VI_1's VIP moved with the group"
     );
 
@@ -419,7 +389,7 @@ fn notify_scripts_and_smtp_alert_follow_transitions() -> Result<()> {
         record.display()
     );
     let mut d1 = pair.start(1, &(globals + &config("MASTER", 150, &hooks)))?;
-    pair.wait_master(1, &d1, Duration::from_secs(5))?;
+    wait_master(&pair, 1, &d1, Duration::from_secs(5))?;
     let calls_now = || fs::read_to_string(&calls).unwrap_or_default();
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
         calls_now().contains("INSTANCE VI_1 MASTER 150") && calls_now().contains("master-hook")

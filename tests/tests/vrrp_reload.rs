@@ -6,81 +6,49 @@
 use std::{
     fs,
     io::{BufRead, BufReader},
-    path::PathBuf,
     process::Stdio,
     thread,
     time::{Duration, Instant},
 };
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Daemon, Host, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{wait_until, Daemon, Host, Pair, VrrpConf, VIP};
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use tempfile::TempDir;
 
+/// The VIP with its prefix, as `ip addr` shows it.
+const VIP_24: &str = "192.0.2.50/24";
 /// A second address for the instance.
 const VIP2: &str = "192.0.2.51";
+/// [`VIP2`] with its prefix.
+const VIP2_24: &str = "192.0.2.51/24";
 
-struct Pair {
-    lab: Lab,
-    dir: TempDir,
-}
-
-impl Pair {
-    fn new() -> Result<Pair> {
-        Ok(Pair {
-            lab: Lab::new(LabSpec::directors_only(2))?,
-            dir: tempfile::tempdir()?,
-        })
-    }
-
-    fn host(&self, n: usize) -> &Host {
-        self.lab.director(n)
-    }
-
-    fn path(&self, n: usize) -> PathBuf {
-        self.dir.path().join(format!("dir{n}.conf"))
-    }
-
-    fn start(&self, n: usize, text: &str) -> Result<Daemon> {
-        fs::write(self.path(n), text)?;
-        Daemon::start(self.host(n).ns(), &self.path(n), &format!("dir{n}"))
-    }
-
-    fn holds(&self, n: usize, address: &str) -> bool {
-        self.host(n)
-            .ns()
-            .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])
-            .is_ok_and(|a| a.contains(&format!(" {address}/24 ")))
-    }
-
-    /// Rewrites director `n`'s configuration, sends SIGHUP and watches
-    /// `addresses` on it for `watch`: returns the first one found missing.
-    fn reload_watching(
-        &self,
-        n: usize,
-        daemon: &Daemon,
-        text: &str,
-        addresses: &[&str],
-        watch: Duration,
-    ) -> Result<Option<String>> {
-        fs::write(self.path(n), text)?;
-        thread::scope(|s| {
-            let watcher = s.spawn(|| {
-                let end = Instant::now() + watch;
-                while Instant::now() < end {
-                    if let Some(gone) = addresses.iter().find(|a| !self.holds(n, a)) {
-                        return Some(gone.to_string());
-                    }
+/// Rewrites director `n`'s configuration, sends SIGHUP and watches
+/// `addresses` (with prefix) on it for `watch`: returns the first one found
+/// missing.
+fn reload_watching(
+    pair: &Pair,
+    n: usize,
+    daemon: &Daemon,
+    text: &str,
+    addresses: &[&str],
+    watch: Duration,
+) -> Result<Option<String>> {
+    fs::write(pair.path(n), text)?;
+    thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let end = Instant::now() + watch;
+            while Instant::now() < end {
+                if let Some(gone) = addresses.iter().find(|a| !pair.holds(n, a)) {
+                    return Some(gone.to_string());
                 }
-                None
-            });
-            daemon.signal(Signal::SIGHUP)?;
-            Ok(watcher.join().expect("watcher thread"))
-        })
-    }
+            }
+            None
+        });
+        daemon.signal(Signal::SIGHUP)?;
+        Ok(watcher.join().expect("watcher thread"))
+    })
 }
-
 fn conf(priority: u8, advert_int: &'static str, extra: &str) -> String {
     VrrpConf {
         advert_int,
@@ -152,7 +120,7 @@ fn priority_interval_and_preempt_changes_apply_in_place() -> Result<()> {
     // Priority, interval and preemption change: VI_1 stays MASTER and the
     // VIP never leaves.
     let changed = conf(140, "1", "    preempt_delay 2\n");
-    let gone = pair.reload_watching(1, &d1, &changed, &[VIP], Duration::from_secs(2))?;
+    let gone = reload_watching(&pair, 1, &d1, &changed, &[VIP_24], Duration::from_secs(2))?;
     ensure!(gone.is_none(), "VIP gone during the reload:\n{}", d1.log());
     wait_generation(&d1, 2)?;
     let after = instance(&d1)?;
@@ -173,7 +141,7 @@ fn priority_interval_and_preempt_changes_apply_in_place() -> Result<()> {
         "(VI_1) configuration changed, applied without restarting the instance",
         Duration::from_secs(1),
     )?;
-    ensure!(!pair.holds(2, VIP) && instance(&d2)?["state"] == "BACKUP");
+    ensure!(!pair.holds(2, VIP_24) && instance(&d2)?["state"] == "BACKUP");
 
     // A MASTER advertises new values at once, not at its next (3 s) timer.
     fs::write(pair.path(1), conf(130, "3", ""))?;
@@ -190,7 +158,7 @@ fn priority_interval_and_preempt_changes_apply_in_place() -> Result<()> {
     fs::write(pair.path(1), conf(90, "0.1", ""))?;
     d1.signal(Signal::SIGHUP)?;
     wait_until(Duration::from_secs(12), Duration::from_millis(20), || {
-        pair.holds(2, VIP) && !pair.holds(1, VIP)
+        pair.holds(2, VIP_24) && !pair.holds(1, VIP_24)
     })
     .with_context(|| format!("dir2 did not take over:\n{}\n{}", d1.log(), d2.log()))?;
     wait_state(&d1, "BACKUP", Duration::from_secs(2))?;
@@ -211,10 +179,10 @@ fn address_changes_apply_in_place() -> Result<()> {
         "0.1",
         &format!("    virtual_ipaddress_excluded {{\n        {VIP2}/24 dev eth0\n    }}\n"),
     );
-    let gone = pair.reload_watching(1, &d1, &both, &[VIP], Duration::from_secs(1))?;
+    let gone = reload_watching(&pair, 1, &d1, &both, &[VIP_24], Duration::from_secs(1))?;
     ensure!(gone.is_none(), "{gone:?} gone during the reload");
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-        pair.holds(1, VIP2)
+        pair.holds(1, VIP2_24)
     })
     .with_context(|| format!("{VIP2} not added:\n{}", d1.log()))?;
 
@@ -224,10 +192,17 @@ fn address_changes_apply_in_place() -> Result<()> {
         ..VrrpConf::fast("MASTER", 150)
     }
     .render();
-    let gone = pair.reload_watching(1, &d1, &second_only, &[VIP2], Duration::from_secs(1))?;
+    let gone = reload_watching(
+        &pair,
+        1,
+        &d1,
+        &second_only,
+        &[VIP2_24],
+        Duration::from_secs(1),
+    )?;
     ensure!(gone.is_none(), "{gone:?} gone during the reload");
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-        !pair.holds(1, VIP)
+        !pair.holds(1, VIP_24)
     })
     .with_context(|| format!("{VIP} not removed:\n{}", d1.log()))?;
     let after = instance(&d1)?;
@@ -251,7 +226,7 @@ fn identity_change_and_rename_hand_the_vip_over_without_a_gap() -> Result<()> {
     // Another VRID is another virtual router: the instance restarts, and
     // resumes as MASTER with the VIP where it was.
     let vrid61 = conf(150, "0.1", "").replace("virtual_router_id 51", "virtual_router_id 61");
-    let gone = pair.reload_watching(1, &d1, &vrid61, &[VIP], Duration::from_secs(2))?;
+    let gone = reload_watching(&pair, 1, &d1, &vrid61, &[VIP_24], Duration::from_secs(2))?;
     ensure!(gone.is_none(), "VIP gone during the restart:\n{}", d1.log());
     d1.wait_for_log(
         "(VI_1) configuration changed, restarting the instance",
@@ -262,7 +237,7 @@ fn identity_change_and_rename_hand_the_vip_over_without_a_gap() -> Result<()> {
 
     // keepalived matches instances by identity: a rename hands over too.
     let renamed = vrid61.replace("VI_1", "VI_9");
-    let gone = pair.reload_watching(1, &d1, &renamed, &[VIP], Duration::from_secs(2))?;
+    let gone = reload_watching(&pair, 1, &d1, &renamed, &[VIP_24], Duration::from_secs(2))?;
     ensure!(gone.is_none(), "VIP gone during the rename:\n{}", d1.log());
     d1.wait_for_log(
         "(VI_1) renamed to VI_9, handing over",

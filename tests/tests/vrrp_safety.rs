@@ -1,61 +1,39 @@
 //! HA safety of two lb-daemons in one VRRP group on the lab's bridge: a
 //! director never keeps a VIP it does not own, and never claims MASTER on
 //! an interface that is gone.
-use std::{fs, time::Duration};
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Daemon, Host, Lab, LabSpec, VrrpConf};
+use lb_tests::{wait_until, Daemon, Pair, VrrpConf};
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use tempfile::TempDir;
 
-/// Both directors, with their configuration files.
-struct Pair {
-    lab: Lab,
-    dir: TempDir,
+/// Starts director `n` with `conf`.
+fn start(pair: &Pair, n: usize, conf: &VrrpConf) -> Result<Daemon> {
+    pair.start(n, &conf.render())
 }
 
-impl Pair {
-    fn new() -> Result<Pair> {
-        Ok(Pair {
-            lab: Lab::new(LabSpec::directors_only(2))?,
-            dir: tempfile::tempdir()?,
-        })
-    }
+fn holds_vip(pair: &Pair, n: usize) -> bool {
+    VrrpConf::fast("BACKUP", 1).held_by(pair.host(n).ns())
+}
 
-    fn host(&self, n: usize) -> &Host {
-        self.lab.director(n)
-    }
-
-    /// Starts director `n` with VI_1 (`VIP dev eth0`, VRRPv3 at 0.1 s).
-    fn start(&self, n: usize, conf: &VrrpConf) -> Result<Daemon> {
-        let path = self.dir.path().join(format!("dir{n}.conf"));
-        fs::write(&path, conf.render())?;
-        Daemon::start(self.host(n).ns(), &path, &format!("dir{n}"))
-    }
-
-    fn holds_vip(&self, n: usize) -> bool {
-        VrrpConf::fast("BACKUP", 1).held_by(self.host(n).ns())
-    }
-
-    /// Waits until director `n` is MASTER holding the VIP, and the other
-    /// director neither.
-    fn wait_master(&self, n: usize, daemons: [&Daemon; 2], timeout: Duration) -> Result<()> {
-        let other = 3 - n;
-        wait_until(timeout, Duration::from_millis(20), || {
-            self.holds_vip(n)
-                && !self.holds_vip(other)
-                && state(daemons[n - 1]).as_deref() == Some("MASTER")
-                && state(daemons[other - 1]).as_deref() == Some("BACKUP")
-        })
-        .with_context(|| {
-            format!(
-                "dir{n} never became the only master; logs:\n{}\n{}",
-                daemons[0].log(),
-                daemons[1].log()
-            )
-        })
-    }
+/// Waits until director `n` is MASTER holding the VIP, and the other
+/// director neither.
+fn wait_master(pair: &Pair, n: usize, daemons: [&Daemon; 2], timeout: Duration) -> Result<()> {
+    let other = 3 - n;
+    wait_until(timeout, Duration::from_millis(20), || {
+        holds_vip(pair, n)
+            && !holds_vip(pair, other)
+            && state(daemons[n - 1]).as_deref() == Some("MASTER")
+            && state(daemons[other - 1]).as_deref() == Some("BACKUP")
+    })
+    .with_context(|| {
+        format!(
+            "dir{n} never became the only master; logs:\n{}\n{}",
+            daemons[0].log(),
+            daemons[1].log()
+        )
+    })
 }
 
 fn vi_1(daemon: &Daemon) -> Option<Value> {
@@ -73,9 +51,9 @@ fn adverts_sent(daemon: &Daemon) -> Option<u64> {
 #[test]
 fn restarted_backup_removes_the_dev_vip_a_killed_master_left() -> Result<()> {
     let pair = Pair::new()?;
-    let mut d1 = pair.start(1, &VrrpConf::fast("MASTER", 150))?;
-    let d2 = pair.start(2, &VrrpConf::fast("BACKUP", 100))?;
-    pair.wait_master(1, [&d1, &d2], Duration::from_secs(5))?;
+    let mut d1 = start(&pair, 1, &VrrpConf::fast("MASTER", 150))?;
+    let d2 = start(&pair, 2, &VrrpConf::fast("BACKUP", 100))?;
+    wait_master(&pair, 1, [&d1, &d2], Duration::from_secs(5))?;
 
     d1.signal(Signal::SIGKILL)?;
     d1.stop()?;
@@ -83,17 +61,17 @@ fn restarted_backup_removes_the_dev_vip_a_killed_master_left() -> Result<()> {
         state(&d2).as_deref() == Some("MASTER")
     })
     .with_context(|| format!("dir2 did not take over:\n{}", d2.log()))?;
-    ensure!(pair.holds_vip(1), "a killed daemon cannot remove its VIP");
+    ensure!(holds_vip(&pair, 1), "a killed daemon cannot remove its VIP");
 
     // dir1 comes back with a lower priority than dir2: it stays BACKUP, so
     // the VIP (`dev eth0`) its crashed run left must go.
-    let d1 = pair.start(1, &VrrpConf::fast("BACKUP", 50))?;
+    let d1 = start(&pair, 1, &VrrpConf::fast("BACKUP", 50))?;
     wait_until(Duration::from_secs(1), Duration::from_millis(20), || {
-        !pair.holds_vip(1)
+        !holds_vip(&pair, 1)
     })
     .with_context(|| format!("dir1 kept the leftover VIP; its log:\n{}", d1.log()))?;
     d1.wait_for_log("(VI_1) removing leftover VIP", Duration::from_secs(1))?;
-    pair.wait_master(2, [&d1, &d2], Duration::from_secs(2))?;
+    wait_master(&pair, 2, [&d1, &d2], Duration::from_secs(2))?;
     Ok(())
 }
 
@@ -115,9 +93,9 @@ fn interface_lost_and_back(extra: &str) -> Result<()> {
         extra: extra.to_owned(),
         ..VrrpConf::fast("MASTER", 150)
     };
-    let d1 = pair.start(1, &conf)?;
-    let d2 = pair.start(2, &VrrpConf::fast("BACKUP", 100))?;
-    pair.wait_master(1, [&d1, &d2], Duration::from_secs(5))?;
+    let d1 = start(&pair, 1, &conf)?;
+    let d2 = start(&pair, 2, &VrrpConf::fast("BACKUP", 100))?;
+    wait_master(&pair, 1, [&d1, &d2], Duration::from_secs(5))?;
 
     pair.lab.unplug(pair.host(1))?;
     d1.wait_status("VI_1 in FAULT, saying why", Duration::from_secs(2), |s| {
@@ -125,7 +103,7 @@ fn interface_lost_and_back(extra: &str) -> Result<()> {
         vi["state"] == "FAULT" && vi["error"].as_str().is_some_and(|e| e.contains("eth0"))
     })?;
     wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
-        state(&d2).as_deref() == Some("MASTER") && pair.holds_vip(2)
+        state(&d2).as_deref() == Some("MASTER") && holds_vip(&pair, 2)
     })
     .with_context(|| format!("dir2 did not take over:\n{}", d2.log()))?;
     // While the interface is gone, dir1 stays in FAULT and sends nothing.
@@ -140,7 +118,7 @@ fn interface_lost_and_back(extra: &str) -> Result<()> {
     // eth0 comes back with a new index: dir1 reopens its sockets there,
     // hears dir2, and preempts it (priority 150 over 100).
     pair.lab.replug(pair.host(1))?;
-    pair.wait_master(1, [&d1, &d2], Duration::from_secs(5))?;
+    wait_master(&pair, 1, [&d1, &d2], Duration::from_secs(5))?;
     d1.wait_for_log("VRRP sockets reopened", Duration::from_secs(1))?;
     let vi = vi_1(&d1).context("dir1 status")?;
     ensure!(vi["error"].is_null(), "dir1 still reports an error: {vi}");
@@ -181,7 +159,7 @@ fn vip_on_a_recreated_dev_interface_is_added_again() -> Result<()> {
         extra: format!("    virtual_ipaddress_excluded {{\n        {OTHER} dev dum0\n    }}\n"),
         ..VrrpConf::fast("MASTER", 150)
     };
-    let d1 = pair.start(1, &conf)?;
+    let d1 = start(&pair, 1, &conf)?;
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
         state(&d1).as_deref() == Some("MASTER") && on_dum0()
     })
@@ -193,6 +171,6 @@ fn vip_on_a_recreated_dev_interface_is_added_again() -> Result<()> {
     wait_until(Duration::from_secs(1), Duration::from_millis(20), on_dum0)
         .with_context(|| format!("the VIP did not come back on dum0:\n{}", d1.log()))?;
     ensure!(state(&d1).as_deref() == Some("MASTER"), "{:?}", vi_1(&d1));
-    ensure!(pair.holds_vip(1), "dir1 still holds the eth0 VIP");
+    ensure!(holds_vip(&pair, 1), "dir1 still holds the eth0 VIP");
     Ok(())
 }
