@@ -5,14 +5,12 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::{Read, Write},
-    net::{SocketAddr, TcpStream},
     path::Path,
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use lb_tests::{http_get, in_netns, Daemon, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{http_get, in_netns, Daemon, KeptAlive, Lab, LabSpec, VrrpConf, VIP};
 use serde_json::Value;
 
 /// The real servers' TCP_CHECK period.
@@ -112,36 +110,6 @@ fn spread(lab: &Lab, flows: usize) -> Result<BTreeMap<String, usize>> {
     Ok(counts)
 }
 
-/// A kept-alive HTTP/1.1 connection to the VIP.
-struct Kept(TcpStream);
-
-impl Kept {
-    fn open() -> Result<Kept> {
-        let addr: SocketAddr = format!("{VIP}:80").parse()?;
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        Ok(Kept(stream))
-    }
-
-    /// The name of the real server answering `GET /` on this connection.
-    fn ask(&mut self) -> Result<String> {
-        write!(self.0, "GET / HTTP/1.1\r\nHost: {VIP}\r\n\r\n")?;
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 1024];
-        loop {
-            let n = self.0.read(&mut buf)?;
-            ensure!(n > 0, "connection closed");
-            raw.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&raw);
-            if let Some((_, body)) = text.split_once("\r\n\r\n") {
-                if body.ends_with('\n') {
-                    return Ok(body.trim().to_owned());
-                }
-            }
-        }
-    }
-}
-
 fn ensure_near(
     counts: &BTreeMap<String, usize>,
     expected: &[(&str, usize)],
@@ -228,7 +196,9 @@ fn xdp_schedulers_spread_client_flows() -> Result<()> {
     let counts = in_netns(
         lab.client().ns_name(),
         || -> Result<BTreeMap<String, usize>> {
-            let mut kept: Vec<Kept> = (0..30).map(|_| Kept::open()).collect::<Result<_>>()?;
+            let mut kept: Vec<KeptAlive> = (0..30)
+                .map(|_| KeptAlive::open(&format!("{VIP}:80")))
+                .collect::<Result<_>>()?;
             let mut counts = BTreeMap::new();
             for k in &mut kept {
                 *counts.entry(k.ask()?).or_default() += 1;
@@ -330,10 +300,14 @@ fn xdp_a_stopped_real_server_takes_no_new_flows_and_others_keep_theirs() -> Resu
     let client = lab.client().ns_name().to_owned();
     // Six kept-alive connections, two per real server.
     let mut kept = in_netns(&client, || {
-        (0..6).map(|_| Kept::open()).collect::<Result<Vec<_>>>()
+        (0..6)
+            .map(|_| KeptAlive::open(&format!("{VIP}:80")))
+            .collect::<Result<Vec<_>>>()
     })??;
     let owners: Vec<String> = in_netns(&client, || {
-        kept.iter_mut().map(Kept::ask).collect::<Result<Vec<_>>>()
+        kept.iter_mut()
+            .map(KeptAlive::ask)
+            .collect::<Result<Vec<_>>>()
     })??;
     ensure!(
         owners.iter().filter(|o| *o == "rs2").count() == 2,
@@ -419,10 +393,14 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
 
     let client = lab.client().ns_name().to_owned();
     let mut kept = in_netns(&client, || {
-        (0..12).map(|_| Kept::open()).collect::<Result<Vec<_>>>()
+        (0..12)
+            .map(|_| KeptAlive::open(&format!("{VIP}:80")))
+            .collect::<Result<Vec<_>>>()
     })??;
     let before: Vec<String> = in_netns(&client, || {
-        kept.iter_mut().map(Kept::ask).collect::<Result<Vec<_>>>()
+        kept.iter_mut()
+            .map(KeptAlive::ask)
+            .collect::<Result<Vec<_>>>()
     })??;
 
     dir1.signal(nix::sys::signal::Signal::SIGKILL)?;
@@ -445,7 +423,9 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
     );
     // Maglev on both directors: established flows keep their server.
     let after: Vec<String> = in_netns(&client, || {
-        kept.iter_mut().map(Kept::ask).collect::<Result<Vec<_>>>()
+        kept.iter_mut()
+            .map(KeptAlive::ask)
+            .collect::<Result<Vec<_>>>()
     })??;
     ensure!(
         after == before,
