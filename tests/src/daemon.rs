@@ -57,6 +57,17 @@ impl Daemon {
     /// echoing its log to stderr as `[label] ...`, and waits until its control
     /// socket answers.
     pub fn start(ns: &Netns, config: &Path, label: &str) -> Result<Daemon> {
+        Daemon::start_with_env(ns, config, label, &[])
+    }
+
+    /// [`Daemon::start`] with `env` added to the daemon's environment (as a
+    /// service manager sets `NOTIFY_SOCKET` or `WATCHDOG_USEC`).
+    pub fn start_with_env(
+        ns: &Netns,
+        config: &Path,
+        label: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<Daemon> {
         let runtime_dir = tempfile::Builder::new().prefix(RUNTIME_PREFIX).tempdir()?;
         // Network namespace only: the daemon pins its maps in the host's bpffs.
         let mut cmd = ns.net_only_command(&[daemon_binary()?.as_os_str()]);
@@ -64,6 +75,7 @@ impl Daemon {
             .arg(config)
             .arg("--runtime-dir")
             .arg(runtime_dir.path())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = ns.spawn_command(cmd)?;

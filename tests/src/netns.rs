@@ -55,7 +55,7 @@ fn check_output(cmd: &Command, out: Output) -> Result<String> {
 }
 
 /// `cmd` in a new process group, stdin from /dev/null, no signal blocked.
-fn detached(mut cmd: Command) -> Command {
+pub fn detached(mut cmd: Command) -> Command {
     use std::os::unix::process::CommandExt;
     cmd.stdin(Stdio::null()).process_group(0);
     // SAFETY: pthread_sigmask is async-signal-safe; nothing is allocated.

@@ -1,6 +1,8 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
-//! ipvs-bench | lab | fresh-check`.
+//! ipvs-bench | lab | fresh-check | deb`.
 mod cmd;
+mod deb;
+mod docs;
 mod ebpf;
 mod fresh;
 mod guest;
@@ -65,6 +67,9 @@ enum Task {
         #[arg(long)]
         keep_clone: bool,
     },
+    /// Build the Debian package (cargo-deb): lb-daemon with its XDP object,
+    /// the systemd unit, man pages, completions; prints its path.
+    Deb,
     /// Build the netns lab, run both directors' daemons, show what each holds.
     Lab {
         /// Tear down after this many seconds instead of waiting for Ctrl-C.
@@ -95,5 +100,6 @@ fn main() -> Result<()> {
             keep_clone,
         }),
         Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
+        Task::Deb => deb::run().map(drop),
     }
 }

@@ -39,10 +39,18 @@ const PACKAGES: &[&str] = &[
     // Real peers and test servers.
     "keepalived",
     "nginx-light",
+    // `cargo xtask deb` and its test: the package's Depends (dpkg-shlibdeps),
+    // its check, its man pages and its unit.
+    "dpkg-dev",
+    "lintian",
+    "man-db",
+    "systemd",
 ];
 
 /// bpf-linker release that links for LLVM 22.
 const BPF_LINKER_VERSION: &str = "0.13";
+/// cargo-deb major version (`cargo xtask deb`; not packaged by Debian 12).
+const CARGO_DEB_VERSION: &str = "3";
 const BPFFS: &str = "/sys/fs/bpf";
 
 /// Machine-wide cache of the .debs the IPVS test guest is built from (kept
@@ -96,6 +104,7 @@ pub fn run() -> Result<()> {
     let started = Instant::now();
     install_packages()?;
     install_bpf_linker()?;
+    install_cargo_deb()?;
     mount_bpffs()?;
     fetch_guest_packages()?;
     tools::check(tools::TOOLS)?;
@@ -167,6 +176,23 @@ fn install_bpf_linker() -> Result<()> {
             // Without LLVM 22 first on PATH the build finds no libLLVM.
             .env("PATH", path)
             .env("LLVM_SYS_221_PREFIX", "/usr/lib/llvm-22"),
+    )
+}
+
+fn install_cargo_deb() -> Result<()> {
+    let installed = Command::new("cargo-deb")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {CARGO_DEB_VERSION}.")))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    cmd::step("installing cargo-deb (about 2 minutes)");
+    cmd::run(
+        Command::new("cargo")
+            .args(["install", "--locked", "cargo-deb", "--version"])
+            .arg(format!("^{CARGO_DEB_VERSION}")),
     )
 }
 

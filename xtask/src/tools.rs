@@ -165,6 +165,36 @@ pub const TOOLS: &[Tool] = &[
         "Debian package libc-bin",
         "the IPVS guest (libraries of its programs)",
     ),
+    tool(
+        "cargo-deb",
+        VERSION,
+        "`cargo install cargo-deb` (setup installs it)",
+        "cargo xtask deb",
+    ),
+    tool(
+        "dpkg-shlibdeps",
+        VERSION,
+        "Debian package dpkg-dev",
+        "cargo xtask deb (the package's Depends)",
+    ),
+    tool(
+        "lintian",
+        VERSION,
+        "Debian package lintian",
+        "the package test",
+    ),
+    tool(
+        "man",
+        VERSION,
+        "Debian package man-db",
+        "the package test (man -w)",
+    ),
+    tool(
+        "systemd-analyze",
+        VERSION,
+        "Debian package systemd",
+        "the package test (verifies the unit)",
+    ),
 ];
 
 /// Why `tool` does not work here, or `None` when it does.

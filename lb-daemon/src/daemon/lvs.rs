@@ -129,6 +129,11 @@ impl Lvs {
         self.ipvs.status()
     }
 
+    /// Resolves once IPVS had its first pass (see [`Reconciler::programmed`]).
+    pub fn programmed(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.ipvs.programmed()
+    }
+
     /// Replaces the checkers and model with those of a new configuration;
     /// real servers still configured keep their verdicts, and the
     /// reconciler follows the new model, changing only what differs.

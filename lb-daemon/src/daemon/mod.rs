@@ -7,6 +7,7 @@ mod fast_path;
 mod lvs;
 pub mod runtime_dir;
 mod secrets;
+pub mod systemd;
 
 use std::{
     future::Future,
@@ -32,6 +33,7 @@ use crate::{
     vrrp::engine::Engine,
 };
 use runtime_dir::{Access, RuntimeDir};
+use systemd::Systemd;
 
 /// How long a stopping daemon waits for notify scripts and mail in flight.
 const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -92,6 +94,32 @@ impl Running {
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
             "config": secrets::redacted_config(&self.config),
         })
+    }
+
+    /// The service manager's one-line `STATUS=` (see [`systemd::summary`]).
+    fn summary(&self) -> String {
+        let states: Vec<_> = self.vrrp.status().iter().map(|i| i.state).collect();
+        let lvs = self.lvs.as_ref().map(lvs::Lvs::status);
+        let failed = self.last_reload_error.is_some();
+        systemd::summary(&states, lvs.as_ref(), self.generation, failed)
+    }
+
+    /// Resolves once the state of the running configuration is programmed:
+    /// every VRRP instance started, IPVS and the fast path had their first
+    /// pass.
+    fn programmed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let vrrp = self.vrrp.started();
+        let ipvs = self.lvs.as_ref().map(lvs::Lvs::programmed);
+        let xdp = self.fast_path.as_ref().map(Reconciler::programmed);
+        async move {
+            vrrp.await;
+            if let Some(ipvs) = ipvs {
+                ipvs.await;
+            }
+            if let Some(xdp) = xdp {
+                xdp.await;
+            }
+        }
     }
 
     /// SIGHUP: applies the file's new content, or keeps the running
@@ -191,6 +219,8 @@ pub fn load_logged(path: &Path) -> Result<config::Config> {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(args: &RunArgs) -> Result<()> {
+    // SAFETY: no thread has started yet (the runtime is built below).
+    let systemd = unsafe { Systemd::from_env() };
     crate::signals::unblock_handled()?;
     let config = load_logged(&args.config)?;
     let runtime = RuntimeDir::acquire(&args.runtime_dir)?;
@@ -198,10 +228,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(runtime, config, args))
+        .block_on(serve(runtime, config, args, systemd))
 }
 
-async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> Result<()> {
+async fn serve(
+    runtime: RuntimeDir,
+    config: config::Config,
+    args: &RunArgs,
+    mut systemd: Systemd,
+) -> Result<()> {
     let path = args.config.clone();
     let policy = Policy {
         allowed_uids: args.control_allow_uid.clone(),
@@ -256,11 +291,30 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
         fast_path,
         runtime_dir: runtime.path().to_owned(),
     };
+    let startup = running.programmed();
+    tokio::pin!(startup);
+    let mut started = false;
+    let mut ticker = systemd.ticker();
     loop {
         tokio::select! {
+            () = &mut startup, if !started => {
+                started = true;
+                info!("Configuration programmed, ready");
+                systemd.ready(running.summary());
+            }
+            // From this loop, so that a wedged loop stops the watchdog pings.
+            () = systemd::next_tick(&mut ticker) => systemd.tick(running.summary()),
             request = signals.next() => match request {
-                Request::Stop(name) => { info!("Received {name}, stopping"); break; }
-                Request::Reload => running.reload().await,
+                Request::Stop(name) => {
+                    info!("Received {name}, stopping");
+                    systemd.stopping();
+                    break;
+                }
+                Request::Reload => {
+                    systemd.reloading();
+                    running.reload().await;
+                    systemd.reloaded(running.summary());
+                }
                 dump => running.dump(dump),
             },
             Some(query) = queries.recv() => {

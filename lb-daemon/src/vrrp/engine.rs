@@ -195,6 +195,18 @@ impl Engine {
             .collect()
     }
 
+    /// Resolves once every instance running now has started: its sockets
+    /// are open (or it is in FAULT saying why) and it left INIT.
+    pub fn started(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let statuses: Vec<_> = self.instances.values().map(|r| r.status.clone()).collect();
+        async move {
+            for mut status in statuses {
+                // An error means the instance is gone (stopped by a reload).
+                let _ = status.wait_for(|s| s.state != State::Initialize).await;
+            }
+        }
+    }
+
     /// Applies a new configuration as keepalived does: instances whose
     /// settings did not change keep running, following the new `tracking`;
     /// changed settings of the same virtual router (priority, intervals,

@@ -339,7 +339,11 @@ pub fn endpoint(addr: IpAddr, port: u16) -> String {
 
 /// Runs `modprobe MODULE` and says how it went.
 fn modprobe(module: &str) -> String {
-    match Command::new("modprobe").arg(module).output() {
+    let mut cmd = Command::new("modprobe");
+    // The service manager's socket is the daemon's alone.
+    cmd.arg(module)
+        .env_remove(crate::daemon::systemd::NOTIFY_SOCKET);
+    match cmd.output() {
         Ok(out) if out.status.success() => "loaded, yet the family is still missing".to_owned(),
         Ok(out) => {
             let stderr = String::from_utf8_lossy(&out.stderr);

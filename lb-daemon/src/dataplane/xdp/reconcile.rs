@@ -115,6 +115,16 @@ impl Reconciler {
         self.status.borrow().clone()
     }
 
+    /// Resolves once the first pass wrote the maps and made the
+    /// attachments, or the program turned out to be unavailable.
+    pub fn programmed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut status = self.status.clone();
+        async move {
+            // An error means the loop ended: there is nothing left to wait for.
+            let _ = status.wait_for(|s| s["state"] != "starting").await;
+        }
+    }
+
     /// Detaches the program everywhere and removes its pins.
     pub async fn shutdown(self) {
         let _ = self.stop.send(());

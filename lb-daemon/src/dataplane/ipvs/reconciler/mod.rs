@@ -43,6 +43,8 @@ pub struct Reconciler {
     state: Shared,
     source: watch::Sender<Source>,
     stopping: Arc<Notify>,
+    /// True once the first pass was made (whatever its outcome).
+    passed: watch::Receiver<bool>,
     task: JoinHandle<()>,
 }
 
@@ -61,17 +63,31 @@ impl Reconciler {
             desired,
         });
         let stopping = Arc::new(Notify::new());
+        let (first_pass, passed) = watch::channel(false);
         let task = tokio::spawn(run(
             Arc::clone(&state),
             settings,
             sources,
             Arc::clone(&stopping),
+            first_pass,
         ));
         Reconciler {
             state,
             source,
             stopping,
+            passed,
             task,
+        }
+    }
+
+    /// Resolves once the first pass brought IPVS to the desired state, or
+    /// tried to (IPVS missing or an operation failed: it is retried, and
+    /// the status says why).
+    pub fn programmed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut passed = self.passed.clone();
+        async move {
+            // An error means the task ended: there is nothing left to wait for.
+            let _ = passed.wait_for(|done| *done).await;
         }
     }
 
@@ -129,6 +145,7 @@ async fn run(
     settings: Settings,
     mut sources: watch::Receiver<Source>,
     stopping: Arc<Notify>,
+    first_pass: watch::Sender<bool>,
 ) {
     blocking(&state, move |s| *s = Some(State::start(settings))).await;
     loop {
@@ -139,6 +156,7 @@ async fn run(
         let wanted = targets(&desired.borrow_and_update(), &config);
         let done = blocking(&state, move |s| s.as_mut().is_none_or(|s| s.pass(wanted))).await;
         let retry = !done.unwrap_or(false);
+        first_pass.send_replace(true);
         // Wait for a change of the desired state, a new source, a retry or stop.
         let changed = async {
             if desired.changed().await.is_err() {
