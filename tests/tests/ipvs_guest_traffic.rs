@@ -1,8 +1,8 @@
 //! Client traffic through services lb-daemon programmed (in the guest of
 //! `cargo xtask ipvs-test`, whose kernel has IPVS): NAT, DR and TUN reach
-//! every real server, persistence keeps a client on one, and a SIGHUP that
+//! every real server, persistence keeps a client on one, a SIGHUP that
 //! adds a real server changes only that destination (the others keep their
-//! counters).
+//! counters), and 20 SIGHUPs under continuous traffic lose nothing.
 use std::{
     collections::BTreeMap,
     net::{Ipv4Addr, SocketAddr},
@@ -13,7 +13,7 @@ use anyhow::{ensure, Result};
 use lb_tests::{
     ipvs_lab::OUTSIDE_IF,
     ipvsadm::{self, Counters, ServiceKey},
-    wait_until, IpvsLab,
+    wait_until, Continuous, IpvsLab, TcpCounters,
 };
 
 const NAT_VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 50);
@@ -152,5 +152,73 @@ fn sighup_adding_a_real_server_changes_only_that_destination() -> Result<()> {
     daemon
         .daemon()
         .wait_for_log("IPVS: 1 change(s) applied", Duration::from_secs(1))?;
+    Ok(())
+}
+
+/// Issue 15's hitless reload through IPVS: kept-alive and new connections
+/// to a NAT service while 20 SIGHUPs add and remove an unrelated DR service
+/// and one of its real servers. No packet is lost (the client retransmits
+/// nothing), no connection is reset, no flow moves, and the NAT service is
+/// never touched (each reload applies only the diff).
+#[test]
+#[ignore = "needs a kernel with IPVS: run inside the guest by cargo xtask ipvs-test"]
+fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
+    const RELOADS: usize = 20;
+    const KEPT: usize = 4;
+    let lab = IpvsLab::new(2)?;
+    lab.add_vip(NAT_VIP, OUTSIDE_IF)?;
+    let nat = virtual_server(NAT_VIP, "NAT", "", 2);
+    let daemon = lab.start_daemon(&nat)?;
+    wait_programmed(&lab, NAT_VIP, 2)?;
+    let client = lab.outside();
+    let before = TcpCounters::of(client)?;
+    let mut traffic = Continuous::start(client.name(), &format!("{NAT_VIP}:80"), KEPT)?;
+    for reload in 1..=RELOADS {
+        // 1 or 2 real servers of the DR service, none every third reload.
+        let unrelated = match reload % 3 {
+            0 => String::new(),
+            n => virtual_server(DR_VIP, "DR", "", n as u8),
+        };
+        daemon.reload(&(nat.clone() + &unrelated))?;
+        let generation = reload as u64 + 1;
+        daemon.daemon().wait_status(
+            &format!("reload {reload} applied"),
+            Duration::from_secs(5),
+            |s| s["config_generation"] == generation,
+        )?;
+        let dr = reload % 3;
+        ipvsadm::wait_table(
+            lab.director().ns(),
+            &format!("{DR_VIP} with {dr} real servers"),
+            Duration::from_secs(5),
+            |t| match dr {
+                0 => t.service(&key(DR_VIP)).is_none(),
+                n => t
+                    .service(&key(DR_VIP))
+                    .is_some_and(|s| s.destinations.len() == n),
+            },
+        )?;
+        traffic.wait_rounds(2)?;
+    }
+    let asked = traffic.stop()?;
+    let after = TcpCounters::of(client)?;
+    ensure!(asked >= 2 * (KEPT + 1) * RELOADS, "{asked} requests");
+    ensure!(
+        after.retransmitted == before.retransmitted,
+        "the client retransmitted {} TCP segments (packets lost)",
+        after.retransmitted - before.retransmitted
+    );
+    ensure!(
+        after.resets == before.resets,
+        "{} connections reset",
+        after.resets - before.resets
+    );
+    // Never re-created: the service counted every connection of the run
+    // (the kernel folds per-CPU counters every 2 s).
+    let connections = (KEPT + asked / (KEPT + 1)) as u64;
+    let ns = lab.director().ns();
+    wait_until(Duration::from_secs(5), Duration::from_millis(200), || {
+        ipvsadm::stats(ns).is_ok_and(|s| s.get(&key(NAT_VIP), None, "Conns") == Some(connections))
+    })?;
     Ok(())
 }

@@ -6,16 +6,10 @@
 //! no established flow, keep VRRP as it was (no transition, no gratuitous
 //! ARP) and the program attached, and leave the unchanged service's map
 //! entry untouched.
-use std::{
-    fs,
-    path::Path,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
-    thread,
-    time::Duration,
-};
+use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{in_netns, wait_until, Daemon, KeptAlive, Lab, LabSpec, Netns, VrrpConf, VIP};
+use lb_tests::{wait_until, Continuous, Daemon, Lab, LabSpec, Netns, TcpCounters, VrrpConf, VIP};
 use serde_json::Value;
 
 /// How many reloads.
@@ -52,28 +46,6 @@ fn config(lab: &Lab, reload: u64) -> String {
         text += &service(8080, "rr", unrelated);
     }
     text
-}
-
-/// The client's TCP counters (`/proc/net/snmp`, per namespace).
-fn tcp_counters(ns: &Netns) -> Result<(u64, u64)> {
-    let snmp = ns.run(&["cat", "/proc/net/snmp"])?;
-    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
-    let (names, values) = (
-        tcp.next().context("Tcp header")?,
-        tcp.next().context("Tcp")?,
-    );
-    let field = |name: &str| -> Result<u64> {
-        let at = names
-            .split_whitespace()
-            .position(|n| n == name)
-            .with_context(|| format!("no {name}"))?;
-        Ok(values
-            .split_whitespace()
-            .nth(at)
-            .with_context(|| name.to_owned())?
-            .parse()?)
-    };
-    Ok((field("RetransSegs")?, field("EstabResets")?))
 }
 
 /// The XDP program id on the director's eth0.
@@ -145,69 +117,38 @@ fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
         garps() == 2
     })?;
 
-    let (stop, asked) = (AtomicBool::new(false), AtomicUsize::new(0));
-    let counters = thread::scope(|s| -> Result<_> {
-        let traffic = s.spawn(|| {
-            in_netns(client.ns_name(), || -> Result<()> {
-                let addr = format!("{VIP}:80");
-                let mut kept = (0..KEPT)
-                    .map(|_| KeptAlive::open(&addr))
-                    .collect::<Result<Vec<_>>>()?;
-                let owners = kept
-                    .iter_mut()
-                    .map(KeptAlive::ask)
-                    .collect::<Result<Vec<_>>>()?;
-                while !stop.load(Ordering::Relaxed) {
-                    for (k, owner) in kept.iter_mut().zip(&owners) {
-                        let now = k.ask().context("kept-alive connection")?;
-                        ensure!(now == *owner, "a flow moved: {owner} -> {now}");
-                    }
-                    KeptAlive::open(&addr)?.ask().context("new connection")?;
-                    asked.fetch_add(KEPT + 1, Ordering::Relaxed);
-                }
-                Ok(())
-            })
-        });
-        let before = tcp_counters(client.ns())?;
-        for reload in 1..=RELOADS {
-            fs::write(&path, config(&lab, reload))?;
-            daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
-            let services = if reload % 4 == 0 { 1 } else { 2 };
-            daemon.wait_status(
-                &format!("reload {reload} applied"),
-                Duration::from_secs(5),
-                |s| {
-                    s["config_generation"] == reload + 1
-                        && s["fast_path"]["services"].as_array().map(Vec::len) == Some(services)
-                },
-            )?;
-            // Traffic crosses every reload: two more rounds at least.
-            let mark = asked.load(Ordering::Relaxed) + 2 * (KEPT + 1);
-            wait_until(Duration::from_secs(10), Duration::from_millis(10), || {
-                asked.load(Ordering::Relaxed) >= mark || traffic.is_finished()
-            })?;
-            ensure!(!traffic.is_finished(), "the client stopped");
-        }
-        stop.store(true, Ordering::Relaxed);
-        traffic.join().expect("traffic thread")??;
-        let after = tcp_counters(client.ns())?;
-        Ok((before, after))
-    })?;
-    let ((retrans0, resets0), (retrans1, resets1)) = counters;
-    let asked = asked.into_inner();
+    let before = TcpCounters::of(client.ns())?;
+    let mut traffic = Continuous::start(client.ns_name(), &format!("{VIP}:80"), KEPT)?;
+    for reload in 1..=RELOADS {
+        fs::write(&path, config(&lab, reload))?;
+        daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
+        let services = if reload % 4 == 0 { 1 } else { 2 };
+        daemon.wait_status(
+            &format!("reload {reload} applied"),
+            Duration::from_secs(5),
+            |s| {
+                s["config_generation"] == reload + 1
+                    && s["fast_path"]["services"].as_array().map(Vec::len) == Some(services)
+            },
+        )?;
+        // Traffic crosses every reload: two more rounds at least.
+        traffic.wait_rounds(2)?;
+    }
+    let asked = traffic.stop()?;
+    let after = TcpCounters::of(client.ns())?;
     ensure!(
         asked >= 2 * (KEPT + 1) * RELOADS as usize,
         "{asked} requests"
     );
     ensure!(
-        retrans1 == retrans0,
+        after.retransmitted == before.retransmitted,
         "the client retransmitted {} TCP segments (packets lost)",
-        retrans1 - retrans0
+        after.retransmitted - before.retransmitted
     );
     ensure!(
-        resets1 == resets0,
+        after.resets == before.resets,
         "{} connections reset",
-        resets1 - resets0
+        after.resets - before.resets
     );
     let now = daemon.status()?["vrrp"][0].clone();
     ensure!(
