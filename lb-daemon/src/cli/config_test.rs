@@ -17,6 +17,9 @@ use nix::net::if_::if_nametoindex;
 
 use crate::config::{self, Command, Config};
 
+/// Where programs are looked for when `PATH` is not set.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// What a configuration test found, in keepalived's precedence order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
@@ -81,6 +84,7 @@ pub fn test(path: &Path) -> Report {
     };
     let mut findings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     findings.extend(missing_interfaces(&loaded.config));
+    findings.extend(missing_track_scripts(&loaded.config));
     let insecure = insecure_scripts(&loaded.config);
     let verdict = match (&insecure, findings.is_empty()) {
         (Some(_), _) => Verdict::Security,
@@ -151,6 +155,24 @@ fn missing_interfaces(config: &Config) -> Vec<String> {
         .collect()
 }
 
+/// keepalived's "Disabling track script X since not found/accessible": a
+/// `vrrp_script` whose program does not exist (keepalived looks for the
+/// first word of the line, so a shell statement such as `if [ … ]` is not
+/// found either; lb-daemon runs that one with the shell).
+fn missing_track_scripts(config: &Config) -> Vec<String> {
+    if config.vrrp_instance.is_empty() {
+        return Vec::new();
+    }
+    let scripts = config.vrrp_script.iter();
+    let lines = scripts.filter_map(|s| Some((&s.name, s.script.as_deref()?)));
+    lines
+        .filter(|(_, line)| program_found(line) == Some(false))
+        .map(|(name, line)| {
+            format!("vrrp_script {name}: the program of `{line}` is not found; keepalived disables the script")
+        })
+        .collect()
+}
+
 /// keepalived's "SECURITY VIOLATION - scripts are being executed but
 /// script_security not enabled": any script that would execute (found on
 /// disk, not a `</path` file test) without `enable_script_security`.
@@ -160,7 +182,7 @@ fn insecure_scripts(config: &Config) -> Option<String> {
     }
     let found: Vec<String> = scripts(config)
         .into_iter()
-        .filter(|(_, line)| executes(line))
+        .filter(|(_, line)| program_found(line) == Some(true))
         .map(|(what, line)| format!("{what} `{line}`"))
         .collect();
     (!found.is_empty()).then(|| {
@@ -234,26 +256,21 @@ fn scripts(config: &Config) -> Vec<(String, String)> {
     all
 }
 
-/// Whether keepalived's `check_script_secure` would find `line` to be a
-/// script: not a `</path` file test, and its program exists (by path, or
-/// found on `PATH`).
-fn executes(line: &str) -> bool {
+/// Whether keepalived's `check_script_secure` finds the program of
+/// `line` (by path, or on `PATH`); `None` for a `</path` file test, which
+/// runs nothing.
+fn program_found(line: &str) -> Option<bool> {
     let file_test = line.trim_start().strip_prefix('<');
     if file_test.is_some_and(|rest| rest.trim_start().starts_with('/')) {
-        return false;
+        return None;
     }
-    let Some(program) = config::script_words(line)
-        .ok()
-        .and_then(|w| w.into_iter().next())
-    else {
-        return false;
-    };
+    let words = config::script_words(line).ok()?;
+    let program = words.into_iter().next()?;
     if program.contains('/') {
-        return Path::new(&program).exists();
+        return Some(Path::new(&program).exists());
     }
-    let path = env::var_os("PATH")
-        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    env::split_paths(&path).any(|dir: PathBuf| dir.join(&program).is_file())
+    let path = env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    Some(env::split_paths(&path).any(|dir: PathBuf| dir.join(&program).is_file()))
 }
 
 #[cfg(test)]
