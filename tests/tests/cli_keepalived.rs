@@ -262,9 +262,40 @@ fn signum_prints_keepalived_numbers() -> Result<()> {
             String::from_utf8_lossy(&keepalived.stdout)
         );
     }
+    // A bad option: keepalived's exit status.
+    let bad = |program: &Path| Command::new(program).arg("--no-such-option").output();
+    let (ours, keepalived) = (bad(&lb)?, bad(Path::new(KEEPALIVED))?);
+    ensure!(
+        keepalived.status.code() == Some(1),
+        "keepalived: {keepalived:?}"
+    );
+    ensure!(ours.status.code() == Some(1), "lb-daemon: {ours:?}");
     let version = Command::new(&lb).arg("-v").output()?;
     ensure!(version.status.success(), "-v: {version:?}");
     ensure!(String::from_utf8_lossy(&version.stdout).starts_with("lb-daemon "));
+    Ok(())
+}
+
+/// `--config-test=LOG_FILE` appends what the test reports to LOG_FILE, as
+/// keepalived's does.
+#[test]
+fn config_test_log_file() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("keepalived.conf");
+    fs::write(&file, VALID.replacen("advert_int 1", "advert_intt 1", 1))?;
+    let log = tmp.path().join("test.log");
+    let arg = format!("--config-test={}", log.display());
+    for round in 1..=2 {
+        let out = Command::new(lb_daemon()?)
+            .arg(&arg)
+            .arg("-f")
+            .arg(&file)
+            .output()?;
+        ensure!(out.status.code() == Some(5), "{out:?}");
+        ensure!(out.stderr.is_empty(), "{out:?}");
+        let logged = fs::read_to_string(&log)?;
+        ensure!(logged.matches("advert_intt").count() == round, "{logged}");
+    }
     Ok(())
 }
 

@@ -62,7 +62,7 @@ pub fn run(path: &Path) -> ExitCode {
 /// Tests the configuration at `path`.
 pub fn test(path: &Path) -> Report {
     let name = path.display();
-    if let Err(e) = std::fs::File::open(path).and_then(|f| f.metadata()) {
+    if let Err(e) = std::fs::read(path) {
         return Report {
             verdict: Verdict::CannotRun,
             findings: vec![format!("Unable to read configuration file {name}: {e}")],

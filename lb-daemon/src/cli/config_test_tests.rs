@@ -28,6 +28,8 @@ fn a_clean_configuration_is_valid() {
 
 #[test]
 fn an_unreadable_file_cannot_run() {
+    let directory = tempfile::tempdir().unwrap();
+    assert_eq!(test(directory.path()).verdict, Verdict::CannotRun);
     let report = test(Path::new("/nonexistent/keepalived.conf"));
     assert_eq!(report.verdict, Verdict::CannotRun);
     assert!(
