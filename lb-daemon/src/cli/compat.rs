@@ -70,7 +70,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let args = genhash_mode(args.into_iter().map(Into::into).collect());
+    let args = attached_optional_values(genhash_mode(args.into_iter().map(Into::into).collect()));
     let matches = Cli::command()
         .args_override_self(true)
         .try_get_matches_from(args)?;
@@ -109,6 +109,54 @@ fn genhash_mode(args: Vec<OsString>) -> Vec<OsString> {
     let mut genhash = vec![args[0].clone(), "genhash".into()];
     genhash.extend_from_slice(&args[at + 1..]);
     genhash
+}
+
+/// getopt gives a short option's optional argument attached (`-tFILE`,
+/// `-Dt/tmp/log`, `-gFILE`, `-MPATN`); clap wants `-t=FILE`. Rewrites the
+/// daemon's option clusters (not a subcommand's) that way.
+fn attached_optional_values(args: Vec<OsString>) -> Vec<OsString> {
+    if args
+        .get(1)
+        .is_some_and(|a| !a.to_string_lossy().starts_with('-'))
+    {
+        return args;
+    }
+    let mut command = Cli::command();
+    command.build();
+    let (mut optional, mut with_value) = (Vec::new(), Vec::new());
+    for arg in command.get_arguments() {
+        let (Some(short), Some(range)) = (arg.get_short(), arg.get_num_args()) else {
+            continue;
+        };
+        match (arg.get_action().takes_values(), range.min_values()) {
+            (true, 0) => optional.push(short),
+            (true, _) => with_value.push(short),
+            _ => {}
+        }
+    }
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let cluster = |arg: &OsString| -> Option<OsString> {
+        let letters = arg
+            .to_str()?
+            .strip_prefix('-')
+            .filter(|l| !l.starts_with('-'))?;
+        for (at, letter) in letters.char_indices() {
+            if with_value.contains(&letter) {
+                return None;
+            }
+            if optional.contains(&letter) {
+                let (options, value) = letters.split_at(at + letter.len_utf8());
+                return (!value.is_empty() && !value.starts_with('='))
+                    .then(|| format!("-{options}={value}").into());
+            }
+        }
+        None
+    };
+    let (options, rest) = args.split_at(end);
+    let options = options
+        .iter()
+        .map(|a| cluster(a).unwrap_or_else(|| a.clone()));
+    options.chain(rest.iter().cloned()).collect()
 }
 
 /// -P, -C and --all applied in command-line order, as keepalived's getopt

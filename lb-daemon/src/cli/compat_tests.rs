@@ -127,6 +127,27 @@ fn keepalived_command_lines() {
             a.config_test == Some(Some("/tmp/t.log".into()))
         }),
         ("--signum=RELOAD", |a| a.signum.as_deref() == Some("RELOAD")),
+        // getopt's optional arguments, attached to the short option.
+        ("-t/tmp/t.log", |a| {
+            a.config_test == Some(Some("/tmp/t.log".into()))
+        }),
+        ("-Dt/tmp/t.log", |a| {
+            a.log_detail == 1 && a.config_test == Some(Some("/tmp/t.log".into()))
+        }),
+        ("-t=/tmp/t.log", |a| {
+            a.config_test == Some(Some("/tmp/t.log".into()))
+        }),
+        ("-g/var/log/k.log -Mcore.%p", |a| {
+            a.log_file == Some(Some("/var/log/k.log".into()))
+                && a.core_dump_pattern == Some(Some("core.%p".into()))
+        }),
+        ("-Dt", |a| a.log_detail == 1 && a.config_test == Some(None)),
+        ("-S7 -f/etc/k.conf", |a| {
+            a.log_facility.as_deref() == Some("7") && a.config == Path::new("/etc/k.conf")
+        }),
+        ("-ft.conf", |a| {
+            a.config == Path::new("t.conf") && a.config_test.is_none()
+        }),
     ];
     for (line, check) in table {
         let cli = parse(line);
