@@ -1,4 +1,5 @@
-//! The one-shot subcommands: `check` (and `-t`), `convert`, `status`.
+//! The one-shot subcommands: `convert`, `genhash`, `status` (`check` and
+//! `-t` are [`crate::cli::config_test`]).
 use std::{path::Path, process::ExitCode};
 
 use anyhow::Result;
@@ -9,24 +10,6 @@ use crate::{
     cli::GenhashArgs,
     config, control,
 };
-
-/// Validates `path`: warnings and errors go to stderr as `file:line:col: ...`;
-/// exit 0 when valid, 1 when not.
-pub fn check(path: &Path) -> ExitCode {
-    match config::load(path) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{w}");
-            }
-            println!("{}: configuration is valid", path.display());
-            ExitCode::SUCCESS
-        }
-        Err(diags) => {
-            eprintln!("{diags}");
-            ExitCode::FAILURE
-        }
-    }
-}
 
 /// Prints `path` in the native TOML form (after validating it).
 pub fn convert(path: &Path) -> ExitCode {

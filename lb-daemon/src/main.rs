@@ -1,31 +1,51 @@
 //! `lb-daemon` entry point: parses the command line and dispatches.
 use std::{io::IsTerminal, process::ExitCode};
 
-use clap::Parser;
 use lb_daemon::{
-    cli::{Cli, Command},
+    cli::{self, config_test, setup, signum, Command},
     commands, daemon,
 };
+use tracing::warn;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let level = if cli.run.log_detail { "debug" } else { "info" };
+    let cli = cli::parse();
+    if let Some(sigfunc) = &cli.run.signum {
+        return signum::print(sigfunc);
+    }
+    if let Some(Some(log_file)) = &cli.run.config_test {
+        if !log_file.as_os_str().is_empty() {
+            if let Err(e) = setup::redirect_stderr(log_file) {
+                eprintln!("{e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(cli.run.log_filter())),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+    if let Err(e) = setup::apply(&cli.run) {
+        eprintln!("lb-daemon: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
-        None if cli.run.config_test => return commands::check(&cli.run.config),
-        Some(Command::Check(f)) => return commands::check(&f.config),
+        None if cli.run.config_test.is_some() => return config_test::run(&cli.run.config),
+        Some(Command::Check(f)) => return config_test::run(&f.config),
         Some(Command::Convert(f)) => return commands::convert(&f.config),
         Some(Command::Status { runtime_dir, json }) => commands::status(&runtime_dir, json),
         Some(Command::Genhash(args)) => commands::genhash(&args),
-        None => daemon::run(&cli.run),
+        None => {
+            for note in cli.run.ignored() {
+                warn!("{note}");
+            }
+            daemon::run(&cli.run)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

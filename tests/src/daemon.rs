@@ -57,7 +57,12 @@ impl Daemon {
     /// echoing its log to stderr as `[label] ...`, and waits until its control
     /// socket answers.
     pub fn start(ns: &Netns, config: &Path, label: &str) -> Result<Daemon> {
-        Daemon::start_with_env(ns, config, label, &[])
+        Daemon::launch(ns, config, label, &[], &[])
+    }
+
+    /// As [`Daemon::start`], with more command-line arguments.
+    pub fn start_with(ns: &Netns, config: &Path, label: &str, args: &[&str]) -> Result<Daemon> {
+        Daemon::launch(ns, config, label, args, &[])
     }
 
     /// [`Daemon::start`] with `env` added to the daemon's environment (as a
@@ -68,10 +73,21 @@ impl Daemon {
         label: &str,
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Result<Daemon> {
+        Daemon::launch(ns, config, label, &[], env)
+    }
+
+    fn launch(
+        ns: &Netns,
+        config: &Path,
+        label: &str,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<Daemon> {
         let runtime_dir = tempfile::Builder::new().prefix(RUNTIME_PREFIX).tempdir()?;
         // Network namespace only: the daemon pins its maps in the host's bpffs.
         let mut cmd = ns.net_only_command(&[daemon_binary()?.as_os_str()]);
-        cmd.args(["-n", "-l", "-f"])
+        cmd.args(args)
+            .args(["-n", "-l", "-f"])
             .arg(config)
             .arg("--runtime-dir")
             .arg(runtime_dir.path())

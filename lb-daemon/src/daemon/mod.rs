@@ -5,6 +5,7 @@
 mod dump;
 mod fast_path;
 mod lvs;
+mod pid_files;
 pub mod runtime_dir;
 mod secrets;
 pub mod systemd;
@@ -20,7 +21,7 @@ use serde_json::{json, Value};
 use tracing::{error, info, warn};
 
 use crate::{
-    cli::RunArgs,
+    cli::{RunArgs, Subsystems},
     config,
     control::server::{Policy, Server},
     dataplane::xdp::Reconciler,
@@ -32,6 +33,7 @@ use crate::{
     track::Tracking,
     vrrp::engine::Engine,
 };
+use pid_files::PidFiles;
 use runtime_dir::{Access, RuntimeDir};
 use systemd::Systemd;
 
@@ -62,6 +64,8 @@ struct Running {
     fast_path: Option<Reconciler>,
     /// Where the maps are pinned (from the runtime directory).
     runtime_dir: PathBuf,
+    /// What runs (-P, -C): each loaded configuration is cut to it.
+    subsystems: Subsystems,
 }
 
 impl Running {
@@ -126,7 +130,7 @@ impl Running {
     /// configuration and says why when the new one is invalid.
     async fn reload(&mut self) {
         info!("Reloading configuration from {}", self.path.display());
-        match load_logged(&self.path) {
+        match load_logged(&self.path, self.subsystems) {
             Ok(config) => {
                 self.config = config;
                 self.generation += 1;
@@ -203,14 +207,15 @@ impl Running {
     }
 }
 
-/// Loads `path`, logging its warnings; the error lists every problem found.
-pub fn load_logged(path: &Path) -> Result<config::Config> {
+/// Loads `path`, logging its warnings, and keeps what `subsystems` run;
+/// the error lists every problem found.
+pub fn load_logged(path: &Path, subsystems: Subsystems) -> Result<config::Config> {
     match config::load(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 warn!("{w}");
             }
-            Ok(loaded.config)
+            Ok(subsystems.select(loaded.config))
         }
         Err(diags) => Err(anyhow::Error::new(diags))
             .with_context(|| format!("configuration {} is invalid", path.display())),
@@ -222,8 +227,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // SAFETY: no thread has started yet (the runtime is built below).
     let systemd = unsafe { Systemd::from_env() };
     crate::signals::unblock_handled()?;
-    let config = load_logged(&args.config)?;
+    let config = load_logged(&args.config, args.subsystems)?;
     let runtime = RuntimeDir::acquire(&args.runtime_dir)?;
+    let _pid_files = PidFiles::write(args.pid_files())?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -249,18 +255,23 @@ async fn serve(
     let (control, mut queries) = Server::start(runtime.bind_socket(access)?, policy)?;
     let mut signals = Signals::install()?;
     info!(
-        "Starting lb-daemon {} (pid {}), configuration {}, control socket {}",
+        "Starting lb-daemon {} (pid {}), configuration {}, control socket {}, running {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
         path.display(),
-        socket.display()
+        socket.display(),
+        args.subsystems.describe()
     );
     let (ownership, _) = Publisher::new();
     let ipvs = lvs::IpvsOptions {
         dont_release: args.dont_release_ipvs,
         record: runtime.file(crate::dataplane::ipvs::record::FILE),
     };
-    let lvs = lvs::Lvs::start(&config, ownership.subscribe(), ipvs);
+    // Without the checkers (-P), IPVS and the fast path are not touched.
+    let lvs = args
+        .subsystems
+        .checkers
+        .then(|| lvs::Lvs::start(&config, ownership.subscribe(), ipvs));
     let netlink = Netlink::connect()?;
     let tracking = Tracking::start(
         &config,
@@ -275,7 +286,9 @@ async fn serve(
         &tracking,
         notifier.clone(),
     );
-    let fast_path = fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path());
+    let fast_path = lvs.as_ref().and_then(|lvs| {
+        fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path())
+    });
     let mut running = Running {
         path,
         config,
@@ -286,11 +299,15 @@ async fn serve(
         tracking,
         netlink,
         notifier,
-        lvs: Some(lvs),
+        lvs,
         ownership,
         fast_path,
         runtime_dir: runtime.path().to_owned(),
+        subsystems: args.subsystems,
     };
+    if args.dump_conf {
+        running.dump(Request::Data);
+    }
     let startup = running.programmed();
     tokio::pin!(startup);
     let mut started = false;
