@@ -39,6 +39,9 @@ const PACKAGES: &[&str] = &[
     // Real peers and test servers.
     "keepalived",
     "nginx-light",
+    // The metrics tests: promtool checks a scrape, a real Prometheus scrapes
+    // the daemon (the package's own service is not started).
+    "prometheus",
 ];
 
 /// bpf-linker release that links for LLVM 22.

@@ -23,6 +23,7 @@ use crate::{
     config,
     control::server::{Policy, Server},
     dataplane::xdp::Reconciler,
+    metrics,
     netlink::Netlink,
     notify::Notifier,
     script::ScriptEnv,
@@ -77,6 +78,13 @@ impl Running {
         }
     }
 
+    /// Sends the status document to `reply` once it is complete (the
+    /// control socket's queries and the metrics' scrapes).
+    fn answer(&self, reply: tokio::sync::oneshot::Sender<Value>) {
+        let status = self.status_document();
+        tokio::spawn(async move { reply.send(status.await) });
+    }
+
     /// The status document without IPVS's programmed state (secrets
     /// redacted, see [`secrets`]).
     fn status(&self) -> Value {
@@ -100,6 +108,9 @@ impl Running {
         info!("Reloading configuration from {}", self.path.display());
         match load_logged(&self.path) {
             Ok(config) => {
+                if config.global_defs.metrics_listen != self.config.global_defs.metrics_listen {
+                    warn!("metrics_listen changed: it takes effect when lb-daemon restarts");
+                }
                 self.config = config;
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
@@ -212,6 +223,8 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
     };
     let socket = runtime.socket_path();
     let (control, mut queries) = Server::start(runtime.bind_socket(access)?, policy)?;
+    let listen = metrics::listen_address(args.metrics_listen, &config);
+    let (metrics, mut scrapes) = metrics::Server::start(listen)?;
     let mut signals = Signals::install()?;
     info!(
         "Starting lb-daemon {} (pid {}), configuration {}, control socket {}",
@@ -263,13 +276,14 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
                 Request::Reload => running.reload().await,
                 dump => running.dump(dump),
             },
-            Some(query) = queries.recv() => {
-                let status = running.status_document();
-                tokio::spawn(async move { query.reply.send(status.await) });
-            }
+            Some(query) = queries.recv() => running.answer(query.reply),
+            Some(scrape) = scrapes.recv() => running.answer(scrape.reply),
         }
     }
     control.stop();
+    if let Some(metrics) = metrics {
+        metrics.stop();
+    }
     if let Some(lvs) = running.lvs.take() {
         lvs.shutdown().await;
     }

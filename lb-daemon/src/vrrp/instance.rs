@@ -16,6 +16,7 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use super::{
+    counts::Counts,
     engine::Vrids,
     fsm::{Action, Event, Fsm, Params, Reason, State, Time},
     garp,
@@ -82,6 +83,9 @@ pub struct InstanceStatus {
     pub adverts_received: u64,
     /// Packets dropped, by reason.
     pub drops: DropCounts,
+    /// keepalived's other per-instance counters.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Why the instance could not run, or is in FAULT because its interface
     /// is gone or unusable.
     pub error: Option<String>,
@@ -102,6 +106,7 @@ impl InstanceStatus {
             adverts_sent: 0,
             adverts_received: 0,
             drops: DropCounts::default(),
+            counts: Counts::default(),
             error: None,
         }
     }
@@ -295,7 +300,10 @@ impl Instance {
                 return self.rx_log.log(line, self.now());
             }
         };
-        self.shared.status.send_modify(|s| s.adverts_received += 1);
+        self.shared.status.send_modify(|s| {
+            s.adverts_received += 1;
+            s.counts.priority_zero_received += u64::from(advert.priority == 0);
+        });
         let event = Event::Advert {
             src: packet.src,
             priority: advert.priority,
@@ -409,7 +417,10 @@ impl Instance {
         for dst in destinations {
             let message = packet::encode(&advert, endpoint.primary, dst);
             match endpoint.socket.send(&message, dst).await {
-                Ok(()) => self.shared.status.send_modify(|s| s.adverts_sent += 1),
+                Ok(()) => self.shared.status.send_modify(|s| {
+                    s.adverts_sent += 1;
+                    s.counts.priority_zero_sent += u64::from(priority == 0);
+                }),
                 Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
             }
         }
@@ -452,7 +463,10 @@ impl Instance {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .ok();
-        self.shared.status.send_modify(|s| s.last_transition = now);
+        self.shared.status.send_modify(|s| {
+            s.last_transition = now;
+            s.counts.transition(from, to);
+        });
         self.publish_ownership();
     }
 
