@@ -53,6 +53,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn both_front_ends_read_ipv4_and_ipv6_addresses() {
+        use crate::config::{parse_keepalived_str, parse_toml_str};
+        use std::path::Path;
+        let conf = "global_defs {\n metrics_listen 127.0.0.1:9650\n}\n";
+        let loaded = parse_keepalived_str(conf, Path::new("k.conf")).unwrap();
+        let v4: SocketAddr = "127.0.0.1:9650".parse().unwrap();
+        assert_eq!(listen_address(None, &loaded.config), Some(v4));
+        let toml = "[global_defs]\nmetrics_listen = \"[2001:db8::1]:9650\"\n";
+        let loaded = parse_toml_str(toml, Path::new("k.toml")).unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:9650".parse().unwrap();
+        assert_eq!(listen_address(None, &loaded.config), Some(v6));
+    }
+
+    #[test]
     fn the_flag_wins_over_the_file() {
         let mut config = Config::default();
         assert_eq!(listen_address(None, &config), None);
