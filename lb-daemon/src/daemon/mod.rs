@@ -68,6 +68,18 @@ impl Running {
     /// without holding `self`): one document for `status --json` and the
     /// dumps.
     fn status_document(&self) -> impl Future<Output = Value> + Send + 'static {
+        let config = secrets::redacted_config(&self.config);
+        let runtime = self.runtime_document();
+        async move {
+            let mut status = runtime.await;
+            status["config"] = config;
+            status
+        }
+    }
+
+    /// The status document without the configuration, which metrics do not
+    /// need and which is costly to serialize on this thread when large.
+    fn runtime_document(&self) -> impl Future<Output = Value> + Send + 'static {
         let mut status = self.status();
         let ipvs = self.lvs.as_ref().map(lvs::Lvs::ipvs_status);
         async move {
@@ -78,15 +90,8 @@ impl Running {
         }
     }
 
-    /// Sends the status document to `reply` once it is complete (the
-    /// control socket's queries and the metrics' scrapes).
-    fn answer(&self, reply: tokio::sync::oneshot::Sender<Value>) {
-        let status = self.status_document();
-        tokio::spawn(async move { reply.send(status.await) });
-    }
-
-    /// The status document without IPVS's programmed state (secrets
-    /// redacted, see [`secrets`]).
+    /// The status document without IPVS's programmed state and the
+    /// configuration.
     fn status(&self) -> Value {
         json!({
             "pid": std::process::id(),
@@ -98,7 +103,6 @@ impl Running {
             "tracking": self.tracking.status(),
             "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
-            "config": secrets::redacted_config(&self.config),
         })
     }
 
@@ -184,6 +188,15 @@ impl Running {
             }
         }
     }
+}
+
+/// Sends `document` to `reply` once it is complete (control socket queries
+/// and metrics scrapes), without holding the main loop.
+fn answer(
+    reply: tokio::sync::oneshot::Sender<Value>,
+    document: impl Future<Output = Value> + Send + 'static,
+) {
+    tokio::spawn(async move { reply.send(document.await) });
 }
 
 /// Loads `path`, logging its warnings; the error lists every problem found.
@@ -276,8 +289,8 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
                 Request::Reload => running.reload().await,
                 dump => running.dump(dump),
             },
-            Some(query) = queries.recv() => running.answer(query.reply),
-            Some(scrape) = scrapes.recv() => running.answer(scrape.reply),
+            Some(query) = queries.recv() => answer(query.reply, running.status_document()),
+            Some(scrape) = scrapes.recv() => answer(scrape.reply, running.runtime_document()),
         }
     }
     control.stop();

@@ -179,9 +179,12 @@ impl Format {
 
 /// Encodes `families` in `format`.
 pub fn encode(families: Vec<Family>, format: Format) -> String {
+    // About 100 bytes a sample: growing the buffer instead would copy it
+    // over and over.
+    let samples: usize = families.iter().map(|f| f.samples.len()).sum();
+    let mut out = String::with_capacity(samples * 100 + 4096);
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape(families)));
-    let mut out = String::new();
     let written = match format {
         Format::OpenMetrics => text::encode(&mut out, &registry),
         Format::Text => prometheus_text::encode(&mut out, &registry),

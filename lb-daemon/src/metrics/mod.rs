@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 
-pub use family::Format;
+pub use family::{encode, Family, Format};
 pub use server::{Scrape, Server};
 
 /// Where to serve metrics: `--metrics-listen`, else global_defs
@@ -34,6 +34,11 @@ pub fn listen_address(flag: Option<SocketAddr>, config: &Config) -> Option<Socke
 
 /// Renders the status document `status` as a scrape in `format`.
 pub fn render(status: &Value, format: Format) -> String {
+    family::encode(families(status), format)
+}
+
+/// The metric families of the status document `status`.
+pub fn families(status: &Value) -> Vec<Family> {
     let none = Vec::new();
     let instances = status["vrrp"].as_array().unwrap_or(&none);
     let mut all = daemon::families(status);
@@ -45,7 +50,7 @@ pub fn render(status: &Value, format: Format) -> String {
     all.extend(checks::families(&status["lvs"]));
     all.extend(fast_path::families(&status["fast_path"]));
     all.extend(process::families());
-    family::encode(all, format)
+    all
 }
 
 #[cfg(test)]
