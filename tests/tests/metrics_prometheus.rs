@@ -90,14 +90,25 @@ fn a_scrape_over_ipv6_passes_promtool() -> Result<()> {
     wait_serving(&daemon)?;
     let url = format!("http://{listen}/metrics");
     let client = lab.client().ns_name();
+    // The checkers count their attempts and time them.
+    let checker = format!(
+        "{{vip=\"{VIP}:80\",addr=\"{}:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\"}} ",
+        lab.real_server(1).ipv4()
+    );
+    let value = |scrape: &str, name: &str| -> Option<f64> {
+        let line = scrape
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{checker}")))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
     let mut scrape = String::new();
-    // The script's first result and the checkers' first verdicts come soon
+    // The script's first result and the checkers' first attempts come soon
     // after the start; the scrape must show them.
     wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
         scrape = http_get(client, &url, Duration::from_secs(2))
             .map_or_else(|e| e.to_string(), |(_, b)| b);
         scrape.contains("keepalived_script_status{name=\"chk_true\"} 1")
-            && scrape.contains("lb_check_up{")
+            && value(&scrape, "lb_check_attempts_total").is_some_and(|n| n >= 1.0)
     })
     .with_context(|| format!("scrape:\n{scrape}\nlog:\n{}", daemon.log()))?;
     promtool_check(&scrape)?;
@@ -112,6 +123,14 @@ fn a_scrape_over_ipv6_passes_promtool() -> Result<()> {
         ensure!(scrape.contains(&line), "{line} missing from:\n{scrape}");
     }
     ensure!(scrape.contains("\nprocess_open_fds "), "{scrape}");
+    ensure!(
+        value(&scrape, "lb_check_failures_total") == Some(0.0),
+        "failures in:\n{scrape}"
+    );
+    ensure!(
+        value(&scrape, "lb_check_last_duration_seconds").is_some_and(|s| s > 0.0 && s < 1.0),
+        "duration in:\n{scrape}"
+    );
     let (status, _) = http_get(
         client,
         &format!("http://{listen}/other"),
