@@ -11,6 +11,7 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod log_limit;
+pub mod metrics;
 pub mod netlink;
 pub mod notify;
 pub mod script;

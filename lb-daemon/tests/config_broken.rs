@@ -41,6 +41,14 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("include_cycle_part.inc", "2:9: error: include cycle: "),
     (
+        "bad_metrics_listen.conf",
+        "3:20: error: `metrics_listen`: `127.0.0.1` is not an ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
+    ),
+    (
+        "bad_metrics_listen.toml",
+        "3:18: error: invalid socket address syntax",
+    ),
+    (
         "unknown_key.toml",
         "8:1: error: unknown key `priorty`; did you mean `priority`?",
     ),

@@ -8,6 +8,8 @@
 //! - [`IpvsLab`], [`ipvsadm`]: the IPVS guest tests' topology (a NAT client
 //!   behind the director) and IPVS listings parsed into structures.
 //! - [`inject`], [`capture`]: VRRP adverts put on and read off the wire.
+//! - [`Prometheus`], [`promtool_check`]: a real Prometheus scraping the
+//!   daemons, and promtool's check of a scrape.
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
@@ -24,6 +26,7 @@ pub mod log;
 pub mod names;
 pub mod netns;
 pub mod pair;
+pub mod prometheus;
 pub mod signals;
 pub mod smtp_sink;
 pub mod traffic;
@@ -39,6 +42,7 @@ pub use lab::{Host, Lab, LabSpec};
 pub use names::{cleanup_current_process, sweep_stale};
 pub use netns::{Netns, NsChild};
 pub use pair::Pair;
+pub use prometheus::{promtool_check, Prometheus};
 pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
 pub use smtp_sink::{Mail, SmtpSink};
 pub use traffic::{Continuous, KeptAlive, TcpCounters};

@@ -45,6 +45,9 @@ const PACKAGES: &[&str] = &[
     "lintian",
     "man-db",
     "systemd",
+    // The metrics tests: promtool checks a scrape, a real Prometheus scrapes
+    // the daemon (the package's own service is not started).
+    "prometheus",
 ];
 
 /// bpf-linker release that links for LLVM 22.

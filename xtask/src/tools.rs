@@ -142,6 +142,18 @@ pub const TOOLS: &[Tool] = &[
         "the lab's real servers",
     ),
     tool(
+        "promtool",
+        VERSION,
+        "Debian package prometheus",
+        "metrics tests (`promtool check metrics`)",
+    ),
+    tool(
+        "prometheus",
+        VERSION,
+        "Debian package prometheus",
+        "metrics tests (a real Prometheus scraping the daemon)",
+    ),
+    tool(
         "ipvsadm",
         Probe::Present,
         "Debian package ipvsadm",

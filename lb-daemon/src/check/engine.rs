@@ -307,6 +307,11 @@ struct Status {
     last_change: Option<SystemTime>,
     consecutive_failures: u32,
     last_error: Option<String>,
+    /// Attempts made and how many failed, since the checker started.
+    attempts: u64,
+    failures: u64,
+    /// How long the last attempt took.
+    last_duration: Option<Duration>,
 }
 
 impl Status {
@@ -327,6 +332,9 @@ impl Status {
             "last_change": self.last_change.map(since),
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
+            "attempts": self.attempts,
+            "failures": self.failures,
+            "last_duration_seconds": self.last_duration.map(|d| d.as_secs_f64()),
         })
     }
 }
@@ -406,6 +414,9 @@ impl CheckerEngine {
                                 last_change: None,
                                 consecutive_failures: 0,
                                 last_error: Some(format!("{e:#}")),
+                                attempts: 0,
+                                failures: 0,
+                                last_duration: None,
                             });
                         }
                     }
@@ -437,6 +448,9 @@ impl CheckerEngine {
                 last_change: None,
                 consecutive_failures: 0,
                 last_error: None,
+                attempts: 0,
+                failures: 0,
+                last_duration: None,
             })
             .collect();
         let shared = Arc::new(Mutex::new(Shared { statuses }));
@@ -581,6 +595,7 @@ async fn run(
     loop {
         wait_while_suspended(&mut suspended, &spec, &shared, slot).await;
         let limit = spec.target.timeout + ENGINE_SLACK;
+        let started = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(limit, spec.check.check(&spec.target))
             .await
             .unwrap_or_else(|_| {
@@ -613,6 +628,9 @@ async fn run(
             let before = shared.alive(spec.id);
             let status = &mut shared.statuses[slot];
             status.consecutive_failures = state.consecutive_failures;
+            status.attempts += 1;
+            status.failures += u64::from(!success);
+            status.last_duration = Some(started.elapsed());
             if reason.is_some() {
                 status.last_error = reason;
             }

@@ -204,6 +204,10 @@ pub struct RunArgs {
     /// root and the daemon's own user always may. Repeatable.
     #[arg(long, value_name = "UID")]
     pub control_allow_uid: Vec<u32>,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (IPv6 as
+    /// `[ADDR]:PORT`); wins over global_defs `metrics_listen`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Which subsystems run, from -P, -C and --all in their order.
     #[arg(skip)]
     pub subsystems: Subsystems,

@@ -25,6 +25,7 @@ use crate::{
     config,
     control::server::{Policy, Server},
     dataplane::xdp::Reconciler,
+    metrics,
     netlink::Netlink,
     notify::Notifier,
     script::ScriptEnv,
@@ -73,6 +74,18 @@ impl Running {
     /// without holding `self`): one document for `status --json` and the
     /// dumps.
     fn status_document(&self) -> impl Future<Output = Value> + Send + 'static {
+        let config = secrets::redacted_config(&self.config);
+        let runtime = self.runtime_document();
+        async move {
+            let mut status = runtime.await;
+            status["config"] = config;
+            status
+        }
+    }
+
+    /// The status document without the configuration, which metrics do not
+    /// need and which is costly to serialize on this thread when large.
+    fn runtime_document(&self) -> impl Future<Output = Value> + Send + 'static {
         let mut status = self.status();
         let ipvs = self.lvs.as_ref().map(lvs::Lvs::ipvs_status);
         async move {
@@ -83,8 +96,8 @@ impl Running {
         }
     }
 
-    /// The status document without IPVS's programmed state (secrets
-    /// redacted, see [`secrets`]).
+    /// The status document without IPVS's programmed state and the
+    /// configuration.
     fn status(&self) -> Value {
         json!({
             "pid": std::process::id(),
@@ -96,7 +109,6 @@ impl Running {
             "tracking": self.tracking.status(),
             "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
-            "config": secrets::redacted_config(&self.config),
         })
     }
 
@@ -132,6 +144,9 @@ impl Running {
         info!("Reloading configuration from {}", self.path.display());
         match load_logged(&self.path, self.subsystems) {
             Ok(config) => {
+                if config.global_defs.metrics_listen != self.config.global_defs.metrics_listen {
+                    warn!("metrics_listen changed: it takes effect when lb-daemon restarts");
+                }
                 self.config = config;
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
@@ -207,6 +222,15 @@ impl Running {
     }
 }
 
+/// Sends `document` to `reply` once it is complete (control socket queries
+/// and metrics scrapes), without holding the main loop.
+fn answer(
+    reply: tokio::sync::oneshot::Sender<Value>,
+    document: impl Future<Output = Value> + Send + 'static,
+) {
+    tokio::spawn(async move { reply.send(document.await) });
+}
+
 /// Loads `path`, logging its warnings, and keeps what `subsystems` run;
 /// the error lists every problem found.
 pub fn load_logged(path: &Path, subsystems: Subsystems) -> Result<config::Config> {
@@ -253,6 +277,8 @@ async fn serve(
     };
     let socket = runtime.socket_path();
     let (control, mut queries) = Server::start(runtime.bind_socket(access)?, policy)?;
+    let listen = metrics::listen_address(args.metrics_listen, &config);
+    let (metrics, mut scrapes) = metrics::Server::start(listen)?;
     let mut signals = Signals::install()?;
     info!(
         "Starting lb-daemon {} (pid {}), configuration {}, control socket {}, running {}",
@@ -334,13 +360,14 @@ async fn serve(
                 }
                 dump => running.dump(dump),
             },
-            Some(query) = queries.recv() => {
-                let status = running.status_document();
-                tokio::spawn(async move { query.reply.send(status.await) });
-            }
+            Some(query) = queries.recv() => answer(query.reply, running.status_document()),
+            Some(scrape) = scrapes.recv() => answer(scrape.reply, running.runtime_document()),
         }
     }
     control.stop();
+    if let Some(metrics) = metrics {
+        metrics.stop();
+    }
     if let Some(lvs) = running.lvs.take() {
         lvs.shutdown().await;
     }

@@ -1,6 +1,7 @@
 //! VRRP (RFC 3768 v2, RFC 5798 v3), kept in separate parts: the packet codec
 //! ([`packet`]), the pure state machine ([`fsm`]), and the socket and
 //! address side effects around them.
+pub mod counts;
 pub mod engine;
 pub mod fsm;
 pub mod garp;

@@ -1,6 +1,6 @@
 //! Reading typed values from the words of a statement.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use serde::de::value::{Error as ValueError, StrDeserializer};
@@ -99,6 +99,7 @@ from_str_words! {
     IpAddr => "an IP address",
     Ipv4Addr => "an IPv4 address",
     Ipv6Addr => "an IPv6 address",
+    SocketAddr => "an ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
 }
 
 macro_rules! serde_words {

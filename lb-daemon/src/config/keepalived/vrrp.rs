@@ -35,6 +35,7 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         flag!(checker_log_all_failures),
         set!(default_interface),
         set!(fast_path),
+        set!(metrics_listen),
     ],
     unsupported: &[
         "bfd_priority",

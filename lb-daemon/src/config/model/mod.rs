@@ -5,7 +5,7 @@ mod lvs;
 mod values;
 mod vrrp;
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +92,9 @@ pub struct GlobalDefs {
     pub default_interface: Option<String>,
     /// Data path for virtual servers that do not choose one (our extension).
     pub fast_path: Option<FastPath>,
+    /// Where to serve Prometheus `/metrics` (our extension; off when
+    /// absent; `--metrics-listen` overrides it).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `smtp_server HOST [PORT]`.

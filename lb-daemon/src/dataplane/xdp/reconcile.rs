@@ -376,6 +376,7 @@ impl Loop {
         self.status.send_replace(json!({
             "state": "running",
             "pin_dir": self.settings.pin_dir,
+            "flow_capacity": self.settings.flows,
             "interfaces": interfaces,
             "services": services,
             "not_served": not_served,

@@ -281,7 +281,10 @@ impl Instance {
                 return self.rx_log.log(line, self.now());
             }
         };
-        self.shared.status.send_modify(|s| s.adverts_received += 1);
+        self.shared.status.send_modify(|s| {
+            s.adverts_received += 1;
+            s.counts.priority_zero_received += u64::from(advert.priority == 0);
+        });
         let event = Event::Advert {
             src: packet.src,
             priority: advert.priority,
@@ -395,7 +398,10 @@ impl Instance {
         for dst in destinations {
             let message = packet::encode(&advert, endpoint.primary, dst);
             match endpoint.socket.send(&message, dst).await {
-                Ok(()) => self.shared.status.send_modify(|s| s.adverts_sent += 1),
+                Ok(()) => self.shared.status.send_modify(|s| {
+                    s.adverts_sent += 1;
+                    s.counts.priority_zero_sent += u64::from(priority == 0);
+                }),
                 Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
             }
         }
@@ -442,7 +448,10 @@ impl Instance {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .ok();
-        self.shared.status.send_modify(|s| s.last_transition = now);
+        self.shared.status.send_modify(|s| {
+            s.last_transition = now;
+            s.counts.transition(from, to);
+        });
         self.publish_ownership();
     }
 

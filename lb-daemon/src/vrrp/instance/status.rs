@@ -3,7 +3,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::vrrp::{fsm::State, packet::DropCounts, spec::InstanceSpec};
+use crate::vrrp::{counts::Counts, fsm::State, packet::DropCounts, spec::InstanceSpec};
 
 /// What `lb-daemon status` shows of an instance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +31,9 @@ pub struct InstanceStatus {
     pub adverts_received: u64,
     /// Packets dropped, by reason.
     pub drops: DropCounts,
+    /// keepalived's other per-instance counters.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Why the instance could not run, or is in FAULT because its interface
     /// is gone or unusable.
     pub error: Option<String>,
@@ -51,6 +54,7 @@ impl InstanceStatus {
             adverts_sent: 0,
             adverts_received: 0,
             drops: DropCounts::default(),
+            counts: Counts::default(),
             error: None,
         }
     }

@@ -2,7 +2,7 @@
 //! is desired next to what IPVS holds, dumped when asked.
 use serde_json::{json, Value};
 
-use super::super::client::DumpedDest;
+use super::super::client::{DumpedDest, DumpedService};
 use super::super::model::{flags, DestCounters, Destination, Forwarding, Service};
 use super::super::target::Target;
 use super::super::IpvsClient;
@@ -25,8 +25,12 @@ pub fn of(state: Option<&mut State>) -> Value {
             let now = match &programmed {
                 Some(Ok(tables)) => tables
                     .iter()
-                    .find(|(service, _)| service.key == key)
-                    .map(|(service, dests)| table(service, dests.iter().map(|d| (&d.dest, Some(&d.counters))))),
+                    .find(|(dumped, _)| dumped.service.key == key)
+                    .map(|(dumped, dests)| {
+                        let mut now = table(&dumped.service, dests.iter().map(|d| (&d.dest, Some(&d.counters))));
+                        now["stats"] = json!(dumped.stats);
+                        now
+                    }),
                 _ => None,
             };
             json!({
@@ -46,7 +50,7 @@ pub fn of(state: Option<&mut State>) -> Value {
     })
 }
 
-type Dumped = Vec<(Service, Vec<DumpedDest>)>;
+type Dumped = Vec<(DumpedService, Vec<DumpedDest>)>;
 
 /// The desired services as IPVS holds them now.
 fn dump(client: &mut IpvsClient, targets: &[Target]) -> Result<Dumped, String> {
@@ -55,7 +59,7 @@ fn dump(client: &mut IpvsClient, targets: &[Target]) -> Result<Dumped, String> {
         let key = dumped.service.key;
         if targets.iter().any(|t| t.table.service.key == key) {
             let dests = client.destinations(&key).map_err(|e| e.to_string())?;
-            out.push((dumped.service, dests));
+            out.push((dumped, dests));
         }
     }
     Ok(out)
@@ -83,6 +87,7 @@ fn table<'a>(
                 v["active_conns"] = json!(c.active_conns);
                 v["inactive_conns"] = json!(c.inactive_conns);
                 v["persistent_conns"] = json!(c.persistent_conns);
+                v["stats"] = json!(c.stats);
             }
             v
         })

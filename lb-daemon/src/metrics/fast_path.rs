@@ -1,0 +1,123 @@
+//! The XDP fast path: where it is attached, its flow table's capacity, and
+//! its own per-service and per-backend counters (also summed into
+//! `keepalived_lvs_*`, see [`super::traffic`]).
+use serde_json::Value;
+
+use super::{
+    family::{labels, Family, Kind},
+    service::Service,
+    traffic::real_addr,
+};
+
+/// The families from the status document's `fast_path`.
+pub fn families(fast_path: &Value) -> Vec<Family> {
+    let mut attached = Family::new(
+        "lb_xdp_attached",
+        "Whether the XDP program is attached to the interface.",
+        Kind::Gauge,
+    );
+    let mut capacity = Family::new(
+        "lb_xdp_flow_table_capacity",
+        "Entries the XDP connection table can hold.",
+        Kind::Gauge,
+    );
+    let mut svc_packets = Family::new(
+        "lb_xdp_service_packets",
+        "Packets the XDP fast path forwarded for the service.",
+        Kind::Counter,
+    );
+    let mut svc_bytes = Family::new(
+        "lb_xdp_service_bytes",
+        "Bytes the XDP fast path forwarded for the service.",
+        Kind::Counter,
+    );
+    let mut rs_packets = Family::new(
+        "lb_xdp_backend_packets",
+        "Packets the XDP fast path forwarded to the real server.",
+        Kind::Counter,
+    );
+    let mut rs_bytes = Family::new(
+        "lb_xdp_backend_bytes",
+        "Bytes the XDP fast path forwarded to the real server.",
+        Kind::Counter,
+    );
+    for i in fast_path["interfaces"].as_array().into_iter().flatten() {
+        let l = labels([(
+            "interface",
+            i["name"].as_str().unwrap_or_default().to_string(),
+        )]);
+        attached.push(&l, i["attached"].as_bool().unwrap_or(false));
+    }
+    if let Some(flows) = fast_path["flow_capacity"].as_u64() {
+        capacity.push(&labels([]), flows);
+    }
+    let count = |v: &Value, k: &str| v[k].as_u64();
+    for s in fast_path["services"].as_array().into_iter().flatten() {
+        let Some(service) = s["service"].as_str().and_then(Service::from_name) else {
+            continue;
+        };
+        let l = labels([
+            ("vip", service.vip.clone()),
+            ("proto", service.proto.to_string()),
+        ]);
+        if let (Some(p), Some(b)) = (
+            count(&s["traffic"], "packets"),
+            count(&s["traffic"], "bytes"),
+        ) {
+            svc_packets.push(&l, p);
+            svc_bytes.push(&l, b);
+        }
+        for b in s["backends"].as_array().into_iter().flatten() {
+            let Some(addr) = real_addr(b) else { continue };
+            let l = labels([
+                ("vip", service.vip.clone()),
+                ("addr", addr),
+                ("proto", service.proto.to_string()),
+            ]);
+            if let (Some(p), Some(n)) = (
+                count(&b["traffic"], "packets"),
+                count(&b["traffic"], "bytes"),
+            ) {
+                rs_packets.push(&l, p);
+                rs_bytes.push(&l, n);
+            }
+        }
+    }
+    vec![
+        attached,
+        capacity,
+        svc_packets,
+        svc_bytes,
+        rs_packets,
+        rs_bytes,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::family::{encode, Format};
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn attachments_capacity_and_counters() {
+        let status = json!({
+            "state": "running", "flow_capacity": 262144,
+            "interfaces": [{"name": "eth1", "attached": true}, {"name": "eth2", "attached": false}],
+            "services": [{"service": "UDP [2001:db8::1]:53", "traffic": {"packets": 4, "bytes": 400},
+                "backends": [{"address": "2001:db8::2", "port": 53, "traffic": {"packets": 4, "bytes": 400}},
+                             {"address": "2001:db8::3", "port": 53, "traffic": null}]}],
+        });
+        let out = encode(families(&status), Format::Text);
+        for line in [
+            "lb_xdp_attached{interface=\"eth1\"} 1\n",
+            "lb_xdp_attached{interface=\"eth2\"} 0\n",
+            "lb_xdp_flow_table_capacity 262144\n",
+            "lb_xdp_service_packets_total{vip=\"[2001:db8::1]:53\",proto=\"17\"} 4\n",
+            "lb_xdp_backend_bytes_total{vip=\"[2001:db8::1]:53\",addr=\"[2001:db8::2]:53\",proto=\"17\"} 400\n",
+        ] {
+            assert!(out.contains(line), "{line} missing from:\n{out}");
+        }
+        assert!(!out.contains("2001:db8::3"), "{out}");
+    }
+}
