@@ -1,6 +1,9 @@
 //! The LVS half of the running daemon: the health-checker engine feeding the
 //! desired-state model, and the IPVS reconciler programming it.
-use std::{collections::BTreeSet, future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeSet, future::Future, net::SocketAddr, path::PathBuf, sync::Arc,
+    time::Duration,
+};
 
 use serde_json::{json, Value};
 use tokio::{sync::watch, task::JoinHandle};
@@ -11,7 +14,7 @@ use crate::{
     dataplane::ipvs::{self, OnStop, Reconciler},
     script::ScriptEnv,
     state::{
-        desired::{self, DesiredPublisher},
+        desired::{self, DesiredPublisher, Drained, ServiceRef},
         ownership::Ownership,
     },
 };
@@ -122,6 +125,17 @@ impl Lvs {
             "virtual_servers": self.desired.status()["virtual_servers"],
             "checkers": self.checks.status(),
         })
+    }
+
+    /// Drains or undrains a real server (see [`DesiredPublisher::set_drained`]);
+    /// both data planes follow the published result.
+    pub fn drain(
+        &self,
+        service: ServiceRef,
+        server: SocketAddr,
+        drained: bool,
+    ) -> Result<Drained, String> {
+        self.desired.set_drained(service, server, drained)
     }
 
     /// What IPVS holds next to what is desired (see [`Reconciler::status`]).

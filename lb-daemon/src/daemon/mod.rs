@@ -7,21 +7,24 @@ mod fast_path;
 mod lvs;
 pub mod runtime_dir;
 mod secrets;
+mod status;
 
 use std::{
-    future::Future,
     path::{Path, PathBuf},
-    time::{SystemTime, UNIX_EPOCH},
+    time::SystemTime,
 };
 
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{error, info, warn};
 
 use crate::{
     cli::RunArgs,
     config,
-    control::server::{Policy, Server},
+    control::{
+        server::{Policy, Query, Server},
+        Request as ControlRequest,
+    },
     dataplane::xdp::Reconciler,
     netlink::Netlink,
     notify::Notifier,
@@ -43,8 +46,8 @@ struct Running {
     /// 1 for the configuration read at start, +1 for every successful reload.
     generation: u64,
     loaded_at: SystemTime,
-    /// Why the last SIGHUP reload was refused, until a reload succeeds.
-    last_reload_error: Option<String>,
+    /// The last SIGHUP reload, if any.
+    last_reload: Option<status::Reload>,
     /// The VRRP instances.
     vrrp: Engine,
     /// The trackers (vrrp_script, track_interface, track_file).
@@ -63,37 +66,6 @@ struct Running {
 }
 
 impl Running {
-    /// The whole status document, IPVS's programmed state included (read
-    /// without holding `self`): one document for `status --json` and the
-    /// dumps.
-    fn status_document(&self) -> impl Future<Output = Value> + Send + 'static {
-        let mut status = self.status();
-        let ipvs = self.lvs.as_ref().map(lvs::Lvs::ipvs_status);
-        async move {
-            if let Some(ipvs) = ipvs {
-                status["lvs"]["ipvs"] = ipvs.await;
-            }
-            status
-        }
-    }
-
-    /// The status document without IPVS's programmed state (secrets
-    /// redacted, see [`secrets`]).
-    fn status(&self) -> Value {
-        json!({
-            "pid": std::process::id(),
-            "config_file": self.path,
-            "config_generation": self.generation,
-            "config_loaded_at": self.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            "last_reload_error": self.last_reload_error,
-            "vrrp": self.vrrp.status(),
-            "tracking": self.tracking.status(),
-            "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
-            "fast_path": self.fast_path.as_ref().map(Reconciler::status),
-            "config": secrets::redacted_config(&self.config),
-        })
-    }
-
     /// SIGHUP: applies the file's new content, or keeps the running
     /// configuration and says why when the new one is invalid.
     async fn reload(&mut self) {
@@ -103,7 +75,10 @@ impl Running {
                 self.config = config;
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
-                self.last_reload_error = None;
+                self.last_reload = Some(status::Reload {
+                    at: self.loaded_at,
+                    error: None,
+                });
                 let env = ScriptEnv::new(&self.config.global_defs);
                 let tracking = Tracking::start(&self.config, self.netlink.clone(), env);
                 std::mem::replace(&mut self.tracking, tracking)
@@ -125,13 +100,34 @@ impl Running {
                     "Reload failed, keeping the running configuration (generation {}):\n{e:#}",
                     self.generation
                 );
-                self.last_reload_error = Some(format!("{e:#}"));
+                self.last_reload = Some(status::Reload {
+                    at: SystemTime::now(),
+                    error: Some(format!("{e:#}")),
+                });
             }
         }
     }
 }
 
 impl Running {
+    /// Answers a control socket request; the status document is completed
+    /// (IPVS read) off this loop.
+    fn answer(&self, query: Query) {
+        match query.request {
+            ControlRequest::Status => {
+                let status = self.status_document();
+                tokio::spawn(async move { query.reply.send(status.await) });
+            }
+            ControlRequest::Drain {
+                service,
+                server,
+                drained,
+            } => {
+                let _ = query.reply.send(self.drain(service, server, drained));
+            }
+        }
+    }
+
     /// Writes the dump a signal asked for into the runtime directory, off
     /// this thread (a slow or full disk must not hold the VRRP engine up).
     fn dump(&self, request: Request) {
@@ -246,7 +242,7 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
         config,
         generation: 1,
         loaded_at: SystemTime::now(),
-        last_reload_error: None,
+        last_reload: None,
         vrrp,
         tracking,
         netlink,
@@ -263,10 +259,7 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
                 Request::Reload => running.reload().await,
                 dump => running.dump(dump),
             },
-            Some(query) = queries.recv() => {
-                let status = running.status_document();
-                tokio::spawn(async move { query.reply.send(status.await) });
-            }
+            Some(query) = queries.recv() => running.answer(query),
         }
     }
     control.stop();

@@ -2,6 +2,7 @@
 //! applies them, publishes the result through a `tokio::sync::watch` channel
 //! (as [`crate::state::ownership`] does) and runs the notify commands in
 //! their own tasks, so a slow script never delays the next verdict.
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,6 +14,7 @@ use crate::config::{Command, Config, RunAs};
 use crate::script::{self, ScriptEnv};
 
 use super::carry::Carried;
+use super::drain::{Drained, ServiceRef};
 use super::model::{Effect, Model};
 use super::types::{DesiredState, VirtualService};
 
@@ -142,6 +144,25 @@ impl DesiredPublisher {
                 .map(|command| run_command(command, Arc::clone(&env), STOP_TIMEOUT));
             futures::future::join_all(runs).await;
         })
+    }
+
+    /// Drains (`drained`) or undrains real server `server` of the virtual
+    /// servers `service` names (see [`Model::set_drained`]) and publishes
+    /// the result.
+    pub fn set_drained(
+        &self,
+        service: ServiceRef,
+        server: SocketAddr,
+        drained: bool,
+    ) -> Result<Drained, String> {
+        let mut model = self.lock();
+        let result = model.set_drained(service, server, drained)?;
+        for &vs in &result.changed {
+            let fresh = model.services(vs).to_vec();
+            self.state
+                .send_modify(|state| replace_services(state, vs, fresh));
+        }
+        Ok(result)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Model> {
