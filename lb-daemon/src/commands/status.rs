@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn ipvs_unavailable_is_said_once() {
-        let text = text(&status(json!({
+        let text = render(&status(json!({
             "available": false,
             "unavailable": "kernel module ip_vs is not loaded",
             "services": [],
@@ -347,7 +347,7 @@ mod tests {
             json!({"scheduler": "sh", "flags": ["sh-port"], "persistence_timeout": 300,
                    "netmask": 24, "persistence_engine": null, "destinations": dests})
         };
-        let text = text(&status(json!({
+        let text = render(&status(json!({
             "available": true,
             "services": [{
                 "vs": 0,
