@@ -14,6 +14,7 @@
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
 pub mod daemon;
+pub mod dr;
 pub mod frames;
 pub mod http;
 pub mod ipvs_lab;
@@ -30,6 +31,7 @@ pub mod vrrp_wire;
 pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
+pub use dr::{dr_lab, Kept};
 pub use http::{block_on, block_on_in, http_get, in_netns, retry, wait_until};
 pub use ipvs_lab::IpvsLab;
 pub use keepalived::Keepalived;

@@ -5,31 +5,16 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::{Read, Write},
-    net::{SocketAddr, TcpStream},
     path::Path,
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use lb_tests::{http_get, in_netns, Daemon, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{dr_lab, http_get, in_netns, Daemon, Kept, Lab, VrrpConf, VIP};
 use serde_json::Value;
 
 /// The real servers' TCP_CHECK period.
 const DELAY_LOOP: Duration = Duration::from_millis(500);
-
-/// A lab with `directors` directors and three DR real servers.
-fn dr_lab(directors: usize) -> Result<Lab> {
-    let lab = Lab::new(LabSpec {
-        directors,
-        real_servers: 3,
-        web: true,
-    })?;
-    for rs in lab.real_servers() {
-        rs.accept_vip_on_loopback(VIP)?;
-    }
-    Ok(lab)
-}
 
 /// A director's configuration: VRRP instance VI_1 holding the VIP and one
 /// `fast_path xdp` DR service over the real servers with these weights,
@@ -110,36 +95,6 @@ fn spread(lab: &Lab, flows: usize) -> Result<BTreeMap<String, usize>> {
         *counts.entry(body.trim().to_owned()).or_default() += 1;
     }
     Ok(counts)
-}
-
-/// A kept-alive HTTP/1.1 connection to the VIP.
-struct Kept(TcpStream);
-
-impl Kept {
-    fn open() -> Result<Kept> {
-        let addr: SocketAddr = format!("{VIP}:80").parse()?;
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        Ok(Kept(stream))
-    }
-
-    /// The name of the real server answering `GET /` on this connection.
-    fn ask(&mut self) -> Result<String> {
-        write!(self.0, "GET / HTTP/1.1\r\nHost: {VIP}\r\n\r\n")?;
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 1024];
-        loop {
-            let n = self.0.read(&mut buf)?;
-            ensure!(n > 0, "connection closed");
-            raw.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&raw);
-            if let Some((_, body)) = text.split_once("\r\n\r\n") {
-                if body.ends_with('\n') {
-                    return Ok(body.trim().to_owned());
-                }
-            }
-        }
-    }
 }
 
 fn ensure_near(

@@ -27,7 +27,10 @@ use crate::{
     },
     dataplane::xdp::Reconciler,
     netlink::Netlink,
-    notify::Notifier,
+    notify::{
+        fifo::{Fifos, CLOSE_GRACE},
+        Notifier,
+    },
     script::ScriptEnv,
     signals::{Request, Signals},
     state::ownership::Publisher,
@@ -55,6 +58,8 @@ struct Running {
     netlink: Netlink,
     /// Notify scripts and mail of the configuration in force.
     notifier: Notifier,
+    /// The notify FIFOs (kept open across reloads that keep them).
+    fifos: Fifos,
     /// Health checkers and the desired state (taken out during a reload).
     lvs: Option<lvs::Lvs>,
     /// VIP ownership, which `ha_suspend` and the fast path follow.
@@ -84,12 +89,18 @@ impl Running {
                 std::mem::replace(&mut self.tracking, tracking)
                     .shutdown()
                     .await;
-                self.notifier = Notifier::new(&self.config);
+                if !self.fifos.configured_by(&self.config.global_defs) {
+                    self.fifos.close(CLOSE_GRACE).await;
+                    self.fifos = Fifos::open(&self.config.global_defs);
+                }
+                self.notifier = Notifier::with_fifos(&self.config, self.fifos.clone());
                 self.vrrp
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
                 if let Some(old) = self.lvs.take() {
-                    let lvs = old.reload(&self.config, self.ownership.subscribe()).await;
+                    let lvs = old
+                        .reload(&self.config, self.ownership.subscribe(), &self.fifos)
+                        .await;
                     self.follow_fast_path(&lvs);
                     self.lvs = Some(lvs);
                 }
@@ -221,14 +232,15 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
         dont_release: args.dont_release_ipvs,
         record: runtime.file(crate::dataplane::ipvs::record::FILE),
     };
-    let lvs = lvs::Lvs::start(&config, ownership.subscribe(), ipvs);
+    let fifos = Fifos::open(&config.global_defs);
+    let lvs = lvs::Lvs::start(&config, ownership.subscribe(), ipvs, &fifos);
     let netlink = Netlink::connect()?;
     let tracking = Tracking::start(
         &config,
         netlink.clone(),
         ScriptEnv::new(&config.global_defs),
     );
-    let notifier = Notifier::new(&config);
+    let notifier = Notifier::with_fifos(&config, fifos.clone());
     let vrrp = Engine::start(
         &config,
         netlink.clone(),
@@ -247,6 +259,7 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
         tracking,
         netlink,
         notifier,
+        fifos,
         lvs: Some(lvs),
         ownership,
         fast_path,
@@ -272,6 +285,7 @@ async fn serve(runtime: RuntimeDir, config: config::Config, args: &RunArgs) -> R
     }
     running.tracking.shutdown().await;
     running.notifier.drain(NOTIFY_DRAIN).await;
+    running.fifos.close(CLOSE_GRACE).await;
     drop(runtime);
     info!("Stopped");
     Ok(())

@@ -12,6 +12,7 @@
 mod backends;
 mod carry;
 mod drain;
+mod lines;
 mod model;
 mod runtime;
 mod services;
