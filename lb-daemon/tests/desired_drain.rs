@@ -26,6 +26,8 @@ fn a_drained_real_server_keeps_its_place_with_weight_0_and_comes_back() {
         vec![(ip("10.0.0.1"), 0), (ip("10.0.0.2"), 1)]
     );
     assert!(model.quorum_up(0), "a drain is not a failure");
+    let published = &service(&model, 0).backends;
+    assert!(published[0].drained && !published[1].drained);
     let status = model.status();
     assert_eq!(
         status["virtual_servers"][0]["real_servers"][0]["drained"],

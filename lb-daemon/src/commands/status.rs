@@ -367,6 +367,32 @@ mod tests {
     }
 
     #[test]
+    fn drains_held_vips_map_fill_and_reloads_are_shown() {
+        let mut doc = status(json!({"available": false, "services": []}));
+        doc["lvs"]["virtual_servers"][0]["real_servers"] = json!([
+            {"address": "198.51.100.7", "port": 80, "up": true, "drained": true, "programmed_weight": 0},
+            {"address": "198.51.100.8", "port": 80, "up": false, "drained": false, "programmed_weight": null},
+        ]);
+        doc["vrrp"] = json!([{"name": "VI_1", "state": "MASTER", "effective_priority": 140,
+            "base_priority": 150, "vrid": 51, "interface": "eth0", "vips": ["192.0.2.50/24"],
+            "vips_held": ["192.0.2.50/24"], "tracking": {"tracks": [
+                {"kind": "script", "name": "chk", "state": "down", "weight": -10}]}}]);
+        doc["fast_path"] = json!({"state": "running", "maps": {
+            "flows": {"used": 6, "capacity": 262144}, "services": {"used": 1, "capacity": 256}}});
+        doc["last_reload"] = json!({"at": 0, "result": "error", "error": "bad line 3"});
+        let text = render(&doc);
+        for part in [
+            "198.51.100.7:80 up, drained (weight 0), 198.51.100.8:80 down (absent)",
+            "(VI_1) MASTER prio 140 (base 150) vrid 51 on eth0, master unknown, VIPs 192.0.2.50/24 (held: 192.0.2.50/24)",
+            "    tracking: script chk down (weight -10)\n",
+            "    maps: flows 6/262144, services 1/256\n",
+            "  last reload refused at ",
+        ] {
+            assert!(text.contains(part), "{part}\nnot in\n{text}");
+        }
+    }
+
+    #[test]
     fn configured_items_are_labelled_by_name_address_fwmark_or_group() {
         let labels: Vec<String> = [
             json!({"name": "VI_1"}),

@@ -52,6 +52,7 @@ fn backends(server: &VirtualServer, state: &VirtualState, sorry: bool) -> Vec<Ba
                 lthreshold: 0,
                 up: sorry,
                 sorry: true,
+                drained: false,
             });
         }
     }
@@ -84,5 +85,6 @@ fn real_backend(
         lthreshold: real.lthreshold.unwrap_or(0),
         up: state.alive,
         sorry: false,
+        drained: state.drained,
     })
 }
