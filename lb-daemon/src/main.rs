@@ -40,6 +40,8 @@ fn main() -> ExitCode {
         Some(Command::Convert(f)) => return commands::convert(&f.config),
         Some(Command::Status { runtime_dir, json }) => commands::status(&runtime_dir, json),
         Some(Command::Genhash(args)) => commands::genhash(&args),
+        Some(Command::Drain(args)) => commands::drain(&args, true),
+        Some(Command::Undrain(args)) => commands::drain(&args, false),
         None => {
             for note in cli.run.ignored() {
                 warn!("{note}");

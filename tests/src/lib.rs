@@ -16,6 +16,7 @@
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
 pub mod daemon;
+pub mod dr;
 pub mod frames;
 pub mod http;
 pub mod ipvs_lab;
@@ -35,6 +36,7 @@ pub mod vrrp_wire;
 pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
+pub use dr::dr_lab;
 pub use http::{block_on, block_on_in, http_get, in_netns, retry, wait_until};
 pub use ipvs_lab::IpvsLab;
 pub use keepalived::Keepalived;

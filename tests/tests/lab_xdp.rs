@@ -10,24 +10,11 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use lb_tests::{http_get, in_netns, Daemon, KeptAlive, Lab, LabSpec, VrrpConf, VIP};
+use lb_tests::{dr_lab, http_get, in_netns, Daemon, KeptAlive, Lab, VrrpConf, VIP};
 use serde_json::Value;
 
 /// The real servers' TCP_CHECK period.
 const DELAY_LOOP: Duration = Duration::from_millis(500);
-
-/// A lab with `directors` directors and three DR real servers.
-fn dr_lab(directors: usize) -> Result<Lab> {
-    let lab = Lab::new(LabSpec {
-        directors,
-        real_servers: 3,
-        web: true,
-    })?;
-    for rs in lab.real_servers() {
-        rs.accept_vip_on_loopback(VIP)?;
-    }
-    Ok(lab)
-}
 
 /// A director's configuration: VRRP instance VI_1 holding the VIP and one
 /// `fast_path xdp` DR service over the real servers with these weights,

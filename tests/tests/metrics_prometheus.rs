@@ -7,7 +7,7 @@ use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
 use lb_tests::{
-    http_get, promtool_check, wait_until, Daemon, Lab, LabSpec, Prometheus, VrrpConf, VIP,
+    dr_lab, http_get, promtool_check, wait_until, Daemon, Lab, Prometheus, VrrpConf, VIP,
 };
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -16,19 +16,6 @@ use serde_json::Value;
 const PORT: u16 = 9650;
 /// The example dashboard, relative to the workspace.
 const DASHBOARD: &str = "../examples/grafana/lb-daemon.json";
-
-/// Directors and three DR real servers (VIP on their loopback).
-fn dr_lab(directors: usize) -> Result<Lab> {
-    let lab = Lab::new(LabSpec {
-        directors,
-        real_servers: 3,
-        web: true,
-    })?;
-    for rs in lab.real_servers() {
-        rs.accept_vip_on_loopback(VIP)?;
-    }
-    Ok(lab)
-}
 
 /// A director serving metrics on `listen`, with a tracking script, VI_1
 /// and one `fast_path xdp` DR service over the real servers, TCP_CHECKed.

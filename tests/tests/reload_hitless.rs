@@ -9,7 +9,7 @@
 use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Continuous, Daemon, Lab, LabSpec, Netns, TcpCounters, VrrpConf, VIP};
+use lb_tests::{dr_lab, wait_until, Continuous, Daemon, Lab, Netns, TcpCounters, VrrpConf, VIP};
 use serde_json::Value;
 
 /// How many reloads.
@@ -81,14 +81,7 @@ fn web_entry(daemon: &Daemon) -> Result<Value> {
 
 #[test]
 fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
-    let lab = Lab::new(LabSpec {
-        directors: 1,
-        real_servers: 3,
-        web: true,
-    })?;
-    for rs in lab.real_servers() {
-        rs.accept_vip_on_loopback(VIP)?;
-    }
+    let lab = dr_lab(1)?;
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("dir1.conf");
     fs::write(&path, config(&lab, 0))?;

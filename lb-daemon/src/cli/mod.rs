@@ -229,10 +229,31 @@ pub enum Command {
         /// Runtime directory of the daemon to ask.
         #[arg(long, default_value = DEFAULT_RUNTIME_DIR)]
         runtime_dir: PathBuf,
-        /// Print JSON instead of text.
+        /// Print JSON instead of text (schema: docs/status-schema.md).
         #[arg(long)]
         json: bool,
     },
+    /// Take a real server out of a service without editing the
+    /// configuration: weight 0, no new flows, established ones continue.
+    /// Kept across reloads that keep the real server.
+    Drain(DrainArgs),
+    /// Give a drained real server its configured weight back.
+    Undrain(DrainArgs),
+}
+
+/// `drain`/`undrain [--runtime-dir DIR] SERVICE REAL`.
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Runtime directory of the daemon to ask.
+    #[arg(long, default_value = DEFAULT_RUNTIME_DIR)]
+    pub runtime_dir: PathBuf,
+    /// The service: VIP:PORT ([2001:db8::1]:80 for IPv6; TCP and UDP
+    /// services on it alike) or fwmark:N.
+    #[arg(value_name = "VIP:PORT")]
+    pub service: String,
+    /// The real server: RS:PORT.
+    #[arg(value_name = "RS:PORT")]
+    pub server: String,
 }
 
 /// A configuration file argument.

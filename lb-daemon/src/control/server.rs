@@ -53,9 +53,11 @@ impl Policy {
     }
 }
 
-/// A valid `status` request, for the daemon's main loop to answer.
+/// A valid request, for the daemon's main loop to answer.
 pub struct Query {
-    /// Where the status document goes.
+    /// What the client asks.
+    pub request: Request,
+    /// Where the reply document goes.
     pub reply: oneshot::Sender<Value>,
 }
 
@@ -202,10 +204,12 @@ async fn serve_client(
         }
         Err(_) => Refusal::Timeout(REQUEST_TIMEOUT).reply(),
         Ok(Err(refusal)) => refusal.reply(),
-        Ok(Ok(Request::Status)) => ask(queries).await?,
+        Ok(Ok(request)) => ask(queries, request).await?,
     };
+    let mut framed = reply.to_string();
+    framed.push('\n');
     timeout(REPLY_TIMEOUT, async {
-        write.write_all(reply.to_string().as_bytes()).await?;
+        write.write_all(framed.as_bytes()).await?;
         write.shutdown().await
     })
     .await
@@ -224,11 +228,11 @@ async fn read_request(read: impl AsyncRead + Unpin) -> Result<Request, Refusal> 
     }
 }
 
-/// Asks the daemon's main loop for the status document.
-async fn ask(queries: &mpsc::Sender<Query>) -> Result<Value> {
+/// Asks the daemon's main loop to answer `request`.
+async fn ask(queries: &mpsc::Sender<Query>, request: Request) -> Result<Value> {
     let (reply, answer) = oneshot::channel();
     queries
-        .send(Query { reply })
+        .send(Query { request, reply })
         .await
         .map_err(|_| anyhow!("the daemon is stopping"))?;
     answer.await.context("the daemon is stopping")

@@ -1,7 +1,8 @@
 //! keepalived's dump files, written on its signals: `keepalived.data`
 //! (SIGUSR1), `keepalived.stats` (SIGUSR2, STATS_CLEAR) and `keepalived.json`
 //! (the JSON signal). They are derived from the one status document that
-//! `lb-daemon status --json` prints (the JSON dump is that document), laid
+//! `lb-daemon status --json` prints (the JSON dump is that document, of the
+//! schema in `docs/status-schema.md`, see [`super::status`]), laid
 //! out like keepalived 2.2.7's text, and written in the runtime directory
 //! (keepalived writes them in /tmp; one directory per daemon keeps parallel
 //! daemons apart and avoids fixed names in a world-writable directory) by a

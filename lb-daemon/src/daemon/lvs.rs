@@ -1,6 +1,9 @@
 //! The LVS half of the running daemon: the health-checker engine feeding the
 //! desired-state model, and the IPVS reconciler programming it.
-use std::{collections::BTreeSet, future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeSet, future::Future, net::SocketAddr, path::PathBuf, sync::Arc,
+    time::Duration,
+};
 
 use serde_json::{json, Value};
 use tokio::{sync::watch, task::JoinHandle};
@@ -9,9 +12,10 @@ use crate::{
     check::engine::CheckerEngine,
     config::{Config, LvsFlushOnStop},
     dataplane::ipvs::{self, OnStop, Reconciler},
+    notify::fifo::Fifos,
     script::ScriptEnv,
     state::{
-        desired::{self, DesiredPublisher},
+        desired::{self, DesiredPublisher, Drained, ServiceRef},
         ownership::Ownership,
     },
 };
@@ -46,9 +50,10 @@ impl Lvs {
         config: &Config,
         ownership: watch::Receiver<Ownership>,
         options: IpvsOptions,
+        fifos: &Fifos,
     ) -> Lvs {
         let (checks, desired, task, suspend) =
-            Lvs::checked(config, ownership, &desired::Carried::default());
+            Lvs::checked(config, ownership, &desired::Carried::default(), fifos);
         let on_stop = match (options.dont_release, config.global_defs.lvs_flush_onstop) {
             (true, _) => OnStop::Keep,
             (false, Some(LvsFlushOnStop::Full)) => OnStop::FlushAll,
@@ -79,11 +84,13 @@ impl Lvs {
     }
 
     /// The checkers, the desired-state model and its task, and the
-    /// `ha_suspend` follower of `config`, starting from `carried` verdicts.
+    /// `ha_suspend` follower of `config`, starting from `carried` verdicts;
+    /// state changes are written to `fifos`.
     fn checked(
         config: &Config,
         mut ownership: watch::Receiver<Ownership>,
         carried: &desired::Carried,
+        fifos: &Fifos,
     ) -> (
         CheckerEngine,
         DesiredPublisher,
@@ -106,7 +113,7 @@ impl Lvs {
         let (checks, verdicts) =
             CheckerEngine::start_carrying(config, env.clone(), suspended, carried);
         let (desired, _) = desired::channel_carrying(config, carried);
-        let task = desired.spawn(verdicts, env);
+        let task = desired.spawn_notifying(verdicts, env, fifos.clone());
         (checks, desired, task, suspend)
     }
 
@@ -124,6 +131,17 @@ impl Lvs {
         })
     }
 
+    /// Drains or undrains a real server (see [`DesiredPublisher::set_drained`]);
+    /// both data planes follow the published result.
+    pub fn drain(
+        &self,
+        service: ServiceRef,
+        server: SocketAddr,
+        drained: bool,
+    ) -> Result<Drained, String> {
+        self.desired.set_drained(service, server, drained)
+    }
+
     /// What IPVS holds next to what is desired (see [`Reconciler::status`]).
     pub fn ipvs_status(&self) -> impl Future<Output = Value> + Send + 'static {
         self.ipvs.status()
@@ -138,12 +156,17 @@ impl Lvs {
     /// real servers still configured keep their verdicts, and the
     /// reconciler follows the new model, changing only what differs.
     /// Commands meant for a real stop (`omega`) do not run on a reload.
-    pub async fn reload(self, config: &Config, ownership: watch::Receiver<Ownership>) -> Lvs {
+    pub async fn reload(
+        self,
+        config: &Config,
+        ownership: watch::Receiver<Ownership>,
+        fifos: &Fifos,
+    ) -> Lvs {
         self.task.abort();
         self.suspend.abort();
         self.checks.shutdown().await;
         let carried = self.desired.carried();
-        let (checks, desired, task, suspend) = Lvs::checked(config, ownership, &carried);
+        let (checks, desired, task, suspend) = Lvs::checked(config, ownership, &carried, fifos);
         self.ipvs.follow(config, desired.subscribe());
         Lvs {
             checks,

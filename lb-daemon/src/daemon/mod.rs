@@ -8,26 +8,33 @@ mod lvs;
 mod pid_files;
 pub mod runtime_dir;
 mod secrets;
+mod status;
 pub mod systemd;
 
 use std::{
     future::Future,
     path::{Path, PathBuf},
-    time::{SystemTime, UNIX_EPOCH},
+    time::SystemTime,
 };
 
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{error, info, warn};
 
 use crate::{
     cli::{RunArgs, Subsystems},
     config,
-    control::server::{Policy, Server},
+    control::{
+        server::{Policy, Query, Server},
+        Request as ControlRequest,
+    },
     dataplane::xdp::Reconciler,
     metrics,
     netlink::Netlink,
-    notify::Notifier,
+    notify::{
+        fifo::{Fifos, CLOSE_GRACE},
+        Notifier,
+    },
     script::ScriptEnv,
     signals::{Request, Signals},
     state::ownership::Publisher,
@@ -48,8 +55,8 @@ struct Running {
     /// 1 for the configuration read at start, +1 for every successful reload.
     generation: u64,
     loaded_at: SystemTime,
-    /// Why the last SIGHUP reload was refused, until a reload succeeds.
-    last_reload_error: Option<String>,
+    /// The last SIGHUP reload, if any.
+    last_reload: Option<status::Reload>,
     /// The VRRP instances.
     vrrp: Engine,
     /// The trackers (vrrp_script, track_interface, track_file).
@@ -57,6 +64,8 @@ struct Running {
     netlink: Netlink,
     /// Notify scripts and mail of the configuration in force.
     notifier: Notifier,
+    /// The notify FIFOs (kept open across reloads that keep them).
+    fifos: Fifos,
     /// Health checkers and the desired state (taken out during a reload).
     lvs: Option<lvs::Lvs>,
     /// VIP ownership, which `ha_suspend` and the fast path follow.
@@ -70,53 +79,11 @@ struct Running {
 }
 
 impl Running {
-    /// The whole status document, IPVS's programmed state included (read
-    /// without holding `self`): one document for `status --json` and the
-    /// dumps.
-    fn status_document(&self) -> impl Future<Output = Value> + Send + 'static {
-        let config = secrets::redacted_config(&self.config);
-        let runtime = self.runtime_document();
-        async move {
-            let mut status = runtime.await;
-            status["config"] = config;
-            status
-        }
-    }
-
-    /// The status document without the configuration, which metrics do not
-    /// need and which is costly to serialize on this thread when large.
-    fn runtime_document(&self) -> impl Future<Output = Value> + Send + 'static {
-        let mut status = self.status();
-        let ipvs = self.lvs.as_ref().map(lvs::Lvs::ipvs_status);
-        async move {
-            if let Some(ipvs) = ipvs {
-                status["lvs"]["ipvs"] = ipvs.await;
-            }
-            status
-        }
-    }
-
-    /// The status document without IPVS's programmed state and the
-    /// configuration.
-    fn status(&self) -> Value {
-        json!({
-            "pid": std::process::id(),
-            "config_file": self.path,
-            "config_generation": self.generation,
-            "config_loaded_at": self.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            "last_reload_error": self.last_reload_error,
-            "vrrp": self.vrrp.status(),
-            "tracking": self.tracking.status(),
-            "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
-            "fast_path": self.fast_path.as_ref().map(Reconciler::status),
-        })
-    }
-
     /// The service manager's one-line `STATUS=` (see [`systemd::summary`]).
     fn summary(&self) -> String {
         let states: Vec<_> = self.vrrp.status().iter().map(|i| i.state).collect();
         let lvs = self.lvs.as_ref().map(lvs::Lvs::status);
-        let failed = self.last_reload_error.is_some();
+        let failed = self.last_reload.as_ref().is_some_and(|r| r.error.is_some());
         systemd::summary(&states, lvs.as_ref(), self.generation, failed)
     }
 
@@ -150,18 +117,27 @@ impl Running {
                 self.config = config;
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
-                self.last_reload_error = None;
+                self.last_reload = Some(status::Reload {
+                    at: self.loaded_at,
+                    error: None,
+                });
                 let env = ScriptEnv::new(&self.config.global_defs);
                 let tracking = Tracking::start(&self.config, self.netlink.clone(), env);
                 std::mem::replace(&mut self.tracking, tracking)
                     .shutdown()
                     .await;
-                self.notifier = Notifier::new(&self.config);
+                if !self.fifos.configured_by(&self.config.global_defs) {
+                    self.fifos.close(CLOSE_GRACE).await;
+                    self.fifos = Fifos::open(&self.config.global_defs);
+                }
+                self.notifier = Notifier::with_fifos(&self.config, self.fifos.clone());
                 self.vrrp
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
                 if let Some(old) = self.lvs.take() {
-                    let lvs = old.reload(&self.config, self.ownership.subscribe()).await;
+                    let lvs = old
+                        .reload(&self.config, self.ownership.subscribe(), &self.fifos)
+                        .await;
                     self.follow_fast_path(&lvs);
                     self.lvs = Some(lvs);
                 }
@@ -172,13 +148,31 @@ impl Running {
                     "Reload failed, keeping the running configuration (generation {}):\n{e:#}",
                     self.generation
                 );
-                self.last_reload_error = Some(format!("{e:#}"));
+                self.last_reload = Some(status::Reload {
+                    at: SystemTime::now(),
+                    error: Some(format!("{e:#}")),
+                });
             }
         }
     }
 }
 
 impl Running {
+    /// Answers a control socket request; the status document is completed
+    /// (IPVS read) off this loop.
+    fn answer(&self, query: Query) {
+        match query.request {
+            ControlRequest::Status => answer(query.reply, self.status_document()),
+            ControlRequest::Drain {
+                service,
+                server,
+                drained,
+            } => {
+                let _ = query.reply.send(self.drain(service, server, drained));
+            }
+        }
+    }
+
     /// Writes the dump a signal asked for into the runtime directory, off
     /// this thread (a slow or full disk must not hold the VRRP engine up).
     fn dump(&self, request: Request) {
@@ -294,17 +288,18 @@ async fn serve(
         record: runtime.file(crate::dataplane::ipvs::record::FILE),
     };
     // Without the checkers (-P), IPVS and the fast path are not touched.
+    let fifos = Fifos::open(&config.global_defs);
     let lvs = args
         .subsystems
         .checkers
-        .then(|| lvs::Lvs::start(&config, ownership.subscribe(), ipvs));
+        .then(|| lvs::Lvs::start(&config, ownership.subscribe(), ipvs, &fifos));
     let netlink = Netlink::connect()?;
     let tracking = Tracking::start(
         &config,
         netlink.clone(),
         ScriptEnv::new(&config.global_defs),
     );
-    let notifier = Notifier::new(&config);
+    let notifier = Notifier::with_fifos(&config, fifos.clone());
     let vrrp = Engine::start(
         &config,
         netlink.clone(),
@@ -320,11 +315,12 @@ async fn serve(
         config,
         generation: 1,
         loaded_at: SystemTime::now(),
-        last_reload_error: None,
+        last_reload: None,
         vrrp,
         tracking,
         netlink,
         notifier,
+        fifos,
         lvs,
         ownership,
         fast_path,
@@ -360,7 +356,7 @@ async fn serve(
                 }
                 dump => running.dump(dump),
             },
-            Some(query) = queries.recv() => answer(query.reply, running.status_document()),
+            Some(query) = queries.recv() => running.answer(query),
             Some(scrape) = scrapes.recv() => answer(scrape.reply, running.runtime_document()),
         }
     }
@@ -377,6 +373,7 @@ async fn serve(
     }
     running.tracking.shutdown().await;
     running.notifier.drain(NOTIFY_DRAIN).await;
+    running.fifos.close(CLOSE_GRACE).await;
     drop(runtime);
     info!("Stopped");
     Ok(())

@@ -1,7 +1,8 @@
 //! State-change notifications of VRRP instances and sync groups: the
-//! `notify*` scripts and `smtp_alert` mail, with keepalived's arguments,
-//! subjects and bodies (see [`scripts`] and [`smtp`] for the details and the
-//! keepalived sources they follow).
+//! `notify*` scripts, `smtp_alert` mail and the notify FIFOs' lines, with
+//! keepalived's arguments, subjects, bodies and line formats (see
+//! [`scripts`], [`smtp`] and [`fifo`] for the details and the keepalived
+//! sources they follow).
 //!
 //! Everything runs in spawned tasks: [`Notifier::transition`] and
 //! [`Notifier::stop`] return at once, so the VRRP state machine never waits
@@ -15,6 +16,7 @@
 //! `child_wait_time` at exit: it waits, bounded, for what is still running
 //! (notably `notify_stop`) and then kills it.
 
+pub mod fifo;
 pub mod scripts;
 pub mod smtp;
 mod tasks;
@@ -29,6 +31,7 @@ use crate::config::{Command, Config, SyncGroup, VrrpInstance};
 use crate::script::ScriptEnv;
 use crate::vrrp::fsm::State;
 
+use self::fifo::Fifos;
 use self::smtp::Mailer;
 use self::tasks::Tasks;
 
@@ -154,6 +157,8 @@ struct Inner {
     /// so the same state is never mailed twice in a row.
     mailed: Mutex<HashMap<(bool, String), Event>>,
     tasks: Arc<Tasks>,
+    /// `notify_fifo` and `vrrp_notify_fifo`.
+    fifos: Fifos,
 }
 
 impl Notifier {
@@ -166,6 +171,15 @@ impl Notifier {
 
     /// Like [`Notifier::new`], killing scripts after `timeout`.
     pub fn with_script_timeout(config: &Config, timeout: Duration) -> Notifier {
+        Notifier::writing(config, timeout, Fifos::default())
+    }
+
+    /// Like [`Notifier::new`], also writing the VRRP lines to `fifos`.
+    pub fn with_fifos(config: &Config, fifos: Fifos) -> Notifier {
+        Notifier::writing(config, DEFAULT_SCRIPT_TIMEOUT, fifos)
+    }
+
+    fn writing(config: &Config, timeout: Duration, fifos: Fifos) -> Notifier {
         Notifier {
             inner: Arc::new(Inner {
                 env: ScriptEnv::new(&config.global_defs),
@@ -173,6 +187,7 @@ impl Notifier {
                 mailer: Mailer::new(&config.global_defs).map(Arc::new),
                 mailed: Mutex::default(),
                 tasks: Arc::default(),
+                fifos,
             }),
         }
     }
@@ -212,6 +227,9 @@ impl Notifier {
 
     fn notify(&self, hooks: Hooks<'_>, event: Event, priority: u8) {
         let inner = &self.inner;
+        inner
+            .fifos
+            .vrrp(hooks.kind(), hooks.name, event.word(), priority);
         for job in scripts::jobs(&hooks, event, priority) {
             let inner = inner.clone();
             self.spawn(&hooks, async move {

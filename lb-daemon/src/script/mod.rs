@@ -128,7 +128,7 @@ pub async fn run(
 
 /// uid and gid for `user` (its primary group unless a group is given); the
 /// daemon's own ids for `None`.
-fn resolve_user(user: Option<&RunAs>) -> Result<(Uid, Gid)> {
+pub(crate) fn resolve_user(user: Option<&RunAs>) -> Result<(Uid, Gid)> {
     let Some(run_as) = user else {
         return Ok((Uid::current(), Gid::current()));
     };

@@ -101,25 +101,44 @@ impl Registry {
         Some(tx.subscribe())
     }
 
-    /// Objects and verdicts as JSON.
+    /// Objects and verdicts as JSON: `{"tracked": [OBJECT], "instances":
+    /// {NAME: {"fault", "priority", "base_priority", "tracks": [{"kind",
+    /// "name", "weight", "reverse", "state" | "value"}]}}}`, an OBJECT being
+    /// `{"kind", "name", "state" | "value"}`.
     pub(crate) fn status(&self) -> Value {
         let inner = self.lock();
-        let tracked: Vec<Value> = inner
-            .objects
-            .iter()
-            .map(|(key, state)| {
-                let mut entry = json!({ "name": key.name, "kind": key.kind });
-                match state {
-                    State::Value(value) => entry["value"] = json!(value),
-                    other => entry["state"] = json!(other),
-                }
-                entry
-            })
-            .collect();
+        let object = |key: &Key| {
+            let mut entry = json!({ "name": key.name, "kind": key.kind });
+            match inner.objects.get(key).copied().unwrap_or(State::Unknown) {
+                State::Value(value) => entry["value"] = json!(value),
+                other => entry["state"] = json!(other),
+            }
+            entry
+        };
+        let tracked: Vec<Value> = inner.objects.keys().map(object).collect();
         let instances: HashMap<&str, Value> = inner
             .instances
             .iter()
-            .map(|(plan, tx)| (plan.name.as_str(), json!(*tx.borrow())))
+            .map(|(plan, tx)| {
+                let verdict = *tx.borrow();
+                let tracks: Vec<Value> = plan
+                    .tracks
+                    .iter()
+                    .map(|track| {
+                        let mut entry = object(&track.key);
+                        entry["weight"] = json!(track.weight);
+                        entry["reverse"] = json!(track.reverse);
+                        entry
+                    })
+                    .collect();
+                let status = json!({
+                    "fault": verdict.fault,
+                    "priority": verdict.priority,
+                    "base_priority": plan.base,
+                    "tracks": tracks,
+                });
+                (plan.name.as_str(), status)
+            })
             .collect();
         json!({ "tracked": tracked, "instances": instances })
     }

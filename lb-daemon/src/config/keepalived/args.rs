@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::parser::Word;
 use crate::config::model::{
     parse_prefixed, AuthType, CheckerKind, Command, Endpoint, FastPath, GroupMember, HttpProtocol,
-    InitFile, LbAlgo, LbKind, LvsFlushOnStop, LvsTimeouts, Protocol, RealServer, RunAs, SmtpServer,
-    State, StatusRange, TrackRef, TunnelChecksum, TunnelKind, TunnelOptions, VirtualIp,
+    InitFile, LbAlgo, LbKind, LvsFlushOnStop, LvsTimeouts, NotifyFifo, Protocol, RealServer, RunAs,
+    SmtpServer, State, StatusRange, TrackRef, TunnelChecksum, TunnelKind, TunnelOptions, VirtualIp,
     VirtualServer,
 };
 
@@ -215,6 +215,21 @@ impl FromArgs for Command {
             script,
             user: optional(args, 1)?,
             group: optional(args, 2)?,
+        })
+    }
+}
+
+impl FromArgs for NotifyFifo {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        let Command {
+            script,
+            user,
+            group,
+        } = Command::from_args(args)?;
+        Ok(NotifyFifo {
+            path: script,
+            user,
+            group,
         })
     }
 }

@@ -14,8 +14,8 @@ pub use lvs::{
     VirtualServer, VirtualServerGroup,
 };
 pub use values::{
-    parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind, Protocol,
-    RunAs, State, StatusRange, TrackRef, VirtualIp,
+    parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
+    NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
 };
 pub use vrrp::{Authentication, InitFile, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
 
@@ -95,6 +95,18 @@ pub struct GlobalDefs {
     /// Where to serve Prometheus `/metrics` (our extension; off when
     /// absent; `--metrics-listen` overrides it).
     pub metrics_listen: Option<SocketAddr>,
+    /// FIFO receiving every VRRP and LVS state-change line.
+    pub notify_fifo: Option<NotifyFifo>,
+    /// Started with `notify_fifo`'s path as its last argument, to read it.
+    pub notify_fifo_script: Option<Command>,
+    /// FIFO receiving the VRRP lines (`INSTANCE`/`GROUP`).
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// Started with `vrrp_notify_fifo`'s path as its last argument.
+    pub vrrp_notify_fifo_script: Option<Command>,
+    /// FIFO receiving the LVS lines (`VS`/`RS`).
+    pub lvs_notify_fifo: Option<NotifyFifo>,
+    /// Started with `lvs_notify_fifo`'s path as its last argument.
+    pub lvs_notify_fifo_script: Option<Command>,
 }
 
 /// `smtp_server HOST [PORT]`.

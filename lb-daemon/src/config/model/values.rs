@@ -207,6 +207,46 @@ impl From<Command> for CommandRepr {
     }
 }
 
+/// `notify_fifo PATH [USER [GROUP]]` (and the `vrrp_`/`lvs_` forms): the
+/// FIFO's path and the owner to give it when the daemon creates it. In TOML
+/// either a bare path or a table `{ path, user, group }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "CommandRepr", into = "CommandRepr")]
+pub struct NotifyFifo {
+    /// Path of the FIFO.
+    pub path: String,
+    /// Owner of a created FIFO (the default script user when absent).
+    pub user: Option<String>,
+    /// Group of a created FIFO.
+    pub group: Option<String>,
+}
+
+impl From<CommandRepr> for NotifyFifo {
+    fn from(repr: CommandRepr) -> Self {
+        let Command {
+            script,
+            user,
+            group,
+        } = repr.into();
+        NotifyFifo {
+            path: script,
+            user,
+            group,
+        }
+    }
+}
+
+impl From<NotifyFifo> for CommandRepr {
+    fn from(fifo: NotifyFifo) -> Self {
+        Command {
+            script: fifo.path,
+            user: fifo.user,
+            group: fifo.group,
+        }
+        .into()
+    }
+}
+
 /// A reference to a tracked object (`track_script`, `track_interface`,
 /// `track_file` entries): `NAME [weight N [reverse]]`. In TOML either the
 /// bare name or a table `{ name, weight, reverse }`.

@@ -10,14 +10,49 @@ use std::fmt::Display;
 use std::net::IpAddr;
 
 use super::diag::{PathIssue, Severity};
-use super::model::{Command, Config, TrackRef};
+use super::model::{Command, Config, GlobalDefs, TrackRef};
 
 /// Everything wrong with `config`.
 pub fn validate(config: &Config) -> Vec<PathIssue> {
     let mut check = Check::default();
     vrrp::check(&mut check, config);
     lvs::check(&mut check, config);
+    notify_fifos(&mut check, &config.global_defs);
     check.issues
+}
+
+/// A `*notify_fifo_script` needs its FIFO (keepalived ignores it otherwise);
+/// a relative FIFO path is taken from `/`, keepalived's working directory.
+fn notify_fifos(check: &mut Check, globals: &GlobalDefs) {
+    let pairs = [
+        ("", &globals.notify_fifo, &globals.notify_fifo_script),
+        (
+            "vrrp_",
+            &globals.vrrp_notify_fifo,
+            &globals.vrrp_notify_fifo_script,
+        ),
+        (
+            "lvs_",
+            &globals.lvs_notify_fifo,
+            &globals.lvs_notify_fifo_script,
+        ),
+    ];
+    for (prefix, fifo, script) in pairs {
+        match fifo {
+            None if script.is_some() => check.warning(
+                &format!("global_defs.{prefix}notify_fifo_script"),
+                format!("`{prefix}notify_fifo_script` without `{prefix}notify_fifo` is ignored"),
+            ),
+            Some(f) if !f.path.starts_with('/') => check.warning(
+                &format!("global_defs.{prefix}notify_fifo"),
+                format!(
+                    "`{prefix}notify_fifo` {:?} is relative: taken from /",
+                    f.path
+                ),
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// Collects issues.

@@ -80,6 +80,12 @@ impl<'a> Maps<'a> {
         }
     }
 
+    /// How many flows the connection table holds (one lookup per entry).
+    pub fn flow_count(&self) -> Result<usize> {
+        let map: HashMap<_, FlowKey, Flow> = HashMap::try_from(self.data(FLOWS_MAP)?)?;
+        Ok(map.keys().filter(Result::is_ok).count())
+    }
+
     /// Traffic of service `id`, summed over CPUs.
     pub fn service_counters(&self, id: u32) -> Result<Counters> {
         self.counters(VIP_STATS_MAP, id)

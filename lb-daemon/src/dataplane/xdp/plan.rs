@@ -211,6 +211,7 @@ mod tests {
                 forwarding: lb_kind,
                 uthreshold: 0,
                 lthreshold: 0,
+                drained: false,
                 up: true,
                 sorry: false,
             }],

@@ -116,6 +116,12 @@ impl Programmer {
         &mut self.fast_path
     }
 
+    /// How full the service and real-server maps are: `(services, reals)`
+    /// in use (their capacities are `MAX_SERVICES` and `MAX_REALS`).
+    pub fn fill(&self) -> (usize, usize) {
+        (self.services.len(), self.reals.given.len())
+    }
+
     /// The service id and per-backend real ids of `key`, if programmed.
     pub fn ids(&self, key: &VipKey) -> Option<ServiceIds> {
         let p = self.services.get(key)?;

@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::Result;
-use lb_common::{VipKey, FWD_TUN};
+use lb_common::{VipKey, FWD_TUN, MAX_REALS, MAX_SERVICES};
 use serde_json::{json, Value};
 use tokio::{
     sync::{mpsc, watch},
@@ -93,6 +93,7 @@ impl Reconciler {
                 resolved: BTreeMap::new(),
                 reported: BTreeSet::new(),
                 plan: Plan::default(),
+                flows: None,
             };
             lp.run(desired, ownership, follow_rx, stop_rx).await;
             lp.teardown();
@@ -165,6 +166,8 @@ struct Loop {
     /// `not_served` lines already logged.
     reported: BTreeSet<String>,
     plan: Plan,
+    /// The connection table's entry count, and when it was counted.
+    flows: Option<(usize, Instant)>,
 }
 
 impl Loop {
@@ -373,14 +376,33 @@ impl Loop {
             .iter()
             .map(|(service, reason)| json!({"service": service, "reason": reason.to_string()}))
             .collect();
+        let maps = self.maps_status();
         self.status.send_replace(json!({
             "state": "running",
             "pin_dir": self.settings.pin_dir,
             "flow_capacity": self.settings.flows,
+            "maps": maps,
             "interfaces": interfaces,
             "services": services,
             "not_served": not_served,
         }));
+    }
+
+    /// How full the maps are. The connection table is counted entry by
+    /// entry, so at most once per [`REFRESH`].
+    fn maps_status(&mut self) -> Value {
+        if self.flows.is_none_or(|(_, at)| at.elapsed() >= REFRESH) {
+            match self.programmer.fast_path().maps().flow_count() {
+                Ok(n) => self.flows = Some((n, Instant::now())),
+                Err(e) => warn!("XDP fast path: counting flows: {e:#}"),
+            }
+        }
+        let (services, reals) = self.programmer.fill();
+        json!({
+            "services": {"used": services, "capacity": MAX_SERVICES},
+            "reals": {"used": reals, "capacity": MAX_REALS},
+            "flows": {"used": self.flows.map(|(n, _)| n), "capacity": self.settings.flows},
+        })
     }
 
     fn service_status(&mut self, key: &VipKey, planned: &super::plan::PlannedService) -> Value {

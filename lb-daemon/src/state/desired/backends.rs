@@ -4,6 +4,8 @@
 //! * an alive real server is present with its effective weight;
 //! * a failed one is absent, or present with weight 0 under
 //!   `inhibit_on_failure` (the virtual server's or its own);
+//! * a drained one (see [`super::drain`]) is present with weight 0 while it
+//!   would serve, so its established flows continue;
 //! * while the quorum is lost and a sorry server is configured, the sorry
 //!   server (weight 1) replaces the pool: alive real servers are removed, or
 //!   set to weight 0 under `inhibit_on_failure` (`perform_quorum_state`);
@@ -50,6 +52,7 @@ fn backends(server: &VirtualServer, state: &VirtualState, sorry: bool) -> Vec<Ba
                 lthreshold: 0,
                 up: sorry,
                 sorry: true,
+                drained: false,
             });
         }
     }
@@ -72,11 +75,16 @@ fn real_backend(
     Some(Backend {
         addr: real.address,
         port: real.port.or(server.port).unwrap_or(0),
-        weight: if serving { state.weight } else { 0 },
+        weight: if serving && !state.drained {
+            state.weight
+        } else {
+            0
+        },
         forwarding: real.lvs_method.unwrap_or(kind),
         uthreshold: real.uthreshold.unwrap_or(0),
         lthreshold: real.lthreshold.unwrap_or(0),
         up: state.alive,
         sorry: false,
+        drained: state.drained,
     })
 }

@@ -3,8 +3,12 @@
 //! checkers' verdicts, and its virtual server its quorum state, so a reload
 //! neither brings a failed real server back until its next check nor runs
 //! the quorum commands of unchanged virtual servers again (keepalived keeps
-//! the state of unchanged services too).
-use std::{collections::HashMap, net::IpAddr};
+//! the state of unchanged services too). A drained real server stays
+//! drained.
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+};
 
 use crate::config::{RealServer, VirtualServer};
 
@@ -15,6 +19,7 @@ use super::model::Model;
 pub struct Carried {
     checkers: HashMap<(String, IpAddr, u16), Vec<bool>>,
     quorum: HashMap<String, bool>,
+    drained: HashSet<(String, IpAddr, u16)>,
 }
 
 /// What identifies a virtual server across configurations.
@@ -39,6 +44,9 @@ impl Carried {
                 carried
                     .checkers
                     .insert(real_key(vs, rs), real.checkers.clone());
+                if real.drained {
+                    carried.drained.insert(real_key(vs, rs));
+                }
             }
         }
         carried
@@ -51,6 +59,11 @@ impl Carried {
             .get(&real_key(vs, rs))
             .filter(|c| c.len() == rs.checker.len())
             .map(Vec::as_slice)
+    }
+
+    /// Whether `rs` of `vs` was drained.
+    pub fn drained(&self, vs: &VirtualServer, rs: &RealServer) -> bool {
+        self.drained.contains(&real_key(vs, rs))
     }
 
     /// The carried quorum state of `vs`.

@@ -7,9 +7,12 @@
 //! * [`Model`]: the pure rules (keepalived's `ipwrapper.c`);
 //! * [`channel`] / [`DesiredPublisher`]: the running task;
 //! * [`suspended`]: which services `ha_suspend` pauses;
-//! * [`Carried`]: verdicts kept across a reload.
+//! * [`Carried`]: verdicts kept across a reload;
+//! * [`ServiceRef`] / [`Model::set_drained`]: the operator's drain override.
 mod backends;
 mod carry;
+mod drain;
+mod lines;
 mod model;
 mod runtime;
 mod services;
@@ -18,6 +21,7 @@ mod suspend;
 pub mod types;
 
 pub use carry::Carried;
+pub use drain::{parse_endpoint, Drained, ServiceRef};
 pub use model::{Applied, Effect, Event, Model};
 pub use runtime::{
     channel, channel_carrying, DesiredPublisher, Timing, COMMAND_TIMEOUT, STOP_TIMEOUT,

@@ -70,6 +70,9 @@ pub(super) struct RealState {
     pub weight: u32,
     /// When `alive` last changed.
     pub last_change: Option<SystemTime>,
+    /// Drained by the operator (see [`super::drain`]): programmed with
+    /// weight 0 while it serves.
+    pub drained: bool,
 }
 
 /// State of one virtual server.
@@ -150,10 +153,17 @@ impl Model {
             return Applied::default();
         }
         effects.extend(self.update_quorum(vs, false));
-        let rebuilt = services(&self.config, vs, &self.states[vs]);
-        let changed = (rebuilt != self.built[vs]).then_some(vs);
-        self.built[vs] = rebuilt;
+        let changed = self.rebuild(vs).then_some(vs);
         Applied { changed, effects }
+    }
+
+    /// Rebuilds the services of virtual server `vs` from its state; true
+    /// when they changed.
+    pub(super) fn rebuild(&mut self, vs: usize) -> bool {
+        let rebuilt = services(&self.config, vs, &self.states[vs]);
+        let changed = rebuilt != self.built[vs];
+        self.built[vs] = rebuilt;
+        changed
     }
 
     /// keepalived's `update_quorum_state`: the quorum event, if the state
@@ -249,6 +259,7 @@ fn initial_state(config: &VirtualServer, carried: &Carried) -> VirtualState {
                 checkers,
                 weight: real.weight.unwrap_or(1),
                 last_change: None,
+                drained: carried.drained(config, real),
             }
         })
         .collect();

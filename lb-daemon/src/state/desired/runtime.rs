@@ -2,6 +2,7 @@
 //! applies them, publishes the result through a `tokio::sync::watch` channel
 //! (as [`crate::state::ownership`] does) and runs the notify commands in
 //! their own tasks, so a slow script never delays the next verdict.
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -10,9 +11,12 @@ use tokio::task::JoinHandle;
 
 use crate::check::VerdictChange;
 use crate::config::{Command, Config, RunAs};
+use crate::notify::fifo::Fifos;
 use crate::script::{self, ScriptEnv};
 
 use super::carry::Carried;
+use super::drain::{Drained, ServiceRef};
+use super::lines::fifo_line;
 use super::model::{Effect, Model};
 use super::types::{DesiredState, VirtualService};
 
@@ -119,8 +123,19 @@ impl DesiredPublisher {
     /// with `env`.
     pub fn spawn(
         &self,
+        verdicts: mpsc::UnboundedReceiver<VerdictChange>,
+        env: ScriptEnv,
+    ) -> JoinHandle<()> {
+        self.spawn_notifying(verdicts, env, Fifos::default())
+    }
+
+    /// As [`DesiredPublisher::spawn`], also writing every effect's line to
+    /// the LVS notify FIFOs (`notify_fifo`, `lvs_notify_fifo`).
+    pub fn spawn_notifying(
+        &self,
         mut verdicts: mpsc::UnboundedReceiver<VerdictChange>,
         env: ScriptEnv,
+        fifos: Fifos,
     ) -> JoinHandle<()> {
         let publisher = self.clone();
         let env = Arc::new(env);
@@ -131,17 +146,54 @@ impl DesiredPublisher {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner),
             );
+            publisher.write_lines(&startup, &fifos);
             run_effects(startup, &env);
             while let Some(change) = verdicts.recv().await {
-                run_effects(publisher.apply(&change), &env);
+                let effects = publisher.apply(&change);
+                publisher.write_lines(&effects, &fifos);
+                run_effects(effects, &env);
             }
             let stopping = publisher.lock().stopping();
+            publisher.write_lines(&stopping, &fifos);
             let runs = stopping
                 .into_iter()
                 .filter_map(|effect| effect.command)
                 .map(|command| run_command(command, Arc::clone(&env), STOP_TIMEOUT));
             futures::future::join_all(runs).await;
         })
+    }
+
+    /// Drains (`drained`) or undrains real server `server` of the virtual
+    /// servers `service` names (see [`Model::set_drained`]) and publishes
+    /// the result.
+    pub fn set_drained(
+        &self,
+        service: ServiceRef,
+        server: SocketAddr,
+        drained: bool,
+    ) -> Result<Drained, String> {
+        let mut model = self.lock();
+        let result = model.set_drained(service, server, drained)?;
+        for &vs in &result.changed {
+            let fresh = model.services(vs).to_vec();
+            self.state
+                .send_modify(|state| replace_services(state, vs, fresh));
+        }
+        Ok(result)
+    }
+
+    /// Writes the FIFO lines of `effects`.
+    fn write_lines(&self, effects: &[Effect], fifos: &Fifos) {
+        if effects.is_empty() {
+            return;
+        }
+        let model = self.lock();
+        let lines: Vec<String> = effects
+            .iter()
+            .filter_map(|effect| fifo_line(model.config(), &effect.event))
+            .collect();
+        drop(model);
+        fifos.lvs(&lines);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Model> {

@@ -9,9 +9,11 @@ use super::model::Model;
 impl Model {
     /// JSON status: `{"virtual_servers": [{"vs", "services", "quorum_up",
     /// "sorry", "real_servers": [{"address", "port", "up", "weight",
-    /// "programmed_weight", "last_change"}]}]}`; `weight` is the effective
-    /// (configured or dynamic) weight, `programmed_weight` what the data
-    /// planes get (0 while inhibited, `null` while absent); `last_change` is
+    /// "programmed_weight", "drained", "checkers", "last_change"}]}]}`; `weight` is the
+    /// effective (configured or dynamic) weight, `programmed_weight` what the
+    /// data planes get (0 while inhibited or drained, `null` while absent),
+    /// `drained` the operator's override (see [`super::drain`]), `checkers`
+    /// each checker's verdict (true: up); `last_change` is
     /// in seconds since the epoch, `null` when the state never changed.
     pub fn status(&self) -> Value {
         let servers: Vec<Value> = self
@@ -43,6 +45,8 @@ impl Model {
                             "up": st.alive,
                             "weight": st.weight,
                             "programmed_weight": programmed,
+                            "drained": st.drained,
+                            "checkers": st.checkers,
                             "last_change": st.last_change.map(epoch_seconds),
                         })
                     })

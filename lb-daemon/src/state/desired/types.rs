@@ -128,4 +128,7 @@ pub struct Backend {
     pub up: bool,
     /// This is the sorry server.
     pub sorry: bool,
+    /// The operator drained it (`lb-daemon drain`): `weight` is 0 while it
+    /// is, whatever its health; for status and metrics readers.
+    pub drained: bool,
 }

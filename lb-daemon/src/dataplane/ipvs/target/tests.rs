@@ -131,3 +131,28 @@ fn destinations_carry_weight_method_and_thresholds() {
         assert_eq!(addrs, ["198.51.100.3"]);
     }
 }
+
+#[test]
+fn a_drained_real_server_stays_a_destination_with_weight_0() {
+    let config = parse_keepalived_str(CONF, Path::new("k.conf"))
+        .unwrap()
+        .config;
+    let (publisher, desired) = desired::channel(&config);
+    let service = "192.0.2.31:8080".parse().unwrap();
+    let server = "198.51.100.3:8080".parse().unwrap();
+    publisher.set_drained(service, server, true).unwrap();
+    let drained = targets(&desired.borrow().clone(), &config);
+    // The whole group's virtual server is drained, each member's table.
+    for target in &drained[3..] {
+        let dests: Vec<(String, u32)> = target
+            .table
+            .dests
+            .iter()
+            .map(|d| (d.addr.to_string(), d.weight))
+            .collect();
+        assert_eq!(dests, [("198.51.100.3".to_owned(), 0)]);
+    }
+    publisher.set_drained(service, server, false).unwrap();
+    let undrained = targets(&desired.borrow().clone(), &config);
+    assert_eq!(undrained[4].table.dests[0].weight, 1);
+}

@@ -1,82 +1,21 @@
-//! The one-shot subcommands: `convert`, `genhash`, `status` (`check` and
-//! `-t` are [`crate::cli::config_test`]).
-use std::{path::Path, process::ExitCode};
-
-use anyhow::Result;
+//! `lb-daemon status` as text, derived from the status document.
 use serde_json::Value;
 
-use crate::{
-    check::http::{self, GenhashOptions},
-    cli::GenhashArgs,
-    config, control,
-};
-
-/// Prints `path` in the native TOML form (after validating it).
-pub fn convert(path: &Path) -> ExitCode {
-    match config::load(path) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{w}");
-            }
-            print!("{}", config::to_toml(&loaded.config));
-            ExitCode::SUCCESS
-        }
-        Err(diags) => {
-            eprintln!("{diags}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// keepalived's genhash: fetches the URL and prints its status and the MD5
-/// digest of the body (the value HTTP_GET's `digest` expects).
-pub fn genhash(args: &GenhashArgs) -> Result<()> {
-    let port = args.port.unwrap_or(if args.ssl { 443 } else { 80 });
-    let host = match args.server.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
-        _ => args.server.clone(),
-    };
-    let scheme = if args.ssl { "https" } else { "http" };
-    let url = format!("{scheme}://{host}:{port}{}", args.url);
-    let options = GenhashOptions {
-        sni: args.ssl && args.virtualhost.is_some(),
-        ..Default::default()
-    };
-    let out = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(http::genhash(
-            &url,
-            args.virtualhost.as_deref(),
-            args.ssl,
-            &options,
-        ))?;
-    println!("HTTP status: {} ({} bytes)", out.status, out.body_len);
-    println!("MD5SUM = {}", out.digest);
-    Ok(())
-}
-
-/// Prints the state of the daemon on runtime directory `dir`.
-pub fn status(dir: &Path, json: bool) -> Result<()> {
-    let status = control::status(dir)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        print!("{}", status_text(&status));
-    }
-    Ok(())
-}
-
 /// Human-readable form of a status document.
-fn status_text(status: &Value) -> String {
+pub fn render(status: &Value) -> String {
     let mut out = format!(
         "lb-daemon pid {} - configuration {} (generation {})\n",
         status["pid"],
         text(&status["config_file"]),
         status["config_generation"]
     );
-    if let Some(why) = status["last_reload_error"].as_str() {
-        out += &format!("  last reload refused: {why}\n");
+    let reload = &status["last_reload"];
+    match (reload["result"].as_str(), reload["error"].as_str()) {
+        (Some("ok"), _) => out += &format!("  last reload applied at {}\n", when(&reload["at"])),
+        (_, Some(why)) => {
+            out += &format!("  last reload refused at {}: {why}\n", when(&reload["at"]))
+        }
+        _ => {}
     }
     for instance in status["vrrp"].as_array().into_iter().flatten() {
         out += &vrrp_text(instance);
@@ -106,15 +45,21 @@ fn status_text(status: &Value) -> String {
     out
 }
 
-/// One VRRP instance: state, priority, master, VIPs, last change, counters.
-fn vrrp_text(i: &Value) -> String {
-    let since = i["last_transition"].as_u64().map_or_else(
+/// `12 s ago`, or `never`, for a time in seconds since the epoch.
+fn when(at: &Value) -> String {
+    at.as_u64().map_or_else(
         || "never".to_owned(),
         |t| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
             format!("{} s ago", now.map_or(0, |n| n.as_secs().saturating_sub(t)))
         },
-    );
+    )
+}
+
+/// One VRRP instance: state, priority, master, VIPs, last change, counters,
+/// tracked objects.
+fn vrrp_text(i: &Value) -> String {
+    let since = when(&i["last_transition"]);
     let drops: Vec<String> = i["drops"]
         .as_object()
         .into_iter()
@@ -122,27 +67,44 @@ fn vrrp_text(i: &Value) -> String {
         .filter(|(_, n)| n.as_u64() > Some(0))
         .map(|(reason, n)| format!("{reason}={n}"))
         .collect();
-    let vips: Vec<String> = i["vips"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(text)
-        .collect();
+    let list =
+        |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().map(text).collect() };
+    let (vips, held) = (list(&i["vips"]), list(&i["vips_held"]));
     let mut out = format!(
-        "  ({}) {} prio {} vrid {} on {}, master {}, VIPs {}\n    last change {since}, adverts sent {} received {}, drops {}\n",
+        "  ({}) {} prio {} (base {}) vrid {} on {}, master {}, VIPs {} (held: {})\n    last change {since}, adverts sent {} received {}, drops {}\n",
         text(&i["name"]),
         text(&i["state"]),
-        i["priority"],
+        i["effective_priority"],
+        i["base_priority"],
         i["vrid"],
         text(&i["interface"]),
         i["master"].as_str().unwrap_or("unknown"),
         vips.join(" "),
+        if held.is_empty() { "none".to_owned() } else { held.join(" ") },
         i["adverts_sent"],
         i["adverts_received"],
         if drops.is_empty() { "none".to_owned() } else { drops.join(" ") },
     );
     if let Some(e) = i["error"].as_str() {
         out += &format!("    error: {e}\n");
+    }
+    let tracks: Vec<String> = i["tracking"]["tracks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let state = t.get("value").unwrap_or(&t["state"]);
+            format!(
+                "{} {} {} (weight {})",
+                text(&t["kind"]),
+                text(&t["name"]),
+                text(state),
+                t["weight"]
+            )
+        })
+        .collect();
+    if !tracks.is_empty() {
+        out += &format!("    tracking: {}\n", tracks.join(", "));
     }
     out
 }
@@ -155,7 +117,12 @@ fn virtual_server_text(vs: &Value) -> String {
         .into_iter()
         .flatten()
         .map(|r| {
-            let verdict = if r["up"] == true { "up" } else { "down" };
+            let verdict = match (r["up"] == true, r["drained"] == true) {
+                (true, true) => "up, drained",
+                (true, false) => "up",
+                (false, true) => "down, drained",
+                (false, false) => "down",
+            };
             let weight = r["programmed_weight"]
                 .as_u64()
                 .map_or("absent".to_owned(), |w| format!("weight {w}"));
@@ -188,6 +155,13 @@ fn fast_path_text(fp: &Value) -> String {
         out += &format!(" ({e})");
     }
     out += "\n";
+    if let Some(maps) = fp["maps"].as_object() {
+        let fill: Vec<String> = maps
+            .iter()
+            .map(|(name, m)| format!("{name} {}/{}", m["used"], m["capacity"]))
+            .collect();
+        out += &format!("    maps: {}\n", fill.join(", "));
+    }
     for i in list(&fp["interfaces"]) {
         let how = match (i["attached"] == true, i["error"].as_str()) {
             (true, _) => format!("attached ({})", text(&i["mode"])),
@@ -349,7 +323,7 @@ mod tests {
 
     #[test]
     fn ipvs_unavailable_is_said_once() {
-        let text = status_text(&status(json!({
+        let text = render(&status(json!({
             "available": false,
             "unavailable": "kernel module ip_vs is not loaded",
             "services": [],
@@ -373,7 +347,7 @@ mod tests {
             json!({"scheduler": "sh", "flags": ["sh-port"], "persistence_timeout": 300,
                    "netmask": 24, "persistence_engine": null, "destinations": dests})
         };
-        let text = status_text(&status(json!({
+        let text = render(&status(json!({
             "available": true,
             "services": [{
                 "vs": 0,
@@ -389,6 +363,32 @@ mod tests {
             "      [2001:db8::2]:82: desired absent, programmed Masq weight 1 upper 100 (active 4, inactive 1)",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\nnot in\n{text}");
+        }
+    }
+
+    #[test]
+    fn drains_held_vips_map_fill_and_reloads_are_shown() {
+        let mut doc = status(json!({"available": false, "services": []}));
+        doc["lvs"]["virtual_servers"][0]["real_servers"] = json!([
+            {"address": "198.51.100.7", "port": 80, "up": true, "drained": true, "programmed_weight": 0},
+            {"address": "198.51.100.8", "port": 80, "up": false, "drained": false, "programmed_weight": null},
+        ]);
+        doc["vrrp"] = json!([{"name": "VI_1", "state": "MASTER", "effective_priority": 140,
+            "base_priority": 150, "vrid": 51, "interface": "eth0", "vips": ["192.0.2.50/24"],
+            "vips_held": ["192.0.2.50/24"], "tracking": {"tracks": [
+                {"kind": "script", "name": "chk", "state": "down", "weight": -10}]}}]);
+        doc["fast_path"] = json!({"state": "running", "maps": {
+            "flows": {"used": 6, "capacity": 262144}, "services": {"used": 1, "capacity": 256}}});
+        doc["last_reload"] = json!({"at": 0, "result": "error", "error": "bad line 3"});
+        let text = render(&doc);
+        for part in [
+            "198.51.100.7:80 up, drained (weight 0), 198.51.100.8:80 down (absent)",
+            "(VI_1) MASTER prio 140 (base 150) vrid 51 on eth0, master unknown, VIPs 192.0.2.50/24 (held: 192.0.2.50/24)",
+            "    tracking: script chk down (weight -10)\n",
+            "    maps: flows 6/262144, services 1/256\n",
+            "  last reload refused at ",
+        ] {
+            assert!(text.contains(part), "{part}\nnot in\n{text}");
         }
     }
 
