@@ -9,55 +9,16 @@
 use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{dr_lab, wait_until, Continuous, Daemon, Lab, Netns, TcpCounters, VrrpConf, VIP};
+use lb_tests::{
+    dr::{reload_config, xdp_prog_id},
+    dr_lab, wait_until, Continuous, Daemon, TcpCounters, VIP,
+};
 use serde_json::Value;
 
 /// How many reloads.
 const RELOADS: u64 = 20;
 /// Kept-alive client connections.
 const KEPT: usize = 6;
-
-/// VI_1 as MASTER (its priority changing with `reload`) and the `mh`
-/// fast-path service on port 80 (TCP_CHECK'd), plus, for `reload % 4` of 1
-/// to 3, an unrelated service on port 8080 with one, two or three real
-/// servers.
-fn config(lab: &Lab, reload: u64) -> String {
-    let variant = reload % 4;
-    let real = |n: usize, port: u16, check: &str| {
-        format!(
-            "    real_server {} {port} {{\n        weight 1\n{check}    }}\n",
-            lab.real_server(n).ipv4()
-        )
-    };
-    let check = "        TCP_CHECK {\n            connect_timeout 1\n            delay_loop 0.5\n        }\n";
-    let service = |port: u16, algo: &str, reals: String| {
-        format!(
-            "virtual_server {VIP} {port} {{\n    lb_algo {algo}\n    lb_kind DR\n    protocol TCP\n    fast_path xdp\n{reals}}}\n"
-        )
-    };
-    let web: String = (1..=3).map(|n| real(n, 80, check)).collect();
-    let vrrp = VrrpConf {
-        extra: "    garp_master_delay 1\n".into(),
-        ..VrrpConf::fast("MASTER", 150 - (reload % 3) as u8)
-    };
-    let mut text = vrrp.render() + &service(80, "mh", web);
-    if variant > 0 {
-        let unrelated: String = (1..=variant as usize).map(|n| real(n, 8080, "")).collect();
-        text += &service(8080, "rr", unrelated);
-    }
-    text
-}
-
-/// The XDP program id on the director's eth0.
-fn prog_id(ns: &Netns) -> Result<String> {
-    let link = ns.ip(&["-d", "link", "show", "dev", "eth0"])?;
-    let id = link
-        .split_whitespace()
-        .skip_while(|w| *w != "prog/xdp")
-        .nth(2)
-        .with_context(|| format!("no XDP program: {link}"))?;
-    Ok(id.to_owned())
-}
 
 /// The `lb_vips` entry of the port-80 service (it names the table slot).
 fn web_entry(daemon: &Daemon) -> Result<Value> {
@@ -84,7 +45,7 @@ fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
     let lab = dr_lab(1)?;
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("dir1.conf");
-    fs::write(&path, config(&lab, 0))?;
+    fs::write(&path, reload_config(&lab, 0))?;
     let daemon = Daemon::start(lab.director(1).ns(), &path, "dir1")?;
     daemon.wait_status("serving 3 real servers", Duration::from_secs(10), |s| {
         s["vrrp"][0]["state"] == "MASTER"
@@ -101,7 +62,7 @@ fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
     let client = lab.client();
     let (vrrp, prog, entry) = (
         daemon.status()?["vrrp"][0].clone(),
-        prog_id(director)?,
+        xdp_prog_id(director)?,
         web_entry(&daemon)?,
     );
     // Both bursts of becoming MASTER (the second after garp_master_delay).
@@ -113,7 +74,7 @@ fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
     let before = TcpCounters::of(client.ns())?;
     let mut traffic = Continuous::start(client.ns_name(), &format!("{VIP}:80"), KEPT)?;
     for reload in 1..=RELOADS {
-        fs::write(&path, config(&lab, reload))?;
+        fs::write(&path, reload_config(&lab, reload))?;
         daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
         let services = if reload % 4 == 0 { 1 } else { 2 };
         daemon.wait_status(
@@ -154,7 +115,7 @@ fn twenty_reloads_under_traffic_lose_nothing() -> Result<()> {
         daemon.log()
     );
     ensure!(
-        prog_id(director)? == prog,
+        xdp_prog_id(director)? == prog,
         "the XDP program was re-attached"
     );
     ensure!(
