@@ -129,14 +129,14 @@ fn duplicates_and_missing_names() {
 fn warnings_do_not_stop_a_load() {
     let text = INSTANCE.replace(
         " interface eth0",
-        " interface eth0\n use_vmac\n state BACKUP\n priority 255",
+        " interface eth0\n debug\n state BACKUP\n priority 255",
     );
     let loaded = config::parse_keepalived_str(&text, Path::new("t.conf")).unwrap();
     let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(
         warnings,
         [
-            "t.conf:3:2: warning: keyword `use_vmac` is recognized but not supported yet; ignored",
+            "t.conf:3:2: warning: `debug` (debug logging) is not implemented; ignored",
             "t.conf:5:11: warning: priority 255 makes this node the address owner; `state BACKUP` is ignored",
         ]
     );

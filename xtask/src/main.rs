@@ -1,9 +1,10 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
-//! ipvs-bench | lab | fresh-check`.
+//! ipvs-bench | lab | fresh-check | keepalived-import`.
 mod cmd;
 mod ebpf;
 mod fresh;
 mod guest;
+mod keepalived;
 mod lab;
 mod setup;
 mod test;
@@ -71,6 +72,12 @@ enum Task {
         #[arg(long)]
         hold: Option<u64>,
     },
+    /// Regenerate keepalived's keyword list and sample configurations from
+    /// its sources (a checkout or a bare git directory).
+    KeepalivedImport {
+        /// keepalived's source tree or git directory.
+        source: std::path::PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -95,5 +102,6 @@ fn main() -> Result<()> {
             keep_clone,
         }),
         Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
+        Task::KeepalivedImport { source } => keepalived::run(&source),
     }
 }

@@ -3,6 +3,7 @@
 use super::args::{Forwarding, FromWord};
 use super::bind::{flag, set, Binder};
 use super::keywords::{Block, Keyword};
+use super::missing;
 use super::parser::Stmt;
 use crate::config::model::{
     Checker, CheckerKind, Config, RealServer, StatusRange, Url, VirtualServer, VirtualServerGroup,
@@ -86,14 +87,8 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
             }
         }),
     ],
-    unsupported: &[
-        "hashed",
-        "ip_family",
-        "lvs_flags",
-        "nat_mask",
-        "one_packet_scheduler",
-        "smtp_alert",
-    ],
+    refused: missing::VIRTUAL_SERVER_REFUSED,
+    ignored: missing::VIRTUAL_SERVER_IGNORED,
 };
 
 fn bind_checker(server: &mut RealServer, statement: &Stmt, binder: &mut Binder) {
@@ -136,18 +131,8 @@ static REAL_SERVER: Block<RealServer> = Block {
         Keyword::new("PING_CHECK", bind_checker),
         Keyword::new("FILE_CHECK", bind_checker),
     ],
-    unsupported: &[
-        "BFD_CHECK",
-        "alpha",
-        "omega",
-        "smtp_alert",
-        "tunnel_csum",
-        "tunnel_encap",
-        "tunnel_nocsum",
-        "tunnel_port",
-        "tunnel_remcsum",
-        "virtualhost",
-    ],
+    refused: missing::REAL_SERVER_REFUSED,
+    ignored: missing::REAL_SERVER_IGNORED,
 };
 
 static CHECKER: Block<Checker> = Block {
@@ -188,14 +173,8 @@ static CHECKER: Block<Checker> = Block {
         set!(track_file),
         set!(weight),
     ],
-    unsupported: &[
-        "fast_recovery",
-        "fwmark",
-        "host",
-        "log_all_failures",
-        "nb_sock_retry",
-        "tls_compliant",
-    ],
+    refused: missing::CHECKER_REFUSED,
+    ignored: missing::CHECKER_IGNORED,
 };
 
 static URL: Block<Url> = Block {
@@ -211,10 +190,6 @@ static URL: Block<Url> = Block {
         flag!(regex_no_match),
         set!(virtualhost),
     ],
-    unsupported: &[
-        "regex_max_offset",
-        "regex_min_offset",
-        "regex_options",
-        "regex_stack",
-    ],
+    refused: missing::URL_REFUSED,
+    ignored: missing::URL_IGNORED,
 };

@@ -3,9 +3,12 @@
 
 mod args;
 mod bind;
+#[cfg(test)]
+mod coverage;
 mod keywords;
 mod lexer;
 mod lvs;
+mod missing;
 mod parser;
 mod vrrp;
 mod words;
@@ -37,25 +40,28 @@ mod tests {
     }
 
     #[test]
-    fn unknown_unsupported_and_miscased_keywords() {
-        let text = "global_defs {\n vrrp_iptables\n Router_ID x\n lvs_flus\n}\n";
+    fn unknown_refused_ignored_and_miscased_keywords() {
+        let text = "global_defs {\n vrrp_iptables\n Router_ID x\n lvs_flus\n umask 022\n}\n";
         assert_eq!(
             messages(text),
             [
-                "k.conf:2:2: warning: keyword `vrrp_iptables` is recognized but not supported yet; ignored",
+                "k.conf:2:2: error: unsupported: vrrp_iptables (iptables rules for accept mode) \
+                 is not implemented",
                 "k.conf:3:2: warning: keyword `Router_ID` should be written `router_id`; \
                  keepalived itself rejects this spelling",
                 "k.conf:4:2: error: unknown keyword `lvs_flus` in global_defs; did you mean `lvs_flush`?",
+                "k.conf:5:2: warning: `umask` (the mode of files keepalived writes) is not \
+                 implemented; ignored",
             ]
         );
     }
 
     #[test]
-    fn unsupported_blocks_are_skipped_whole() {
+    fn refused_blocks_are_skipped_whole() {
         let text = "vrrp_instance V {\n virtual_routes {\n  bogus\n }\n}\n";
         let messages = messages(text);
         assert_eq!(messages.len(), 1, "{messages:?}");
-        assert!(messages[0].contains("`virtual_routes` is recognized"));
+        assert!(messages[0].contains("unsupported: virtual_routes"));
     }
 
     #[test]

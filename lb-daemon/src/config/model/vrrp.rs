@@ -139,10 +139,6 @@ pub struct VrrpInstance {
     pub dont_track_primary: bool,
     /// Accept packets to the virtual addresses when not the address owner.
     pub accept: bool,
-    /// Drop packets to the virtual addresses when not the address owner.
-    pub no_accept: bool,
-    /// Follow RFC strictly for this instance.
-    pub strict_mode: bool,
 }
 
 /// `vrrp_sync_group NAME { … }`: instances that change state together.

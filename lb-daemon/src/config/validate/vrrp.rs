@@ -189,12 +189,6 @@ fn vrrp_instance(check: &mut Check, path: &str, instance: &VrrpInstance, version
         let message = "`nopreempt` only works with `state BACKUP`; keepalived ignores it here";
         check.warning(&format!("{path}.nopreempt"), message);
     }
-    if instance.accept && instance.no_accept {
-        check.error(
-            &format!("{path}.no_accept"),
-            "`accept` and `no_accept` contradict each other",
-        );
-    }
     advert_int(check, path, instance.advert_int, version);
     if let Some(auth) = &instance.authentication {
         let at = format!("{path}.authentication");
