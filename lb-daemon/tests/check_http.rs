@@ -49,7 +49,12 @@ fn target(addr: SocketAddr) -> Target {
 
 /// One attempt of `checker` against `addr` from the director.
 fn attempt(lab: &Lab, checker: &Checker, addr: SocketAddr) -> Outcome {
-    let check = HttpCheck::new(checker, &config::VirtualServer::default()).unwrap();
+    let check = HttpCheck::new(
+        checker,
+        &any_real_server(),
+        &config::VirtualServer::default(),
+    )
+    .unwrap();
     let t = target(addr);
     block_on_in(lab.director(1).ns_name(), async { check.check(&t).await }).unwrap()
 }
@@ -367,4 +372,9 @@ fn ssl_get_down_slow_wrong_status_wrong_digest_and_recovery() {
         attempt(&lab, &wrong_status, addr),
         Outcome::Down(_)
     ));
+}
+
+/// A real server that sets nothing the check could fall back to.
+fn any_real_server() -> config::RealServer {
+    config::RealServer::new([192, 0, 2, 1].into(), None)
 }

@@ -141,3 +141,28 @@ fn warnings_do_not_stop_a_load() {
         ]
     );
 }
+
+#[test]
+fn instances_without_addresses_need_no_virtual_ipaddress() {
+    let bare = "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n version 3\n}\n";
+    refused(
+        bare,
+        "1:1: error: no `virtual_ipaddress`; at least one is required \
+         (`no_virtual_ipaddress` if none is meant)",
+    );
+    let v2 = bare.replace(" version 3\n", "");
+    let loaded = config::parse_keepalived_str(&v2, Path::new("t.conf")).unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "t.conf:1:1: warning: no `virtual_ipaddress`; at least one is sensible \
+          (`no_virtual_ipaddress` if none is meant)"
+        ]
+    );
+    for text in [bare.to_string(), v2] {
+        let meant = text.replace(" interface", " no_virtual_ipaddress\n interface");
+        let loaded = config::parse_keepalived_str(&meant, Path::new("t.conf")).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+}

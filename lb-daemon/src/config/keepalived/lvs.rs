@@ -59,6 +59,7 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
         set!(virtualhost),
         flag!(alpha),
         flag!(omega),
+        set!(weight),
         set!(quorum),
         set!(hysteresis),
         set!(quorum_up),
@@ -107,6 +108,8 @@ static REAL_SERVER: Block<RealServer> = Block {
     keywords: &[
         set!(weight),
         flag!(inhibit_on_failure),
+        set!(alpha),
+        set!(virtualhost),
         set!(notify_up),
         set!(notify_down),
         set!(uthreshold),
@@ -148,6 +151,7 @@ static CHECKER: Block<Checker> = Block {
         set!(delay_before_retry),
         set!(warmup),
         set!(delay_loop),
+        set!(alpha),
         Keyword::new("url", |c, s, b| {
             b.push_item(s, "url", &mut c.url, &URL, Url::default())
         }),

@@ -307,10 +307,7 @@ pub const SYNC_GROUP_REFUSED: &[Missing] = &[
 ];
 
 /// `virtual_server`.
-pub const VIRTUAL_SERVER_REFUSED: &[Missing] = &[
-    ("ip_family", "IPv6 firewall-mark services"),
-    ("weight", "a default real server weight"),
-];
+pub const VIRTUAL_SERVER_REFUSED: &[Missing] = &[("ip_family", "IPv6 firewall-mark services")];
 
 /// `virtual_server` keywords for monitoring and flags the kernel ignores.
 pub const VIRTUAL_SERVER_IGNORED: &[Missing] = &[
@@ -320,11 +317,7 @@ pub const VIRTUAL_SERVER_IGNORED: &[Missing] = &[
 ];
 
 /// `real_server`.
-pub const REAL_SERVER_REFUSED: &[Missing] = &[
-    ("BFD_CHECK", "BFD health checks"),
-    ("alpha", "checkers starting down"),
-    ("virtualhost", "a default Host header"),
-];
+pub const REAL_SERVER_REFUSED: &[Missing] = &[("BFD_CHECK", "BFD health checks")];
 
 /// `real_server` keywords for monitoring.
 pub const REAL_SERVER_IGNORED: &[Missing] = &[
@@ -334,7 +327,6 @@ pub const REAL_SERVER_IGNORED: &[Missing] = &[
 
 /// Every checker block.
 pub const CHECKER_REFUSED: &[Missing] = &[
-    ("alpha", "checkers starting down"),
     ("fast_recovery", "TCP fast recovery of HTTP checks"),
     ("fwmark", "marked checker traffic"),
     ("host", "SMTP checks of other hosts"),

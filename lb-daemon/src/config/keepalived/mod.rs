@@ -65,6 +65,15 @@ mod tests {
     }
 
     #[test]
+    fn preempt_undoes_nopreempt() {
+        let text = "vrrp_instance V {\n nopreempt\n preempt\n}\nvrrp_instance W {\n nopreempt\n}\n";
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let nopreempt: Vec<bool> = config.vrrp_instance.iter().map(|i| i.nopreempt).collect();
+        assert_eq!(nopreempt, [false, true]);
+    }
+
+    #[test]
     fn blocks_and_values_are_not_confused() {
         let text = "vrrp_instance V {\n priority 1 {\n }\n virtual_ipaddress 192.0.2.1\n}\n";
         assert_eq!(

@@ -104,6 +104,7 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         }),
         list!(virtual_ipaddress),
         list!(virtual_ipaddress_excluded),
+        flag!(no_virtual_ipaddress),
         set!(unicast_src_ip),
         list!(unicast_peer),
         set!(mcast_src_ip),
@@ -113,7 +114,6 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         list!(track_file),
         flag!(nopreempt),
         Keyword::new("preempt", |i, s, b| {
-            b.record("nopreempt", &s.keyword.location);
             i.nopreempt = !b.value(s).unwrap_or(true)
         }),
         set!(preempt_delay),

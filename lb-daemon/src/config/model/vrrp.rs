@@ -97,6 +97,8 @@ pub struct VrrpInstance {
     pub virtual_ipaddress: Vec<VirtualIp>,
     /// Addresses the master owns but does not advertise.
     pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    /// The instance deliberately has no `virtual_ipaddress`.
+    pub no_virtual_ipaddress: bool,
     /// Source address of unicast advertisements.
     pub unicast_src_ip: Option<IpAddr>,
     /// Peers to send unicast advertisements to.

@@ -77,6 +77,7 @@ fn virtual_server(check: &mut Check, path: &str, server: &VirtualServer, groups:
     }
     check.range(path, "port", server.port, PORT);
     check.range(path, "fwmark", server.fwmark, (1, u32::MAX));
+    check.range(path, "weight", server.weight, (1, 65535));
     if let Some(group) = server
         .group
         .as_ref()
@@ -169,6 +170,7 @@ const COMMON: &[&str] = &[
     "delay_before_retry",
     "warmup",
     "delay_loop",
+    "alpha",
 ];
 
 /// Fields only some kinds of checker accept.

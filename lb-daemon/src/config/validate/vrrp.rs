@@ -190,6 +190,16 @@ fn vrrp_instance(check: &mut Check, path: &str, instance: &VrrpInstance, version
         check.warning(&format!("{path}.nopreempt"), message);
     }
     advert_int(check, path, instance.advert_int, version);
+    if instance.virtual_ipaddress.is_empty() && !instance.no_virtual_ipaddress {
+        // keepalived: an error for VRRPv3, a warning for VRRPv2.
+        let message = |need| {
+            format!("no `virtual_ipaddress`; at least one is {need} (`no_virtual_ipaddress` if none is meant)")
+        };
+        match version == 3 || instance.native_ipv6 {
+            true => check.error(path, message("required")),
+            false => check.warning(path, message("sensible")),
+        }
+    }
     if let Some(auth) = &instance.authentication {
         let at = format!("{path}.authentication");
         if version == 3 {
