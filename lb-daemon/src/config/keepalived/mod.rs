@@ -10,6 +10,7 @@ mod lexer;
 mod lvs;
 mod missing;
 mod parser;
+mod vip;
 mod vrrp;
 mod words;
 
