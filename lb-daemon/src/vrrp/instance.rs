@@ -22,6 +22,7 @@ use super::{
     io::Transport,
     link::{self, Endpoint, Link},
     packet::{self, Advert, Drop, DropCounts},
+    promote::PromoteSecondaries,
     receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
     sync_group::MemberView,
@@ -176,6 +177,8 @@ struct Instance {
     second_burst_pending: bool,
     /// The receive path's rate-limited log.
     rx_log: RxLog,
+    /// `promote_secondaries` on the interface while the instance runs.
+    _promote: Option<PromoteSecondaries>,
 }
 
 impl Instance {
@@ -187,6 +190,10 @@ impl Instance {
         let links = link::notifications();
         let (link, primary) = Link::open(&shared.netlink, &spec).await?;
         let vips = Vips::new(&spec, shared.netlink.clone()).await;
+        let promote = spec
+            .config
+            .promote_secondaries
+            .then(|| PromoteSecondaries::hold(&spec.interface));
         let mut fsm = Fsm::new(Params {
             version: spec.version,
             priority: spec.priority,
@@ -217,6 +224,7 @@ impl Instance {
             garp_due: None,
             second_burst_pending: false,
             rx_log,
+            _promote: promote,
         };
         instance.vips.remove_leftovers(instance.own_index()).await;
         instance.publish_ownership();

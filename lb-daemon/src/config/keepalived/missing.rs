@@ -257,7 +257,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
         "unicast checksums of old keepalived versions",
     ),
     ("owner_ignore_adverts", "address owners ignoring adverts"),
-    ("promote_secondaries", "promoting secondary addresses"),
     ("skip_check_adv_addr", "skipping the advert address check"),
     (
         "strict_mode",

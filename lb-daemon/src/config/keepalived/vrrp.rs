@@ -105,6 +105,7 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         list!(virtual_ipaddress),
         list!(virtual_ipaddress_excluded),
         flag!(no_virtual_ipaddress),
+        flag!(promote_secondaries),
         set!(unicast_src_ip),
         list!(unicast_peer),
         set!(mcast_src_ip),

@@ -99,6 +99,8 @@ pub struct VrrpInstance {
     pub virtual_ipaddress_excluded: Vec<VirtualIp>,
     /// The instance deliberately has no `virtual_ipaddress`.
     pub no_virtual_ipaddress: bool,
+    /// Set `promote_secondaries` on `interface` while the instance runs.
+    pub promote_secondaries: bool,
     /// Source address of unicast advertisements.
     pub unicast_src_ip: Option<IpAddr>,
     /// Peers to send unicast advertisements to.
