@@ -108,17 +108,29 @@ impl InstanceStatus {
     }
 }
 
-/// Runs the instance until [`Command::Shutdown`] (or the command channel
-/// closes). Errors that keep it from running are logged and shown in its
+/// Runs the instance, from `start_at` when given (`vrrp_startup_delay`),
+/// until [`Command::Shutdown`] (or the command channel closes). Errors that keep it from running are logged and shown in its
 /// status as FAULT; they never stop the daemon.
 pub async fn run(
     spec: InstanceSpec,
     shared: Shared,
     verdict: Option<watch::Receiver<Verdict>>,
     mut commands: mpsc::Receiver<Command>,
+    start_at: Option<Instant>,
 ) {
     let name = spec.name.clone();
     let status = shared.status.clone();
+    let (mut shared, mut verdict) = (shared, verdict);
+    if let Some(until) = start_at.filter(|until| *until > Instant::now()) {
+        let delay = until - Instant::now();
+        info!(
+            "({name}) delaying startup for {:.1} seconds",
+            delay.as_secs_f64()
+        );
+        if !wait_for_start(until, &mut commands, &mut shared, &mut verdict).await {
+            return;
+        }
+    }
     let mut instance = match Instance::start(spec, shared, verdict).await {
         Ok(instance) => instance,
         Err(e) => {
@@ -132,6 +144,27 @@ pub async fn run(
         }
     };
     instance.event_loop(&mut commands).await;
+}
+
+/// Waits until `until` (`vrrp_startup_delay`) while following reloads;
+/// false when the instance is shut down first.
+async fn wait_for_start(
+    until: Instant,
+    commands: &mut mpsc::Receiver<Command>,
+    shared: &mut Shared,
+    verdict: &mut Option<watch::Receiver<Verdict>>,
+) -> bool {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return true,
+            command = commands.recv() => match command {
+                Some(Command::Shutdown) | None => return false,
+                Some(Command::Notify(notifier)) => shared.notifier = notifier,
+                Some(Command::Track(new)) => *verdict = Some(new),
+                Some(Command::Sync(_)) => {}
+            },
+        }
+    }
 }
 
 /// What an instance shares with the rest of the daemon.

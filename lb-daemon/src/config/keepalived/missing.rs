@@ -113,7 +113,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "vrrp_skip_check_adv_addr",
         "skipping the advert address check",
     ),
-    ("vrrp_startup_delay", "VRRP start delayed"),
     (
         "vrrp_strict",
         "strict RFC VRRP with accept-mode firewall rules",

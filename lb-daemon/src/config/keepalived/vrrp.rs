@@ -25,6 +25,7 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(vrrp_mcast_group4),
         set!(vrrp_mcast_group6),
         flag!(vrrp_check_unicast_src),
+        set!(vrrp_startup_delay),
         set!(vrrp_garp_master_delay),
         set!(vrrp_garp_master_repeat),
         set!(vrrp_garp_master_refresh),

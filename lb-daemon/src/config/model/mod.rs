@@ -69,6 +69,8 @@ pub struct GlobalDefs {
     pub vrrp_mcast_group6: Option<Ipv6Addr>,
     /// `check_unicast_src` for every instance.
     pub vrrp_check_unicast_src: bool,
+    /// Seconds after start-up before VRRP instances start.
+    pub vrrp_startup_delay: Option<f64>,
     /// Default `garp_master_delay` of instances.
     pub vrrp_garp_master_delay: Option<u32>,
     /// Default `garp_master_repeat` of instances.

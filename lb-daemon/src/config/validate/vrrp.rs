@@ -15,6 +15,13 @@ const FILE_WEIGHT: (i32, i32) = (-254, 254);
 pub(super) fn check(check: &mut Check, config: &Config) {
     let globals = &config.global_defs;
     check.range("global_defs", "vrrp_version", globals.vrrp_version, (2, 3));
+    let delay = globals.vrrp_startup_delay;
+    check.range(
+        "global_defs",
+        "vrrp_startup_delay",
+        delay,
+        (0.0, f64::from(u32::MAX)),
+    );
     multicast_groups(check, globals);
     let mut seen = HashSet::new();
     for (i, script) in config.vrrp_script.iter().enumerate() {
