@@ -15,7 +15,8 @@
 //!   keepalived checks one url per `delay_loop`; we check them all in each
 //!   attempt, which reaches the same verdicts sooner.
 //! * SSL_GET does not verify the server's certificate (keepalived never
-//!   does); SNI is sent only with `enable_sni`, naming the `Host:` name.
+//!   does); SNI is sent only with `enable_sni` (or `sni_name`), naming
+//!   `sni_name`, else the url's, checker's or virtual server's `virtualhost`.
 //! * The body is read to its end (keepalived reads until the server
 //!   closes), streamed through the digest, never buffered whole.
 //!
@@ -119,7 +120,16 @@ pub struct HttpCheck {
     urls: Vec<UrlCheck>,
     protocol: HttpProtocol,
     virtualhost: Option<String>,
-    enable_sni: bool,
+    /// SNI (SSL_GET with `enable_sni`): `sni_name`, else the url's
+    /// `virtualhost`, else this fallback (the checker's, else the virtual
+    /// server's `virtualhost`, as keepalived's `ssl_connect`).
+    sni: Option<Sni>,
+}
+
+/// The names SNI is chosen from.
+struct Sni {
+    name: Option<String>,
+    fallback: Option<String>,
 }
 
 impl HttpCheck {
@@ -146,7 +156,13 @@ impl HttpCheck {
                 .clone()
                 .or_else(|| rs.virtualhost.clone())
                 .or_else(|| vs.virtualhost.clone()),
-            enable_sni: checker.enable_sni,
+            sni: checker.enable_sni.then(|| Sni {
+                name: checker.sni_name.clone(),
+                fallback: checker
+                    .virtualhost
+                    .clone()
+                    .or_else(|| vs.virtualhost.clone()),
+            }),
         })
     }
 
@@ -159,7 +175,11 @@ impl HttpCheck {
                 path: url.path.clone(),
                 host: vhost.cloned().unwrap_or_else(|| target.addr.to_string()),
                 protocol: self.protocol,
-                tls: self.tls.then(|| vhost.filter(|_| self.enable_sni).cloned()),
+                tls: self.tls.then(|| {
+                    let sni = self.sni.as_ref()?;
+                    let named = sni.name.as_ref().or(url.virtualhost.as_ref());
+                    named.or(sni.fallback.as_ref()).cloned()
+                }),
             };
             if let Some(reason) = url.check(target, &get, deadline).await {
                 return Outcome::Down(reason);

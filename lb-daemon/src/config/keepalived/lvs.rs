@@ -158,6 +158,13 @@ static CHECKER: Block<Checker> = Block {
         set!(http_protocol),
         set!(virtualhost),
         flag!(enable_sni),
+        Keyword::new("sni_name", |c, s, b| {
+            c.enable_sni = true;
+            c.sni_name = b
+                .value::<Option<String>>(s)
+                .flatten()
+                .filter(|n| !n.is_empty())
+        }),
         set!(misc_path),
         set!(misc_timeout),
         flag!(misc_dynamic),

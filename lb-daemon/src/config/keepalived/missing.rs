@@ -328,7 +328,6 @@ pub const CHECKER_REFUSED: &[Missing] = &[
     ("fast_recovery", "TCP fast recovery of HTTP checks"),
     ("fwmark", "marked checker traffic"),
     ("host", "SMTP checks of other hosts"),
-    ("sni_name", "a chosen TLS server name"),
     ("tls_compliant", "TLS-compliant connection shutdown"),
 ];
 

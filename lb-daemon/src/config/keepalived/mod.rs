@@ -75,6 +75,20 @@ mod tests {
     }
 
     #[test]
+    fn sni_name_names_the_server_and_turns_sni_on() {
+        let text = "virtual_server 192.0.2.1 443 {\n real_server 192.0.2.2 443 {\n  \
+                    SSL_GET {\n   sni_name sni.example.test\n  }\n  SSL_GET {\n   sni_name\n  }\n }\n}\n";
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let checkers = &config.virtual_server[0].real_server[0].checker;
+        let sni: Vec<_> = checkers
+            .iter()
+            .map(|c| (c.enable_sni, c.sni_name.as_deref()))
+            .collect();
+        assert_eq!(sni, [(true, Some("sni.example.test")), (true, None)]);
+    }
+
+    #[test]
     fn blocks_and_values_are_not_confused() {
         let text = "vrrp_instance V {\n priority 1 {\n }\n virtual_ipaddress 192.0.2.1\n}\n";
         assert_eq!(

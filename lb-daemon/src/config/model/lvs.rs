@@ -299,6 +299,9 @@ pub struct Checker {
     /// SSL_GET: send SNI.
     #[serde(default)]
     pub enable_sni: bool,
+    /// SSL_GET: the name SNI sends (instead of the `virtualhost`); in
+    /// keepalived.conf it also turns `enable_sni` on.
+    pub sni_name: Option<String>,
     /// MISC_CHECK: command to run.
     pub misc_path: Option<String>,
     /// MISC_CHECK: seconds the command may run.

@@ -176,9 +176,13 @@ const COMMON: &[&str] = &[
 /// Fields only some kinds of checker accept.
 fn own_fields(kind: CheckerKind) -> &'static [&'static str] {
     match kind {
-        CheckerKind::HttpGet | CheckerKind::SslGet => {
-            &["url", "http_protocol", "virtualhost", "enable_sni"]
-        }
+        CheckerKind::HttpGet | CheckerKind::SslGet => &[
+            "url",
+            "http_protocol",
+            "virtualhost",
+            "enable_sni",
+            "sni_name",
+        ],
         CheckerKind::MiscCheck => &["misc_path", "misc_timeout", "misc_dynamic", "user"],
         CheckerKind::SmtpCheck => &["helo_name"],
         CheckerKind::DnsCheck => &["dns_type", "name"],
