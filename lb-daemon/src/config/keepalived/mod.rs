@@ -89,6 +89,17 @@ mod tests {
     }
 
     #[test]
+    fn peer_ttl_ranges_are_refused_by_name() {
+        let text =
+            "vrrp_instance V {\n unicast_peer {\n  192.0.2.9\n  192.0.2.8 min_ttl 2\n }\n}\n";
+        assert_eq!(
+            messages(text),
+            ["k.conf:4:13: error: `unicast_peer`: unsupported: min_ttl (a TTL range for the peer's \
+              adverts) is not implemented"]
+        );
+    }
+
+    #[test]
     fn blocks_and_values_are_not_confused() {
         let text = "vrrp_instance V {\n priority 1 {\n }\n virtual_ipaddress 192.0.2.1\n}\n";
         assert_eq!(

@@ -1,10 +1,12 @@
 //! Keyword tables of `global_defs` and the VRRP blocks.
 
-use super::args::Weight;
+use std::net::IpAddr;
+
+use super::args::{ArgError, FromArgs, Weight};
 use super::bind::{flag, list, set, Binder};
 use super::keywords::{Block, Keyword};
 use super::missing;
-use super::parser::Stmt;
+use super::parser::{Stmt, Word};
 use crate::config::model::{
     Authentication, GlobalDefs, SyncGroup, TrackFile, VrrpInstance, VrrpScript,
 };
@@ -108,7 +110,11 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         flag!(no_virtual_ipaddress),
         flag!(promote_secondaries),
         set!(unicast_src_ip),
-        list!(unicast_peer),
+        Keyword::new("unicast_peer", |i, s, b| {
+            let peers = b.items::<PeerLine>(s, "unicast_peer", i.unicast_peer.len());
+            i.unicast_peer
+                .extend(peers.into_iter().map(|PeerLine(peer)| peer))
+        }),
         set!(mcast_src_ip),
         flag!(check_unicast_src),
         list!(track_interface),
@@ -135,6 +141,26 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,
 };
+
+/// A `unicast_peer` line. keepalived's `min_ttl` / `max_ttl` options would
+/// drop adverts whose TTL is out of range: they are refused by name.
+struct PeerLine(IpAddr);
+
+impl FromArgs for PeerLine {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        let ttl = args
+            .iter()
+            .position(|w| w.text == "min_ttl" || w.text == "max_ttl");
+        if let Some(index) = ttl {
+            let message = format!(
+                "unsupported: {} (a TTL range for the peer's adverts) is not implemented",
+                args[index].text
+            );
+            return Err(ArgError::at(index, message));
+        }
+        IpAddr::from_args(args).map(PeerLine)
+    }
+}
 
 /// `vrrp_sync_group NAME { … }`.
 pub static SYNC_GROUP: Block<SyncGroup> = Block {
