@@ -251,6 +251,24 @@ fn policy_falls_back_like_keepalived() {
     assert_eq!(p.retry, 4);
     assert_eq!(p.delay_before_retry, Duration::from_secs(3));
     assert!(!p.retry_while_down);
+    assert!(!p.alpha);
+}
+
+#[test]
+fn alpha_comes_from_the_checker_else_the_real_server_else_the_virtual_server() {
+    let mut vs = config::VirtualServer {
+        alpha: true,
+        ..Default::default()
+    };
+    let mut rs = config::RealServer::new("192.0.2.11".parse().unwrap(), Some(80));
+    let mut tcp = config::Checker::default();
+    assert!(Policy::new(&tcp, &rs, &vs).alpha, "virtual server");
+    rs.alpha = Some(false);
+    assert!(!Policy::new(&tcp, &rs, &vs).alpha, "real server");
+    vs.alpha = false;
+    rs.alpha = None;
+    tcp.alpha = Some(true);
+    assert!(Policy::new(&tcp, &rs, &vs).alpha, "checker");
 }
 
 #[test]

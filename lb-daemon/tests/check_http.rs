@@ -49,7 +49,12 @@ fn target(addr: SocketAddr) -> Target {
 
 /// One attempt of `checker` against `addr` from the director.
 fn attempt(lab: &Lab, checker: &Checker, addr: SocketAddr) -> Outcome {
-    let check = HttpCheck::new(checker, &config::VirtualServer::default()).unwrap();
+    let check = HttpCheck::new(
+        checker,
+        &any_real_server(),
+        &config::VirtualServer::default(),
+    )
+    .unwrap();
     let t = target(addr);
     block_on_in(lab.director(1).ns_name(), async { check.check(&t).await }).unwrap()
 }
@@ -258,7 +263,7 @@ fn tls_server_on(ns: &str, port: u16) -> Arc<Mutex<Vec<Option<String>>>> {
 }
 
 #[test]
-fn ssl_get_skips_certificate_checks_and_sends_sni_only_when_enabled() {
+fn ssl_get_skips_certificate_checks_and_sends_sni_only_when_enabled_or_named() {
     let lab = lab();
     let rs = lab.real_server(1);
     let names = tls_server(rs.ns_name());
@@ -275,9 +280,16 @@ fn ssl_get_skips_certificate_checks_and_sends_sni_only_when_enabled() {
     assert_eq!(attempt(&lab, &checker, addr), Outcome::Up);
     checker.enable_sni = true;
     assert_eq!(attempt(&lab, &checker, addr), Outcome::Up);
+    // `sni_name` names the server instead of the virtual host.
+    checker.sni_name = Some("sni.example.test".into());
+    assert_eq!(attempt(&lab, &checker, addr), Outcome::Up);
     assert_eq!(
         *names.lock().unwrap(),
-        vec![None, Some("www.example.test".to_string())]
+        vec![
+            None,
+            Some("www.example.test".to_string()),
+            Some("sni.example.test".to_string())
+        ]
     );
     // Plain HTTP to a TLS port fails.
     checker.kind = CheckerKind::HttpGet;
@@ -367,4 +379,9 @@ fn ssl_get_down_slow_wrong_status_wrong_digest_and_recovery() {
         attempt(&lab, &wrong_status, addr),
         Outcome::Down(_)
     ));
+}
+
+/// A real server that sets nothing the check could fall back to.
+fn any_real_server() -> config::RealServer {
+    config::RealServer::new([192, 0, 2, 1].into(), None)
 }

@@ -73,7 +73,12 @@ fn check() -> HttpCheck {
         url: vec![url],
         ..Default::default()
     };
-    HttpCheck::new(&checker, &config::VirtualServer::default()).unwrap()
+    HttpCheck::new(
+        &checker,
+        &any_real_server(),
+        &config::VirtualServer::default(),
+    )
+    .unwrap()
 }
 
 /// One attempt against a server behaving so, bounded by `timeout`: the
@@ -160,4 +165,9 @@ fn a_reply_that_never_comes_is_a_web_read_timeout_not_a_connect_timeout() {
     );
     assert!(reason.contains("after 700ms: no reply."), "{reason}");
     assert!(took < Duration::from_millis(1200), "{took:?}");
+}
+
+/// A real server that sets nothing the check could fall back to.
+fn any_real_server() -> config::RealServer {
+    config::RealServer::new([192, 0, 2, 1].into(), None)
 }

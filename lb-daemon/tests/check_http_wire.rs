@@ -13,11 +13,21 @@ use lb_daemon::config::{self, Checker, CheckerKind, HttpProtocol};
 
 /// Serves one request on loopback with `reply`; returns what was received.
 fn capture(checker: &Checker, reply: &'static str) -> (Outcome, String) {
-    capture_on("127.0.0.1:0", checker, reply)
+    capture_on("127.0.0.1:0", checker, &real_server(), reply)
 }
 
-/// [`capture`] on a listener bound to `bind`.
-fn capture_on(bind: &str, checker: &Checker, reply: &'static str) -> (Outcome, String) {
+/// A real server that sets nothing the check could fall back to.
+fn real_server() -> config::RealServer {
+    config::RealServer::new([192, 0, 2, 1].into(), None)
+}
+
+/// [`capture`] on a listener bound to `bind`, checking a server `rs`.
+fn capture_on(
+    bind: &str,
+    checker: &Checker,
+    rs: &config::RealServer,
+    reply: &'static str,
+) -> (Outcome, String) {
     let listener = TcpListener::bind(bind).unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -34,7 +44,7 @@ fn capture_on(bind: &str, checker: &Checker, reply: &'static str) -> (Outcome, S
         let _ = stream.write_all(reply.as_bytes());
         tx.send(String::from_utf8(request).unwrap()).unwrap();
     });
-    let check = HttpCheck::new(checker, &config::VirtualServer::default()).unwrap();
+    let check = HttpCheck::new(checker, rs, &config::VirtualServer::default()).unwrap();
     let target = Target::new(addr, Duration::from_secs(2));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -106,7 +116,20 @@ fn a_body_without_length_is_read_to_the_close() {
 
 #[test]
 fn ipv6_hosts_are_bracketed_like_keepalived() {
-    let (outcome, request) = capture_on("[::1]:0", &checker(None, None), OK);
+    let (outcome, request) = capture_on("[::1]:0", &checker(None, None), &real_server(), OK);
     assert_eq!(outcome, Outcome::Up);
     assert!(request.contains("\r\nHost: [::1]:PORT\r\n"), "{request}");
+}
+
+#[test]
+fn the_real_servers_virtualhost_is_the_host_when_the_checker_has_none() {
+    let mut rs = real_server();
+    rs.virtualhost = Some("rs.example.test".into());
+    let (_, request) = capture_on("127.0.0.1:0", &checker(None, None), &rs, OK);
+    assert!(
+        request.contains("\r\nHost: rs.example.test\r\n"),
+        "{request}"
+    );
+    let (_, request) = capture_on("127.0.0.1:0", &checker(None, Some("c.test")), &rs, OK);
+    assert!(request.contains("\r\nHost: c.test\r\n"), "{request}");
 }

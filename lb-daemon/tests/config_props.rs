@@ -122,7 +122,7 @@ const INSTANCE_LINES: &[&str] = &[
     "authentication {\n auth_type AH\n auth_pass secret\n}",
     "garp_master_refresh 60",
     "accept",
-    "strict_mode",
+    "dont_track_primary",
     "preempt_delay 10",
 ];
 const SERVER_LINES: &[&str] = &[

@@ -129,15 +129,40 @@ fn duplicates_and_missing_names() {
 fn warnings_do_not_stop_a_load() {
     let text = INSTANCE.replace(
         " interface eth0",
-        " interface eth0\n use_vmac\n state BACKUP\n priority 255",
+        " interface eth0\n debug\n state BACKUP\n priority 255",
     );
     let loaded = config::parse_keepalived_str(&text, Path::new("t.conf")).unwrap();
     let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(
         warnings,
         [
-            "t.conf:3:2: warning: keyword `use_vmac` is recognized but not supported yet; ignored",
+            "t.conf:3:2: warning: `debug` (debug logging) is not implemented; ignored",
             "t.conf:5:11: warning: priority 255 makes this node the address owner; `state BACKUP` is ignored",
         ]
     );
+}
+
+#[test]
+fn instances_without_addresses_need_no_virtual_ipaddress() {
+    let bare = "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n version 3\n}\n";
+    refused(
+        bare,
+        "1:1: error: no `virtual_ipaddress`; at least one is required \
+         (`no_virtual_ipaddress` if none is meant)",
+    );
+    let v2 = bare.replace(" version 3\n", "");
+    let loaded = config::parse_keepalived_str(&v2, Path::new("t.conf")).unwrap();
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "t.conf:1:1: warning: no `virtual_ipaddress`; at least one is sensible \
+          (`no_virtual_ipaddress` if none is meant)"
+        ]
+    );
+    for text in [bare.to_string(), v2] {
+        let meant = text.replace(" interface", " no_virtual_ipaddress\n interface");
+        let loaded = config::parse_keepalived_str(&meant, Path::new("t.conf")).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
 }

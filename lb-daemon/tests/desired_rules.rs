@@ -91,6 +91,35 @@ fn alpha_starts_checked_servers_down() {
 }
 
 #[test]
+fn alpha_of_a_real_server_or_checker_overrides_the_virtual_servers() {
+    let mut reals = vec![real(1, 2), real(2, 1)];
+    reals[0].alpha = Some(true);
+    reals[0].checker[1].alpha = Some(false);
+    let (mut model, _) = Model::new(&config(vec![server(reals)]));
+    assert_eq!(model.is_up(RS0), Some(false), "checker 0 starts down");
+    assert_eq!(model.is_up(RS1), Some(true));
+    apply(&mut model, verdict(0, 0, 0, true));
+    assert_eq!(model.is_up(RS0), Some(true), "checker 1 started up");
+    let mut vs = server(vec![real(1, 1)]);
+    vs.alpha = true;
+    vs.real_server[0].checker[0].alpha = Some(false);
+    let (model, _) = Model::new(&config(vec![vs]));
+    assert_eq!(model.is_up(RS0), Some(true));
+}
+
+#[test]
+fn the_virtual_servers_weight_is_the_real_servers_default() {
+    let mut vs = server(vec![real(1, 0), real(2, 0)]);
+    vs.weight = Some(3);
+    vs.real_server[1].weight = Some(9);
+    let (model, _) = Model::new(&config(vec![vs]));
+    assert_eq!(
+        weights(&model, 0),
+        vec![(ip("10.0.0.1"), 3), (ip("10.0.0.2"), 9)]
+    );
+}
+
+#[test]
 fn inhibit_on_failure_keeps_the_server_with_weight_0() {
     let mut reals = vec![real(1, 1), real(2, 1)];
     reals[0].inhibit_on_failure = true;

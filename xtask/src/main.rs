@@ -1,11 +1,12 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
-//! ipvs-bench | lab | fresh-check | deb`.
+//! ipvs-bench | lab | fresh-check | deb | keepalived-import`.
 mod cmd;
 mod deb;
 mod docs;
 mod ebpf;
 mod fresh;
 mod guest;
+mod keepalived;
 mod lab;
 mod setup;
 mod test;
@@ -76,6 +77,12 @@ enum Task {
         #[arg(long)]
         hold: Option<u64>,
     },
+    /// Regenerate keepalived's keyword list and sample configurations from
+    /// its sources (a checkout or a bare git directory).
+    KeepalivedImport {
+        /// keepalived's source tree or git directory.
+        source: std::path::PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -101,5 +108,6 @@ fn main() -> Result<()> {
         }),
         Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
         Task::Deb => deb::run().map(drop),
+        Task::KeepalivedImport { source } => keepalived::run(&source),
     }
 }

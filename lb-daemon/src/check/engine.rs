@@ -8,7 +8,8 @@
 //!   `delay_loop`.
 //! * The first attempt runs after 1 s (`BOOTSTRAP_DELAY`) plus a random
 //!   0..`warmup`, so that checks of many servers do not all fire at once.
-//! * A checker starts up, or down when the virtual server has `alpha`. Before
+//! * A checker starts up, or down under `alpha` (its own, the real server's
+//!   or the virtual server's). Before
 //!   its first verdict one failure is enough (keepalived sets
 //!   `retry_it = retry`); afterwards a failure is retried `retry` times,
 //!   `delay_before_retry` apart, and only the last failure makes it down,
@@ -69,10 +70,10 @@ pub fn build(
     env: &ScriptEnv,
     track_files: &[config::TrackFile],
 ) -> Result<Box<dyn Check>> {
-    let weight = rs.weight.unwrap_or(1);
+    let weight = rs.effective_weight(vs);
     Ok(match checker.kind {
         CheckerKind::TcpCheck => Box::new(TcpCheck::new(checker)),
-        CheckerKind::HttpGet | CheckerKind::SslGet => Box::new(HttpCheck::new(checker, vs)?),
+        CheckerKind::HttpGet | CheckerKind::SslGet => Box::new(HttpCheck::new(checker, rs, vs)?),
         CheckerKind::MiscCheck => {
             let timeout = misc_timeout(checker, rs, vs);
             Box::new(MiscCheck::new(checker, env.clone(), timeout, weight)?)
@@ -143,7 +144,7 @@ pub struct Policy {
     pub delay_before_retry: Duration,
     /// Maximum random delay (after [`BOOTSTRAP_DELAY`]) before the first check.
     pub warmup: Duration,
-    /// Start down (virtual server `alpha`).
+    /// Start down (`alpha` of the checker, real server or virtual server).
     pub alpha: bool,
     /// Retry while already down (TCP style) rather than waiting a full
     /// period (HTTP style).
@@ -181,7 +182,7 @@ impl Policy {
                 .or(secs(rs.warmup))
                 .or(secs(vs.warmup))
                 .unwrap_or(delay_loop),
-            alpha: vs.alpha,
+            alpha: checker.starts_down(rs, vs),
             retry_while_down: !http,
         }
     }

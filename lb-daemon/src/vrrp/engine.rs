@@ -13,6 +13,7 @@ pub use super::instance::Vrids;
 use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
+    time::Instant,
 };
 use tracing::{info, warn};
 
@@ -60,6 +61,9 @@ pub struct Engine {
     directory: Directory,
     instances: BTreeMap<String, Running>,
     groups: BTreeMap<String, Group>,
+    /// When instances may start (`vrrp_startup_delay` after the daemon
+    /// started; instances added by a reload after it start at once).
+    start_at: Instant,
 }
 
 /// The instances `config` describes, by name.
@@ -69,6 +73,12 @@ fn specs(config: &Config) -> BTreeMap<String, InstanceSpec> {
         .iter()
         .map(|i| (i.name.clone(), InstanceSpec::new(i, config)))
         .collect()
+}
+
+/// `vrrp_startup_delay`, zero when absent or not a valid duration.
+fn startup_delay(config: &Config) -> Duration {
+    let delay = config.global_defs.vrrp_startup_delay.unwrap_or(0.0);
+    Duration::try_from_secs_f64(delay).unwrap_or_default()
 }
 
 /// The sync groups `config` describes, by name.
@@ -97,6 +107,7 @@ impl Engine {
             directory: Directory::default(),
             instances: BTreeMap::new(),
             groups: BTreeMap::new(),
+            start_at: Instant::now() + startup_delay(config),
         };
         let specs = specs(config);
         engine.register_vrids(&specs);
@@ -174,7 +185,8 @@ impl Engine {
         // then know the addresses are VIPs waiting for ownership. A resumed
         // MASTER keeps them owned.
         self.ownership.set(&spec.name, spec.owned(resume));
-        let run = instance::run(spec.clone(), shared, verdict, rx, resume);
+        let start_at = Some(self.start_at);
+        let run = instance::run(spec.clone(), shared, verdict, rx, resume, start_at);
         let task = tokio::spawn(run);
         self.instances.insert(
             spec.name.clone(),

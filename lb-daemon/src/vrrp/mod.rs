@@ -9,6 +9,7 @@ pub mod instance;
 pub mod io;
 pub mod link;
 pub mod packet;
+pub mod promote;
 pub mod receive;
 pub mod spec;
 pub mod sync_group;

@@ -4,8 +4,8 @@
 //!
 //! keepalived semantics kept:
 //! * Request `GET path HTTP/1.x` with `User-Agent: KeepAliveClient` and
-//!   `Host:` from the url's `virtualhost`, else the checker's, else the
-//!   virtual server's, else `addr:port` (`[v6]:port`).
+//!   `Host:` from the url's `virtualhost`, else the checker's, the real
+//!   server's, the virtual server's, else `addr:port` (`[v6]:port`).
 //! * `http_protocol`: `1.0` (default), `1.1` and `1.0C` send
 //!   `Connection: close`; `1.0K` (our extension) sends `Connection:
 //!   keep-alive`.
@@ -15,8 +15,8 @@
 //!   keepalived checks one url per `delay_loop`; we check them all in each
 //!   attempt, which reaches the same verdicts sooner.
 //! * SSL_GET does not verify the server's certificate (keepalived never
-//!   does); SNI is sent only with `enable_sni`, naming the url's, checker's or
-//!   virtual server's `virtualhost`.
+//!   does); SNI is sent only with `enable_sni` (or `sni_name`), naming
+//!   `sni_name`, else the url's, checker's or virtual server's `virtualhost`.
 //! * The body is read to its end (keepalived reads until the server
 //!   closes), streamed through the digest, never buffered whole.
 //!
@@ -120,13 +120,26 @@ pub struct HttpCheck {
     urls: Vec<UrlCheck>,
     protocol: HttpProtocol,
     virtualhost: Option<String>,
-    enable_sni: bool,
+    /// SNI (SSL_GET with `enable_sni`): `sni_name`, else the url's
+    /// `virtualhost`, else this fallback (the checker's, else the virtual
+    /// server's `virtualhost`, as keepalived's `ssl_connect`).
+    sni: Option<Sni>,
+}
+
+/// The names SNI is chosen from.
+struct Sni {
+    name: Option<String>,
+    fallback: Option<String>,
 }
 
 impl HttpCheck {
-    /// The check of `checker` (an HTTP_GET or SSL_GET block) of a real server
-    /// of `vs` (whose `virtualhost` is the last fallback for `Host:`).
-    pub fn new(checker: &config::Checker, vs: &config::VirtualServer) -> Result<HttpCheck> {
+    /// The check of `checker` (an HTTP_GET or SSL_GET block) of `rs` in `vs`
+    /// (whose `virtualhost`, in that order, are the fallbacks for `Host:`).
+    pub fn new(
+        checker: &config::Checker,
+        rs: &config::RealServer,
+        vs: &config::VirtualServer,
+    ) -> Result<HttpCheck> {
         if checker.url.is_empty() {
             bail!("HTTP/SSL_GET checker has no urls specified");
         }
@@ -141,8 +154,15 @@ impl HttpCheck {
             virtualhost: checker
                 .virtualhost
                 .clone()
+                .or_else(|| rs.virtualhost.clone())
                 .or_else(|| vs.virtualhost.clone()),
-            enable_sni: checker.enable_sni,
+            sni: checker.enable_sni.then(|| Sni {
+                name: checker.sni_name.clone(),
+                fallback: checker
+                    .virtualhost
+                    .clone()
+                    .or_else(|| vs.virtualhost.clone()),
+            }),
         })
     }
 
@@ -155,7 +175,11 @@ impl HttpCheck {
                 path: url.path.clone(),
                 host: vhost.cloned().unwrap_or_else(|| target.addr.to_string()),
                 protocol: self.protocol,
-                tls: self.tls.then(|| vhost.filter(|_| self.enable_sni).cloned()),
+                tls: self.tls.then(|| {
+                    let sni = self.sni.as_ref()?;
+                    let named = sni.name.as_ref().or(url.virtualhost.as_ref());
+                    named.or(sni.fallback.as_ref()).cloned()
+                }),
             };
             if let Some(reason) = url.check(target, &get, deadline).await {
                 return Outcome::Down(reason);

@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::parser::Word;
 use crate::config::model::{
-    parse_prefixed, AuthType, CheckerKind, Command, Endpoint, FastPath, GroupMember, HttpProtocol,
-    InitFile, LbAlgo, LbKind, LvsFlushOnStop, LvsTimeouts, NotifyFifo, Protocol, RealServer, RunAs,
-    SmtpServer, State, StatusRange, TrackRef, TunnelChecksum, TunnelKind, TunnelOptions, VirtualIp,
+    AuthType, CheckerKind, Command, Endpoint, FastPath, GroupMember, HttpProtocol, InitFile,
+    LbAlgo, LbKind, LvsFlushOnStop, LvsTimeouts, NotifyFifo, Protocol, RealServer, RunAs,
+    SmtpServer, State, StatusRange, TrackRef, TunnelChecksum, TunnelKind, TunnelOptions,
     VirtualServer,
 };
 
@@ -25,7 +25,8 @@ pub struct ArgError {
 }
 
 impl ArgError {
-    fn at(index: usize, message: impl Into<String>) -> ArgError {
+    /// The error `message` about word `index`.
+    pub(super) fn at(index: usize, message: impl Into<String>) -> ArgError {
         ArgError {
             index,
             message: message.into(),
@@ -266,7 +267,7 @@ impl FromArgs for SmtpServer {
 }
 
 /// Calls `set` for each `NAME VALUE` pair after index `start`.
-fn options(
+pub(super) fn options(
     args: &[Word],
     start: usize,
     mut set: impl FnMut(&str, &Word) -> Result<bool, String>,
@@ -286,7 +287,7 @@ fn options(
 }
 
 /// Stores `value` parsed into `slot`, for [`options`].
-fn put<T: FromWord>(slot: &mut Option<T>, value: &Word) -> Result<bool, String> {
+pub(super) fn put<T: FromWord>(slot: &mut Option<T>, value: &Word) -> Result<bool, String> {
     *slot = Some(T::from_word(&value.text)?);
     Ok(true)
 }
@@ -368,35 +369,6 @@ impl FromArgs for LvsTimeouts {
     }
 }
 
-impl FromArgs for VirtualIp {
-    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
-        let first = args
-            .first()
-            .ok_or_else(|| ArgError::at(0, "address missing"))?;
-        let address = parse_prefixed(&first.text).map_err(|m| ArgError::at(0, m))?;
-        let no_track = args.last().is_some_and(|w| w.text == "no_track");
-        let end = args.len() - usize::from(no_track);
-        let mut ip = VirtualIp {
-            address,
-            brd: None,
-            dev: None,
-            scope: None,
-            label: None,
-            peer: None,
-            no_track,
-        };
-        options(&args[..end], 1, |name, value| match name {
-            "brd" => put(&mut ip.brd, value),
-            "dev" => put(&mut ip.dev, value),
-            "scope" => put(&mut ip.scope, value),
-            "label" => put(&mut ip.label, value),
-            "peer" => put(&mut ip.peer, value),
-            _ => Ok(false),
-        })?;
-        Ok(ip)
-    }
-}
-
 impl FromArgs for InitFile {
     fn from_args(args: &[Word]) -> Result<Self, ArgError> {
         let overwrite = args.last().is_some_and(|w| w.text == "overwrite");
@@ -471,7 +443,7 @@ impl FromArgs for VirtualServer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::diag::Location;
 
@@ -489,7 +461,8 @@ mod tests {
             .collect()
     }
 
-    fn read<T: FromArgs>(text: &str) -> Result<T, ArgError> {
+    /// Reads `text`, split at white space, as a `T`.
+    pub(in crate::config::keepalived) fn read<T: FromArgs>(text: &str) -> Result<T, ArgError> {
         T::from_args(&words(text))
     }
 
@@ -523,20 +496,6 @@ mod tests {
         let command: Command = read("/x.sh root root").unwrap();
         assert_eq!(command.group.as_deref(), Some("root"));
         assert_eq!(read::<Command>("a b c d").unwrap_err().index, 3);
-    }
-
-    #[test]
-    fn virtual_ips_with_options() {
-        let ip: VirtualIp = read("192.0.2.1/24 dev eth0 label eth0:1 no_track").unwrap();
-        assert_eq!(ip.address.prefix_len(), 24);
-        assert_eq!(ip.label.as_deref(), Some("eth0:1"));
-        assert!(ip.no_track);
-        assert_eq!(read::<VirtualIp>("192.0.2.1 dev").unwrap_err().index, 2);
-        assert_eq!(
-            read::<VirtualIp>("192.0.2.1 colour red").unwrap_err().index,
-            1
-        );
-        assert_eq!(read::<VirtualIp>("192.0.2.1 brd x").unwrap_err().index, 2);
     }
 
     #[test]

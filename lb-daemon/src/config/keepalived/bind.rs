@@ -1,10 +1,12 @@
 //! Binds the statement tree into the model, driven by the keyword tables,
 //! recording where each field path was written.
 
+use std::collections::HashSet;
+
 use super::args::FromArgs;
 use super::keywords::{Block, Found, Keyword};
 use super::parser::Stmt;
-use super::{lvs, vrrp};
+use super::{lvs, missing, vrrp};
 use crate::config::diag::{Diagnostic, FieldLocations, Location};
 use crate::config::model::{Config, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
 
@@ -65,17 +67,8 @@ static TOP: Block<Config> = Block {
         Keyword::new("virtual_server_group", lvs::bind_group),
         Keyword::new("virtual_server", lvs::bind_virtual_server),
     ],
-    unsupported: &[
-        "static_ipaddress",
-        "static_routes",
-        "static_rules",
-        "vrrp_track_process",
-        "garp_group",
-        "bfd_instance",
-        "linkbeat_interfaces",
-        "net_namespace",
-        "instance",
-    ],
+    refused: missing::TOP_REFUSED,
+    ignored: missing::TOP_IGNORED,
 };
 
 /// Binds `statements` into a [`Config`], returning where each field was
@@ -86,6 +79,7 @@ pub fn bind(statements: &[Stmt]) -> (Config, FieldLocations, Vec<Diagnostic>) {
         current: "",
         locations: FieldLocations::default(),
         diagnostics: Vec::new(),
+        warned: HashSet::new(),
     };
     let mut config = Config::default();
     binder.bind_all(&TOP, &mut config, statements);
@@ -99,6 +93,8 @@ pub struct Binder {
     current: &'static str,
     locations: FieldLocations,
     diagnostics: Vec<Diagnostic>,
+    /// Ignored keywords already warned about (one warning each).
+    warned: HashSet<&'static str>,
 }
 
 impl Binder {
@@ -151,10 +147,16 @@ impl Binder {
         };
         let keyword = match found {
             Found::Supported(keyword) => keyword,
-            Found::NotYetSupported(name) => {
-                let message =
-                    format!("keyword `{name}` is recognized but not supported yet; ignored");
-                return self.warning(location, message);
+            Found::Refused((name, does)) => {
+                let message = format!("unsupported: {name} ({does}) is not implemented");
+                return self.error(location, message);
+            }
+            Found::Ignored((name, does)) => {
+                if self.warned.insert(name) {
+                    let message = format!("`{name}` ({does}) is not implemented; ignored");
+                    self.warning(location, message);
+                }
+                return;
             }
         };
         self.apply(keyword, target, statement);

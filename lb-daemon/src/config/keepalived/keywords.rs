@@ -1,6 +1,15 @@
 //! Keyword tables: for each block, the keywords it accepts, how each binds
-//! into the model, their aliases, and the keywords keepalived knows that are
-//! not modelled yet.
+//! into the model, their aliases, and the keywords keepalived knows that
+//! lb-daemon does not implement, in two classes:
+//!
+//! * refused: ignoring it would change failover, forwarding or security,
+//!   so the configuration is rejected with an error naming it and what it
+//!   would have done;
+//! * ignored: it has no such effect (cosmetic, logging, SNMP/DBus, process
+//!   tuning), so it is accepted with one warning.
+//!
+//! `keepalived-keywords.txt` lists every keyword keepalived's parsers
+//! install; `coverage` tests that each of them falls in one class.
 
 use super::bind::Binder;
 use super::parser::Stmt;
@@ -38,22 +47,32 @@ impl<T> Keyword<T> {
     }
 }
 
+/// A keyword keepalived accepts that lb-daemon does not implement: its
+/// name and what it does in keepalived ("failover on process state").
+pub type Missing = (&'static str, &'static str);
+
 /// The keyword table of one block.
 pub struct Block<T: 'static> {
     /// The block's keyword, for messages.
     pub name: &'static str,
     /// Keywords that are bound into the model.
     pub keywords: &'static [Keyword<T>],
-    /// Keywords keepalived accepts here that are not modelled yet.
-    pub unsupported: &'static [&'static str],
+    /// Keywords keepalived accepts here whose absence would change
+    /// failover, forwarding or security: rejected by name.
+    pub refused: &'static [Missing],
+    /// Keywords keepalived accepts here without such effect: accepted with
+    /// a warning.
+    pub ignored: &'static [Missing],
 }
 
 /// The result of looking a word up in a [`Block`].
 pub enum Found<'t, T: 'static> {
     /// A supported keyword (possibly through an alias).
     Supported(&'t Keyword<T>),
-    /// A keyword that is recognized but not modelled.
-    NotYetSupported(&'static str),
+    /// A keyword refused by name.
+    Refused(&'static Missing),
+    /// A keyword accepted with a warning.
+    Ignored(&'static Missing),
 }
 
 impl<T> Found<'_, T> {
@@ -61,7 +80,7 @@ impl<T> Found<'_, T> {
     pub fn name(&self) -> &'static str {
         match self {
             Found::Supported(keyword) => keyword.name,
-            Found::NotYetSupported(name) => name,
+            Found::Refused((name, _)) | Found::Ignored((name, _)) => name,
         }
     }
 }
@@ -72,10 +91,12 @@ impl<T> Block<T> {
         let supported = self.keywords.iter().find(|keyword| {
             same(keyword.name, word) || keyword.aliases.iter().any(|alias| same(alias, word))
         });
-        let unsupported = || self.unsupported.iter().find(|name| same(name, word));
+        let missing = |list: &'static [Missing]| list.iter().find(|(name, _)| same(name, word));
         match supported {
             Some(keyword) => Some(Found::Supported(keyword)),
-            None => unsupported().map(|name| Found::NotYetSupported(name)),
+            None => missing(self.refused)
+                .map(Found::Refused)
+                .or_else(|| missing(self.ignored).map(Found::Ignored)),
         }
     }
 
@@ -99,10 +120,12 @@ impl<T> Block<T> {
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         let keywords = self.keywords.iter();
         let aliases = keywords.clone().flat_map(|k| k.aliases.iter().copied());
-        keywords
-            .map(|keyword| keyword.name)
-            .chain(aliases)
-            .chain(self.unsupported.iter().copied())
+        keywords.map(|keyword| keyword.name).chain(aliases).chain(
+            self.refused
+                .iter()
+                .chain(self.ignored)
+                .map(|(name, _)| *name),
+        )
     }
 
     /// The known keyword closest to the unknown `word`, if one is close.
@@ -125,14 +148,17 @@ mod tests {
             Keyword::aliased("retry", &["nb_get_retry"], |n, _, _| *n += 1),
             Keyword::new("vrrp_instance", |n, _, _| *n += 2),
         ],
-        unsupported: &["use_vmac"],
+        refused: &[("use_vmac", "virtual MAC")],
+        ignored: &[("enable_traps", "SNMP traps")],
     };
 
     #[test]
-    fn exact_alias_and_unsupported_lookups() {
+    fn exact_alias_refused_and_ignored_lookups() {
         assert_eq!(BLOCK.find("nb_get_retry").unwrap().name(), "retry");
         let found = BLOCK.find("use_vmac").unwrap();
-        assert!(matches!(found, Found::NotYetSupported("use_vmac")));
+        assert!(matches!(found, Found::Refused(("use_vmac", _))));
+        let found = BLOCK.find("enable_traps").unwrap();
+        assert!(matches!(found, Found::Ignored(("enable_traps", _))));
         assert!(BLOCK.find("VRRP_instance").is_none());
         assert!(matches!(BLOCK.find("retry"), Some(Found::Supported(_))));
     }

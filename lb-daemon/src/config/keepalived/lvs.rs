@@ -3,6 +3,7 @@
 use super::args::{Forwarding, FromWord};
 use super::bind::{flag, set, Binder};
 use super::keywords::{Block, Keyword};
+use super::missing;
 use super::parser::Stmt;
 use crate::config::model::{
     Checker, CheckerKind, Config, RealServer, StatusRange, Url, VirtualServer, VirtualServerGroup,
@@ -58,6 +59,7 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
         set!(virtualhost),
         flag!(alpha),
         flag!(omega),
+        set!(weight),
         set!(quorum),
         set!(hysteresis),
         set!(quorum_up),
@@ -86,14 +88,8 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
             }
         }),
     ],
-    unsupported: &[
-        "hashed",
-        "ip_family",
-        "lvs_flags",
-        "nat_mask",
-        "one_packet_scheduler",
-        "smtp_alert",
-    ],
+    refused: missing::VIRTUAL_SERVER_REFUSED,
+    ignored: missing::VIRTUAL_SERVER_IGNORED,
 };
 
 fn bind_checker(server: &mut RealServer, statement: &Stmt, binder: &mut Binder) {
@@ -112,6 +108,8 @@ static REAL_SERVER: Block<RealServer> = Block {
     keywords: &[
         set!(weight),
         flag!(inhibit_on_failure),
+        set!(alpha),
+        set!(virtualhost),
         set!(notify_up),
         set!(notify_down),
         set!(uthreshold),
@@ -136,18 +134,8 @@ static REAL_SERVER: Block<RealServer> = Block {
         Keyword::new("PING_CHECK", bind_checker),
         Keyword::new("FILE_CHECK", bind_checker),
     ],
-    unsupported: &[
-        "BFD_CHECK",
-        "alpha",
-        "omega",
-        "smtp_alert",
-        "tunnel_csum",
-        "tunnel_encap",
-        "tunnel_nocsum",
-        "tunnel_port",
-        "tunnel_remcsum",
-        "virtualhost",
-    ],
+    refused: missing::REAL_SERVER_REFUSED,
+    ignored: missing::REAL_SERVER_IGNORED,
 };
 
 static CHECKER: Block<Checker> = Block {
@@ -163,12 +151,20 @@ static CHECKER: Block<Checker> = Block {
         set!(delay_before_retry),
         set!(warmup),
         set!(delay_loop),
+        set!(alpha),
         Keyword::new("url", |c, s, b| {
             b.push_item(s, "url", &mut c.url, &URL, Url::default())
         }),
         set!(http_protocol),
         set!(virtualhost),
         flag!(enable_sni),
+        Keyword::new("sni_name", |c, s, b| {
+            c.enable_sni = true;
+            c.sni_name = b
+                .value::<Option<String>>(s)
+                .flatten()
+                .filter(|n| !n.is_empty())
+        }),
         set!(misc_path),
         set!(misc_timeout),
         flag!(misc_dynamic),
@@ -188,14 +184,8 @@ static CHECKER: Block<Checker> = Block {
         set!(track_file),
         set!(weight),
     ],
-    unsupported: &[
-        "fast_recovery",
-        "fwmark",
-        "host",
-        "log_all_failures",
-        "nb_sock_retry",
-        "tls_compliant",
-    ],
+    refused: missing::CHECKER_REFUSED,
+    ignored: missing::CHECKER_IGNORED,
 };
 
 static URL: Block<Url> = Block {
@@ -211,10 +201,6 @@ static URL: Block<Url> = Block {
         flag!(regex_no_match),
         set!(virtualhost),
     ],
-    unsupported: &[
-        "regex_max_offset",
-        "regex_min_offset",
-        "regex_options",
-        "regex_stack",
-    ],
+    refused: missing::URL_REFUSED,
+    ignored: missing::URL_IGNORED,
 };

@@ -3,10 +3,14 @@
 
 mod args;
 mod bind;
+#[cfg(test)]
+mod coverage;
 mod keywords;
 mod lexer;
 mod lvs;
+mod missing;
 mod parser;
+mod vip;
 mod vrrp;
 mod words;
 
@@ -37,25 +41,62 @@ mod tests {
     }
 
     #[test]
-    fn unknown_unsupported_and_miscased_keywords() {
-        let text = "global_defs {\n vrrp_iptables\n Router_ID x\n lvs_flus\n}\n";
+    fn unknown_refused_ignored_and_miscased_keywords() {
+        let text = "global_defs {\n vrrp_iptables\n Router_ID x\n lvs_flus\n umask 022\n}\n";
         assert_eq!(
             messages(text),
             [
-                "k.conf:2:2: warning: keyword `vrrp_iptables` is recognized but not supported yet; ignored",
+                "k.conf:2:2: error: unsupported: vrrp_iptables (iptables rules for accept mode) \
+                 is not implemented",
                 "k.conf:3:2: warning: keyword `Router_ID` should be written `router_id`; \
                  keepalived itself rejects this spelling",
                 "k.conf:4:2: error: unknown keyword `lvs_flus` in global_defs; did you mean `lvs_flush`?",
+                "k.conf:5:2: warning: `umask` (the mode of files keepalived writes) is not \
+                 implemented; ignored",
             ]
         );
     }
 
     #[test]
-    fn unsupported_blocks_are_skipped_whole() {
+    fn refused_blocks_are_skipped_whole() {
         let text = "vrrp_instance V {\n virtual_routes {\n  bogus\n }\n}\n";
         let messages = messages(text);
         assert_eq!(messages.len(), 1, "{messages:?}");
-        assert!(messages[0].contains("`virtual_routes` is recognized"));
+        assert!(messages[0].contains("unsupported: virtual_routes"));
+    }
+
+    #[test]
+    fn preempt_undoes_nopreempt() {
+        let text = "vrrp_instance V {\n nopreempt\n preempt\n}\nvrrp_instance W {\n nopreempt\n}\n";
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let nopreempt: Vec<bool> = config.vrrp_instance.iter().map(|i| i.nopreempt).collect();
+        assert_eq!(nopreempt, [false, true]);
+    }
+
+    #[test]
+    fn sni_name_names_the_server_and_turns_sni_on() {
+        let text = "virtual_server 192.0.2.1 443 {\n real_server 192.0.2.2 443 {\n  \
+                    SSL_GET {\n   sni_name sni.example.test\n  }\n  SSL_GET {\n   sni_name\n  }\n }\n}\n";
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let checkers = &config.virtual_server[0].real_server[0].checker;
+        let sni: Vec<_> = checkers
+            .iter()
+            .map(|c| (c.enable_sni, c.sni_name.as_deref()))
+            .collect();
+        assert_eq!(sni, [(true, Some("sni.example.test")), (true, None)]);
+    }
+
+    #[test]
+    fn peer_ttl_ranges_are_refused_by_name() {
+        let text =
+            "vrrp_instance V {\n unicast_peer {\n  192.0.2.9\n  192.0.2.8 min_ttl 2\n }\n}\n";
+        assert_eq!(
+            messages(text),
+            ["k.conf:4:13: error: `unicast_peer`: unsupported: min_ttl (a TTL range for the peer's \
+              adverts) is not implemented"]
+        );
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Keyword tables of `global_defs` and the VRRP blocks.
 
-use super::args::Weight;
+use std::net::IpAddr;
+
+use super::args::{ArgError, FromArgs, Weight};
 use super::bind::{flag, list, set, Binder};
 use super::keywords::{Block, Keyword};
-use super::parser::Stmt;
+use super::missing;
+use super::parser::{Stmt, Word};
 use crate::config::model::{
     Authentication, GlobalDefs, SyncGroup, TrackFile, VrrpInstance, VrrpScript,
 };
@@ -24,15 +27,14 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(vrrp_mcast_group4),
         set!(vrrp_mcast_group6),
         flag!(vrrp_check_unicast_src),
+        set!(vrrp_startup_delay),
         set!(vrrp_garp_master_delay),
         set!(vrrp_garp_master_repeat),
         set!(vrrp_garp_master_refresh),
         set!(vrrp_garp_master_refresh_repeat),
-        flag!(vrrp_strict),
         flag!(lvs_flush),
         set!(lvs_flush_onstop, "lvs_flush_on_stop"),
         set!(lvs_timeouts),
-        flag!(checker_log_all_failures),
         set!(default_interface),
         set!(fast_path),
         set!(metrics_listen),
@@ -43,73 +45,8 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(lvs_notify_fifo),
         set!(lvs_notify_fifo_script),
     ],
-    unsupported: &[
-        "bfd_priority",
-        "bfd_rlimit_rttime",
-        "checker_cpu_affinity",
-        "checker_no_swap",
-        "checker_priority",
-        "checker_rlimit_rttime",
-        "checker_rt_priority",
-        "dbus_service_name",
-        "dynamic_interfaces",
-        "enable_dbus",
-        "enable_snmp_checker",
-        "enable_snmp_keepalived",
-        "enable_snmp_rfc",
-        "enable_snmp_rfcv2",
-        "enable_snmp_rfcv3",
-        "enable_snmp_vrrp",
-        "enable_traps",
-        "fifo_write_vrrp_states_on_reload",
-        "linkbeat_use_polling",
-        "local_name",
-        "lvs_netlink_cmd_rcv_bufs",
-        "lvs_netlink_monitor_rcv_bufs",
-        "lvs_sync_daemon",
-        "max_auto_priority",
-        "min_auto_priority_delay",
-        "namespace_with_ipsets",
-        "net_namespace",
-        "nftables",
-        "nftables_counters",
-        "nftables_ifindex",
-        "nftables_priority",
-        "no_email_faults",
-        "process_monitor_rcv_bufs",
-        "random_seed",
-        "reload_check_config",
-        "reload_time_file",
-        "script_security",
-        "smtp_alert",
-        "smtp_alert_checker",
-        "smtp_alert_vrrp",
-        "snmp_socket",
-        "startup_script",
-        "shutdown_script",
-        "tmp_config_directory",
-        "umask",
-        "vmac_xmit_base",
-        "vrrp_cpu_affinity",
-        "vrrp_garp_extra_if",
-        "vrrp_garp_interval",
-        "vrrp_garp_lower_prio_delay",
-        "vrrp_garp_lower_prio_repeat",
-        "vrrp_gna_interval",
-        "vrrp_higher_prio_send_advert",
-        "vrrp_ipsets",
-        "vrrp_iptables",
-        "vrrp_lower_prio_no_advert",
-        "vrrp_min_garp",
-        "vrrp_netlink_cmd_rcv_bufs",
-        "vrrp_netlink_monitor_rcv_bufs",
-        "vrrp_no_swap",
-        "vrrp_priority",
-        "vrrp_rlimit_rttime",
-        "vrrp_rt_priority",
-        "vrrp_skip_check_adv_addr",
-        "vrrp_startup_delay",
-    ],
+    refused: missing::GLOBAL_REFUSED,
+    ignored: missing::GLOBAL_IGNORED,
 };
 
 fn set_script_weight(script: &mut VrrpScript, statement: &Stmt, binder: &mut Binder) {
@@ -131,7 +68,8 @@ pub static SCRIPT: Block<VrrpScript> = Block {
         set!(user),
         flag!(init_fail),
     ],
-    unsupported: &[],
+    refused: &[],
+    ignored: &[],
 };
 
 fn set_file_weight(file: &mut TrackFile, statement: &Stmt, binder: &mut Binder) {
@@ -148,13 +86,15 @@ pub static TRACK_FILE: Block<TrackFile> = Block {
         Keyword::new("weight", set_file_weight),
         set!(init_file),
     ],
-    unsupported: &[],
+    refused: &[],
+    ignored: &[],
 };
 
 static AUTHENTICATION: Block<Authentication> = Block {
     name: "authentication",
     keywords: &[set!(auth_type), set!(auth_pass)],
-    unsupported: &[],
+    refused: &[],
+    ignored: &[],
 };
 
 /// `vrrp_instance NAME { … }`.
@@ -174,14 +114,23 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         }),
         list!(virtual_ipaddress),
         list!(virtual_ipaddress_excluded),
+        flag!(no_virtual_ipaddress),
+        flag!(promote_secondaries),
         set!(unicast_src_ip),
-        list!(unicast_peer),
+        Keyword::new("unicast_peer", |i, s, b| {
+            let peers = b.items::<PeerLine>(s, "unicast_peer", i.unicast_peer.len());
+            i.unicast_peer
+                .extend(peers.into_iter().map(|PeerLine(peer)| peer))
+        }),
         set!(mcast_src_ip),
         flag!(check_unicast_src),
         list!(track_interface),
         list!(track_script),
         list!(track_file),
         flag!(nopreempt),
+        Keyword::new("preempt", |i, s, b| {
+            i.nopreempt = !b.value(s).unwrap_or(true)
+        }),
         set!(preempt_delay),
         set!(garp_master_delay),
         set!(garp_master_repeat),
@@ -195,38 +144,30 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         flag!(smtp_alert),
         flag!(dont_track_primary),
         flag!(accept),
-        flag!(no_accept),
-        flag!(strict_mode),
     ],
-    unsupported: &[
-        "debug",
-        "down_timer_adverts",
-        "garp_extra_if",
-        "garp_lower_prio_delay",
-        "garp_lower_prio_repeat",
-        "higher_prio_send_advert",
-        "kernel_rx_buf_size",
-        "linkbeat_use_polling",
-        "lower_prio_no_advert",
-        "lvs_sync_daemon_interface",
-        "mcast_dst_ip",
-        "notify_deleted",
-        "notify_master_rx_lower_pri",
-        "old_unicast_checksum",
-        "preempt",
-        "skip_check_adv_addr",
-        "track_bfd",
-        "track_process",
-        "track_src_ip",
-        "unicast_fault_no_peer",
-        "unicast_ttl",
-        "use_ipvlan",
-        "use_vmac",
-        "virtual_routes",
-        "virtual_rules",
-        "vmac_xmit_base",
-    ],
+    refused: missing::INSTANCE_REFUSED,
+    ignored: missing::INSTANCE_IGNORED,
 };
+
+/// A `unicast_peer` line. keepalived's `min_ttl` / `max_ttl` options would
+/// drop adverts whose TTL is out of range: they are refused by name.
+struct PeerLine(IpAddr);
+
+impl FromArgs for PeerLine {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        let ttl = args
+            .iter()
+            .position(|w| w.text == "min_ttl" || w.text == "max_ttl");
+        if let Some(index) = ttl {
+            let message = format!(
+                "unsupported: {} (a TTL range for the peer's adverts) is not implemented",
+                args[index].text
+            );
+            return Err(ArgError::at(index, message));
+        }
+        IpAddr::from_args(args).map(PeerLine)
+    }
+}
 
 /// `vrrp_sync_group NAME { … }`.
 pub static SYNC_GROUP: Block<SyncGroup> = Block {
@@ -243,11 +184,6 @@ pub static SYNC_GROUP: Block<SyncGroup> = Block {
         list!(track_script),
         list!(track_file),
     ],
-    unsupported: &[
-        "global_tracking",
-        "notify_priority_changes",
-        "sync_group_tracking_weight",
-        "track_bfd",
-        "track_process",
-    ],
+    refused: missing::SYNC_GROUP_REFUSED,
+    ignored: &[],
 };

@@ -102,6 +102,8 @@ pub struct VirtualServer {
     pub virtualhost: Option<String>,
     /// Start real servers as failed until their first check succeeds.
     pub alpha: bool,
+    /// Weight of real servers that do not set their own (1 when absent).
+    pub weight: Option<u32>,
     /// Run `quorum_down` when the service is removed.
     pub omega: bool,
     /// Minimum total weight of live real servers.
@@ -169,11 +171,15 @@ pub struct RealServer {
     pub address: IpAddr,
     /// Port of the server (the virtual port when absent).
     pub port: Option<u16>,
-    /// Scheduling weight.
+    /// Scheduling weight (the virtual server's `weight`, else 1, when absent).
     pub weight: Option<u32>,
     /// Set weight to 0 instead of removing it when it fails.
     #[serde(default)]
     pub inhibit_on_failure: bool,
+    /// Checkers start failed (the virtual server's `alpha` when absent).
+    pub alpha: Option<bool>,
+    /// Host header for this server's HTTP checks that set none.
+    pub virtualhost: Option<String>,
     /// Run when the server comes up.
     pub notify_up: Option<Command>,
     /// Run when the server goes down.
@@ -209,6 +215,8 @@ impl RealServer {
             port,
             weight: None,
             inhibit_on_failure: false,
+            alpha: None,
+            virtualhost: None,
             notify_up: None,
             notify_down: None,
             uthreshold: None,
@@ -222,6 +230,12 @@ impl RealServer {
             connect_timeout: None,
             checker: Vec::new(),
         }
+    }
+
+    /// Scheduling weight: the server's own, else `vs`'s default, else 1
+    /// (keepalived's `effective_weight`).
+    pub fn effective_weight(&self, vs: &VirtualServer) -> u32 {
+        self.weight.or(vs.weight).unwrap_or(1)
     }
 }
 
@@ -272,6 +286,9 @@ pub struct Checker {
     pub warmup: Option<f64>,
     /// Seconds between checks.
     pub delay_loop: Option<f64>,
+    /// Start failed until the first success (the real server's `alpha`,
+    /// else the virtual server's, when absent).
+    pub alpha: Option<bool>,
     /// HTTP_GET / SSL_GET: URLs to fetch.
     #[serde(default)]
     pub url: Vec<Url>,
@@ -282,6 +299,9 @@ pub struct Checker {
     /// SSL_GET: send SNI.
     #[serde(default)]
     pub enable_sni: bool,
+    /// SSL_GET: the name SNI sends (instead of the `virtualhost`); in
+    /// keepalived.conf it also turns `enable_sni` on.
+    pub sni_name: Option<String>,
     /// MISC_CHECK: command to run.
     pub misc_path: Option<String>,
     /// MISC_CHECK: seconds the command may run.
@@ -309,6 +329,14 @@ pub struct Checker {
     pub track_file: Option<String>,
     /// FILE_CHECK: multiplier for the file's value.
     pub weight: Option<i32>,
+}
+
+impl Checker {
+    /// Whether the checker starts failed: its own `alpha`, else the real
+    /// server's, else the virtual server's (keepalived's defaults chain).
+    pub fn starts_down(&self, rs: &RealServer, vs: &VirtualServer) -> bool {
+        self.alpha.or(rs.alpha).unwrap_or(vs.alpha)
+    }
 }
 
 /// `url { … }` of an HTTP_GET / SSL_GET checker.

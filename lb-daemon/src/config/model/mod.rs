@@ -69,6 +69,8 @@ pub struct GlobalDefs {
     pub vrrp_mcast_group6: Option<Ipv6Addr>,
     /// `check_unicast_src` for every instance.
     pub vrrp_check_unicast_src: bool,
+    /// Seconds after start-up before VRRP instances start.
+    pub vrrp_startup_delay: Option<f64>,
     /// Default `garp_master_delay` of instances.
     pub vrrp_garp_master_delay: Option<u32>,
     /// Default `garp_master_repeat` of instances.
@@ -77,8 +79,6 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_refresh: Option<u32>,
     /// Default `garp_master_refresh_repeat` of instances.
     pub vrrp_garp_master_refresh_repeat: Option<u32>,
-    /// Follow the VRRP RFCs strictly.
-    pub vrrp_strict: bool,
     /// Flush all IPVS rules at start-up.
     pub lvs_flush: bool,
     /// What to remove from IPVS at shutdown (alias `lvs_flush_on_stop`);
@@ -86,8 +86,6 @@ pub struct GlobalDefs {
     pub lvs_flush_onstop: Option<LvsFlushOnStop>,
     /// IPVS connection timeouts.
     pub lvs_timeouts: Option<LvsTimeouts>,
-    /// Log every checker failure, not only state changes.
-    pub checker_log_all_failures: bool,
     /// Interface for instances that do not name one.
     pub default_interface: Option<String>,
     /// Data path for virtual servers that do not choose one (our extension).

@@ -97,6 +97,10 @@ pub struct VrrpInstance {
     pub virtual_ipaddress: Vec<VirtualIp>,
     /// Addresses the master owns but does not advertise.
     pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    /// The instance deliberately has no `virtual_ipaddress`.
+    pub no_virtual_ipaddress: bool,
+    /// Set `promote_secondaries` on `interface` while the instance runs.
+    pub promote_secondaries: bool,
     /// Source address of unicast advertisements.
     pub unicast_src_ip: Option<IpAddr>,
     /// Peers to send unicast advertisements to.
@@ -139,10 +143,6 @@ pub struct VrrpInstance {
     pub dont_track_primary: bool,
     /// Accept packets to the virtual addresses when not the address owner.
     pub accept: bool,
-    /// Drop packets to the virtual addresses when not the address owner.
-    pub no_accept: bool,
-    /// Follow RFC strictly for this instance.
-    pub strict_mode: bool,
 }
 
 /// `vrrp_sync_group NAME { … }`: instances that change state together.

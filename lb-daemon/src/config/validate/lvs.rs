@@ -77,6 +77,7 @@ fn virtual_server(check: &mut Check, path: &str, server: &VirtualServer, groups:
     }
     check.range(path, "port", server.port, PORT);
     check.range(path, "fwmark", server.fwmark, (1, u32::MAX));
+    check.range(path, "weight", server.weight, (1, 65535));
     if let Some(group) = server
         .group
         .as_ref()
@@ -169,14 +170,19 @@ const COMMON: &[&str] = &[
     "delay_before_retry",
     "warmup",
     "delay_loop",
+    "alpha",
 ];
 
 /// Fields only some kinds of checker accept.
 fn own_fields(kind: CheckerKind) -> &'static [&'static str] {
     match kind {
-        CheckerKind::HttpGet | CheckerKind::SslGet => {
-            &["url", "http_protocol", "virtualhost", "enable_sni"]
-        }
+        CheckerKind::HttpGet | CheckerKind::SslGet => &[
+            "url",
+            "http_protocol",
+            "virtualhost",
+            "enable_sni",
+            "sni_name",
+        ],
         CheckerKind::MiscCheck => &["misc_path", "misc_timeout", "misc_dynamic", "user"],
         CheckerKind::SmtpCheck => &["helo_name"],
         CheckerKind::DnsCheck => &["dns_type", "name"],

@@ -15,6 +15,13 @@ const FILE_WEIGHT: (i32, i32) = (-254, 254);
 pub(super) fn check(check: &mut Check, config: &Config) {
     let globals = &config.global_defs;
     check.range("global_defs", "vrrp_version", globals.vrrp_version, (2, 3));
+    let delay = globals.vrrp_startup_delay;
+    check.range(
+        "global_defs",
+        "vrrp_startup_delay",
+        delay,
+        (0.0, f64::from(u32::MAX)),
+    );
     multicast_groups(check, globals);
     let mut seen = HashSet::new();
     for (i, script) in config.vrrp_script.iter().enumerate() {
@@ -189,13 +196,17 @@ fn vrrp_instance(check: &mut Check, path: &str, instance: &VrrpInstance, version
         let message = "`nopreempt` only works with `state BACKUP`; keepalived ignores it here";
         check.warning(&format!("{path}.nopreempt"), message);
     }
-    if instance.accept && instance.no_accept {
-        check.error(
-            &format!("{path}.no_accept"),
-            "`accept` and `no_accept` contradict each other",
-        );
-    }
     advert_int(check, path, instance.advert_int, version);
+    if instance.virtual_ipaddress.is_empty() && !instance.no_virtual_ipaddress {
+        // keepalived: an error for VRRPv3, a warning for VRRPv2.
+        let message = |need| {
+            format!("no `virtual_ipaddress`; at least one is {need} (`no_virtual_ipaddress` if none is meant)")
+        };
+        match version == 3 || instance.native_ipv6 {
+            true => check.error(path, message("required")),
+            false => check.warning(path, message("sensible")),
+        }
+    }
     if let Some(auth) = &instance.authentication {
         let at = format!("{path}.authentication");
         if version == 3 {

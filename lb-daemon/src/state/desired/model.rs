@@ -21,7 +21,7 @@
 use std::time::SystemTime;
 
 use crate::check::{RealServerId, VerdictChange};
-use crate::config::{Command, Config, VirtualServer};
+use crate::config::{Checker, Command, Config, VirtualServer};
 
 use super::backends::services;
 use super::carry::Carried;
@@ -251,13 +251,17 @@ fn initial_state(config: &VirtualServer, carried: &Carried) -> VirtualState {
         .real_server
         .iter()
         .map(|real| {
-            let checkers = carried
-                .checkers(config, real)
-                .map_or_else(|| vec![!config.alpha; real.checker.len()], <[bool]>::to_vec);
+            let checkers = carried.checkers(config, real).map_or_else(
+                || {
+                    let up = |c: &Checker| !c.starts_down(real, config);
+                    real.checker.iter().map(up).collect()
+                },
+                <[bool]>::to_vec,
+            );
             RealState {
                 alive: checkers.iter().all(|up| *up),
                 checkers,
-                weight: real.weight.unwrap_or(1),
+                weight: real.effective_weight(config),
                 last_change: None,
                 drained: carried.drained(config, real),
             }

@@ -3,6 +3,7 @@
 //! phrases (`(VI_1) Entering MASTER STATE`) so existing alerting keeps working.
 mod announce;
 mod reload;
+mod startup;
 mod status;
 
 use std::{
@@ -27,6 +28,7 @@ use super::{
     io::Transport,
     link::{self, Link},
     packet::{self, Advert, Drop},
+    promote::PromoteSecondaries,
     receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
     sync_group::MemberView,
@@ -71,20 +73,38 @@ pub struct SyncLink {
     pub views: mpsc::UnboundedSender<(usize, MemberView)>,
 }
 
-/// Runs the instance until [`Command::Shutdown`] (or the command channel
-/// closes). Errors that keep it from running are logged and shown in its
-/// status as FAULT; they never stop the daemon. With `resume`, it replaces
-/// an instance that was MASTER and starts as MASTER (see
-/// [`Fsm::set_resume_master`]).
+/// Runs the instance, from `start_at` when given (`vrrp_startup_delay`),
+/// until [`Command::Shutdown`] (or the command channel closes). Errors that
+/// keep it from running are logged and shown in its status as FAULT; they
+/// never stop the daemon. With `resume`, it replaces an instance that was
+/// MASTER and starts as MASTER (see [`Fsm::set_resume_master`]).
 pub async fn run(
     spec: InstanceSpec,
     shared: Shared,
     verdict: Option<watch::Receiver<Verdict>>,
     mut commands: mpsc::Receiver<Command>,
     resume: bool,
+    start_at: Option<Instant>,
 ) {
     let name = spec.name.clone();
     let status = shared.status.clone();
+    let (mut spec, mut shared, mut verdict) = (spec, shared, verdict);
+    if let Some(until) = start_at.filter(|until| *until > Instant::now()) {
+        let delay = until - Instant::now();
+        info!(
+            "({name}) delaying startup for {:.1} seconds",
+            delay.as_secs_f64()
+        );
+        let waiting = startup::Waiting {
+            commands: &mut commands,
+            spec: &mut spec,
+            shared: &mut shared,
+            verdict: &mut verdict,
+        };
+        if !waiting.until(until).await {
+            return;
+        }
+    }
     let (netlink, ownership) = (shared.netlink.clone(), shared.ownership.clone());
     let mut instance = match Instance::start(spec.clone(), shared, verdict, resume).await {
         Ok(instance) => instance,
@@ -152,6 +172,8 @@ struct Instance {
     rx_log: RxLog,
     /// Set when the instance leaves for a successor.
     handover: Option<Handover>,
+    /// `promote_secondaries` on the interface while the instance runs.
+    promote: Option<PromoteSecondaries>,
 }
 
 impl Instance {
@@ -164,6 +186,10 @@ impl Instance {
         let links = link::notifications();
         let (link, primary) = Link::open(&shared.netlink, &spec).await?;
         let vips = Vips::new(&spec, shared.netlink.clone()).await;
+        let promote = spec
+            .config
+            .promote_secondaries
+            .then(|| PromoteSecondaries::hold(&spec.interface));
         let mut fsm = Fsm::new(spec.fsm_params(primary));
         fsm.set_sync_member(shared.sync.is_some());
         if resume {
@@ -190,6 +216,7 @@ impl Instance {
             second_burst_pending: false,
             rx_log,
             handover: None,
+            promote,
         };
         if !resume {
             instance.vips.remove_leftovers(instance.own_index()).await;

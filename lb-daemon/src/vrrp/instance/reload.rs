@@ -13,7 +13,7 @@ use super::Instance;
 use crate::{
     netlink::Netlink,
     track::priority::OWNER_PRIORITY,
-    vrrp::{fsm::Event, fsm::State, spec::InstanceSpec, vips::Vips},
+    vrrp::{fsm::Event, fsm::State, promote::PromoteSecondaries, spec::InstanceSpec, vips::Vips},
 };
 
 /// How an instance leaves for the successor the engine starts after it.
@@ -61,6 +61,11 @@ impl Instance {
         let old = std::mem::replace(&mut self.spec, spec);
         self.applied.priority =
             carried_priority(old.priority, self.spec.priority, self.applied.priority);
+        if old.config.promote_secondaries != self.spec.config.promote_secondaries {
+            let interface = &self.spec.interface;
+            let wanted = self.spec.config.promote_secondaries;
+            self.promote = wanted.then(|| PromoteSecondaries::hold(interface));
+        }
         let master = self.fsm.state() == State::Master;
         if old.all_vips().ne(self.spec.all_vips()) {
             self.replace_vips(master).await;

@@ -1,0 +1,74 @@
+//! keepalived's own doc/samples configurations (copied into
+//! tests/data/keepalived-samples by `cargo xtask keepalived-import`): which
+//! of them load. A sample either loads or fails with errors naming what is
+//! not implemented; the set that loads is pinned so it can only grow on
+//! purpose.
+
+use std::path::{Path, PathBuf};
+
+use lb_daemon::config;
+
+/// The samples that load, every other one is refused.
+const LOADING: &[&str] = &[
+    "HTTP_GET.port",
+    "IPv6",
+    "PING_CHECK",
+    "SSL_GET",
+    "UDP_CHECK",
+    "fwmark",
+    "inhibit",
+    "misc_check",
+    "misc_check_arg",
+    "quorum",
+    "sample",
+    "status_code",
+    "virtual_server_group",
+    "virtualhost",
+    "vrrp",
+    "vrrp.localcheck",
+    "vrrp.scripts",
+    "vrrp.sync",
+];
+
+fn samples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/keepalived-samples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data/keepalived-samples")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf."))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn keepalived_samples_load_or_name_what_is_missing() {
+    let files = samples();
+    assert_eq!(files.len(), 25, "keepalived ships 25 sample configurations");
+    let mut loading = Vec::new();
+    let mut report = String::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        let short = name.trim_start_matches("keepalived.conf.").to_string();
+        match config::load(file) {
+            Ok(loaded) => {
+                report.push_str(&format!("loads   {short}\n"));
+                for warning in &loaded.warnings {
+                    report.push_str(&format!("        {}\n", warning.message));
+                }
+                loading.push(short);
+            }
+            Err(errors) => {
+                let first = errors.0.iter().find(|d| d.is_error()).expect("an error");
+                report.push_str(&format!("refused {short}: {}\n", first.message));
+                let located = errors.0.iter().all(|d| d.location.is_some());
+                assert!(located, "{short}: errors without a location: {errors}");
+            }
+        }
+    }
+    println!("{report}{} of {} samples load", loading.len(), files.len());
+    assert_eq!(loading, LOADING, "{report}");
+}
