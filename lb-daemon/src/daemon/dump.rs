@@ -96,8 +96,9 @@ pub fn data(status: &Value) -> String {
 /// status` keys) it adds up.
 type StatsLine = (&'static str, &'static [&'static str]);
 
-/// keepalived's stats groups and their lines. keepalived's "Became master",
-/// "Released master" and "Priority Zero" are not counted by lb-daemon.
+/// keepalived's stats groups of dropped packets and their lines, in its
+/// order; "Other Packet Errors" (drops keepalived does not count) is
+/// lb-daemon's.
 const STATS_GROUPS: &[(&str, &[StatsLine])] = &[
     (
         "Packet Errors",
@@ -139,7 +140,14 @@ pub fn stats(status: &Value) -> String {
         out += "  Advertisements:\n";
         let _ = writeln!(out, "    Received: {}", text(&i["adverts_received"]));
         let _ = writeln!(out, "    Sent: {}", text(&i["adverts_sent"]));
-        for (group, lines) in STATS_GROUPS {
+        let _ = writeln!(out, "  Became master: {}", text(&i["become_master"]));
+        let _ = writeln!(out, "  Released master: {}", text(&i["release_master"]));
+        for (n, (group, lines)) in STATS_GROUPS.iter().enumerate() {
+            if n == 2 {
+                out += "  Priority Zero:\n";
+                let _ = writeln!(out, "    Received: {}", text(&i["priority_zero_received"]));
+                let _ = writeln!(out, "    Sent: {}", text(&i["priority_zero_sent"]));
+            }
             let _ = writeln!(out, "  {group}:");
             for (label, reasons) in *lines {
                 let count: u64 = reasons.iter().filter_map(|r| i["drops"][r].as_u64()).sum();
@@ -171,6 +179,8 @@ mod tests {
             "vrrp": [{"name": "VI_1", "state": "MASTER", "interface": "eth0", "vrid": 51,
                       "priority": 150, "master": "192.0.2.1", "vips": ["192.0.2.50/24"],
                       "last_transition": 1, "adverts_sent": 7, "adverts_received": 3,
+                      "become_master": 2, "release_master": 1, "priority_zero_sent": 1,
+                      "priority_zero_received": 0,
                       "drops": {"auth_pass": 2, "truncated": 1, "address_count": 4}, "error": null}],
         })
     }
@@ -186,6 +196,16 @@ mod tests {
             .starts_with("VRRP Instance: VI_1\n  Advertisements:\n    Received: 3\n    Sent: 7\n"));
         assert!(stats.contains("  Authentication Errors:\n    Invalid Type: 0\n    Type Mismatch: 0\n    Failure: 2\n"), "{stats}");
         assert!(stats.contains("    Length: 5\n"), "{stats}");
+        assert!(
+            stats.contains(
+                "    Sent: 7\n  Became master: 2\n  Released master: 1\n  Packet Errors:\n"
+            ),
+            "{stats}"
+        );
+        assert!(
+            stats.contains("    Failure: 2\n  Priority Zero:\n    Received: 0\n    Sent: 1\n  Other Packet Errors:\n"),
+            "{stats}"
+        );
     }
 
     #[test]
