@@ -1,14 +1,48 @@
-//! Gratuitous ARP / unsolicited NA bursts of a MASTER: on becoming master,
-//! the delayed second burst, and periodic refreshes (`garp_master_*`).
+//! What an instance announces: its adverts, and a MASTER's gratuitous ARP
+//! / unsolicited NA bursts (on becoming master, the delayed second burst,
+//! and periodic refreshes, `garp_master_*`).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Instance;
-use crate::vrrp::{garp, link::Endpoint};
+use crate::vrrp::{
+    garp,
+    io::Transport,
+    link::Endpoint,
+    packet::{self, Advert},
+};
 
 impl Instance {
+    pub(super) async fn send_advert(&mut self, priority: u8) {
+        let advert = Advert {
+            version: self.spec.version,
+            vrid: self.spec.vrid,
+            priority,
+            max_advert_int: self.spec.advert_int,
+            addresses: self.spec.advertised(),
+            auth: self.spec.auth.clone(),
+        };
+        let Some(endpoint) = self.link.endpoint() else {
+            return debug!("({}) no interface: advert not sent", self.spec.name);
+        };
+        let destinations = match &self.spec.transport {
+            Transport::Multicast(group) => vec![*group],
+            Transport::Unicast(peers) => peers.clone(),
+        };
+        for dst in destinations {
+            let message = packet::encode(&advert, endpoint.primary, dst);
+            match endpoint.socket.send(&message, dst).await {
+                Ok(()) => self.shared.status.send_modify(|s| {
+                    s.adverts_sent += 1;
+                    s.counts.priority_zero_sent += u64::from(priority == 0);
+                }),
+                Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
+            }
+        }
+    }
+
     /// The delayed second burst after becoming master, then periodic refreshes.
     pub(super) fn garp_timer(&mut self) {
         let (repeat, next) = match self.second_burst_pending {

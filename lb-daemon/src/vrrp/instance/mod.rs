@@ -18,16 +18,15 @@ use tokio::{
     sync::{mpsc, watch},
     time::{sleep_until, Instant},
 };
-use tracing::{debug, error, info, warn};
+use tracing::{error, info};
 
 pub use reload::Handover;
 pub use status::InstanceStatus;
 
 use super::{
     fsm::{Action, Event, Fsm, Reason, State, Time},
-    io::Transport,
     link::{self, Link},
-    packet::{self, Advert, Drop},
+    packet::Drop,
     promote::PromoteSecondaries,
     receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
@@ -404,34 +403,6 @@ impl Instance {
         self.shared
             .status
             .send_modify(|s| (s.state, s.priority, s.master) = (state, priority, master));
-    }
-
-    async fn send_advert(&mut self, priority: u8) {
-        let advert = Advert {
-            version: self.spec.version,
-            vrid: self.spec.vrid,
-            priority,
-            max_advert_int: self.spec.advert_int,
-            addresses: self.spec.advertised(),
-            auth: self.spec.auth.clone(),
-        };
-        let Some(endpoint) = self.link.endpoint() else {
-            return debug!("({}) no interface: advert not sent", self.spec.name);
-        };
-        let destinations = match &self.spec.transport {
-            Transport::Multicast(group) => vec![*group],
-            Transport::Unicast(peers) => peers.clone(),
-        };
-        for dst in destinations {
-            let message = packet::encode(&advert, endpoint.primary, dst);
-            match endpoint.socket.send(&message, dst).await {
-                Ok(()) => self.shared.status.send_modify(|s| {
-                    s.adverts_sent += 1;
-                    s.counts.priority_zero_sent += u64::from(priority == 0);
-                }),
-                Err(e) => warn!("({}) sending advert to {dst}: {e}", self.spec.name),
-            }
-        }
     }
 
     async fn transition(&mut self, from: State, to: State, reason: Reason) {
