@@ -88,10 +88,18 @@ pub fn status(dir: &Path) -> Result<Value> {
     })?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(b"status\n")?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply)?;
-    let value: Value = serde_json::from_str(&reply)
-        .with_context(|| format!("malformed reply from {}: {reply:?}", path.display()))?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply)?;
+    read_reply(&reply).with_context(|| format!("reply from {}", path.display()))
+}
+
+/// The status document in the daemon's `reply`; a refusal or anything but
+/// a JSON document is an error.
+pub fn read_reply(reply: &[u8]) -> Result<Value> {
+    let value: Value = serde_json::from_slice(reply).with_context(|| {
+        let shown: String = String::from_utf8_lossy(reply).chars().take(200).collect();
+        format!("malformed reply: {shown:?}")
+    })?;
     if let Some(err) = value.get("error") {
         bail!("lb-daemon refused the request: {err}");
     }
