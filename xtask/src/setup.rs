@@ -96,6 +96,7 @@ pub fn run() -> Result<()> {
     let started = Instant::now();
     install_packages()?;
     install_bpf_linker()?;
+    install_cargo_fuzz()?;
     mount_bpffs()?;
     fetch_guest_packages()?;
     tools::check(tools::TOOLS)?;
@@ -168,6 +169,15 @@ fn install_bpf_linker() -> Result<()> {
             .env("PATH", path)
             .env("LLVM_SYS_221_PREFIX", "/usr/lib/llvm-22"),
     )
+}
+
+/// cargo-fuzz, which builds the libFuzzer targets (`cargo xtask fuzz`).
+fn install_cargo_fuzz() -> Result<()> {
+    if tools::problem(&tools::CARGO_FUZZ).is_none() {
+        return Ok(());
+    }
+    cmd::step("installing cargo-fuzz (about a minute)");
+    cmd::run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))
 }
 
 fn mount_bpffs() -> Result<()> {
