@@ -10,6 +10,8 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod log_limit;
 pub mod metrics;
 pub mod netlink;

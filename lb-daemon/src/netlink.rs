@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::config::VirtualIp;
 
-mod neighbours;
+pub(crate) mod neighbours;
 
 pub use neighbours::Route;
 
@@ -154,7 +154,8 @@ impl Netlink {
     }
 }
 
-fn interface_of(msg: &LinkMessage) -> Interface {
+/// The interface a link message describes.
+pub(crate) fn interface_of(msg: &LinkMessage) -> Interface {
     let mut iface = Interface {
         name: String::new(),
         index: msg.header.index,
@@ -174,7 +175,8 @@ fn interface_of(msg: &LinkMessage) -> Interface {
     iface
 }
 
-fn address_of(msg: &AddressMessage) -> Option<IpNet> {
+/// The address (with prefix length) an address message carries.
+pub(crate) fn address_of(msg: &AddressMessage) -> Option<IpNet> {
     // IFA_LOCAL is the interface's own address where IFA_ADDRESS is a peer.
     let local = msg.attributes.iter().find_map(|a| match a {
         AddressAttribute::Local(ip) => Some(*ip),
@@ -204,7 +206,7 @@ fn scope(word: Option<&str>) -> Result<AddressScope> {
 /// The errno of a netlink error reply, if it is one.
 fn errno(e: &rtnetlink::Error) -> Option<i32> {
     match e {
-        rtnetlink::Error::NetlinkError(msg) => Some(msg.raw_code().abs()),
+        rtnetlink::Error::NetlinkError(msg) => Some(msg.raw_code().saturating_abs()),
         _ => None,
     }
 }

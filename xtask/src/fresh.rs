@@ -225,13 +225,15 @@ fn purge_packages_outside(base: &BTreeSet<String>) -> Result<Vec<String>> {
     Ok(extra)
 }
 
-/// bpf-linker, the guest's .debs and the bpffs mount: what setup leaves
-/// outside apt. (cargo's crate cache is not the project's: kept.)
+/// bpf-linker, cargo-fuzz, cargo-deb, the guest's .debs and the bpffs mount: what
+/// setup leaves outside apt. (cargo's crate cache is not the project's: kept.)
 fn remove_non_apt_state() -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    if home().join(".cargo/bin/bpf-linker").exists() {
-        cmd::run(Command::new("cargo").args(["uninstall", "-q", "bpf-linker"]))?;
-        removed.push("bpf-linker".to_owned());
+    for tool in ["bpf-linker", "cargo-fuzz", "cargo-deb"] {
+        if home().join(".cargo/bin").join(tool).exists() {
+            cmd::run(Command::new("cargo").args(["uninstall", "-q", tool]))?;
+            removed.push(tool.to_owned());
+        }
     }
     // /var/cache/lb-daemon: the guest's .debs and anything else cached there.
     if let Some(cache) = Path::new(setup::GUEST_DEBS).parent() {

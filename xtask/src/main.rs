@@ -1,10 +1,11 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
-//! ipvs-bench | lab | fresh-check | deb | keepalived-import`.
+//! ipvs-bench | lab | fuzz | fresh-check | deb | keepalived-import`.
 mod cmd;
 mod deb;
 mod docs;
 mod ebpf;
 mod fresh;
+mod fuzz;
 mod guest;
 mod keepalived;
 mod lab;
@@ -71,6 +72,20 @@ enum Task {
     /// Build the Debian package (cargo-deb): lb-daemon with its XDP object,
     /// the systemd unit, man pages, completions; prints its path.
     Deb,
+    /// Run every fuzz target in turn (libFuzzer targets of lb-daemon/fuzz,
+    /// then the XDP program through BPF_PROG_TEST_RUN, as root) and print
+    /// executions and crashes per target; fails when any crashed.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = fuzz::CI_SECONDS)]
+        seconds: u64,
+        /// Only this target (e.g. http_reply, xdp).
+        #[arg(long)]
+        target: Option<String>,
+        /// Seed of the XDP harness.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Build the netns lab, run both directors' daemons, show what each holds.
     Lab {
         /// Tear down after this many seconds instead of waiting for Ctrl-C.
@@ -106,6 +121,23 @@ fn main() -> Result<()> {
             base_list,
             keep_clone,
         }),
+        Task::Fuzz {
+            seconds,
+            target,
+            seed,
+        } => {
+            setup::run()?;
+            // xdp-fuzz needs the XDP object embedded: built here unless
+            // LB_EBPF_OBJECT names one (lb-daemon/build.rs then embeds it).
+            if std::env::var_os("LB_EBPF_OBJECT").is_none() {
+                ebpf::build()?;
+            }
+            fuzz::run(&fuzz::Options {
+                seconds,
+                target,
+                seed,
+            })
+        }
         Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
         Task::Deb => deb::run().map(drop),
         Task::KeepalivedImport { source } => keepalived::run(&source),

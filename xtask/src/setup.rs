@@ -108,6 +108,7 @@ pub fn run() -> Result<()> {
     install_packages()?;
     install_bpf_linker()?;
     install_cargo_deb()?;
+    install_cargo_fuzz()?;
     mount_bpffs()?;
     fetch_guest_packages()?;
     tools::check(tools::TOOLS)?;
@@ -197,6 +198,15 @@ fn install_cargo_deb() -> Result<()> {
             .args(["install", "--locked", "cargo-deb", "--version"])
             .arg(format!("^{CARGO_DEB_VERSION}")),
     )
+}
+
+/// cargo-fuzz, which builds the libFuzzer targets (`cargo xtask fuzz`).
+fn install_cargo_fuzz() -> Result<()> {
+    if tools::problem(&tools::CARGO_FUZZ).is_none() {
+        return Ok(());
+    }
+    cmd::step("installing cargo-fuzz (about a minute)");
+    cmd::run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))
 }
 
 fn mount_bpffs() -> Result<()> {

@@ -7,12 +7,13 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cmd, ebpf, guest, setup};
+use crate::{cmd, ebpf, fuzz, guest, setup};
 
 /// Setup, eBPF build, formatting, lints, then unit and integration tests
 /// (integration tests need root: they build network namespaces), then a
-/// short run of the lab command, then the IPVS tests in a qemu guest (this
-/// kernel has no IPVS). Ends with the suite's totals on one line.
+/// short run of the lab command and of every fuzz target, then the IPVS
+/// tests in a qemu guest (this kernel has no IPVS). Ends with the suite's
+/// totals on one line.
 pub fn run(extra: &[String]) -> Result<()> {
     setup::run()?;
     ebpf::build()?;
@@ -40,6 +41,16 @@ pub fn run(extra: &[String]) -> Result<()> {
         // fails if anything is left behind.
         cmd::step("cargo xtask lab --hold 1 (smoke run)");
         cmd::run(cargo().args(["xtask", "lab", "--hold", "1"]))?;
+        // Every fuzz target, briefly: its seeds and regression inputs first.
+        cmd::step(&format!(
+            "fuzz targets, {} s each (cargo xtask fuzz)",
+            fuzz::CI_SECONDS
+        ));
+        fuzz::run(&fuzz::Options {
+            seconds: fuzz::CI_SECONDS,
+            target: None,
+            seed: 1,
+        })?;
         // The IPVS tests, which the host ran as ignored, in the guest.
         cmd::step("IPVS tests in the guest (cargo xtask ipvs-test)");
         match guest::run_tests(&[], guest::DEFAULT_TIMEOUT) {

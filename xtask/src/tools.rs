@@ -43,6 +43,14 @@ const fn tool(
 
 const VERSION: Probe = Probe::Runs(&["--version"]);
 
+/// cargo-fuzz, which setup installs with `cargo install`.
+pub const CARGO_FUZZ: Tool = tool(
+    "cargo-fuzz",
+    VERSION,
+    "`cargo install cargo-fuzz --locked` (setup installs it)",
+    "cargo xtask fuzz",
+);
+
 /// The programs, in the order a build then the tests need them.
 pub const TOOLS: &[Tool] = &[
     tool(
@@ -63,6 +71,7 @@ pub const TOOLS: &[Tool] = &[
         "`cargo install bpf-linker` (setup builds it against llvm-22-dev)",
         "the eBPF build",
     ),
+    CARGO_FUZZ,
     tool(
         "bpftool",
         Probe::Runs(&["version"]),

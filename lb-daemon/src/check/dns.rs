@@ -88,27 +88,33 @@ impl DnsCheck {
         let mut buf = [0u8; BUFFER_SIZE];
         loop {
             let len = socket.recv(&mut buf).await?;
-            if len < HEADER_SIZE {
-                continue;
+            if let Some(outcome) = verdict(&buf[..len], id, target) {
+                return Ok(outcome);
             }
-            // keepalived looks at the header only (the body may even be
-            // truncated by its buffer).
-            let Ok(response) = Header::read(&mut BinDecoder::new(&buf[..len])) else {
-                continue;
-            };
-            if response.id() != id || response.message_type() != MessageType::Response {
-                continue;
-            }
-            return Ok(match response.response_code() {
-                ResponseCode::NoError => Outcome::Up,
-                rcode => Outcome::Down(format!(
-                    "DNS_CHECK ({}) error occurred (rcode = {})",
-                    target.service(),
-                    u16::from(rcode)
-                )),
-            });
         }
     }
+}
+
+/// What the datagram `reply` to the query `id` to `target` says, or `None`
+/// when it is to be ignored (too short, another id, not a response).
+/// keepalived looks at the header only (the body may even be truncated by
+/// its buffer).
+pub(crate) fn verdict(reply: &[u8], id: u16, target: &Target) -> Option<Outcome> {
+    if reply.len() < HEADER_SIZE {
+        return None;
+    }
+    let response = Header::read(&mut BinDecoder::new(reply)).ok()?;
+    if response.id() != id || response.message_type() != MessageType::Response {
+        return None;
+    }
+    Some(match response.response_code() {
+        ResponseCode::NoError => Outcome::Up,
+        rcode => Outcome::Down(format!(
+            "DNS_CHECK ({}) error occurred (rcode = {})",
+            target.service(),
+            u16::from(rcode)
+        )),
+    })
 }
 
 impl Check for DnsCheck {

@@ -13,7 +13,7 @@ use std::io;
 
 use anyhow::{bail, Result};
 use socket2::{Protocol, Type};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::udp::bound_socket;
@@ -46,7 +46,12 @@ impl SmtpCheck {
 
     /// The conversation; an error says which step failed.
     async fn converse(&self, target: &Target) -> Result<()> {
-        let stream = connect(target).await?;
+        self.talk(connect(target).await?).await
+    }
+
+    /// The conversation over `stream`, a connection to the server already
+    /// open (the fuzz targets play the server with arbitrary replies).
+    pub(crate) async fn talk(&self, stream: impl AsyncRead + AsyncWrite + Unpin) -> Result<()> {
         let mut stream = BufReader::new(stream);
         expect(&mut stream, 220, "Bad greeting banner").await?;
         let helo = format!("HELO {}\r\n", self.helo_name);
@@ -67,7 +72,7 @@ async fn connect(target: &Target) -> io::Result<TcpStream> {
 }
 
 /// One line (without its end); the connection closing first is an error.
-async fn read_line(stream: &mut BufReader<TcpStream>) -> Result<String> {
+async fn read_line(stream: &mut BufReader<impl AsyncRead + Unpin>) -> Result<String> {
     let mut line = Vec::new();
     let n = (&mut *stream)
         .take(MAX_LINE)
@@ -90,7 +95,11 @@ pub fn status(line: &str) -> Option<u16> {
 }
 
 /// Reads a line and fails with `what` unless its status is `want`.
-async fn expect(stream: &mut BufReader<TcpStream>, want: u16, what: &str) -> Result<()> {
+async fn expect(
+    stream: &mut BufReader<impl AsyncRead + Unpin>,
+    want: u16,
+    what: &str,
+) -> Result<()> {
     let line = read_line(stream).await?;
     if status(&line) != Some(want) {
         bail!("{what}: {line:?}");

@@ -193,9 +193,50 @@ impl FieldLocations {
     }
 }
 
+/// Least similarity (normalized Damerau-Levenshtein) of a suggestion.
+const SIMILAR: f64 = 0.6;
+
+/// The name in `names` closest to the unknown `word`, if one is close
+/// enough to suggest. The distance is at least the difference of the
+/// lengths, so names whose length alone rules them out are not compared:
+/// a long word (a pasted blob, a fuzzer's input) costs nothing instead of
+/// a quadratic comparison with every name.
+pub fn closest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let length = word.chars().count();
+    names
+        .into_iter()
+        .filter(|name| {
+            let other = name.chars().count();
+            let longest = length.max(other).max(1) as f64;
+            1.0 - length.abs_diff(other) as f64 / longest >= SIMILAR
+        })
+        .map(|name| (strsim::normalized_damerau_levenshtein(name, word), name))
+        .filter(|(score, _)| *score >= SIMILAR)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions_skip_names_of_impossible_length() {
+        let names = ["router_id", "priority", "vrrp_instance"];
+        assert_eq!(closest("priorty", names), Some("priority"));
+        assert_eq!(closest("router_idd", names), Some("router_id"));
+        assert_eq!(closest("zz", names), None);
+        // Found by the keepalived_conf fuzz target: every unknown word was
+        // compared with every keyword, quadratically in its length, so a
+        // long one took minutes; its length alone rules every name out.
+        let started = std::time::Instant::now();
+        let blob = "x".repeat(200_000);
+        assert_eq!(
+            closest(&blob, names.iter().copied().cycle().take(300)),
+            None
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 
     #[test]
     fn offsets_become_lines_and_columns() {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use toml_edit::{Item, Value};
 
-use super::diag::{Diagnostic, Diagnostics, FieldLocations, LineIndex};
+use super::diag::{closest, Diagnostic, Diagnostics, FieldLocations, LineIndex};
 use super::model::Config;
 
 /// Reads TOML `text` (from `origin`) into a model, with where each field
@@ -39,13 +39,8 @@ fn explain(message: &str) -> String {
     let Some((unknown, expected)) = names.split_first() else {
         return message.to_string();
     };
-    let best = expected
-        .iter()
-        .map(|name| (strsim::normalized_damerau_levenshtein(name, unknown), name))
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, name)) => format!("unknown key `{unknown}`; did you mean `{name}`?"),
+    match closest(unknown, expected.iter().copied()) {
+        Some(name) => format!("unknown key `{unknown}`; did you mean `{name}`?"),
         None => format!(
             "unknown key `{unknown}`; expected one of: {}",
             expected.join(", ")

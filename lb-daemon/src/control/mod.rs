@@ -151,10 +151,18 @@ pub fn ask(dir: &Path, request: &Request) -> Result<Value> {
     })?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(request.line().as_bytes())?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply)?;
-    let value: Value = serde_json::from_str(&reply)
-        .with_context(|| format!("malformed reply from {}: {reply:?}", path.display()))?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply)?;
+    read_reply(&reply).with_context(|| format!("reply from {}", path.display()))
+}
+
+/// The document in the daemon's `reply`; a refusal or anything but a JSON
+/// document is an error.
+pub fn read_reply(reply: &[u8]) -> Result<Value> {
+    let value: Value = serde_json::from_slice(reply).with_context(|| {
+        let shown: String = String::from_utf8_lossy(reply).chars().take(200).collect();
+        format!("malformed reply: {shown:?}")
+    })?;
     if let Some(err) = value.get("error") {
         let err = err.as_str().map_or_else(|| err.to_string(), str::to_owned);
         bail!("lb-daemon refused the request: {err}");

@@ -218,7 +218,7 @@ async fn serve_client(
 }
 
 /// Reads one request line of at most [`MAX_REQUEST`] bytes (or up to EOF).
-async fn read_request(read: impl AsyncRead + Unpin) -> Result<Request, Refusal> {
+pub(crate) async fn read_request(read: impl AsyncRead + Unpin) -> Result<Request, Refusal> {
     let mut line = Vec::new();
     let mut bounded = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
     match bounded.read_until(b'\n', &mut line).await {

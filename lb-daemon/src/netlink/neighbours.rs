@@ -6,8 +6,10 @@ use anyhow::{anyhow, Context, Result};
 use futures::TryStreamExt;
 use rtnetlink::{
     packet_route::{
-        neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourState},
-        route::{RouteAddress, RouteAttribute},
+        neighbour::{
+            NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+        },
+        route::{RouteAddress, RouteAttribute, RouteMessage},
     },
     RouteMessageBuilder,
 };
@@ -46,30 +48,8 @@ impl Netlink {
             .await
             .with_context(|| format!("looking up the route to {destination}"))?
             .with_context(|| format!("no route to {destination}"))?;
-        let address = |a: &RouteAddress| match a {
-            RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
-            RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
-            _ => None,
-        };
-        let mut found = Route {
-            ifindex: 0,
-            gateway: None,
-            source: None,
-        };
-        for attribute in &route.attributes {
-            match attribute {
-                RouteAttribute::Oif(index) => found.ifindex = *index,
-                RouteAttribute::Gateway(a) => found.gateway = address(a),
-                RouteAttribute::PrefSource(a) => found.source = address(a),
-                _ => {}
-            }
-        }
-        if found.ifindex == 0 {
-            return Err(anyhow!(
-                "the route to {destination} has no output interface"
-            ));
-        }
-        Ok(found)
+        route_of(&route)
+            .with_context(|| format!("the route to {destination} has no output interface"))
     }
 
     /// The MAC address of `addr` on interface `ifindex`, if the neighbour
@@ -82,22 +62,8 @@ impl Netlink {
             .await
             .context("reading the neighbour table")?
         {
-            if entry.header.ifindex != ifindex || !usable(entry.header.state) {
-                continue;
-            }
-            let mut matches = false;
-            let mut mac = None;
-            for attribute in &entry.attributes {
-                match attribute {
-                    NeighbourAttribute::Destination(d) => matches = neighbour_ip(d) == Some(addr),
-                    NeighbourAttribute::LinkLayerAddress(l) => {
-                        mac = <[u8; 6]>::try_from(&l[..]).ok()
-                    }
-                    _ => {}
-                }
-            }
-            if matches && mac.is_some() {
-                return Ok(mac);
+            if let Some(mac) = neighbour_mac(&entry, ifindex, addr) {
+                return Ok(Some(mac));
             }
         }
         Ok(None)
@@ -114,6 +80,52 @@ impl Netlink {
             .await
             .with_context(|| format!("asking the kernel to resolve {addr}"))
     }
+}
+
+/// The route a reply to `ip route get` gives; `None` without an output
+/// interface.
+pub(crate) fn route_of(route: &RouteMessage) -> Option<Route> {
+    let address = |a: &RouteAddress| match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    };
+    let mut found = Route {
+        ifindex: 0,
+        gateway: None,
+        source: None,
+    };
+    for attribute in &route.attributes {
+        match attribute {
+            RouteAttribute::Oif(index) => found.ifindex = *index,
+            RouteAttribute::Gateway(a) => found.gateway = address(a),
+            RouteAttribute::PrefSource(a) => found.source = address(a),
+            _ => {}
+        }
+    }
+    (found.ifindex != 0).then_some(found)
+}
+
+/// The MAC address `entry` of the neighbour table gives `addr` on interface
+/// `ifindex`, when it is that neighbour's and usable.
+pub(crate) fn neighbour_mac(
+    entry: &NeighbourMessage,
+    ifindex: u32,
+    addr: IpAddr,
+) -> Option<[u8; 6]> {
+    if entry.header.ifindex != ifindex || !usable(entry.header.state) {
+        return None;
+    }
+    let mut matches = false;
+    let mut mac = None;
+    for attribute in &entry.attributes {
+        match attribute {
+            NeighbourAttribute::Destination(d) => matches = neighbour_ip(d) == Some(addr),
+            NeighbourAttribute::LinkLayerAddress(l) => mac = <[u8; 6]>::try_from(&l[..]).ok(),
+            _ => {}
+        }
+    }
+    mac.filter(|_| matches)
 }
 
 fn usable(state: NeighbourState) -> bool {

@@ -92,6 +92,14 @@ struct Context {
 }
 
 impl Context {
+    fn new(target: &Target, get: &Get) -> Context {
+        Context {
+            service: target.service(),
+            path: get.path.clone(),
+            timeout: target.timeout,
+        }
+    }
+
     fn server(&self) -> String {
         format!("server {} url({})", self.service, self.path)
     }
@@ -110,11 +118,7 @@ impl Drop for Connection {
 /// Connects to `target`, sends `get` and waits for the reply head, all
 /// before `deadline`. The error is the check's failure reason.
 pub async fn head(target: &Target, get: &Get, deadline: Instant) -> Result<Head, String> {
-    let context = Context {
-        service: target.service(),
-        path: get.path.clone(),
-        timeout: target.timeout,
-    };
+    let context = Context::new(target, get);
     let stream = match timeout_at(deadline, tcp::connect(target)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) if e.kind() != std::io::ErrorKind::TimedOut => {
@@ -123,7 +127,7 @@ pub async fn head(target: &Target, get: &Get, deadline: Instant) -> Result<Head,
         _ => return Err(format!("Timeout connecting server {}.", context.service)),
     };
     match &get.tls {
-        None => send(stream, get, deadline, context).await,
+        None => head_over(stream, target, get, deadline).await,
         Some(sni) => {
             let name = match sni {
                 Some(host) => ServerName::try_from(host.clone())
@@ -146,16 +150,25 @@ pub async fn head(target: &Target, get: &Get, deadline: Instant) -> Result<Head,
                     ))
                 }
             };
-            send(tls, get, deadline, context).await
+            head_over(tls, target, get, deadline).await
         }
     }
 }
 
-/// Sends `get` over `io` and waits for the reply head.
-async fn send<T>(io: T, get: &Get, deadline: Instant, context: Context) -> Result<Head, String>
+/// Sends `get` over `io`, a connection to `target` already open, and
+/// waits for the reply head before `deadline`: the part of [`head`] that
+/// reads what the server sends (the fuzz targets drive it with arbitrary
+/// replies).
+pub(crate) async fn head_over<T>(
+    io: T,
+    target: &Target,
+    get: &Get,
+    deadline: Instant,
+) -> Result<Head, String>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let context = Context::new(target, get);
     let request =
         request(get).map_err(|e| format!("Invalid request {}: {e}.", context.server()))?;
     let failed = |e: hyper::Error| format!("Read error with {}: {e}.", context.server());

@@ -24,7 +24,7 @@
 //! step included, ends `connect_timeout` after it starts, and a body stops
 //! at [`MAX_BODY`] bytes; either fails the check with a reason saying so.
 
-mod fetch;
+pub(crate) mod fetch;
 mod tls;
 
 use std::net::SocketAddr;

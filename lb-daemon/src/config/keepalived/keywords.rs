@@ -13,6 +13,7 @@
 
 use super::bind::Binder;
 use super::parser::Stmt;
+use crate::config::diag::closest;
 
 /// Binds one statement into the model value of its block.
 pub type Apply<T> = fn(&mut T, &Stmt, &mut Binder);
@@ -130,11 +131,7 @@ impl<T> Block<T> {
 
     /// The known keyword closest to the unknown `word`, if one is close.
     pub fn suggest(&self, word: &str) -> Option<&'static str> {
-        self.names()
-            .map(|name| (strsim::normalized_damerau_levenshtein(name, word), name))
-            .filter(|(score, _)| *score >= 0.6)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, name)| name)
+        closest(word, self.names())
     }
 }
 

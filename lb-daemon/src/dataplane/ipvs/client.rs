@@ -10,16 +10,13 @@ use netlink_packet_core::{
     NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
-use netlink_packet_generic::{
-    ctrl::{nlas::GenlCtrlAttrs, GenlCtrl, GenlCtrlCmd},
-    GenlMessage,
-};
+use netlink_packet_generic::GenlMessage;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use super::error::IpvsError;
 use super::model::{key_family, DestCounters, Destination, Info, Service, ServiceStats, Timeouts};
-use super::wire::{CmdNla, IpvsCmd, IpvsMessage, FAMILY_NAME};
-use crate::state::desired::ServiceKey;
+use super::wire::{CmdNla, FamilyQuery, IpvsCmd, IpvsMessage, FAMILY_NAME};
+use crate::state::desired::{Family, ServiceKey};
 
 /// How long a reply may take before the request fails.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,20 +100,14 @@ impl IpvsClient {
 
     /// The family id the controller assigned to "IPVS".
     fn resolve(&mut self) -> Result<u16, IpvsError> {
-        let request = GenlMessage::from_payload(GenlCtrl {
-            cmd: GenlCtrlCmd::GetFamily,
-            nlas: vec![GenlCtrlAttrs::FamilyName(FAMILY_NAME.to_owned())],
-        });
+        let request = GenlMessage::from_payload(FamilyQuery::request(FAMILY_NAME));
         let mut id = None;
         self.exchange(
             request,
             NLM_F_REQUEST | NLM_F_ACK,
             "resolve family",
-            |reply: GenlMessage<GenlCtrl>| {
-                id = reply.payload.nlas.iter().find_map(|nla| match nla {
-                    GenlCtrlAttrs::FamilyId(id) => Some(*id),
-                    _ => None,
-                });
+            |reply: GenlMessage<FamilyQuery>| {
+                id = id.or(reply.payload.id);
                 Ok(())
             },
         )?;
@@ -147,39 +138,8 @@ impl IpvsClient {
         self.socket.send(&bytes, 0)?;
         loop {
             let len = self.socket.recv(&mut &mut self.buffer[..], 0)?;
-            let mut offset = 0;
-            while offset < len {
-                let datagram = &self.buffer[offset..len];
-                let message = NetlinkMessage::<T>::deserialize(datagram)
-                    .map_err(|e| IpvsError::Decode(format!("{what}: {e}")))?;
-                let length = message.header.length as usize;
-                if length == 0 {
-                    return Err(IpvsError::Decode(format!("{what}: zero-length message")));
-                }
-                offset += (length + 3) & !3;
-                if message.header.sequence_number != sequence {
-                    continue; // the rest of an abandoned earlier request
-                }
-                match message.payload {
-                    NetlinkPayload::InnerMessage(reply) => each(reply)?,
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(()),
-                            Some(code) => Err(IpvsError::Kernel {
-                                request: what.to_owned(),
-                                errno: code.get().abs(),
-                            }),
-                        }
-                    }
-                    NetlinkPayload::Done(done) if done.code != 0 => {
-                        return Err(IpvsError::Kernel {
-                            request: what.to_owned(),
-                            errno: done.code.abs(),
-                        })
-                    }
-                    NetlinkPayload::Done(_) => return Ok(()),
-                    _ => {}
-                }
+            if let Some(end) = read_datagram(&self.buffer[..len], sequence, what, &mut each) {
+                return end;
             }
         }
     }
@@ -215,18 +175,7 @@ impl IpvsClient {
     /// Every service (of the protocols lb-daemon manages), with counters.
     pub fn services(&mut self) -> Result<Vec<DumpedService>, IpvsError> {
         let replies = self.ipvs(IpvsCmd::GetService, vec![], true, "GET_SERVICE dump")?;
-        let mut services = Vec::new();
-        for reply in replies {
-            for nla in reply.nlas {
-                if let CmdNla::Service(nlas) = nla {
-                    let parsed = Service::from_nlas(&nlas)
-                        .map_err(|e| IpvsError::Decode(format!("GET_SERVICE dump: {e}")))?;
-                    services
-                        .extend(parsed.map(|(service, stats)| DumpedService { service, stats }));
-                }
-            }
-        }
-        Ok(services)
+        services_of(replies)
     }
 
     /// The destinations of service `key`, with counters.
@@ -234,18 +183,7 @@ impl IpvsClient {
         let what = format!("GET_DEST dump of {}", key);
         let nlas = vec![CmdNla::Service(Service::key_nlas(key))];
         let replies = self.ipvs(IpvsCmd::GetDest, nlas, true, &what)?;
-        let family = key_family(key);
-        let mut dests = Vec::new();
-        for reply in replies {
-            for nla in reply.nlas {
-                if let CmdNla::Dest(nlas) = nla {
-                    let (dest, counters) = Destination::from_nlas(&nlas, family)
-                        .map_err(|e| IpvsError::Decode(format!("{what}: {e}")))?;
-                    dests.push(DumpedDest { dest, counters });
-                }
-            }
-        }
-        Ok(dests)
+        destinations_of(replies, key_family(key), &what)
     }
 
     /// Adds a service.
@@ -332,6 +270,91 @@ impl IpvsClient {
     }
 }
 
+/// The services (of the protocols lb-daemon manages) in the replies to a
+/// `GET_SERVICE` dump.
+pub(crate) fn services_of(replies: Vec<IpvsMessage>) -> Result<Vec<DumpedService>, IpvsError> {
+    let mut services = Vec::new();
+    for nla in replies.into_iter().flat_map(|reply| reply.nlas) {
+        if let CmdNla::Service(nlas) = nla {
+            let parsed = Service::from_nlas(&nlas)
+                .map_err(|e| IpvsError::Decode(format!("GET_SERVICE dump: {e}")))?;
+            services.extend(parsed.map(|(service, stats)| DumpedService { service, stats }));
+        }
+    }
+    Ok(services)
+}
+
+/// The destinations in the replies to the `GET_DEST` dump `what` of a
+/// service of `family`.
+pub(crate) fn destinations_of(
+    replies: Vec<IpvsMessage>,
+    family: Family,
+    what: &str,
+) -> Result<Vec<DumpedDest>, IpvsError> {
+    let mut dests = Vec::new();
+    for nla in replies.into_iter().flat_map(|reply| reply.nlas) {
+        if let CmdNla::Dest(nlas) = nla {
+            let (dest, counters) = Destination::from_nlas(&nlas, family)
+                .map_err(|e| IpvsError::Decode(format!("{what}: {e}")))?;
+            dests.push(DumpedDest { dest, counters });
+        }
+    }
+    Ok(dests)
+}
+
+/// Hands each reply to request `sequence` in `datagram` to `each`; the
+/// request's end (ACK, error or `NLMSG_DONE`), or `None` when more
+/// datagrams are to come. Messages of other sequence numbers (the rest of
+/// an abandoned earlier request) are skipped. An error code is read as
+/// `-errno`; `i32::MIN`, which has no positive counterpart, is `i32::MAX`.
+pub(crate) fn read_datagram<T>(
+    datagram: &[u8],
+    sequence: u32,
+    what: &str,
+    each: &mut impl FnMut(T) -> Result<(), IpvsError>,
+) -> Option<Result<(), IpvsError>>
+where
+    T: NetlinkDeserializable + std::fmt::Debug,
+{
+    let mut offset = 0;
+    while offset < datagram.len() {
+        let message = match NetlinkMessage::<T>::deserialize(&datagram[offset..]) {
+            Ok(message) => message,
+            Err(e) => return Some(Err(IpvsError::Decode(format!("{what}: {e}")))),
+        };
+        let length = message.header.length as usize;
+        if length == 0 {
+            let message = format!("{what}: zero-length message");
+            return Some(Err(IpvsError::Decode(message)));
+        }
+        offset += (length + 3) & !3;
+        if message.header.sequence_number != sequence {
+            continue;
+        }
+        let end = match message.payload {
+            NetlinkPayload::InnerMessage(reply) => match each(reply) {
+                Ok(()) => continue,
+                Err(e) => Err(e),
+            },
+            NetlinkPayload::Error(e) => match e.code {
+                None => Ok(()),
+                Some(code) => Err(IpvsError::Kernel {
+                    request: what.to_owned(),
+                    errno: code.get().saturating_abs(),
+                }),
+            },
+            NetlinkPayload::Done(done) if done.code != 0 => Err(IpvsError::Kernel {
+                request: what.to_owned(),
+                errno: done.code.saturating_abs(),
+            }),
+            NetlinkPayload::Done(_) => Ok(()),
+            _ => continue,
+        };
+        return Some(end);
+    }
+    None
+}
+
 /// `192.0.2.1:80`, `[2001:db8::1]:80`.
 pub fn endpoint(addr: IpAddr, port: u16) -> String {
     std::net::SocketAddr::new(addr, port).to_string()
@@ -355,5 +378,41 @@ fn modprobe(module: &str) -> String {
             }
         }
         Err(e) => format!("cannot run modprobe: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `NLMSG_ERROR` (request 1) carrying `code`.
+    fn error(code: i32) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend(36u32.to_ne_bytes());
+        bytes.extend(2u16.to_ne_bytes()); // NLMSG_ERROR
+        bytes.extend([0; 2]);
+        bytes.extend(1u32.to_ne_bytes());
+        bytes.extend([0; 4]);
+        bytes.extend(code.to_ne_bytes());
+        bytes.extend([0; 16]); // the request's header
+        bytes
+    }
+
+    fn end(datagram: &[u8]) -> Option<Result<(), IpvsError>> {
+        read_datagram(datagram, 1, "test", &mut |_: GenlMessage<IpvsMessage>| {
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn error_codes_become_errnos_even_the_most_negative() {
+        let errno = |code| match end(&error(code)) {
+            Some(Err(IpvsError::Kernel { errno, .. })) => errno,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(errno(-2), 2);
+        // Found by the ipvs_reply fuzz target: `abs` overflowed here.
+        assert_eq!(errno(i32::MIN), i32::MAX);
+        assert!(matches!(end(&error(0)), Some(Ok(()))));
     }
 }

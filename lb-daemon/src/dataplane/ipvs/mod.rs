@@ -13,7 +13,7 @@
 //! `nlrs` brings its own netlink layer), so the family is defined here on
 //! `netlink-packet-core` / `netlink-packet-generic` / `netlink-sys`, the
 //! crates rtnetlink already uses.
-mod client;
+pub(crate) mod client;
 pub mod diff;
 mod error;
 pub mod model;

@@ -7,6 +7,7 @@
 //! netmask as stored); [`super::types`] gives them meaning.
 mod attr;
 mod dest;
+mod family;
 mod service;
 mod stats;
 
@@ -17,6 +18,7 @@ use netlink_packet_core::{
 use netlink_packet_generic::{GenlFamily, GenlHeader};
 
 pub use dest::DestNla;
+pub use family::FamilyQuery;
 pub use service::{SvcFlags, SvcNla};
 pub use stats::{Counter, StatKind, StatsNla};
 

@@ -1,0 +1,72 @@
+//! The configuration front ends: keepalived.conf (alone and with
+//! `include`d files), TOML, and the round trip keepalived.conf -> model ->
+//! TOML -> model.
+use std::fs;
+use std::path::Path;
+
+use crate::config::{load, parse_keepalived_str, parse_toml_str, to_toml, Loaded};
+
+/// Separates the files of a [`keepalived_includes`] input.
+pub const FILE_SEPARATOR: u8 = 0;
+
+/// The files a [`keepalived_includes`] input fills, in order: the main
+/// file, then files its `include`s can name directly or by pattern.
+pub const INCLUDE_FILES: [&str; 4] = ["keepalived.conf", "a.conf", "b.inc", "sub/c.conf"];
+
+/// keepalived.conf text: lexer, parser, binder and validation.
+pub fn keepalived_conf(data: &[u8]) {
+    let _ = parse_keepalived_str(&String::from_utf8_lossy(data), Path::new("fuzz.conf"));
+}
+
+/// The differential target: whatever loads from keepalived.conf text must
+/// survive the trip through TOML ([`round_trip`]).
+pub fn conf_round_trip(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(loaded) = parse_keepalived_str(&text, Path::new("fuzz.conf")) {
+        round_trip(&loaded, &text);
+    }
+}
+
+/// keepalived.conf with `include`s: the input is up to four files separated
+/// by [`FILE_SEPARATOR`], written into `dir` as [`INCLUDE_FILES`] (a file
+/// the input leaves out is removed), then the first is loaded. `dir` is the
+/// fuzzer's own scratch directory.
+pub fn keepalived_includes(dir: &Path, data: &[u8]) {
+    let mut parts = data.split(|&b| b == FILE_SEPARATOR);
+    for name in INCLUDE_FILES {
+        let path = dir.join(name);
+        let written = match parts.next() {
+            Some(part) => fs::create_dir_all(path.parent().unwrap_or(dir))
+                .and_then(|()| fs::write(&path, part)),
+            None => fs::remove_file(&path).or(Ok(())),
+        };
+        written.unwrap_or_else(|e| panic!("preparing {}: {e}", path.display()));
+    }
+    let _ = load(&dir.join(INCLUDE_FILES[0]));
+}
+
+/// TOML text: parse and validate; whatever loads is written back and must
+/// load again to the same model.
+pub fn toml_config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(loaded) = parse_toml_str(&text, Path::new("fuzz.toml")) {
+        round_trip(&loaded, &text);
+    }
+}
+
+/// The differential property: `loaded`'s model, written as TOML
+/// (`lb-daemon convert`), loads again to the same model. `source` is shown
+/// when it does not.
+pub fn round_trip(loaded: &Loaded, source: &str) {
+    let toml = to_toml(&loaded.config);
+    match parse_toml_str(&toml, Path::new("round-trip.toml")) {
+        Ok(back) => assert!(
+            back.config == loaded.config,
+            "the model changed through TOML\nsource:\n{source}\nTOML:\n{toml}\n\
+             before: {:?}\nafter: {:?}",
+            loaded.config,
+            back.config
+        ),
+        Err(e) => panic!("the TOML form does not load: {e}\nsource:\n{source}\nTOML:\n{toml}"),
+    }
+}
