@@ -62,10 +62,10 @@ pub fn run(path: &Path) -> ExitCode {
 /// Tests the configuration at `path`.
 pub fn test(path: &Path) -> Report {
     let name = path.display();
-    if let Err(e) = std::fs::read(path) {
+    if let Err(why) = config::source::read(path) {
         return Report {
             verdict: Verdict::CannotRun,
-            findings: vec![format!("Unable to read configuration file {name}: {e}")],
+            findings: vec![format!("Unable to read configuration file: {why}")],
             summary: format!("{name}: configuration cannot be read"),
         };
     }

@@ -6,6 +6,7 @@
 mod diag;
 mod keepalived;
 mod model;
+pub mod source;
 mod toml;
 mod validate;
 
@@ -27,10 +28,8 @@ pub struct Loaded {
 /// Loads the configuration at `path`: TOML when its extension is `.toml`,
 /// keepalived.conf syntax otherwise.
 pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        let message = format!("cannot read {}: {err}", path.display());
-        Diagnostics(vec![Diagnostic::error(None, message)])
-    })?;
+    let text = source::read(path)
+        .map_err(|message| Diagnostics(vec![Diagnostic::error(None, message)]))?;
     match path.extension().is_some_and(|ext| ext == "toml") {
         true => parse_toml_str(&text, path),
         false => parse_keepalived_str(&text, path),

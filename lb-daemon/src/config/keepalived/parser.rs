@@ -223,11 +223,10 @@ impl Parser<'_> {
             self.error(location.clone(), message);
             return Vec::new();
         }
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::config::source::read(path) {
             Ok(text) => text,
-            Err(err) => {
-                let message = format!("cannot read included file {}: {err}", path.display());
-                self.error(location.clone(), message);
+            Err(why) => {
+                self.error(location.clone(), format!("included file: {why}"));
                 return Vec::new();
             }
         };
@@ -301,6 +300,6 @@ mod tests {
         let messages: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].contains("part1.inc:2:9: error: include cycle"));
-        assert!(messages[1].contains("main.conf:4:9: error: cannot read included file"));
+        assert!(messages[1].contains("main.conf:4:9: error: included file: cannot read"));
     }
 }
