@@ -83,11 +83,13 @@ fn write_file(path: &Path, content: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// Every long option of the clap definition, as the pages and the
-    /// completions must name it.
+    /// Every long option of the clap definition that `--help` shows (the
+    /// hidden ones are keepalived options accepted only for compatibility),
+    /// as the pages and the completions must name it.
     fn long_options(command: &clap::Command) -> Vec<String> {
         command
             .get_arguments()
+            .filter(|a| !a.is_hide_set())
             .filter_map(|a| a.get_long())
             .map(|l| format!("--{l}"))
             .collect()
