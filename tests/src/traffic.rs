@@ -88,6 +88,22 @@ impl TcpCounters {
             resets: field("EstabResets")?,
         })
     }
+
+    /// Fails unless no segment was retransmitted (no packet lost) and no
+    /// established connection reset between `before` and `self`.
+    pub fn ensure_nothing_lost_since(&self, before: &TcpCounters) -> Result<()> {
+        ensure!(
+            self.retransmitted == before.retransmitted,
+            "the client retransmitted {} TCP segments (packets lost)",
+            self.retransmitted - before.retransmitted
+        );
+        ensure!(
+            self.resets == before.resets,
+            "{} connections reset",
+            self.resets - before.resets
+        );
+        Ok(())
+    }
 }
 
 /// Requests from a client namespace on a thread of its own, round after
