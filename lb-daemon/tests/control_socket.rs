@@ -88,7 +88,7 @@ fn huge_requests_are_refused_unechoed_and_memory_stays_bounded() {
 fn clients_are_bounded_and_silent_ones_are_timed_out() {
     let (_tmp, config, runtime) = setup(CONFIG);
     let daemon = Running::start(&config, &runtime);
-    let fds = daemon.open_fds();
+    let fds = daemon.settled_fds();
     // Many clients that never send anything.
     let started = Instant::now();
     let mut silent: Vec<UnixStream> = (0..100).map(|_| connect(&runtime)).collect();
@@ -122,7 +122,7 @@ fn accept_failures_back_off_and_are_logged_once() {
     let (_tmp, config, runtime) = setup(CONFIG);
     let daemon = Running::start(&config, &runtime);
     // Leave the daemon two spare file descriptors.
-    let limit = (daemon.open_fds() + 2) as libc::rlim_t;
+    let limit = (daemon.settled_fds() + 2) as libc::rlim_t;
     let mut old = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

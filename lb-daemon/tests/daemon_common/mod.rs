@@ -118,6 +118,23 @@ impl Running {
             .unwrap_or(0)
     }
 
+    /// How many file descriptors the daemon has open once the count holds
+    /// still for half a second (a client that was just answered, or a
+    /// start-up socket, may still be closing when the daemon starts
+    /// answering).
+    pub fn settled_fds(&self) -> usize {
+        let mut last = self.open_fds();
+        let mut same = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while same < 5 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+            let now = self.open_fds();
+            same = if now == last { same + 1 } else { 0 };
+            last = now;
+        }
+        last
+    }
+
     /// Waits for exit and returns (success, log).
     pub fn finish(mut self) -> (bool, String) {
         let status = self.child.wait().expect("wait for lb-daemon");
