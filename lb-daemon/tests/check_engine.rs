@@ -9,7 +9,7 @@ use std::time::Duration;
 use lb_daemon::check::engine::{
     build, CheckerEngine, CheckerSpec, Policy, RetryState, Verdict, BOOTSTRAP_DELAY,
 };
-use lb_daemon::check::{Attempt, Check, Outcome, RealServerId, Target, VerdictChange};
+use lb_daemon::check::{Attempt, Check, Outcome, RealServerId, Reason, Target, VerdictChange};
 use lb_daemon::config::{self, CheckerKind};
 use lb_daemon::script::ScriptEnv;
 use tokio::time::Instant;
@@ -33,7 +33,7 @@ impl Check for Scripted {
         Box::pin(async move {
             match ok {
                 true => Outcome::Up,
-                false => Outcome::Down("scripted failure".into()),
+                false => Outcome::down(Reason::Refused, "scripted failure"),
             }
         })
     }
@@ -208,6 +208,10 @@ async fn status_reports_failures_and_changes() {
     assert_eq!(status[0]["up"], true);
     assert_eq!(status[0]["consecutive_failures"], 1);
     assert_eq!(status[0]["last_error"], "scripted failure");
+    assert_eq!(
+        status[0]["failures_by_reason"],
+        serde_json::json!({"refused": 1})
+    );
     assert!(status[0]["last_change"].is_null());
     assert!(run.rx.try_recv().is_err());
     run.engine.shutdown().await;

@@ -61,7 +61,7 @@ fn attempt(lab: &Lab, checker: &Checker, addr: SocketAddr) -> Outcome {
 
 fn down_with(outcome: Outcome, needle: &str) {
     match outcome {
-        Outcome::Down(reason) => assert!(reason.contains(needle), "{reason}"),
+        Outcome::Down(failure) => assert!(failure.message.contains(needle), "{failure}"),
         up => panic!("expected down with {needle:?}, got {up:?}"),
     }
 }

@@ -94,7 +94,7 @@ fn attempt(behaviour: Behaviour, timeout: Duration) -> (String, Duration) {
         let started = Instant::now();
         let outcome = check.check(&target).await;
         match outcome {
-            Outcome::Down(reason) => (reason, started.elapsed()),
+            Outcome::Down(failure) => (failure.message, started.elapsed()),
             up => panic!("an attempt against a broken server was {up:?}"),
         }
     })

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use lb_daemon::check::http::HttpCheck;
-use lb_daemon::check::{Check, Outcome, Target};
+use lb_daemon::check::{Check, Outcome, Reason, Target};
 use lb_daemon::config::{self, Checker, CheckerKind, HttpProtocol};
 
 /// Serves one request on loopback with `reply`; returns what was received.
@@ -109,7 +109,10 @@ fn a_body_without_length_is_read_to_the_close() {
         "HTTP/1.0 500 Internal Server Error\r\n\r\nboom",
     );
     match outcome {
-        Outcome::Down(reason) => assert!(reason.contains("status 500"), "{reason}"),
+        Outcome::Down(failure) => {
+            assert!(failure.message.contains("status 500"), "{failure}");
+            assert_eq!(failure.reason, Reason::Response);
+        }
         up => panic!("{up:?}"),
     }
 }

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use lb_daemon::check::smtp::SmtpCheck;
-use lb_daemon::check::{Check, Outcome, Target};
+use lb_daemon::check::{Check, Outcome, Reason, Target};
 use lb_daemon::config::Checker;
 use lb_tests::{in_netns, Lab, LabSpec, SmtpSink};
 
@@ -65,7 +65,7 @@ fn smtp_up_down_slow_recovery() {
         // (keepalived reads one line and wants exactly "220 ").
         let (outcome, _) = attempt(answer_once("554 no service here\r\n"));
         assert!(
-            matches!(&outcome, Outcome::Down(m) if m.contains("greeting")),
+            matches!(&outcome, Outcome::Down(f) if f.message.contains("greeting") && f.reason == Reason::Response),
             "{outcome:?}"
         );
         assert!(is_down(

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use lb_daemon::check::tcp::TcpCheck;
-use lb_daemon::check::{Check, Outcome, Target};
+use lb_daemon::check::{Check, Outcome, Reason, Target};
 use lb_daemon::config::Checker;
 use lb_tests::{block_on_in, Lab, LabSpec};
 
@@ -43,10 +43,15 @@ fn tcp_check_follows_nginx_and_honours_bind_options() {
 
     // A closed port is refused at once.
     match tcp_check(&lab, &target(rs, 81)) {
-        Outcome::Down(reason) => assert!(
-            reason.starts_with(&format!("TCP connection to [{rs}]:tcp:81 failed")),
-            "{reason}"
-        ),
+        Outcome::Down(failure) => {
+            assert!(
+                failure
+                    .message
+                    .starts_with(&format!("TCP connection to [{rs}]:tcp:81 failed")),
+                "{failure}"
+            );
+            assert_eq!(failure.reason, Reason::Refused);
+        }
         up => panic!("closed port checked {up:?}"),
     }
 
@@ -73,7 +78,10 @@ fn tcp_check_times_out_within_connect_timeout() {
     let took = started.elapsed();
     assert_eq!(
         outcome,
-        Outcome::Down(format!("TCP connection to [{nobody}]:tcp:80 timedout."))
+        Outcome::down(
+            Reason::Timeout,
+            format!("TCP connection to [{nobody}]:tcp:80 timedout.")
+        )
     );
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(2),

@@ -15,7 +15,7 @@ use hickory_proto::rr::{Name, RData, Record};
 use lb_daemon::check::dns::DnsCheck;
 use lb_daemon::check::engine::CheckerEngine;
 use lb_daemon::check::udp::UdpCheck;
-use lb_daemon::check::{Check, Outcome, Target};
+use lb_daemon::check::{Check, Outcome, Reason, Target};
 use lb_daemon::config::{self, Checker, CheckerKind, Config, Protocol};
 use lb_daemon::script::ScriptEnv;
 use lb_tests::{in_netns, Host, Lab, LabSpec};
@@ -218,7 +218,7 @@ fn dns_up_down_slow_recovery() {
     // Wrong answer: NXDOMAIN for the default query (SOA of `.`).
     let (outcome, _) = attempt(dir, &dns_check(None, None), addr(53));
     assert!(
-        matches!(&outcome, Outcome::Down(m) if m.contains("rcode = 3")),
+        matches!(&outcome, Outcome::Down(f) if f.message.contains("rcode = 3") && f.reason == Reason::Response),
         "{outcome:?}"
     );
     // Slow: no answer, or only answers with another id.

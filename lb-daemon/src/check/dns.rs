@@ -16,7 +16,7 @@ use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::udp::connected_udp;
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::Checker;
 
 /// keepalived's `DNS_DEFAULT_NAME`.
@@ -109,11 +109,14 @@ pub(crate) fn verdict(reply: &[u8], id: u16, target: &Target) -> Option<Outcome>
     }
     Some(match response.response_code() {
         ResponseCode::NoError => Outcome::Up,
-        rcode => Outcome::Down(format!(
-            "DNS_CHECK ({}) error occurred (rcode = {})",
-            target.service(),
-            u16::from(rcode)
-        )),
+        rcode => Outcome::down(
+            Reason::Response,
+            format!(
+                "DNS_CHECK ({}) error occurred (rcode = {})",
+                target.service(),
+                u16::from(rcode)
+            ),
+        ),
     })
 }
 
@@ -126,11 +129,14 @@ impl Check for DnsCheck {
         Box::pin(async move {
             match tokio::time::timeout(target.timeout, self.attempt(target)).await {
                 Ok(Ok(outcome)) => outcome,
-                Ok(Err(e)) => Outcome::Down(format!("DNS_CHECK ({}) {e:#}", target.service())),
-                Err(_) => Outcome::Down(format!(
-                    "DNS_CHECK ({}) read timeout from socket",
-                    target.service()
-                )),
+                Ok(Err(e)) => Outcome::down(
+                    Reason::of_error(&e),
+                    format!("DNS_CHECK ({}) {e:#}", target.service()),
+                ),
+                Err(_) => Outcome::down(
+                    Reason::Timeout,
+                    format!("DNS_CHECK ({}) read timeout from socket", target.service()),
+                ),
             }
         })
     }

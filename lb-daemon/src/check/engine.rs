@@ -26,7 +26,7 @@
 //! `omega` is not an engine matter: it only runs `quorum_down` when a virtual
 //! server is removed, which the desired-state side does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,7 +40,7 @@ use super::{
     dns::DnsCheck, file::FileCheck, http::HttpCheck, misc::MiscCheck, ping::PingCheck,
     smtp::SmtpCheck, tcp::TcpCheck, udp::UdpCheck,
 };
-use super::{fmt_endpoint, Check, Outcome, RealServerId, Target, VerdictChange};
+use super::{fmt_endpoint, Check, Outcome, RealServerId, Reason, Target, VerdictChange};
 use crate::config::{self, CheckerKind, Config, Protocol};
 use crate::script::ScriptEnv;
 use crate::state::desired::Carried;
@@ -311,6 +311,8 @@ struct Status {
     /// Attempts made and how many failed, since the checker started.
     attempts: u64,
     failures: u64,
+    /// The failures by class.
+    failures_by_reason: BTreeMap<Reason, u64>,
     /// How long the last attempt took.
     last_duration: Option<Duration>,
 }
@@ -335,8 +337,22 @@ impl Status {
             "last_error": self.last_error,
             "attempts": self.attempts,
             "failures": self.failures,
+            "failures_by_reason": self.failures_by_reason,
             "last_duration_seconds": self.last_duration.map(|d| d.as_secs_f64()),
         })
+    }
+}
+
+/// Every checker's state at one moment (see [`CheckerEngine::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct CheckerSnapshot(Vec<Status>);
+
+impl CheckerSnapshot {
+    /// The checkers' status, ordered by real server and checker (see
+    /// [`CheckerEngine::status`]).
+    pub fn to_json(mut self) -> Value {
+        self.0.sort_by_key(|s| (s.id, s.checker));
+        Value::Array(self.0.iter().map(Status::to_json).collect())
     }
 }
 
@@ -417,6 +433,7 @@ impl CheckerEngine {
                                 last_error: Some(format!("{e:#}")),
                                 attempts: 0,
                                 failures: 0,
+                                failures_by_reason: BTreeMap::new(),
                                 last_duration: None,
                             });
                         }
@@ -451,6 +468,7 @@ impl CheckerEngine {
                 last_error: None,
                 attempts: 0,
                 failures: 0,
+                failures_by_reason: BTreeMap::new(),
                 last_duration: None,
             })
             .collect();
@@ -479,10 +497,14 @@ impl CheckerEngine {
     /// Per real server and checker: kind, target, up/down, last change time
     /// (Unix seconds), consecutive failures and the last failure's reason.
     pub fn status(&self) -> Value {
-        let shared = self.shared.lock().unwrap();
-        let mut all: Vec<&Status> = shared.statuses.iter().collect();
-        all.sort_by_key(|s| (s.id, s.checker));
-        Value::Array(all.into_iter().map(Status::to_json).collect())
+        self.snapshot().to_json()
+    }
+
+    /// The checkers' states as they are now, to render (with
+    /// [`CheckerSnapshot::to_json`]) without holding the engine's lock.
+    pub fn snapshot(&self) -> CheckerSnapshot {
+        let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        CheckerSnapshot(shared.statuses.clone())
     }
 
     /// Stops every check (in-flight attempts are dropped, which also kills
@@ -600,25 +622,26 @@ async fn run(
         let outcome = tokio::time::timeout(limit, spec.check.check(&spec.target))
             .await
             .unwrap_or_else(|_| {
-                Outcome::Down(format!(
-                    "{kind} of {service} still running after {limit:?}: abandoned."
-                ))
+                Outcome::down(
+                    Reason::Timeout,
+                    format!("{kind} of {service} still running after {limit:?}: abandoned."),
+                )
             });
-        let (success, weight, reason) = match outcome {
+        let (success, weight, failure) = match outcome {
             Outcome::Up => (true, None, None),
             Outcome::UpWithWeight(w) => (true, Some(w), None),
-            Outcome::Down(reason) => (false, None, Some(reason)),
+            Outcome::Down(failure) => (false, None, Some(failure)),
         };
-        if let Some(reason) = &reason {
-            tracing::debug!("{kind} {service}: {reason}");
+        if let Some(failure) = &failure {
+            tracing::debug!("{kind} {service}: {failure}");
         }
         let was_up = state.up;
         let (verdict, delay) = state.record(success);
         match verdict {
             Verdict::Up => tracing::info!("{}", success_line(kind, &service)),
             Verdict::Down { retries } => {
-                if let Some(reason) = &reason {
-                    tracing::info!("{reason}");
+                if let Some(failure) = &failure {
+                    tracing::info!("{failure}");
                 }
                 tracing::info!("{}", failure_line(kind, &service, retries));
             }
@@ -632,8 +655,9 @@ async fn run(
             status.attempts += 1;
             status.failures += u64::from(!success);
             status.last_duration = Some(started.elapsed());
-            if reason.is_some() {
-                status.last_error = reason;
+            if let Some(failure) = failure {
+                *status.failures_by_reason.entry(failure.reason).or_default() += 1;
+                status.last_error = Some(failure.message);
             }
             if status.up != state.up {
                 status.up = state.up;

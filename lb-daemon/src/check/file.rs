@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::{Checker, TrackFile};
 use crate::track::file::read_value;
 
@@ -71,7 +71,10 @@ impl FileCheck {
     pub fn judge(&self, value: i64) -> Outcome {
         if self.weight == 0 {
             return if (value != 0) != self.reverse {
-                Outcome::Down(format!("tracked file {} value {value}", self.name))
+                Outcome::down(
+                    Reason::Content,
+                    format!("tracked file {} value {value}", self.name),
+                )
             } else {
                 Outcome::Up
             };

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::{Checker, RunAs};
 use crate::script::{self, ScriptEnv};
 
@@ -62,21 +62,28 @@ impl MiscCheck {
     /// The verdict on a finished run.
     fn judge(&self, run: &script::Outcome) -> Outcome {
         if run.timed_out {
-            return Outcome::Down(format!(
-                "Misc check for [{}] timed out after {:?}",
-                self.path, self.timeout
-            ));
+            return Outcome::down(
+                Reason::Timeout,
+                format!(
+                    "Misc check for [{}] timed out after {:?}",
+                    self.path, self.timeout
+                ),
+            );
         }
         match (run.code, self.dynamic) {
             (Some(0), None) => Outcome::Up,
             (Some(0), Some(weight)) => Outcome::UpWithWeight(weight),
             (Some(code @ 2..=255), Some(_)) => Outcome::UpWithWeight(code as u32 - 2),
-            (Some(code), _) => Outcome::Down(format!(
-                "Misc check for [{}] failed with exit status {code}",
-                self.path
-            )),
+            (Some(code), _) => Outcome::down(
+                Reason::Script,
+                format!(
+                    "Misc check for [{}] failed with exit status {code}",
+                    self.path
+                ),
+            ),
             (None, _) => {
-                Outcome::Down(format!("Misc check for [{}] killed by a signal", self.path))
+                let message = format!("Misc check for [{}] killed by a signal", self.path);
+                Outcome::down(Reason::Script, message)
             }
         }
     }
@@ -93,7 +100,10 @@ impl Check for MiscCheck {
         Box::pin(async move {
             match script::run(&self.path, &[], self.user.as_ref(), &self.env, self.timeout).await {
                 Ok(run) => self.judge(&run),
-                Err(e) => Outcome::Down(format!("Misc check for [{}]: {e:#}", self.path)),
+                Err(e) => Outcome::down(
+                    Reason::Setup,
+                    format!("Misc check for [{}]: {e:#}", self.path),
+                ),
             }
         })
     }

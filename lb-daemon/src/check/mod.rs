@@ -3,6 +3,7 @@
 //! engine around it (delay_loop, retry, delay_before_retry, warmup,
 //! alpha/omega) decides what the attempts mean for the real server.
 pub mod dns;
+pub mod failure;
 pub mod file;
 pub mod misc;
 pub mod ping;
@@ -21,6 +22,8 @@ use std::{
 };
 
 use crate::config::Protocol;
+
+pub use failure::{Failure, Reason};
 
 /// Where one check connects, resolved from the real server and the
 /// checker's `connect_ip`/`connect_port`/`bindto`/`bind_port`/`bind_if`.
@@ -76,8 +79,16 @@ pub enum Outcome {
     /// Up, with the real server's weight set to this (MISC_CHECK
     /// `misc_dynamic`: exit code 2-255 means weight code - 2).
     UpWithWeight(u32),
-    /// The attempt failed; the reason is logged keepalived-style.
-    Down(String),
+    /// The attempt failed; the reason is counted by class and logged
+    /// keepalived-style.
+    Down(Failure),
+}
+
+impl Outcome {
+    /// A failed attempt of class `reason`, logged as `message`.
+    pub fn down(reason: Reason, message: impl Into<String>) -> Outcome {
+        Outcome::Down(Failure::new(reason, message))
+    }
 }
 
 /// A boxed future of one attempt, so checkers of every kind share one type.

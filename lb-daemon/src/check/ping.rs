@@ -18,7 +18,7 @@ use socket2::{Protocol, Type};
 use tokio::net::UdpSocket;
 
 use super::udp::bound_socket;
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::Checker;
 
 /// ICMP echo request / reply types.
@@ -121,8 +121,10 @@ impl Check for PingCheck {
             let ip = target.addr.ip();
             match tokio::time::timeout(target.timeout, ping(target)).await {
                 Ok(Ok(())) => Outcome::Up,
-                Ok(Err(e)) => Outcome::Down(format!("PING_CHECK to {ip} failed: {e}")),
-                Err(_) => Outcome::Down(format!("PING_CHECK to {ip} timed out")),
+                Ok(Err(e)) => {
+                    Outcome::down(Reason::of_io(&e), format!("PING_CHECK to {ip} failed: {e}"))
+                }
+                Err(_) => Outcome::down(Reason::Timeout, format!("PING_CHECK to {ip} timed out")),
             }
         })
     }

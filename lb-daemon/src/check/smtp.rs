@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::udp::bound_socket;
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::Checker;
 
 /// keepalived's `SMTP_DEFAULT_HELO`.
@@ -116,8 +116,14 @@ impl Check for SmtpCheck {
         Box::pin(async move {
             match tokio::time::timeout(target.timeout, self.converse(target)).await {
                 Ok(Ok(())) => Outcome::Up,
-                Ok(Err(e)) => Outcome::Down(format!("SMTP server {}: {e:#}", target.addr)),
-                Err(_) => Outcome::Down(format!("Read timeout from SMTP server {}", target.addr)),
+                Ok(Err(e)) => Outcome::down(
+                    Reason::of_error(&e),
+                    format!("SMTP server {}: {e:#}", target.addr),
+                ),
+                Err(_) => Outcome::down(
+                    Reason::Timeout,
+                    format!("Read timeout from SMTP server {}", target.addr),
+                ),
             }
         })
     }

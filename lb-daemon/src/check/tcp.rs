@@ -6,7 +6,7 @@ use std::io;
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::Checker;
 
 /// keepalived's `TCP_CHECK`.
@@ -33,7 +33,7 @@ impl Check for TcpCheck {
                     drop(stream);
                     Outcome::Up
                 }
-                Err(e) => Outcome::Down(connect_error(target, &e)),
+                Err(e) => Outcome::down(Reason::of_io(&e), connect_error(target, &e)),
             }
         })
     }

@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Outcome, Reason, Target};
 use crate::config::Checker;
 
 /// keepalived's default `max_reply_length` (`UINT8_MAX`).
@@ -167,10 +167,13 @@ impl UdpCheck {
         };
         let len = reply.len();
         if len < *min_len || len > *max_len || !pattern.matches_prefix(reply) {
-            return Outcome::Down(format!(
-                "UDP check to {} reply data mismatch ({len} octets)",
-                target.addr
-            ));
+            return Outcome::down(
+                Reason::Response,
+                format!(
+                    "UDP check to {} reply data mismatch ({len} octets)",
+                    target.addr
+                ),
+            );
         }
         Outcome::Up
     }
@@ -189,11 +192,17 @@ impl Check for UdpCheck {
             match self.exchange(target, &mut buf).await {
                 Ok(Some(len)) => self.judge(target, &buf[..len]),
                 Ok(None) if self.reply.is_none() => Outcome::Up,
-                Ok(None) => Outcome::Down(format!(
-                    "UDP connection to {} timed out waiting for a reply",
-                    target.addr
-                )),
-                Err(e) => Outcome::Down(format!("UDP connection to {} failed: {e}", target.addr)),
+                Ok(None) => Outcome::down(
+                    Reason::Timeout,
+                    format!(
+                        "UDP connection to {} timed out waiting for a reply",
+                        target.addr
+                    ),
+                ),
+                Err(e) => Outcome::down(
+                    Reason::of_io(&e),
+                    format!("UDP connection to {} failed: {e}", target.addr),
+                ),
             }
         })
     }

@@ -123,12 +123,29 @@ impl Lvs {
     }
 
     /// Virtual servers with their real servers' verdicts and weights, and
-    /// every checker's state.
-    pub fn status(&self) -> Value {
-        json!({
-            "virtual_servers": self.desired.status()["virtual_servers"],
-            "checkers": self.checks.status(),
-        })
+    /// every checker's state. Only copying the state happens on the
+    /// caller's thread; the document (tens of milliseconds at thousands of
+    /// real servers) is built on a blocking-pool thread, so a status request
+    /// or a scrape never holds up the daemon's loop.
+    pub fn status(&self) -> impl Future<Output = Value> + Send + 'static {
+        let model = self.desired.snapshot();
+        let checkers = self.checks.snapshot();
+        async move {
+            let build = move || {
+                json!({
+                    "virtual_servers": model.status()["virtual_servers"],
+                    "checkers": checkers.to_json(),
+                })
+            };
+            tokio::task::spawn_blocking(build)
+                .await
+                .unwrap_or_else(|e| json!({ "error": format!("status not built: {e}") }))
+        }
+    }
+
+    /// Virtual and real servers and the alive ones, for one-line summaries.
+    pub fn counts(&self) -> desired::Counts {
+        self.desired.counts()
     }
 
     /// Drains or undrains a real server (see [`DesiredPublisher::set_drained`]);

@@ -14,6 +14,7 @@ pub mod systemd;
 use std::{
     future::Future,
     path::{Path, PathBuf},
+    sync::Arc,
     time::SystemTime,
 };
 
@@ -51,7 +52,8 @@ const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// The configuration in force and where it came from.
 struct Running {
     path: PathBuf,
-    config: config::Config,
+    /// Shared with status requests, which render it on another thread.
+    config: Arc<config::Config>,
     /// 1 for the configuration read at start, +1 for every successful reload.
     generation: u64,
     loaded_at: SystemTime,
@@ -82,9 +84,9 @@ impl Running {
     /// The service manager's one-line `STATUS=` (see [`systemd::summary`]).
     fn summary(&self) -> String {
         let states: Vec<_> = self.vrrp.status().iter().map(|i| i.state).collect();
-        let lvs = self.lvs.as_ref().map(lvs::Lvs::status);
+        let lvs = self.lvs.as_ref().map(lvs::Lvs::counts).unwrap_or_default();
         let failed = self.last_reload.as_ref().is_some_and(|r| r.error.is_some());
-        systemd::summary(&states, lvs.as_ref(), self.generation, failed)
+        systemd::summary(&states, lvs, self.generation, failed)
     }
 
     /// Resolves once the state of the running configuration is programmed:
@@ -114,7 +116,7 @@ impl Running {
                 if config.global_defs.metrics_listen != self.config.global_defs.metrics_listen {
                     warn!("metrics_listen changed: it takes effect when lb-daemon restarts");
                 }
-                self.config = config;
+                self.config = Arc::new(config);
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
                 self.last_reload = Some(status::Reload {
@@ -312,7 +314,7 @@ async fn serve(
     });
     let mut running = Running {
         path,
-        config,
+        config: Arc::new(config),
         generation: 1,
         loaded_at: SystemTime::now(),
         last_reload: None,

@@ -6,12 +6,13 @@
 use std::{
     future::Future,
     net::SocketAddr,
+    sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use serde_json::{json, Value};
 
-use super::{lvs, secrets, Running};
+use super::{secrets, Running};
 use crate::{
     dataplane::xdp::Reconciler,
     state::desired::ServiceRef,
@@ -40,11 +41,16 @@ impl Running {
     /// The whole status document, IPVS's programmed state included (read
     /// without holding `self`).
     pub(super) fn status_document(&self) -> impl Future<Output = Value> + Send + 'static {
-        let config = secrets::redacted_config(&self.config);
+        let config = Arc::clone(&self.config);
         let runtime = self.runtime_document();
         async move {
             let mut status = runtime.await;
-            status["config"] = config;
+            // Hundreds of milliseconds for a large configuration: not on
+            // the daemon's loop.
+            let redacted = move || secrets::redacted_config(&*config);
+            status["config"] = tokio::task::spawn_blocking(redacted)
+                .await
+                .unwrap_or_else(|e| json!(format!("(configuration not shown: {e})")));
             status
         }
     }
@@ -53,17 +59,22 @@ impl Running {
     /// need and which is costly to serialize on this thread when large.
     pub(super) fn runtime_document(&self) -> impl Future<Output = Value> + Send + 'static {
         let mut status = self.status();
-        let ipvs = self.lvs.as_ref().map(lvs::Lvs::ipvs_status);
+        let lvs = self
+            .lvs
+            .as_ref()
+            .map(|lvs| (lvs.status(), lvs.ipvs_status()));
         async move {
-            if let Some(ipvs) = ipvs {
+            if let Some((lvs, ipvs)) = lvs {
+                status["lvs"] = lvs.await;
                 status["lvs"]["ipvs"] = ipvs.await;
             }
             status
         }
     }
 
-    /// The status document without IPVS's programmed state and the
-    /// configuration (whose secrets [`secrets`] redacts).
+    /// The status document without the LVS part (virtual servers,
+    /// checkers, IPVS's programmed state) and the configuration (whose
+    /// secrets [`secrets`] redacts).
     fn status(&self) -> Value {
         let tracking = self.tracking.status();
         let last_reload = self.last_reload.as_ref().map(|r| {
@@ -85,7 +96,7 @@ impl Running {
             "last_reload_error": self.last_reload.as_ref().and_then(|r| r.error.clone()),
             "vrrp": self.vrrp.status().into_iter().map(|i| instance(i, &tracking)).collect::<Vec<_>>(),
             "tracking": tracking,
-            "lvs": self.lvs.as_ref().map(lvs::Lvs::status),
+            "lvs": null,
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
         })
     }

@@ -14,11 +14,10 @@
 use std::time::Duration;
 
 use sd_notify::NotifyState;
-use serde_json::Value;
 use tokio::time::{interval, Interval, MissedTickBehavior};
 use tracing::{debug, warn};
 
-use crate::vrrp::fsm::State;
+use crate::{state::desired::Counts, vrrp::fsm::State};
 
 /// The environment variable naming the service manager's socket; programs
 /// the daemon runs must be started without it.
@@ -137,12 +136,7 @@ pub async fn next_tick(ticker: &mut Option<Interval>) {
 
 /// The one-line `STATUS=`: instances by state, real servers up, the
 /// configuration generation, and whether the last reload failed.
-pub fn summary(
-    instances: &[State],
-    lvs: Option<&Value>,
-    generation: u64,
-    reload_failed: bool,
-) -> String {
+pub fn summary(instances: &[State], lvs: Counts, generation: u64, reload_failed: bool) -> String {
     let count = |state| instances.iter().filter(|s| **s == state).count();
     let states: Vec<String> = [
         State::Master,
@@ -159,20 +153,12 @@ pub fn summary(
         0 => "VRRP: no instance".to_owned(),
         n => format!("VRRP: {n} instance{} ({})", plural(n), states.join(", ")),
     };
-    let servers = lvs
-        .and_then(|l| l["virtual_servers"].as_array())
-        .map_or(&[][..], Vec::as_slice);
-    let reals: Vec<&Value> = servers
-        .iter()
-        .filter_map(|vs| vs["real_servers"].as_array())
-        .flatten()
-        .collect();
-    let up = reals.iter().filter(|r| r["up"] == true).count();
     let lvs = format!(
-        "LVS: {} virtual server{}, {up}/{} real servers up",
-        servers.len(),
-        plural(servers.len()),
-        reals.len()
+        "LVS: {} virtual server{}, {}/{} real servers up",
+        lvs.virtual_servers,
+        plural(lvs.virtual_servers),
+        lvs.up,
+        lvs.real_servers
     );
     let failed = if reload_failed {
         "; last reload failed"
@@ -192,19 +178,18 @@ fn plural(n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
     fn summary_counts_states_and_real_servers() {
         let instances = [State::Master, State::Backup, State::Master];
-        let lvs = json!({"virtual_servers": [
-            {"real_servers": [{"up": true}, {"up": false}]},
-            {"real_servers": [{"up": true}]},
-        ]});
+        let lvs = Counts {
+            virtual_servers: 2,
+            real_servers: 3,
+            up: 2,
+        };
         assert_eq!(
-            summary(&instances, Some(&lvs), 3, false),
+            summary(&instances, lvs, 3, false),
             "VRRP: 3 instances (2 MASTER, 1 BACKUP); LVS: 2 virtual servers, \
              2/3 real servers up; configuration generation 3"
         );
@@ -213,12 +198,12 @@ mod tests {
     #[test]
     fn summary_of_an_empty_configuration_and_a_failed_reload() {
         assert_eq!(
-            summary(&[State::Fault], None, 1, true),
+            summary(&[State::Fault], Counts::default(), 1, true),
             "VRRP: 1 instance (1 FAULT); LVS: 0 virtual servers, 0/0 real servers up; \
              configuration generation 1; last reload failed"
         );
         assert_eq!(
-            summary(&[], None, 2, false),
+            summary(&[], Counts::default(), 2, false),
             "VRRP: no instance; LVS: 0 virtual servers, 0/0 real servers up; \
              configuration generation 2"
         );

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::time::Instant;
 
 use crate::check::http::fetch::{head_over, Get, Wanted, MAX_BODY};
-use crate::check::{dns, smtp, Outcome, Target};
+use crate::check::{dns, smtp, Outcome, Reason, Target};
 use crate::config::{Checker, HttpProtocol};
 use crate::control::{read_reply, server::read_request, Request, MAX_REQUEST};
 use crate::dataplane::ipvs::client::{destinations_of, read_datagram, services_of};
@@ -104,7 +104,7 @@ pub fn http_reply(data: &[u8]) {
                 .collect();
             assert_eq!(body.digest, Some(digest));
         }
-        Err(reason) => assert!(!reason.starts_with("Timeout"), "{reason}"),
+        Err(failure) => assert!(failure.reason != Reason::Timeout, "{failure}"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Health checks and the real servers' state: per real server its verdict
 //! and the weight the data planes are given, per checker its attempts,
-//! failures and last duration.
+//! failures (in all and by reason) and last duration.
 use serde_json::Value;
 
 use super::{
@@ -81,12 +81,17 @@ pub fn families(lvs: &Value) -> Vec<Family> {
     all
 }
 
-/// Per checker: attempts, failures, last duration.
-fn checkers(checkers: &[Value], reals: &RealLabels) -> [Family; 3] {
+/// Per checker: attempts, failures (in all and by reason), last duration.
+fn checkers(checkers: &[Value], reals: &RealLabels) -> [Family; 4] {
     let mut attempts = Family::new("lb_check_attempts", "Health check attempts.", Kind::Counter);
     let mut failures = Family::new(
         "lb_check_failures",
         "Health check attempts that failed.",
+        Kind::Counter,
+    );
+    let mut by_reason = Family::new(
+        "lb_check_failures_by_reason",
+        "Health check attempts that failed, by reason (timeout, refused, network, response, content, script, setup); only reasons that occurred.",
         Kind::Counter,
     );
     let mut duration = Family::new(
@@ -107,12 +112,17 @@ fn checkers(checkers: &[Value], reals: &RealLabels) -> [Family; 3] {
             let l: Labels = pairs.into();
             attempts.push(&l, c["attempts"].as_u64().unwrap_or(0));
             failures.push(&l, c["failures"].as_u64().unwrap_or(0));
+            for (reason, count) in c["failures_by_reason"].as_object().into_iter().flatten() {
+                let mut pairs = l.to_vec();
+                pairs.push(("reason", reason.clone()));
+                by_reason.push(&pairs.into(), count.as_u64().unwrap_or(0));
+            }
             if let Some(d) = c["last_duration_seconds"].as_f64() {
                 duration.push(&l, d);
             }
         }
     }
-    [attempts, failures, duration]
+    [attempts, failures, by_reason, duration]
 }
 
 #[cfg(test)]
@@ -133,7 +143,8 @@ mod tests {
                 ],
             }],
             "checkers": [{"virtual_server": 0, "real_server": 1, "checker": 0, "kind": "TCP_CHECK",
-                          "attempts": 4, "failures": 2, "last_duration_seconds": 0.5}],
+                          "attempts": 4, "failures": 2, "last_duration_seconds": 0.5,
+                          "failures_by_reason": {"refused": 1, "timeout": 1}}],
         });
         let out = encode(families(&lvs), Format::Text);
         for line in [
@@ -141,6 +152,8 @@ mod tests {
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 0\n",
             "lb_real_weight{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 3\n",
             "lb_check_failures_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\"} 2\n",
+            "lb_check_failures_by_reason_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\",reason=\"refused\"} 1\n",
+            "lb_check_failures_by_reason_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\",reason=\"timeout\"} 1\n",
             "lb_check_last_duration_seconds{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\"} 0.5\n",
             "lb_virtual_server_quorum_up{vip=\"192.0.2.1:80\",proto=\"6\"} 1\n",
         ] {

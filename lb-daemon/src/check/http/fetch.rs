@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 
-use crate::check::{tcp, Target};
+use crate::check::{tcp, Failure, Reason, Target};
 use crate::config::HttpProtocol;
 
 /// The most body read from one url: a health page is a few KiB, large
@@ -116,38 +116,40 @@ impl Drop for Connection {
 }
 
 /// Connects to `target`, sends `get` and waits for the reply head, all
-/// before `deadline`. The error is the check's failure reason.
-pub async fn head(target: &Target, get: &Get, deadline: Instant) -> Result<Head, String> {
+/// before `deadline`. The error is the check's failure.
+pub async fn head(target: &Target, get: &Get, deadline: Instant) -> Result<Head, Failure> {
     let context = Context::new(target, get);
     let stream = match timeout_at(deadline, tcp::connect(target)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) if e.kind() != std::io::ErrorKind::TimedOut => {
-            return Err(format!("Error connecting server {}: {e}.", context.service))
+            let message = format!("Error connecting server {}: {e}.", context.service);
+            return Err(Failure::new(Reason::of_io(&e), message));
         }
-        _ => return Err(format!("Timeout connecting server {}.", context.service)),
+        _ => {
+            let message = format!("Timeout connecting server {}.", context.service);
+            return Err(Failure::new(Reason::Timeout, message));
+        }
     };
     match &get.tls {
         None => head_over(stream, target, get, deadline).await,
         Some(sni) => {
             let name = match sni {
-                Some(host) => ServerName::try_from(host.clone())
-                    .map_err(|e| format!("Invalid SNI name {host}: {e}."))?,
+                Some(host) => ServerName::try_from(host.clone()).map_err(|e| {
+                    Failure::new(Reason::Setup, format!("Invalid SNI name {host}: {e}."))
+                })?,
                 None => ServerName::IpAddress(target.addr.ip().into()),
             };
             let connector = TlsConnector::from(super::tls::config());
             let tls = match timeout_at(deadline, connector.connect(name, stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
-                    return Err(format!(
-                        "SSL handshake error with server {}: {e}.",
-                        context.service
-                    ))
+                    let message =
+                        format!("SSL handshake error with server {}: {e}.", context.service);
+                    return Err(Failure::new(Reason::of_io(&e), message));
                 }
                 Err(_) => {
-                    return Err(format!(
-                        "Timeout SSL handshake with server {}.",
-                        context.service
-                    ))
+                    let message = format!("Timeout SSL handshake with server {}.", context.service);
+                    return Err(Failure::new(Reason::Timeout, message));
                 }
             };
             head_over(tls, target, get, deadline).await
@@ -164,14 +166,18 @@ pub(crate) async fn head_over<T>(
     target: &Target,
     get: &Get,
     deadline: Instant,
-) -> Result<Head, String>
+) -> Result<Head, Failure>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let context = Context::new(target, get);
-    let request =
-        request(get).map_err(|e| format!("Invalid request {}: {e}.", context.server()))?;
-    let failed = |e: hyper::Error| format!("Read error with {}: {e}.", context.server());
+    let request = request(get).map_err(|e| {
+        Failure::new(
+            Reason::Setup,
+            format!("Invalid request {}: {e}.", context.server()),
+        )
+    })?;
+    let failed = |e: hyper::Error| read_error(&context, &e);
     let exchange = async {
         // Title-case header names, as keepalived writes them.
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
@@ -193,13 +199,30 @@ where
             deadline,
             context,
         }),
-        Ok(Err(reason)) => Err(reason),
-        Err(_) => Err(format!(
-            "Timeout WEB read {} after {:?}: no reply.",
-            context.server(),
-            context.timeout
+        Ok(Err(failure)) => Err(failure),
+        Err(_) => Err(Failure::new(
+            Reason::Timeout,
+            format!(
+                "Timeout WEB read {} after {:?}: no reply.",
+                context.server(),
+                context.timeout
+            ),
         )),
     }
+}
+
+/// keepalived's `Read error with ...`: a reply that does not parse or ends
+/// early is a bad response, anything else a network error.
+fn read_error(context: &Context, e: &hyper::Error) -> Failure {
+    let reason = if e.is_parse() || e.is_parse_status() || e.is_incomplete_message() {
+        Reason::Response
+    } else {
+        Reason::Network
+    };
+    Failure::new(
+        reason,
+        format!("Read error with {}: {e}.", context.server()),
+    )
 }
 
 /// keepalived's request: `GET path HTTP/1.x`, then `User-Agent`,
@@ -225,7 +248,7 @@ fn request(get: &Get) -> Result<Request<Empty<Bytes>>, hyper::http::Error> {
 impl Head {
     /// Reads the body to its end, before the deadline and within
     /// [`MAX_BODY`], digesting it as it streams.
-    pub async fn read_body(mut self, wanted: Wanted) -> Result<Body, String> {
+    pub async fn read_body(mut self, wanted: Wanted) -> Result<Body, Failure> {
         let mut len = 0;
         let mut md5 = wanted.digest.then(Md5::new);
         let mut text = wanted.text.then(Vec::new);
@@ -233,15 +256,14 @@ impl Head {
             let frame = match timeout_at(self.deadline, self.body.frame()).await {
                 Ok(None) => break,
                 Ok(Some(Ok(frame))) => frame,
-                Ok(Some(Err(e))) => {
-                    return Err(format!("Read error with {}: {e}.", self.context.server()))
-                }
+                Ok(Some(Err(e))) => return Err(read_error(&self.context, &e)),
                 Err(_) => {
-                    return Err(format!(
+                    let message = format!(
                         "Timeout HTTP read {} after {:?}: body unfinished after {len} bytes.",
                         self.context.server(),
                         self.context.timeout
-                    ))
+                    );
+                    return Err(Failure::new(Reason::Timeout, message));
                 }
             };
             let Ok(data) = frame.into_data() else {
@@ -249,10 +271,11 @@ impl Head {
             };
             len += data.len();
             if len > MAX_BODY {
-                return Err(format!(
+                let message = format!(
                     "Body of {} exceeded {MAX_BODY} bytes: stopped reading.",
                     self.context.server()
-                ));
+                );
+                return Err(Failure::new(Reason::Response, message));
             }
             if let Some(md5) = &mut md5 {
                 md5.update(&data);

@@ -38,7 +38,7 @@ use tokio::time::Instant;
 pub use fetch::MAX_BODY;
 use fetch::{Get, Wanted};
 
-use super::{Attempt, Check, Outcome, Target};
+use super::{Attempt, Check, Failure, Outcome, Reason, Target};
 use crate::config::{self, CheckerKind, HttpProtocol, StatusRange};
 
 /// keepalived's default accepted status codes.
@@ -78,7 +78,7 @@ impl UrlCheck {
     /// One GET of this url before `deadline`; the reason it fails, if it
     /// does, in keepalived's words. A wrong status fails before the body is
     /// read.
-    async fn check(&self, target: &Target, get: &Get, deadline: Instant) -> Option<String> {
+    async fn check(&self, target: &Target, get: &Get, deadline: Instant) -> Option<Failure> {
         let (service, url) = (target.service(), &self.path);
         let head = match fetch::head(target, get, deadline).await {
             Ok(head) => head,
@@ -89,10 +89,11 @@ impl UrlCheck {
             .iter()
             .any(|r| (r.from..=r.to).contains(&head.status))
         {
-            return Some(format!(
+            let message = format!(
                 "HTTP status code error to server {service} url({url}): status {}.",
                 head.status
-            ));
+            );
+            return Some(Failure::new(Reason::Response, message));
         }
         let wanted = Wanted {
             digest: self.digest.is_some(),
@@ -103,11 +104,13 @@ impl UrlCheck {
             Err(reason) => return Some(reason),
         };
         if self.digest.is_some() && body.digest != self.digest {
-            return Some(format!("MD5 digest error to server {service} url({url})."));
+            let message = format!("MD5 digest error to server {service} url({url}).");
+            return Some(Failure::new(Reason::Content, message));
         }
         if let (Some(regex), Some(text)) = (&self.regex, &body.text) {
             if regex.is_match(text) == self.regex_no_match {
-                return Some(format!("Regex match failed server {service} url({url})."));
+                let message = format!("Regex match failed server {service} url({url}).");
+                return Some(Failure::new(Reason::Content, message));
             }
         }
         None
@@ -181,8 +184,8 @@ impl HttpCheck {
                     named.or(sni.fallback.as_ref()).cloned()
                 }),
             };
-            if let Some(reason) = url.check(target, &get, deadline).await {
-                return Outcome::Down(reason);
+            if let Some(failure) = url.check(target, &get, deadline).await {
+                return Outcome::Down(failure);
             }
         }
         Outcome::Up
@@ -271,7 +274,7 @@ pub async fn genhash(
     let deadline = Instant::now() + options.timeout;
     let head = fetch::head(&target, &get, deadline)
         .await
-        .map_err(|reason| anyhow!(reason))?;
+        .map_err(|failure| anyhow!(failure.message))?;
     let status = head.status;
     let wanted = Wanted {
         digest: true,
@@ -280,7 +283,7 @@ pub async fn genhash(
     let body = head
         .read_body(wanted)
         .await
-        .map_err(|reason| anyhow!(reason))?;
+        .map_err(|failure| anyhow!(failure.message))?;
     Ok(GenhashOutput {
         status,
         digest: body.digest.unwrap_or_default(),

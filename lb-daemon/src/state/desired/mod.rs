@@ -22,7 +22,7 @@ pub mod types;
 
 pub use carry::Carried;
 pub use drain::{parse_endpoint, Drained, ServiceRef};
-pub use model::{Applied, Effect, Event, Model};
+pub use model::{Applied, Counts, Effect, Event, Model};
 pub use runtime::{
     channel, channel_carrying, DesiredPublisher, Timing, COMMAND_TIMEOUT, STOP_TIMEOUT,
 };

@@ -18,7 +18,7 @@
 //! * `notify_up` / `notify_down` run when a real server changes state
 //!   (`do_rs_notifies`), `quorum_up` / `quorum_down` when the quorum does
 //!   (`do_vs_notifies`).
-use std::time::SystemTime;
+use std::{sync::Arc, time::SystemTime};
 
 use crate::check::{RealServerId, VerdictChange};
 use crate::config::{Checker, Command, Config, VirtualServer};
@@ -84,10 +84,24 @@ pub(super) struct VirtualState {
     pub quorum_up: bool,
 }
 
+/// How many virtual and real servers the model holds, and how many of the
+/// real servers are alive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Virtual servers configured.
+    pub virtual_servers: usize,
+    /// Real servers configured.
+    pub real_servers: usize,
+    /// Real servers alive.
+    pub up: usize,
+}
+
 /// The whole model, built from a configuration.
 #[derive(Debug, Clone)]
 pub struct Model {
-    pub(super) config: Config,
+    /// Shared, so that a snapshot of the model (see
+    /// [`super::DesiredPublisher::snapshot`]) is cheap.
+    pub(super) config: Arc<Config>,
     pub(super) states: Vec<VirtualState>,
     built: Vec<Vec<VirtualService>>,
 }
@@ -108,7 +122,7 @@ impl Model {
             .map(|vs| initial_state(vs, carried))
             .collect();
         let mut model = Model {
-            config: config.clone(),
+            config: Arc::new(config.clone()),
             states,
             built: Vec::new(),
         };
@@ -231,6 +245,16 @@ impl Model {
     pub fn is_up(&self, id: RealServerId) -> Option<bool> {
         let real = self.states.get(id.vs)?.reals.get(id.rs)?;
         Some(real.alive)
+    }
+
+    /// Virtual and real servers, and the alive ones (cheap: no document).
+    pub fn counts(&self) -> Counts {
+        let reals = self.states.iter().flat_map(|s| &s.reals);
+        Counts {
+            virtual_servers: self.states.len(),
+            real_servers: reals.clone().count(),
+            up: reals.filter(|r| r.alive).count(),
+        }
     }
 
     /// Whether virtual server `vs` has its quorum.

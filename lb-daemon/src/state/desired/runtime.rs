@@ -17,7 +17,7 @@ use crate::script::{self, ScriptEnv};
 use super::carry::Carried;
 use super::drain::{Drained, ServiceRef};
 use super::lines::fifo_line;
-use super::model::{Effect, Model};
+use super::model::{Counts, Effect, Model};
 use super::types::{DesiredState, VirtualService};
 
 /// How long a notify or quorum command may run (keepalived does not bound
@@ -90,6 +90,18 @@ impl DesiredPublisher {
     /// The JSON status (see [`Model::status`]).
     pub fn status(&self) -> serde_json::Value {
         self.lock().status()
+    }
+
+    /// Virtual and real servers and the alive ones (see [`Model::counts`]).
+    pub fn counts(&self) -> Counts {
+        self.lock().counts()
+    }
+
+    /// A copy of the model as it is now (the configuration is shared, the
+    /// verdicts copied), so that its status can be rendered on another
+    /// thread without holding the model's lock.
+    pub fn snapshot(&self) -> Model {
+        self.lock().clone()
     }
 
     /// Applies one verdict and publishes the result; returns the commands
