@@ -4,11 +4,15 @@
 use std::collections::HashSet;
 
 use super::args::FromArgs;
-use super::keywords::{Block, Found, Keyword};
+use super::keywords::{self, Found};
 use super::parser::Stmt;
-use super::{lvs, missing, vrrp};
 use crate::config::diag::{Diagnostic, FieldLocations, Location};
-use crate::config::model::{Config, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+
+/// A keyword of a block, applied by a [`Binder`].
+pub type Keyword<T> = keywords::Keyword<T, Binder>;
+
+/// The keyword table of a block walked by a [`Binder`].
+pub type Block<T> = keywords::Block<T, Binder>;
 
 /// `Keyword` setting the `Option` field of the same name from the words
 /// (also accepted under the aliases that follow).
@@ -40,51 +44,7 @@ macro_rules! list {
     };
 }
 
-/// `Keyword` for a named block appended to the list field of the same name.
-macro_rules! named {
-    ($field:ident, $ty:ty, $block:expr $(, $alias:literal)*) => {
-        Keyword::aliased(stringify!($field), &[$($alias),*], |c, s, b| {
-            let mut item = <$ty>::default();
-            item.name = b.name(s);
-            b.push_item(s, stringify!($field), &mut c.$field, &$block, item)
-        })
-    };
-}
-
 pub(super) use {flag, list, set};
-
-/// The statements allowed at the top level of keepalived.conf.
-static TOP: Block<Config> = Block {
-    name: "the top level",
-    keywords: &[
-        Keyword::new("global_defs", |c, s, b| {
-            b.body(s, "global_defs", &vrrp::GLOBAL, &mut c.global_defs)
-        }),
-        named!(vrrp_script, VrrpScript, vrrp::SCRIPT),
-        named!(track_file, TrackFile, vrrp::TRACK_FILE, "vrrp_track_file"),
-        named!(vrrp_sync_group, SyncGroup, vrrp::SYNC_GROUP),
-        named!(vrrp_instance, VrrpInstance, vrrp::INSTANCE),
-        Keyword::new("virtual_server_group", lvs::bind_group),
-        Keyword::new("virtual_server", lvs::bind_virtual_server),
-    ],
-    refused: missing::TOP_REFUSED,
-    ignored: missing::TOP_IGNORED,
-};
-
-/// Binds `statements` into a [`Config`], returning where each field was
-/// written and what went wrong.
-pub fn bind(statements: &[Stmt]) -> (Config, FieldLocations, Vec<Diagnostic>) {
-    let mut binder = Binder {
-        prefix: String::new(),
-        current: "",
-        locations: FieldLocations::default(),
-        diagnostics: Vec::new(),
-        warned: HashSet::new(),
-    };
-    let mut config = Config::default();
-    binder.bind_all(&TOP, &mut config, statements);
-    (config, binder.locations, binder.diagnostics)
-}
 
 /// State while binding: the field path of the block being bound and the
 /// keyword being applied.
@@ -98,6 +58,22 @@ pub struct Binder {
 }
 
 impl Binder {
+    /// A binder at the top level, with nothing recorded yet.
+    pub fn new() -> Binder {
+        Binder {
+            prefix: String::new(),
+            current: "",
+            locations: FieldLocations::default(),
+            diagnostics: Vec::new(),
+            warned: HashSet::new(),
+        }
+    }
+
+    /// Where each field path was written, and what went wrong.
+    pub fn finish(self) -> (FieldLocations, Vec<Diagnostic>) {
+        (self.locations, self.diagnostics)
+    }
+
     fn path(&self, field: &str) -> String {
         match self.prefix.is_empty() {
             true => field.to_string(),
@@ -116,7 +92,8 @@ impl Binder {
         self.diagnostics.push(diagnostic);
     }
 
-    fn bind_all<T>(&mut self, block: &Block<T>, target: &mut T, statements: &[Stmt]) {
+    /// Binds `statements` into `target` with the keywords of `block`.
+    pub fn bind_all<T>(&mut self, block: &Block<T>, target: &mut T, statements: &[Stmt]) {
         for statement in statements {
             self.bind_one(block, target, statement);
         }

@@ -11,26 +11,26 @@
 //! `keepalived-keywords.txt` lists every keyword keepalived's parsers
 //! install; `coverage` tests that each of them falls in one class.
 
-use super::bind::Binder;
 use super::parser::Stmt;
 use crate::config::diag::closest;
 
-/// Binds one statement into the model value of its block.
-pub type Apply<T> = fn(&mut T, &Stmt, &mut Binder);
+/// Binds one statement into the model value of its block, with binder `B`
+/// (the tables stay independent of the binder that walks them).
+pub type Apply<T, B> = fn(&mut T, &Stmt, &mut B);
 
 /// A keyword a block supports.
-pub struct Keyword<T: 'static> {
+pub struct Keyword<T: 'static, B: 'static> {
     /// The keyword as keepalived spells it (and the model field it sets).
     pub name: &'static str,
     /// Other spellings keepalived accepts for it.
     pub aliases: &'static [&'static str],
     /// What the statement does to the model.
-    pub apply: Apply<T>,
+    pub apply: Apply<T, B>,
 }
 
-impl<T> Keyword<T> {
+impl<T, B> Keyword<T, B> {
     /// A keyword without aliases.
-    pub const fn new(name: &'static str, apply: Apply<T>) -> Keyword<T> {
+    pub const fn new(name: &'static str, apply: Apply<T, B>) -> Keyword<T, B> {
         Keyword::aliased(name, &[], apply)
     }
 
@@ -38,8 +38,8 @@ impl<T> Keyword<T> {
     pub const fn aliased(
         name: &'static str,
         aliases: &'static [&'static str],
-        apply: Apply<T>,
-    ) -> Keyword<T> {
+        apply: Apply<T, B>,
+    ) -> Keyword<T, B> {
         Keyword {
             name,
             aliases,
@@ -53,11 +53,11 @@ impl<T> Keyword<T> {
 pub type Missing = (&'static str, &'static str);
 
 /// The keyword table of one block.
-pub struct Block<T: 'static> {
+pub struct Block<T: 'static, B: 'static> {
     /// The block's keyword, for messages.
     pub name: &'static str,
     /// Keywords that are bound into the model.
-    pub keywords: &'static [Keyword<T>],
+    pub keywords: &'static [Keyword<T, B>],
     /// Keywords keepalived accepts here whose absence would change
     /// failover, forwarding or security: rejected by name.
     pub refused: &'static [Missing],
@@ -67,16 +67,16 @@ pub struct Block<T: 'static> {
 }
 
 /// The result of looking a word up in a [`Block`].
-pub enum Found<'t, T: 'static> {
+pub enum Found<'t, T: 'static, B: 'static> {
     /// A supported keyword (possibly through an alias).
-    Supported(&'t Keyword<T>),
+    Supported(&'t Keyword<T, B>),
     /// A keyword refused by name.
     Refused(&'static Missing),
     /// A keyword accepted with a warning.
     Ignored(&'static Missing),
 }
 
-impl<T> Found<'_, T> {
+impl<T, B> Found<'_, T, B> {
     /// The keyword's canonical spelling.
     pub fn name(&self) -> &'static str {
         match self {
@@ -86,9 +86,9 @@ impl<T> Found<'_, T> {
     }
 }
 
-impl<T> Block<T> {
+impl<T, B> Block<T, B> {
     /// Looks `word` up, comparing with `same` (exact or case-insensitive).
-    fn lookup(&self, word: &str, same: fn(&str, &str) -> bool) -> Option<Found<'_, T>> {
+    fn lookup(&self, word: &str, same: fn(&str, &str) -> bool) -> Option<Found<'_, T, B>> {
         let supported = self.keywords.iter().find(|keyword| {
             same(keyword.name, word) || keyword.aliases.iter().any(|alias| same(alias, word))
         });
@@ -102,13 +102,13 @@ impl<T> Block<T> {
     }
 
     /// The keyword spelled exactly `word` (or one of its aliases).
-    pub fn find(&self, word: &str) -> Option<Found<'_, T>> {
+    pub fn find(&self, word: &str) -> Option<Found<'_, T, B>> {
         self.lookup(word, |a, b| a == b)
     }
 
     /// The keyword that `word` spells with different letter case, together
     /// with the exact spelling that matched.
-    pub fn find_miscased(&self, word: &str) -> Option<(Found<'_, T>, &'static str)> {
+    pub fn find_miscased(&self, word: &str) -> Option<(Found<'_, T, B>, &'static str)> {
         let found = self.lookup(word, str::eq_ignore_ascii_case)?;
         let spelling = self
             .names()
@@ -139,7 +139,7 @@ impl<T> Block<T> {
 mod tests {
     use super::*;
 
-    static BLOCK: Block<u32> = Block {
+    static BLOCK: Block<u32, ()> = Block {
         name: "test",
         keywords: &[
             Keyword::aliased("retry", &["nb_get_retry"], |n, _, _| *n += 1),

@@ -1,8 +1,7 @@
 //! Keyword tables of the load-balancing blocks and their checkers.
 
 use super::args::{Forwarding, FromWord};
-use super::bind::{flag, set, Binder};
-use super::keywords::{Block, Keyword};
+use super::bind::{flag, set, Binder, Block, Keyword};
 use super::missing;
 use super::parser::Stmt;
 use crate::config::model::{
@@ -82,6 +81,7 @@ static VIRTUAL_SERVER: Block<VirtualServer> = Block {
         flag!(flag_3, "flag-3"),
         set!(persistence_engine),
         set!(fast_path),
+        Keyword::new("bgp_announce", super::bgp::bind_announce),
         Keyword::new("real_server", |v, s, b| {
             if let Some(server) = b.header(s) {
                 b.push_item(s, "real_server", &mut v.real_server, &REAL_SERVER, server)

@@ -2,6 +2,7 @@
 //! tables and binder.
 
 mod args;
+mod bgp;
 mod bind;
 #[cfg(test)]
 mod coverage;
@@ -10,6 +11,7 @@ mod lexer;
 mod lvs;
 mod missing;
 mod parser;
+mod top;
 mod vip;
 mod vrrp;
 mod words;
@@ -26,7 +28,7 @@ pub use words::script_words;
 pub fn read(text: &str, origin: &Path) -> (Config, FieldLocations, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let statements = parser::parse(text, origin, &mut diagnostics);
-    let (config, locations, more) = bind::bind(&statements);
+    let (config, locations, more) = top::bind(&statements);
     diagnostics.extend(more);
     (config, locations, diagnostics)
 }

@@ -3,8 +3,7 @@
 use std::net::IpAddr;
 
 use super::args::{ArgError, FromArgs, Weight};
-use super::bind::{flag, list, set, Binder};
-use super::keywords::{Block, Keyword};
+use super::bind::{flag, list, set, Binder, Block, Keyword};
 use super::missing;
 use super::parser::{Stmt, Word};
 use crate::config::model::{

@@ -159,6 +159,8 @@ pub struct VirtualServer {
     pub persistence_engine: Option<String>,
     /// Data path (our extension); `global_defs.fast_path` when absent.
     pub fast_path: Option<FastPath>,
+    /// Announce the address over BGP (our extension; needs `bgp_speaker`).
+    pub bgp_announce: Option<super::BgpAnnounce>,
     /// The real servers behind the service.
     pub real_server: Vec<RealServer>,
 }

@@ -1,6 +1,7 @@
 //! The configuration model shared by both front ends. Field names are the
 //! keepalived.conf keyword names, so the TOML form reads like keepalived.conf.
 
+mod bgp;
 mod lvs;
 mod values;
 mod vrrp;
@@ -9,6 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
+pub use bgp::{Bfd, BgpAnnounce, BgpSpeaker, Community, Neighbor};
 pub use lvs::{
     Checker, CheckerKind, GroupMember, RealServer, TunnelChecksum, TunnelKind, TunnelOptions, Url,
     VirtualServer, VirtualServerGroup,
@@ -37,6 +39,8 @@ pub struct Config {
     pub virtual_server_group: Vec<VirtualServerGroup>,
     /// Load-balanced services.
     pub virtual_server: Vec<VirtualServer>,
+    /// BGP announcement of virtual servers (our extension).
+    pub bgp_speaker: Option<BgpSpeaker>,
 }
 
 /// `global_defs { … }`.

@@ -2,6 +2,7 @@
 //! families, references between blocks and duplicates. Findings name field
 //! paths (`vrrp_instance.0.priority`); the front ends locate them.
 
+mod bgp;
 mod lvs;
 mod vrrp;
 
@@ -17,6 +18,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     let mut check = Check::default();
     vrrp::check(&mut check, config);
     lvs::check(&mut check, config);
+    bgp::check(&mut check, config);
     notify_fifos(&mut check, &config.global_defs);
     check.issues
 }
