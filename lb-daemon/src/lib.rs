@@ -3,6 +3,7 @@
 //! Data flows one way: [`config`] (keepalived.conf or TOML) is parsed and
 //! validated into one model, from which the daemon derives what it runs; the
 //! [`dataplane`] programmers consume that state.
+pub mod bgp;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -18,6 +18,7 @@
 pub mod daemon;
 pub mod dr;
 pub mod frames;
+pub mod frr;
 pub mod http;
 pub mod ipvs_lab;
 pub mod ipvsadm;
@@ -37,6 +38,7 @@ pub mod web;
 
 pub use daemon::{daemon_binary, Daemon};
 pub use dr::dr_lab;
+pub use frr::{Frr, FrrConf};
 pub use http::{block_on, block_on_in, http_get, in_netns, retry, wait_until};
 pub use ipvs_lab::IpvsLab;
 pub use keepalived::Keepalived;

@@ -48,6 +48,11 @@ const PACKAGES: &[&str] = &[
     // The metrics tests: promtool checks a scrape, a real Prometheus scrapes
     // the daemon (the package's own service is not started).
     "prometheus",
+    // BGP: BIRD 2, which lb-daemon runs as its child to announce VIPs, and
+    // FRR, the tests' router (its daemons started by the tests, never the
+    // package's service).
+    "bird2",
+    "frr",
 ];
 
 /// bpf-linker release that links for LLVM 22.

@@ -163,6 +163,24 @@ pub const TOOLS: &[Tool] = &[
         "metrics tests (a real Prometheus scraping the daemon)",
     ),
     tool(
+        "bird",
+        VERSION,
+        "Debian package bird2",
+        "BGP announcement (lb-daemon runs BIRD as its child) and its tests",
+    ),
+    tool(
+        "/usr/lib/frr/bgpd",
+        VERSION,
+        "Debian package frr",
+        "the BGP tests' router (with zebra and bfdd)",
+    ),
+    tool(
+        "vtysh",
+        Probe::Runs(&["--help"]),
+        "Debian package frr",
+        "the BGP tests (reading the router's routes and sessions)",
+    ),
+    tool(
         "ipvsadm",
         Probe::Present,
         "Debian package ipvsadm",

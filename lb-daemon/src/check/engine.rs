@@ -357,12 +357,25 @@ impl CheckerSnapshot {
 }
 
 /// Shared state of the engine's tasks.
-#[derive(Default)]
 struct Shared {
     statuses: Vec<Status>,
+    /// Virtual servers with a checker that has not made its first attempt.
+    unchecked: watch::Sender<BTreeSet<usize>>,
 }
 
 impl Shared {
+    /// A checker of virtual server `vs` made its first attempt: the server
+    /// leaves `unchecked` once all its running checkers have.
+    fn first_attempt_of(&mut self, vs: usize) {
+        let waiting = self
+            .statuses
+            .iter()
+            .any(|s| s.id.vs == vs && s.running && s.attempts == 0);
+        if !waiting {
+            self.unchecked.send_if_modified(|set| set.remove(&vs));
+        }
+    }
+
     /// Whether every checker of real server `id` is up.
     fn alive(&self, id: RealServerId) -> bool {
         self.statuses
@@ -376,6 +389,7 @@ impl Shared {
 pub struct CheckerEngine {
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Mutex<Shared>>,
+    unchecked: watch::Receiver<BTreeSet<usize>>,
 }
 
 impl CheckerEngine {
@@ -472,7 +486,12 @@ impl CheckerEngine {
                 last_duration: None,
             })
             .collect();
-        let shared = Arc::new(Mutex::new(Shared { statuses }));
+        let waiting: BTreeSet<usize> = specs.iter().map(|s| s.id.vs).collect();
+        let (unchecked_tx, unchecked) = watch::channel(waiting);
+        let shared = Arc::new(Mutex::new(Shared {
+            statuses,
+            unchecked: unchecked_tx,
+        }));
         let tasks = specs
             .into_iter()
             .enumerate()
@@ -491,7 +510,18 @@ impl CheckerEngine {
                 ))
             })
             .collect();
-        (CheckerEngine { tasks, shared }, rx)
+        let engine = CheckerEngine {
+            tasks,
+            shared,
+            unchecked,
+        };
+        (engine, rx)
+    }
+
+    /// The virtual servers some of whose checkers have not made their first
+    /// attempt yet (shrinks to empty as the first round completes).
+    pub fn unchecked(&self) -> watch::Receiver<BTreeSet<usize>> {
+        self.unchecked.clone()
     }
 
     /// Per real server and checker: kind, target, up/down, last change time
@@ -654,6 +684,7 @@ async fn run(
             status.consecutive_failures = state.consecutive_failures;
             status.attempts += 1;
             status.failures += u64::from(!success);
+            let first = status.attempts == 1;
             status.last_duration = Some(started.elapsed());
             if let Some(failure) = failure {
                 *status.failures_by_reason.entry(failure.reason).or_default() += 1;
@@ -662,6 +693,9 @@ async fn run(
             if status.up != state.up {
                 status.up = state.up;
                 status.last_change = Some(SystemTime::now());
+            }
+            if first {
+                shared.first_attempt_of(spec.id.vs);
             }
             (before, shared.alive(spec.id))
         };

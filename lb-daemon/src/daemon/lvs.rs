@@ -143,6 +143,11 @@ impl Lvs {
         }
     }
 
+    /// Virtual servers whose checkers have not all made a first attempt.
+    pub fn unchecked(&self) -> watch::Receiver<BTreeSet<usize>> {
+        self.checks.unchecked()
+    }
+
     /// Virtual and real servers and the alive ones, for one-line summaries.
     pub fn counts(&self) -> desired::Counts {
         self.desired.counts()

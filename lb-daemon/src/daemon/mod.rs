@@ -2,6 +2,7 @@
 //! signals (SIGTERM/SIGINT stop, SIGHUP re-reads the configuration, SIGUSR1,
 //! SIGUSR2 and the JSON signal write keepalived's dumps; see
 //! [`crate::signals`]), and the parts that run the configuration.
+mod bgp;
 mod dump;
 mod fast_path;
 mod lvs;
@@ -74,6 +75,8 @@ struct Running {
     ownership: Publisher,
     /// The XDP fast path, once a configuration asked for it.
     fast_path: Option<Reconciler>,
+    /// The BGP announcer, while a configuration has a `bgp_speaker`.
+    bgp: Option<crate::bgp::Announcer>,
     /// Where the maps are pinned (from the runtime directory).
     runtime_dir: PathBuf,
     /// What runs (-P, -C): each loaded configuration is cut to it.
@@ -140,9 +143,19 @@ impl Running {
                     let lvs = old
                         .reload(&self.config, self.ownership.subscribe(), &self.fifos)
                         .await;
+                    crate::bgp::standby(&self.config, &self.ownership);
                     self.follow_fast_path(&lvs);
                     self.lvs = Some(lvs);
                 }
+                bgp::reload(
+                    &mut self.bgp,
+                    &self.config,
+                    self.lvs.as_ref(),
+                    &self.ownership,
+                    &self.netlink,
+                    &self.runtime_dir,
+                )
+                .await;
                 info!("Configuration reloaded (generation {})", self.generation);
             }
             Err(e) => {
@@ -309,12 +322,15 @@ async fn serve(
         &tracking,
         notifier.clone(),
     );
+    crate::bgp::standby(&config, &ownership);
     let fast_path = lvs.as_ref().and_then(|lvs| {
         fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path())
     });
+    let config = Arc::new(config);
+    let bgp = bgp::start(&config, lvs.as_ref(), &ownership, &netlink, runtime.path()).await;
     let mut running = Running {
         path,
-        config: Arc::new(config),
+        config,
         generation: 1,
         loaded_at: SystemTime::now(),
         last_reload: None,
@@ -326,6 +342,7 @@ async fn serve(
         lvs,
         ownership,
         fast_path,
+        bgp,
         runtime_dir: runtime.path().to_owned(),
         subsystems: args.subsystems,
     };
@@ -365,6 +382,9 @@ async fn serve(
     control.stop();
     if let Some(metrics) = metrics {
         metrics.stop();
+    }
+    if let Some(bgp) = running.bgp.take() {
+        bgp.shutdown().await;
     }
     if let Some(lvs) = running.lvs.take() {
         lvs.shutdown().await;

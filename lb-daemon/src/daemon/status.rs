@@ -98,6 +98,7 @@ impl Running {
             "tracking": tracking,
             "lvs": null,
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
+            "bgp": self.bgp.as_ref().map(crate::bgp::Announcer::status),
         })
     }
 
