@@ -15,6 +15,7 @@
 //!
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
+pub mod bgp_lab;
 pub mod daemon;
 pub mod dr;
 pub mod frames;

@@ -10,154 +10,20 @@
 use std::{
     collections::BTreeSet,
     fs,
-    net::Ipv4Addr,
     path::PathBuf,
     time::{Duration, Instant},
 };
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{http_get, wait_until, Daemon, Frr, FrrConf, Lab, LabSpec, Netns};
+use lb_tests::{
+    bgp_lab::{BgpLab, BGP_VIP as VIP, DIRECTORS_AS},
+    http_get, Daemon, KeptAlive,
+};
 use nix::{
     sys::signal::{kill, Signal},
     unistd::Pid,
 };
 use serde_json::Value;
-
-/// The announced service address (outside the directors' LAN).
-const VIP: &str = "198.51.100.10";
-/// The router's AS and the directors'.
-const ROUTER_AS: u32 = 64512;
-const DIRECTORS_AS: u32 = 64513;
-const POLL: Duration = Duration::from_millis(20);
-
-/// The lab: the lab's client host is the router (on the directors' LAN),
-/// and a client namespace sits behind it on 203.0.113.0/24.
-struct BgpLab {
-    // Field order: the router's daemons stop before the namespaces go.
-    frr: Frr,
-    client: Netns,
-    lab: Lab,
-}
-
-impl BgpLab {
-    fn build() -> Result<BgpLab> {
-        let lab = Lab::new(LabSpec::web(2, 3))?;
-        let router = lab.client().ns();
-        router.sysctl(&[
-            ("net.ipv4.ip_forward", "1"),
-            ("net.ipv4.fib_multipath_hash_policy", "1"),
-        ])?;
-        let client = Netns::new("bgpcl")?;
-        router.ip(&[
-            "link",
-            "add",
-            "to-cl",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            client.name(),
-        ])?;
-        router.ip(&["addr", "add", "203.0.113.1/24", "dev", "to-cl"])?;
-        router.ip(&["link", "set", "to-cl", "up"])?;
-        client.ip(&["addr", "add", "203.0.113.2/24", "dev", "eth0"])?;
-        client.ip(&["link", "set", "eth0", "up"])?;
-        client.ip(&["route", "add", "default", "via", "203.0.113.1"])?;
-        let gateway = lab.client().ipv4().to_string();
-        for rs in lab.real_servers() {
-            rs.accept_vip_on_loopback(VIP)?;
-            rs.ns()
-                .ip(&["route", "add", "203.0.113.0/24", "via", &gateway])?;
-        }
-        let frr = Frr::start(
-            router,
-            &FrrConf {
-                asn: ROUTER_AS,
-                router_id: lab.client().ipv4(),
-                neighbors: lab.directors().map(|d| (d.ipv4(), DIRECTORS_AS)).collect(),
-                bfd_interval_ms: 100,
-            },
-        )?;
-        Ok(BgpLab { frr, client, lab })
-    }
-
-    /// A director's configuration: the speaker, and the service announced
-    /// while `min_healthy` of the three real servers pass TCP_CHECK.
-    fn config(&self, min_healthy: u32) -> String {
-        let reals: String = self
-            .lab
-            .real_servers()
-            .map(|rs| {
-                format!(
-                    "    real_server {} 80 {{\n        TCP_CHECK {{\n            connect_timeout 1\n            delay_loop 0.5\n        }}\n    }}\n",
-                    rs.ipv4()
-                )
-            })
-            .collect();
-        format!(
-            "bgp_speaker {{\n    local_as {DIRECTORS_AS}\n    interface eth0\n    hold_time 3\n    \
-             bfd {{\n        interval 100\n        multiplier 3\n    }}\n    neighbor {} {{\n        \
-             remote_as {ROUTER_AS}\n    }}\n}}\n\
-             virtual_server {VIP} 80 {{\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    \
-             fast_path xdp\n    bgp_announce {{\n        min_healthy {min_healthy}\n        \
-             drain 1\n        community {DIRECTORS_AS}:80\n    }}\n{reals}}}\n",
-            self.lab.client().ipv4()
-        )
-    }
-
-    /// The directors the router sends the address to now.
-    fn next_hops(&self) -> BTreeSet<Ipv4Addr> {
-        let out = self
-            .lab
-            .client()
-            .ns()
-            .ip(&["route", "show", VIP])
-            .unwrap_or_default();
-        let words: Vec<&str> = out.split_whitespace().collect();
-        words
-            .windows(2)
-            .filter(|w| w[0] == "via")
-            .filter_map(|w| w[1].parse().ok())
-            .collect()
-    }
-
-    fn wait_next_hops(&self, want: &[Ipv4Addr], what: &str, timeout: Duration) -> Result<()> {
-        let want: BTreeSet<Ipv4Addr> = want.iter().copied().collect();
-        wait_until(timeout, POLL, || self.next_hops() == want).with_context(|| {
-            format!(
-                "{what}: router has {:?}, want {want:?}\n{}",
-                self.next_hops(),
-                self.frr.logs()
-            )
-        })
-    }
-
-    fn directors(&self) -> Vec<Ipv4Addr> {
-        self.lab.directors().map(|d| d.ipv4()).collect()
-    }
-
-    /// Blocks (or unblocks) TCP port 80 of real server `n` for the
-    /// directors' checks.
-    fn block_checks(&self, n: usize, blocked: bool) -> Result<()> {
-        let ns = self.lab.real_server(n).ns();
-        if blocked {
-            ns.run(&["nft", "add table inet lbtest"])?;
-            ns.run(&[
-                "nft",
-                "add chain inet lbtest in { type filter hook input priority 0; }",
-            ])?;
-            ns.run(&[
-                "nft",
-                "add rule inet lbtest in tcp dport 80 ip saddr 192.0.2.0/24 drop",
-            ])?;
-        } else {
-            ns.run(&["nft", "delete table inet lbtest"])?;
-        }
-        Ok(())
-    }
-}
 
 fn start(
     bgp: &BgpLab,
@@ -165,8 +31,18 @@ fn start(
     n: usize,
     min_healthy: u32,
 ) -> Result<(Daemon, PathBuf)> {
+    start_with(bgp, dir, n, bgp.config(min_healthy))
+}
+
+/// Starts director `n` with `config`.
+fn start_with(
+    bgp: &BgpLab,
+    dir: &tempfile::TempDir,
+    n: usize,
+    config: String,
+) -> Result<(Daemon, PathBuf)> {
     let path = dir.path().join(format!("dir{n}.conf"));
-    fs::write(&path, bgp.config(min_healthy))?;
+    fs::write(&path, config)?;
     let daemon = Daemon::start(bgp.lab.director(n).ns(), &path, &format!("dir{n}"))?;
     Ok((daemon, path))
 }
@@ -178,7 +54,7 @@ fn announced(status: &Value) -> bool {
 
 #[test]
 fn directors_announce_withdraw_on_health_and_vanish_with_a_killed_daemon() -> Result<()> {
-    let bgp = BgpLab::build()?;
+    let bgp = BgpLab::build(2)?;
     let dir = tempfile::tempdir()?;
     let (d1, path1) = start(&bgp, &dir, 1, 3)?;
     let (d2, _) = start(&bgp, &dir, 2, 3)?;
@@ -259,5 +135,224 @@ fn directors_announce_withdraw_on_health_and_vanish_with_a_killed_daemon() -> Re
     );
     eprintln!("killed director's next hop dropped after {dropped:?}");
     drop(d2);
+    Ok(())
+}
+
+/// Counts, on the switch, the client's packets to the service that the
+/// router sends to each director (named counters `to_dir1`...).
+fn count_packets_to_directors(bgp: &BgpLab) -> Result<()> {
+    let switch = bgp.lab.switch();
+    switch.run(&["nft", "add table bridge lbtest"])?;
+    switch.run(&[
+        "nft",
+        "add chain bridge lbtest forwarded { type filter hook forward priority 0; }",
+    ])?;
+    for d in bgp.lab.directors() {
+        let name = format!("to_{}", d.role());
+        switch.run(&["nft", &format!("add counter bridge lbtest {name}")])?;
+        switch.run(&[
+            "nft",
+            &format!(
+                "add rule bridge lbtest forwarded oifname \"{}\" ip daddr {VIP} tcp dport 80 counter name \"{name}\"",
+                d.bridge_port()
+            ),
+        ])?;
+    }
+    Ok(())
+}
+
+/// The client's packets to the service the router sent to director `n`.
+fn packets_to(bgp: &BgpLab, n: usize) -> Result<u64> {
+    let name = format!("to_dir{n}");
+    let out =
+        bgp.lab
+            .switch()
+            .run(&["nft", "-j", &format!("list counter bridge lbtest {name}")])?;
+    let v: Value = serde_json::from_str(&out)?;
+    v["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|item| item["counter"]["packets"].as_u64())
+        .with_context(|| format!("no counter {name}: {out}"))
+}
+
+/// Opens `flows` new connections from the client, each one request.
+fn new_flows(bgp: &BgpLab, flows: usize) -> Result<()> {
+    for _ in 0..flows {
+        let url = format!("http://{VIP}/");
+        let (status, _) = http_get(bgp.client.name(), &url, Duration::from_secs(2))?;
+        ensure!(status == 200, "status {status}");
+    }
+    Ok(())
+}
+
+/// For each of `flows`: whether it answers from the real server it
+/// answered from before (`before`), without a reset.
+fn kept_each(flows: &mut [KeptAlive], before: &[String]) -> Vec<bool> {
+    flows
+        .iter_mut()
+        .zip(before)
+        .map(|(flow, was)| flow.ask().is_ok_and(|now| &now == was))
+        .collect()
+}
+
+/// How many of `flows` kept their real server (see [`kept_each`]).
+fn kept(flows: &mut [KeptAlive], before: &[String]) -> usize {
+    kept_each(flows, before).into_iter().filter(|k| *k).count()
+}
+
+#[test]
+fn three_directors_spread_flows_and_keep_them_when_one_leaves_or_joins() -> Result<()> {
+    const KEPT: usize = 200;
+    let bgp = BgpLab::build(3)?;
+    let dir = tempfile::tempdir()?;
+    let config = bgp.config_draining(1, 4);
+    let (d1, _) = start_with(&bgp, &dir, 1, config.clone())?;
+    let (d2, _) = start_with(&bgp, &dir, 2, config.clone())?;
+    let (mut d3, _) = start_with(&bgp, &dir, 3, config.clone())?;
+    let all = bgp.directors();
+    bgp.wait_next_hops(&all, "three directors announce", Duration::from_secs(20))?;
+    for d in [&d1, &d2, &d3] {
+        d.wait_status("announced", Duration::from_secs(10), announced)?;
+    }
+    // The directors' tables agree: every flow goes to the same real server
+    // whichever director the router picks.
+    let digests: BTreeSet<String> = [&d1, &d2, &d3]
+        .iter()
+        .map(|d| Ok(d.status()?["fast_path"]["services"][0]["table_digest"].to_string()))
+        .collect::<Result<_>>()?;
+    ensure!(
+        digests.len() == 1 && !digests.contains("null"),
+        "tables differ: {digests:?}"
+    );
+
+    // New flows spread over the three directors (router: L4 ECMP hash).
+    count_packets_to_directors(&bgp)?;
+    let counters = || {
+        (1..=3)
+            .map(|n| packets_to(&bgp, n))
+            .collect::<Result<Vec<_>>>()
+    };
+    let before = counters()?;
+    new_flows(&bgp, 600)?;
+    let after = counters()?;
+    let counts: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    let total: u64 = counts.iter().sum();
+    let shares: Vec<f64> = counts
+        .iter()
+        .map(|c| *c as f64 * 100.0 / total as f64)
+        .collect();
+    eprintln!("spread of 600 new flows over three directors (% of packets): {shares:.1?}");
+    for share in &shares {
+        ensure!((28.0..=38.0).contains(share), "spread {shares:.1?}");
+    }
+
+    // Long-lived connections, and which real server holds each.
+    let target = format!("{VIP}:80");
+    let mut flows = lb_tests::in_netns(bgp.client.name(), || {
+        (0..KEPT)
+            .map(|_| KeptAlive::open(&target))
+            .collect::<Result<Vec<_>>>()
+    })??;
+    let servers: Vec<String> = flows
+        .iter_mut()
+        .map(KeptAlive::ask)
+        .collect::<Result<_>>()?;
+
+    // A planned leave: director 3 stops (withdraw, drain, detach).
+    let leaving = Instant::now();
+    d3.signal(Signal::SIGTERM)?;
+    bgp.wait_next_hops(&all[..2], "director 3 withdrew", Duration::from_secs(5))?;
+    let withdrawn = leaving.elapsed();
+    // After convergence no packet reaches the withdrawn director, which
+    // still has its fast path attached (drain 4 s).
+    let quiet = packets_to(&bgp, 3)?;
+    new_flows(&bgp, 60)?;
+    let still = kept(&mut flows, &servers);
+    let late = packets_to(&bgp, 3)?;
+    ensure!(
+        late == quiet,
+        "{} packets reached the withdrawn director",
+        late - quiet
+    );
+    d3.stop()?;
+    let kept_leave = kept(&mut flows, &servers);
+    eprintln!("planned leave: route changed after {withdrawn:?}; {still}/{KEPT} then {kept_leave}/{KEPT} connections kept their real server");
+
+    // Director 3 joins again.
+    let (d3, _) = start_with(&bgp, &dir, 3, config)?;
+    bgp.wait_next_hops(&all, "director 3 joined", Duration::from_secs(20))?;
+    let kept_join = kept(&mut flows, &servers);
+    eprintln!("join: {kept_join}/{KEPT} kept");
+
+    // A real server fails its checks: every director drops it from its
+    // Maglev table; flows on the other real servers stay put.
+    let failed = bgp.lab.real_server(3).role().to_owned();
+    bgp.block_checks(3, true)?;
+    for d in [&d1, &d2, &d3] {
+        d.wait_status("rs3 down", Duration::from_secs(10), |s| {
+            s["lvs"]["virtual_servers"][0]["real_servers"][2]["up"] == false
+        })?;
+    }
+    let elsewhere: Vec<usize> = (0..KEPT).filter(|i| servers[*i] != failed).collect();
+    let now = kept_each(&mut flows, &servers);
+    let stayed = elsewhere.iter().filter(|i| now[**i]).count();
+    eprintln!(
+        "real server down: {stayed}/{} connections on the other real servers stayed put",
+        elsewhere.len()
+    );
+    // All real servers down: the address is withdrawn everywhere, and
+    // announced again when they return.
+    for n in 1..=2 {
+        bgp.block_checks(n, true)?;
+    }
+    bgp.wait_next_hops(
+        &[],
+        "withdrawn with every real server down",
+        Duration::from_secs(15),
+    )?;
+    for n in 1..=3 {
+        bgp.block_checks(n, false)?;
+    }
+    bgp.wait_next_hops(&all, "announced again", Duration::from_secs(20))?;
+    // min_healthy 1 announces with the first real server back: wait until
+    // every director has all three again (their tables are then the same).
+    for d in [&d1, &d2, &d3] {
+        d.wait_status("every real server up", Duration::from_secs(10), |s| {
+            let reals = &s["lvs"]["virtual_servers"][0]["real_servers"];
+            (0..3).all(|i| reals[i]["up"] == true)
+        })?;
+    }
+
+    // Director 2 is killed.
+    let pid = d2.status()?["pid"].as_i64().context("no pid")? as i32;
+    let killed = Instant::now();
+    kill(Pid::from_raw(pid), Signal::SIGKILL)?;
+    bgp.wait_next_hops(
+        &[all[0], all[2]],
+        "the killed director dropped",
+        Duration::from_secs(5),
+    )?;
+    let dropped = killed.elapsed();
+    let now = kept_each(&mut flows, &servers);
+    // Flows of the failed real server were reset by design: count the rest.
+    let kept_kill = elsewhere.iter().filter(|i| now[**i]).count();
+    eprintln!(
+        "kill -9: next hop dropped after {dropped:?}; {kept_kill}/{} kept",
+        elsewhere.len()
+    );
+
+    for (what, n) in [
+        ("during the planned leave", still),
+        ("after the planned leave", kept_leave),
+        ("after the join", kept_join),
+    ] {
+        ensure!(
+            n * 100 >= KEPT * 99,
+            "{what}: only {n}/{KEPT} connections kept their real server"
+        );
+    }
+    drop(d3);
     Ok(())
 }

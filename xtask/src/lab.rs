@@ -15,7 +15,7 @@ use anyhow::{ensure, Context, Result};
 use lb_tests::{cleanup_current_process, http_get, wait_until, Daemon, Lab};
 use nix::sys::signal::Signal;
 
-use crate::{cmd, ebpf, setup};
+use crate::{cmd, ebpf, lab_bgp, setup};
 
 /// The directors' configurations, embedded so the lab runs from any checkout
 /// state; they are ordinary keepalived.conf files under `examples/lab/`.
@@ -24,8 +24,9 @@ const DIRECTOR_CONFIGS: [&str; 2] = [
     include_str!("../../examples/lab/dir2.conf"),
 ];
 
-/// Runs the lab; `hold` bounds how long it stays up (None: until Ctrl-C).
-pub fn run(hold: Option<Duration>) -> Result<()> {
+/// Runs the lab (with `bgp`, the active-active one of [`lab_bgp`]);
+/// `hold` bounds how long it stays up (None: until Ctrl-C).
+pub fn run(hold: Option<Duration>, bgp: bool) -> Result<()> {
     // First, before any thread exists: Ctrl-C removes every lab namespace.
     lb_tests::install_cleanup_on_signals()?;
     lb_tests::install_panic_cleanup_hook();
@@ -38,7 +39,10 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
             .args(["build", "-p", "lb-daemon"]),
     )?;
     if lb_daemon::dataplane::xdp::embedded_object().is_err() {
-        return rerun_with_the_xdp_object(hold);
+        return rerun_with_the_xdp_object(hold, bgp);
+    }
+    if bgp {
+        return lab_bgp::run(hold);
     }
 
     cmd::step("building the lab: switch, client, dir1, dir2, rs1-rs3");
@@ -77,6 +81,12 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
     wait_master(&lab, &daemons, 0)?;
     print_directors(&lab, &daemons)?;
 
+    hold_up(hold);
+    tear_down(daemons, lab)
+}
+
+/// Keeps the lab up for `hold`, or until Ctrl-C.
+pub fn hold_up(hold: Option<Duration>) {
     match hold {
         Some(d) => thread::sleep(d),
         None => {
@@ -86,6 +96,11 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
             }
         }
     }
+}
+
+/// Stops `daemons` (each must exit cleanly), removes `lab` and checks that
+/// nothing is left.
+pub fn tear_down(daemons: Vec<Daemon>, lab: Lab) -> Result<()> {
     cmd::step("tearing the lab down");
     for mut d in daemons {
         let status = d.stop()?;
@@ -112,7 +127,7 @@ const RERUN: &str = "LB_LAB_RERUN";
 /// and the lab needs the object in this process (the directors' bridge
 /// ports run its XDP_PASS program): run the lab again through cargo, which
 /// rebuilds xtask with the object now built.
-fn rerun_with_the_xdp_object(hold: Option<Duration>) -> Result<()> {
+fn rerun_with_the_xdp_object(hold: Option<Duration>, bgp: bool) -> Result<()> {
     ensure!(
         std::env::var_os(RERUN).is_none(),
         "xtask was rebuilt but still has no XDP object embedded"
@@ -124,6 +139,9 @@ fn rerun_with_the_xdp_object(hold: Option<Duration>) -> Result<()> {
         .env(RERUN, "1");
     if let Some(hold) = hold {
         lab.args(["--hold", &hold.as_secs().to_string()]);
+    }
+    if bgp {
+        lab.arg("--bgp");
     }
     cmd::run(&mut lab)
 }

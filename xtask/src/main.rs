@@ -9,6 +9,7 @@ mod fuzz;
 mod guest;
 mod keepalived;
 mod lab;
+mod lab_bgp;
 mod setup;
 mod test;
 mod tools;
@@ -91,6 +92,10 @@ enum Task {
         /// Tear down after this many seconds instead of waiting for Ctrl-C.
         #[arg(long)]
         hold: Option<u64>,
+        /// The active-active lab instead: an FRR router, three directors
+        /// announcing over BGP, ECMP.
+        #[arg(long)]
+        bgp: bool,
     },
     /// Regenerate keepalived's keyword list and sample configurations from
     /// its sources (a checkout or a bare git directory).
@@ -138,7 +143,7 @@ fn main() -> Result<()> {
                 seed,
             })
         }
-        Task::Lab { hold } => lab::run(hold.map(Duration::from_secs)),
+        Task::Lab { hold, bgp } => lab::run(hold.map(Duration::from_secs), bgp),
         Task::Deb => deb::run().map(drop),
         Task::KeepalivedImport { source } => keepalived::run(&source),
     }

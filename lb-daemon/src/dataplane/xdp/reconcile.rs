@@ -21,9 +21,11 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use super::{
+    digest::table_digest,
     loader::unpin,
     plan::{plan, Plan, PlannedBackend},
     resolve::{resolve, Resolution},
+    tables::Member,
     Backend, FastPath, Programmer, XdpAttachMode, SLOT_QUIET,
 };
 use crate::{
@@ -431,10 +433,22 @@ impl Loop {
                 "traffic": traffic(&mut self.programmer, real_id, true),
             }));
         }
+        let members: Vec<Member> = planned
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Member {
+                real: i as u32,
+                weight: b.weight,
+                addr: b.addr,
+                port: b.port,
+            })
+            .collect();
         json!({
             "service": planned.label,
             "scheduler": format!("{:?}", planned.sched).to_lowercase(),
             "interface": planned.interface,
+            "table_digest": table_digest(planned.sched, &members),
             "traffic": service_traffic,
             "backends": backends,
         })
