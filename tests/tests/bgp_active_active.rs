@@ -17,7 +17,7 @@ use std::{
 use anyhow::{ensure, Context, Result};
 use lb_tests::{
     bgp_lab::{BgpLab, BGP_VIP as VIP, DIRECTORS_AS},
-    http_get, Daemon, KeptAlive,
+    http_get, promtool_check, Daemon, KeptAlive,
 };
 use nix::{
     sys::signal::{kill, Signal},
@@ -56,7 +56,14 @@ fn announced(status: &Value) -> bool {
 fn directors_announce_withdraw_on_health_and_vanish_with_a_killed_daemon() -> Result<()> {
     let bgp = BgpLab::build(2)?;
     let dir = tempfile::tempdir()?;
-    let (d1, path1) = start(&bgp, &dir, 1, 3)?;
+    let path1 = dir.path().join("dir1.conf");
+    fs::write(&path1, bgp.config(3))?;
+    let d1 = Daemon::start_with(
+        bgp.lab.director(1).ns(),
+        &path1,
+        "dir1",
+        &["--metrics-listen", "127.0.0.1:9650"],
+    )?;
     let (d2, _) = start(&bgp, &dir, 2, 3)?;
     let both = bgp.directors();
     bgp.wait_next_hops(&both, "both directors announce", Duration::from_secs(20))?;
@@ -70,6 +77,30 @@ fn directors_announce_withdraw_on_health_and_vanish_with_a_killed_daemon() -> Re
             s["fast_path"]["interfaces"][0]["attached"] == true
         })?;
     }
+    // The announcement, the session and the table are in /metrics too.
+    let (_, scrape) = http_get(
+        bgp.lab.director(1).ns_name(),
+        "http://127.0.0.1:9650/metrics",
+        Duration::from_secs(5),
+    )?;
+    for line in [
+        format!("lb_bgp_announced{{prefix=\"{VIP}/32\"}} 1"),
+        format!(
+            "lb_bgp_session_established{{neighbor=\"{}\"}} 1",
+            bgp.lab.client().ipv4()
+        ),
+        format!(
+            "lb_bgp_bfd_up{{neighbor=\"{}\"}} 1",
+            bgp.lab.client().ipv4()
+        ),
+        "lb_xdp_table_info{".to_owned(),
+    ] {
+        ensure!(
+            scrape.contains(&line),
+            "{line} not in the scrape:\n{scrape}"
+        );
+    }
+    promtool_check(&scrape)?;
     let route = bgp.frr.json(&format!("show ip route {VIP}"))?;
     let communities = bgp.frr.vtysh(&format!("show bgp ipv4 unicast {VIP}"))?;
     ensure!(

@@ -31,6 +31,11 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
         "Bytes the XDP fast path forwarded for the service.",
         Kind::Counter,
     );
+    let mut table = Family::new(
+        "lb_xdp_table_info",
+        "The service's scheduling table: its scheduler and digest (directors with the same digest send every flow to the same real server); always 1.",
+        Kind::Gauge,
+    );
     let mut rs_packets = Family::new(
         "lb_xdp_backend_packets",
         "Packets the XDP fast path forwarded to the real server.",
@@ -67,6 +72,18 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
             svc_packets.push(&l, p);
             svc_bytes.push(&l, b);
         }
+        if let Some(digest) = s["table_digest"].as_str() {
+            let info = labels([
+                ("vip", service.vip.clone()),
+                ("proto", service.proto.to_string()),
+                (
+                    "scheduler",
+                    s["scheduler"].as_str().unwrap_or_default().to_owned(),
+                ),
+                ("digest", digest.to_owned()),
+            ]);
+            table.push(&info, 1u64);
+        }
         for b in s["backends"].as_array().into_iter().flatten() {
             let Some(addr) = real_addr(b) else { continue };
             let l = labels([
@@ -88,6 +105,7 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
         capacity,
         svc_packets,
         svc_bytes,
+        table,
         rs_packets,
         rs_bytes,
     ]
@@ -105,6 +123,7 @@ mod tests {
             "state": "running", "flow_capacity": 262144,
             "interfaces": [{"name": "eth1", "attached": true}, {"name": "eth2", "attached": false}],
             "services": [{"service": "UDP [2001:db8::1]:53", "traffic": {"packets": 4, "bytes": 400},
+                "scheduler": "mh", "table_digest": "80f464b82b8f273c",
                 "backends": [{"address": "2001:db8::2", "port": 53, "traffic": {"packets": 4, "bytes": 400}},
                              {"address": "2001:db8::3", "port": 53, "traffic": null}]}],
         });
@@ -113,6 +132,7 @@ mod tests {
             "lb_xdp_attached{interface=\"eth1\"} 1\n",
             "lb_xdp_attached{interface=\"eth2\"} 0\n",
             "lb_xdp_flow_table_capacity 262144\n",
+            "lb_xdp_table_info{vip=\"[2001:db8::1]:53\",proto=\"17\",scheduler=\"mh\",digest=\"80f464b82b8f273c\"} 1\n",
             "lb_xdp_service_packets_total{vip=\"[2001:db8::1]:53\",proto=\"17\"} 4\n",
             "lb_xdp_backend_bytes_total{vip=\"[2001:db8::1]:53\",addr=\"[2001:db8::2]:53\",proto=\"17\"} 400\n",
         ] {

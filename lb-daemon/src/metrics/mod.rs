@@ -7,6 +7,7 @@
 //! [`Server`] serves it on a thread of its own; each scrape asks the daemon
 //! for its status document (as `lb-daemon status` does) and renders it on
 //! that thread, so a scrape never runs on the VRRP engine's thread.
+mod bgp;
 mod checks;
 mod daemon;
 mod family;
@@ -49,6 +50,7 @@ pub fn families(status: &Value) -> Vec<Family> {
     ));
     all.extend(checks::families(&status["lvs"]));
     all.extend(fast_path::families(&status["fast_path"]));
+    all.extend(bgp::families(&status["bgp"]));
     all.extend(process::families());
     all
 }

@@ -160,6 +160,22 @@ virtual_server 192.0.2.10 80 {
     }
 
     #[test]
+    fn the_toml_form_holds_the_same_model() {
+        use crate::config::{parse_toml_str, to_toml};
+        let config = parse_keepalived_str(CONF, Path::new("k.conf"))
+            .unwrap()
+            .config;
+        let toml = to_toml(&config);
+        assert!(toml.contains("[bgp_speaker]"), "{toml}");
+        assert!(
+            toml.contains("community = [\"64513:100\", \"64513:200\"]"),
+            "{toml}"
+        );
+        let back = parse_toml_str(&toml, Path::new("k.toml")).unwrap().config;
+        assert_eq!(back, config);
+    }
+
+    #[test]
     fn bad_words_name_the_line() {
         let conf = CONF.replace("64513:200", "64513:x");
         let err = parse_keepalived_str(&conf, Path::new("k.conf")).unwrap_err();
