@@ -133,6 +133,31 @@ fn directors_announce_withdraw_on_health_and_vanish_with_a_killed_daemon() -> Re
     );
     ensure!(bgp.next_hops().len() == 2, "the reload withdrew the route");
 
+    // Tracking: a reload makes director 1's announcement follow a tracked
+    // file (an operator's maintenance switch); a non-zero value withdraws.
+    let switch = dir.path().join("maintenance");
+    fs::write(&switch, "0\n")?;
+    let tracked = bgp.config(3).replacen(
+        "bgp_announce {\n",
+        "bgp_announce {\n        track_file {\n            maintenance\n        }\n",
+        1,
+    );
+    let text = format!(
+        "track_file maintenance {{\n    file {}\n    weight 0\n}}\n{tracked}",
+        switch.display()
+    );
+    fs::write(&path1, text)?;
+    d1.signal(Signal::SIGHUP)?;
+    d1.wait_for_log("(generation 3)", Duration::from_secs(10))?;
+    fs::write(&switch, "1\n")?;
+    bgp.wait_next_hops(
+        &both[1..],
+        "dir1 withdrew for its tracked file",
+        Duration::from_secs(10),
+    )?;
+    fs::write(&switch, "0\n")?;
+    bgp.wait_next_hops(&both, "dir1 announced again", Duration::from_secs(10))?;
+
     // One real server fails its checks: below min_healthy 3, both withdraw.
     bgp.block_checks(3, true)?;
     bgp.wait_next_hops(&[], "withdrawn below min_healthy", Duration::from_secs(15))?;

@@ -49,6 +49,8 @@ pub struct Follow {
     pub desired: watch::Receiver<DesiredState>,
     /// Virtual servers whose checkers have not all made a first attempt.
     pub unchecked: watch::Receiver<BTreeSet<usize>>,
+    /// Virtual servers whose `bgp_announce` tracking is in FAULT.
+    pub failing: watch::Receiver<BTreeSet<usize>>,
 }
 
 /// The running announcer.
@@ -240,6 +242,7 @@ impl State {
                 }
                 Ok(()) = follow.desired.changed() => {}
                 Ok(()) = follow.unchecked.changed() => {}
+                Ok(()) = follow.failing.changed() => {}
                 Ok(()) = owned.changed() => {}
                 () = async {
                     match next_drain {
@@ -262,6 +265,7 @@ impl State {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let unchecked = follow.unchecked.borrow().clone();
+        let failing = follow.failing.borrow().clone();
         let wanted = {
             let desired = follow.desired.borrow();
             plan::wanted(
@@ -270,6 +274,7 @@ impl State {
                     desired: &desired,
                     ownership: &vrrp,
                     unchecked: &unchecked,
+                    failing: &failing,
                     announced: &self.announced,
                     running_for: self.started.elapsed(),
                 },

@@ -84,6 +84,8 @@ pub struct Inputs<'a> {
     /// Virtual servers some of whose checkers have not made a first
     /// attempt.
     pub unchecked: &'a BTreeSet<usize>,
+    /// Virtual servers whose `bgp_announce` tracking is in FAULT.
+    pub failing: &'a BTreeSet<usize>,
     /// Prefixes announced now.
     pub announced: &'a BTreeSet<IpNet>,
     /// Time since the announcer started.
@@ -115,6 +117,9 @@ fn ready(s: &Announced, inputs: &Inputs) -> Result<(), String> {
     let min = s.settings.min_healthy.unwrap_or(DEFAULT_MIN_HEALTHY) as usize;
     if healthy < min {
         return Err(format!("{healthy} of {min} real servers needed are up"));
+    }
+    if inputs.failing.contains(&s.vs) {
+        return Err("a tracked script, interface or file fails".into());
     }
     if !inputs.announced.contains(&s.prefix) {
         if inputs.unchecked.contains(&s.vs) {
@@ -191,10 +196,13 @@ virtual_server 192.0.2.10 443 {
             desired,
             ownership,
             unchecked,
+            failing: &NONE,
             announced,
             running_for: Duration::from_secs(10),
         }
     }
+
+    static NONE: BTreeSet<usize> = BTreeSet::new();
 
     fn vip() -> IpNet {
         "192.0.2.10/32".parse().unwrap()
@@ -247,6 +255,26 @@ virtual_server 192.0.2.10 443 {
             &inputs(&desired, &ownership, &unchecked, &announced_now),
         );
         assert_eq!(plan[&vip()], Ok(()));
+    }
+
+    #[test]
+    fn failing_tracking_withdraws() {
+        let config = config(CONF);
+        let services = announced(&config);
+        let desired = desired::channel(&config).0.snapshot().desired();
+        let (none, nothing) = (BTreeSet::new(), BTreeSet::new());
+        let ownership = Ownership::new();
+        let with = |failing: &BTreeSet<usize>| {
+            let inputs = Inputs {
+                failing,
+                ..inputs(&desired, &ownership, &none, &nothing)
+            };
+            wanted(&services, &inputs)[&vip()].clone()
+        };
+        assert!(with(&BTreeSet::from([0, 1]))
+            .unwrap_err()
+            .contains("tracked"));
+        assert_eq!(with(&BTreeSet::from([0])), Ok(()));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The BGP announcer in the running daemon: started when the configuration
 //! has a `bgp_speaker` (and the checkers run), following reloads, stopped
 //! before the fast path so that routes are withdrawn and drained first.
-use std::{path::Path, sync::Arc};
+use std::{collections::BTreeSet, path::Path, sync::Arc};
 
+use futures::future::select_all;
+use tokio::sync::watch;
 use tracing::{error, info};
 
 use super::lvs::Lvs;
@@ -11,15 +13,47 @@ use crate::{
     config::Config,
     netlink::Netlink,
     state::ownership::Publisher,
+    track::{plan::announce_name, Tracking, Verdict},
 };
 
-/// What the announcer follows for `config`, run by `lvs`.
-fn follow(config: &Arc<Config>, lvs: &Lvs) -> Follow {
+/// What the announcer follows for `config`, run by `lvs` and tracked by
+/// `tracking`.
+fn follow(config: &Arc<Config>, lvs: &Lvs, tracking: &Tracking) -> Follow {
     Follow {
         config: Arc::clone(config),
         desired: lvs.desired(),
         unchecked: lvs.unchecked(),
+        failing: failing(config, tracking),
     }
+}
+
+/// The virtual servers whose `bgp_announce` tracking is in FAULT, kept up
+/// to date by a task that ends with the trackers (on a reload).
+fn failing(config: &Config, tracking: &Tracking) -> watch::Receiver<BTreeSet<usize>> {
+    let mut verdicts: Vec<(usize, watch::Receiver<Verdict>)> = (0..config.virtual_server.len())
+        .filter_map(|vs| Some((vs, tracking.subscribe(&announce_name(vs))?)))
+        .collect();
+    let now = |verdicts: &[(usize, watch::Receiver<Verdict>)]| -> BTreeSet<usize> {
+        verdicts
+            .iter()
+            .filter(|(_, v)| v.borrow().fault)
+            .map(|(vs, _)| *vs)
+            .collect()
+    };
+    let (tx, rx) = watch::channel(now(&verdicts));
+    if !verdicts.is_empty() {
+        tokio::spawn(async move {
+            loop {
+                let changes = verdicts.iter_mut().map(|(_, v)| Box::pin(v.changed()));
+                if select_all(changes).await.0.is_err() {
+                    return;
+                }
+                let set = now(&verdicts);
+                tx.send_if_modified(|old| std::mem::replace(old, set.clone()) != set);
+            }
+        });
+    }
+    rx
 }
 
 /// Starts the announcer when `config` asks for one; an announcer that
@@ -27,6 +61,7 @@ fn follow(config: &Arc<Config>, lvs: &Lvs) -> Follow {
 pub(super) async fn start(
     config: &Arc<Config>,
     lvs: Option<&Lvs>,
+    tracking: &Tracking,
     ownership: &Publisher,
     netlink: &Netlink,
     runtime_dir: &Path,
@@ -34,7 +69,7 @@ pub(super) async fn start(
     let lvs = lvs?;
     config.bgp_speaker.as_ref()?;
     match Announcer::start(
-        follow(config, lvs),
+        follow(config, lvs, tracking),
         ownership.clone(),
         netlink.clone(),
         runtime_dir,
@@ -58,19 +93,20 @@ pub(super) async fn reload(
     slot: &mut Option<Announcer>,
     config: &Arc<Config>,
     lvs: Option<&Lvs>,
+    tracking: &Tracking,
     ownership: &Publisher,
     netlink: &Netlink,
     runtime_dir: &Path,
 ) {
     match (slot.as_ref(), lvs) {
         (Some(announcer), Some(lvs)) if config.bgp_speaker.is_some() => {
-            announcer.follow(follow(config, lvs)).await;
+            announcer.follow(follow(config, lvs, tracking)).await;
         }
         (Some(_), _) => {
             if let Some(announcer) = slot.take() {
                 announcer.shutdown().await;
             }
         }
-        (None, _) => *slot = start(config, lvs, ownership, netlink, runtime_dir).await,
+        (None, _) => *slot = start(config, lvs, tracking, ownership, netlink, runtime_dir).await,
     }
 }

@@ -151,6 +151,7 @@ impl Running {
                     &mut self.bgp,
                     &self.config,
                     self.lvs.as_ref(),
+                    &self.tracking,
                     &self.ownership,
                     &self.netlink,
                     &self.runtime_dir,
@@ -327,7 +328,15 @@ async fn serve(
         fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path())
     });
     let config = Arc::new(config);
-    let bgp = bgp::start(&config, lvs.as_ref(), &ownership, &netlink, runtime.path()).await;
+    let bgp = bgp::start(
+        &config,
+        lvs.as_ref(),
+        &tracking,
+        &ownership,
+        &netlink,
+        runtime.path(),
+    )
+    .await;
     let mut running = Running {
         path,
         config,

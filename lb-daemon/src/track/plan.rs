@@ -62,13 +62,51 @@ pub struct InstancePlan {
     pub tracks: Vec<Track>,
 }
 
-/// The plans of all instances in `config`.
+/// The plans of all instances in `config`, and of every `bgp_announce`
+/// that tracks something (named by [`announce_name`]).
 pub fn plans(config: &Config) -> Vec<InstancePlan> {
-    config
+    let instances = config
         .vrrp_instance
         .iter()
-        .map(|instance| plan(config, instance))
-        .collect()
+        .map(|instance| plan(config, instance));
+    instances.chain(announce_plans(config)).collect()
+}
+
+/// The tracking verdict name of virtual server `vs`'s `bgp_announce`.
+pub fn announce_name(vs: usize) -> String {
+    format!("bgp_announce of virtual_server {vs}")
+}
+
+/// A `bgp_announce` tracks like an instance whose every weight is 0: any
+/// tracked object down means FAULT, that is, withdraw.
+fn announce_plans(config: &Config) -> impl Iterator<Item = InstancePlan> + '_ {
+    config
+        .virtual_server
+        .iter()
+        .enumerate()
+        .filter_map(|(vs, server)| {
+            let announce = server.bgp_announce.as_ref()?;
+            let unweighted = |refs: &[TrackRef]| -> Vec<TrackRef> {
+                refs.iter()
+                    .map(|r| TrackRef {
+                        weight: Some(0),
+                        ..r.clone()
+                    })
+                    .collect()
+            };
+            let instance = VrrpInstance {
+                name: announce_name(vs),
+                track_script: unweighted(&announce.track_script),
+                track_interface: unweighted(&announce.track_interface),
+                track_file: unweighted(&announce.track_file),
+                dont_track_primary: true,
+                ..VrrpInstance::default()
+            };
+            let tracked = !instance.track_script.is_empty()
+                || !instance.track_interface.is_empty()
+                || !instance.track_file.is_empty();
+            tracked.then(|| plan(config, &instance))
+        })
 }
 
 fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {

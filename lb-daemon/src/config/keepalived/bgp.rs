@@ -5,7 +5,7 @@ use std::{net::IpAddr, path::PathBuf};
 use ipnet::IpNet;
 
 use super::args::{ArgError, FromArgs, FromWord};
-use super::bind::{flag, set, Binder, Block, Keyword};
+use super::bind::{flag, list, set, Binder, Block, Keyword};
 use super::parser::{Stmt, Word};
 use crate::config::model::{
     Bfd, BgpAnnounce, BgpSpeaker, Community, Config, Neighbor, VirtualServer,
@@ -79,6 +79,9 @@ static ANNOUNCE: Block<BgpAnnounce> = Block {
         set!(drain),
         set!(announce_delay),
         flag!(only_while_master),
+        list!(track_script),
+        list!(track_interface),
+        list!(track_file),
     ],
     refused: &[],
     ignored: &[],

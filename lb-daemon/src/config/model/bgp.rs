@@ -6,6 +6,8 @@ use std::{fmt, net::IpAddr, net::Ipv4Addr, path::PathBuf, str::FromStr};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::TrackRef;
+
 /// `bgp_speaker { … }`: this director's BGP identity and neighbours.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -90,6 +92,13 @@ pub struct BgpAnnounce {
     /// Announce only while this director is VRRP MASTER of the address (the
     /// address must then be a VIP of a `vrrp_instance`).
     pub only_while_master: bool,
+    /// `vrrp_script`s that must pass for the address to be announced
+    /// (weights do not apply: any failure withdraws).
+    pub track_script: Vec<TrackRef>,
+    /// Interfaces that must be up.
+    pub track_interface: Vec<TrackRef>,
+    /// `track_file`s whose value must be 0 (or not, with `reverse`).
+    pub track_file: Vec<TrackRef>,
 }
 
 /// A standard BGP community, `ASN:VALUE`.

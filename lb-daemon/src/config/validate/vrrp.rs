@@ -71,6 +71,19 @@ pub(super) fn check(check: &mut Check, config: &Config) {
             }
         }
     }
+    for (i, server) in config.virtual_server.iter().enumerate() {
+        if let Some(announce) = &server.bgp_announce {
+            known.tracks(
+                check,
+                &format!("virtual_server.{i}.bgp_announce"),
+                [
+                    &announce.track_script,
+                    &announce.track_interface,
+                    &announce.track_file,
+                ],
+            );
+        }
+    }
     let instances = names(&config.vrrp_instance, |i| &i.name);
     let mut seen = HashSet::new();
     let mut member_of = HashMap::new();
