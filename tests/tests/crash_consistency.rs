@@ -1,7 +1,17 @@
 //! Crash consistency: `kill -9` at any moment, then a start, converges as if
 //! the daemon had stopped cleanly. dir1 runs a VRRP instance and an `rr`
-//! fast-path DR service over three real servers.
-use std::{fs, time::Duration};
+//! fast-path DR service over three real servers; dir2 is a peer of the same
+//! virtual router whose priority (above or below dir1's) decides in each
+//! round who should own the VIP. Each round kills dir1 at a random moment
+//! of its startup, of a reload (SIGHUP with a changed address list) or of
+//! steady state, starts it again in the same runtime directory and checks
+//! the converged state (see [`lb_tests::crash::check`]); connections
+//! established through dir1's fast path before the kill keep their real
+//! server after it.
+//!
+//! `LB_CRASH_SEED` replays a run (the seed is printed); `LB_CRASH_ROUNDS`
+//! runs more rounds than the default 20.
+use std::{fs, path::Path, thread, time::Duration};
 
 use anyhow::{ensure, Context, Result};
 use lb_tests::{
@@ -9,15 +19,56 @@ use lb_tests::{
     daemon::runtime_dir,
     dr_lab, in_netns, retry, wait_until, Daemon, KeptAlive, Lab, VrrpConf, VIP,
 };
+use nix::sys::signal::Signal;
 
 /// The second address some configurations give dir1's instance.
 const VIP2: &str = "192.0.2.51";
 /// Every address dir1's instance is ever given.
 const ALL_VIPS: [&str; 2] = [VIP, VIP2];
-/// dir1's priority.
+/// dir1's priority; the peer's is above or below it.
 const PRIORITY: u8 = 150;
+/// The default seed (override with `LB_CRASH_SEED`).
+const SEED: u64 = 0x16_c4a5_0001;
 /// Connections kept open through dir1's fast path across a kill.
 const FLOWS: usize = 6;
+
+/// A small deterministic generator (splitmix64): the run is a function of
+/// the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A delay of up to `max_ms` milliseconds.
+    fn delay(&mut self, max_ms: u64) -> Duration {
+        Duration::from_millis(self.below(max_ms + 1))
+    }
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64> {
+    match std::env::var(name) {
+        Ok(v) => {
+            let v = v.trim();
+            let parsed = match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => v.parse(),
+            };
+            parsed.with_context(|| format!("{name}={v}: not a number"))
+        }
+        Err(_) => Ok(default),
+    }
+}
 
 /// dir1's addresses: the VIP, and [`VIP2`] with `two`.
 fn vips(two: bool) -> &'static [&'static str] {
@@ -54,6 +105,20 @@ fn dir1_config(lab: &Lab, vips: &[&str]) -> String {
         "{}virtual_server {VIP} 80 {{\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    fast_path xdp\n{reals}}}\n",
         vrrp.render()
     )
+}
+
+/// The peer's configuration: the same virtual router, no service.
+fn peer_config(priority: u8) -> String {
+    VrrpConf::fast("BACKUP", priority).render()
+}
+
+/// The priority the peer runs with when it should own the VIP or not.
+fn peer_priority(high: bool) -> u8 {
+    if high {
+        PRIORITY + 50
+    } else {
+        PRIORITY - 50
+    }
 }
 
 /// Connections opened through the fast path and the real server each
@@ -97,6 +162,191 @@ impl Flows {
         );
         Ok(())
     }
+}
+
+/// Where in its life dir1 is killed.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// While it starts (after a random delay).
+    Startup,
+    /// While it reloads a changed configuration.
+    Reload,
+    /// In steady state.
+    Steady,
+}
+
+/// The lab and everything the rounds change.
+struct Run<'a> {
+    lab: &'a Lab,
+    runtime: &'a Path,
+    dir1_path: std::path::PathBuf,
+    peer_path: std::path::PathBuf,
+    dir1: Option<Daemon>,
+    peer: Daemon,
+    two_vips: bool,
+    peer_high: bool,
+    peer_generation: u64,
+}
+
+impl Run<'_> {
+    fn dir1(&self) -> &Daemon {
+        self.dir1.as_ref().expect("dir1 runs between rounds")
+    }
+
+    fn expected(&self) -> Expected<'static> {
+        Expected {
+            owner: !self.peer_high,
+            vips: vips(self.two_vips),
+            all_vips: &ALL_VIPS,
+        }
+    }
+
+    fn write_dir1(&self) -> Result<()> {
+        Ok(fs::write(
+            &self.dir1_path,
+            dir1_config(self.lab, vips(self.two_vips)),
+        )?)
+    }
+
+    /// Starts dir1 and waits until its control socket answers.
+    fn start_dir1(&mut self) -> Result<()> {
+        let mut daemon = Daemon::spawn_in(
+            self.lab.director(1).ns(),
+            &self.dir1_path,
+            "dir1",
+            self.runtime,
+        )?;
+        daemon.wait_ready(Duration::from_secs(10))?;
+        self.dir1 = Some(daemon);
+        Ok(())
+    }
+
+    /// Kills dir1; returns what it held.
+    fn kill_dir1(&mut self) -> Result<Leftovers> {
+        let daemon = self.dir1.take().context("dir1 is not running")?;
+        let held = crash::holdings(&daemon).unwrap_or_default();
+        daemon.kill()?;
+        Ok(held)
+    }
+
+    fn converge(&self, before: &Leftovers) -> Result<()> {
+        crash::converge(self.lab.director(1), self.dir1(), &self.expected(), before)?;
+        let peer_holds = crash::held(self.lab.director(2), &ALL_VIPS)?;
+        ensure!(
+            peer_holds.is_empty() != self.peer_high,
+            "the peer holds {peer_holds:?} (it should own the VIP: {})",
+            self.peer_high
+        );
+        Ok(())
+    }
+
+    /// Gives the peer a priority above (or below) dir1's.
+    fn set_peer(&mut self, high: bool) -> Result<()> {
+        if high == self.peer_high {
+            return Ok(());
+        }
+        fs::write(&self.peer_path, peer_config(peer_priority(high)))?;
+        self.peer.signal(Signal::SIGHUP)?;
+        self.peer_generation += 1;
+        let generation = self.peer_generation;
+        self.peer
+            .wait_status("peer reloaded", Duration::from_secs(5), |s| {
+                s["config_generation"] == generation
+            })?;
+        self.peer_high = high;
+        let held = crash::holdings(self.dir1())?;
+        self.converge(&held)
+    }
+
+    /// One round: kill dir1 at `moment`, start it again, check.
+    fn round(&mut self, rng: &mut Rng, moment: Moment) -> Result<()> {
+        let mut flows = match self.peer_high {
+            false => Some(Flows::open(self.lab)?),
+            true => None,
+        };
+        let before = match moment {
+            Moment::Steady => {
+                thread::sleep(rng.delay(500));
+                self.kill_dir1()?
+            }
+            Moment::Reload => {
+                self.two_vips = !self.two_vips;
+                self.write_dir1()?;
+                self.dir1().signal(Signal::SIGHUP)?;
+                thread::sleep(rng.delay(300));
+                self.kill_dir1()?
+            }
+            Moment::Startup => {
+                let first = self.kill_dir1()?;
+                self.two_vips = rng.below(2) == 1;
+                self.write_dir1()?;
+                self.dir1 = Some(Daemon::spawn_in(
+                    self.lab.director(1).ns(),
+                    &self.dir1_path,
+                    "dir1",
+                    self.runtime,
+                )?);
+                thread::sleep(rng.delay(1500));
+                let second = self.kill_dir1()?;
+                Leftovers {
+                    prog: second.prog.or(first.prog),
+                    maps: first.maps.union(&second.maps).copied().collect(),
+                }
+            }
+        };
+        self.start_dir1()?;
+        self.converge(&before)?;
+        if let Some(flows) = &mut flows {
+            flows.check(self.lab)?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_converges_as_a_clean_stop() -> Result<()> {
+    let seed = env_number("LB_CRASH_SEED", SEED)?;
+    let rounds = env_number("LB_CRASH_ROUNDS", 20)?;
+    eprintln!(
+        "crash consistency: seed {seed:#x} (LB_CRASH_SEED), {rounds} rounds (LB_CRASH_ROUNDS)"
+    );
+    let mut rng = Rng(seed);
+    let lab = dr_lab(2)?;
+    let tmp = tempfile::tempdir()?;
+    let runtime = runtime_dir()?;
+    let peer_path = tmp.path().join("dir2.conf");
+    fs::write(&peer_path, peer_config(peer_priority(false)))?;
+    let peer = Daemon::start(lab.director(2).ns(), &peer_path, "dir2")?;
+    let mut run = Run {
+        lab: &lab,
+        runtime: runtime.path(),
+        dir1_path: tmp.path().join("dir1.conf"),
+        peer_path,
+        dir1: None,
+        peer,
+        two_vips: false,
+        peer_high: false,
+        peer_generation: 1,
+    };
+    run.write_dir1()?;
+    run.start_dir1()?;
+    run.converge(&Leftovers::default())?;
+    for round in 0..rounds {
+        run.set_peer(rng.below(3) == 0)?;
+        let moment = match rng.below(3) {
+            0 => Moment::Startup,
+            1 => Moment::Reload,
+            _ => Moment::Steady,
+        };
+        eprintln!(
+            "round {round}: kill during {moment:?}, peer {}, {} VIP(s)",
+            if run.peer_high { "above" } else { "below" },
+            vips(run.two_vips).len()
+        );
+        run.round(&mut rng, moment)
+            .with_context(|| format!("round {round} ({moment:?}), seed {seed:#x}"))?;
+    }
+    Ok(())
 }
 
 /// A VIP the configuration dropped while the daemon was down (killed before
