@@ -1,11 +1,15 @@
 //! Crash-consistency checks: what a director must look like once a daemon
 //! restarted after `kill -9` has converged, whatever the moment it was
 //! killed at (see `tests/tests/crash_consistency.rs`).
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{ensure, Context, Result};
 
-use crate::{bpf, retry, Daemon, Host};
+use crate::{bpf, retry, wait_until, Daemon, Host};
 
 /// How long a restarted daemon may take to converge.
 pub const CONVERGE: Duration = Duration::from_secs(10);
@@ -32,7 +36,7 @@ pub struct Expected<'a> {
 }
 
 /// The addresses of `all` that `host` holds on eth0.
-pub fn held(host: &Host, all: &[&str]) -> Result<BTreeSet<String>> {
+pub fn held_vips(host: &Host, all: &[&str]) -> Result<BTreeSet<String>> {
     let addrs = host.ns().ip(&["-o", "addr", "show", "dev", "eth0"])?;
     Ok(all
         .iter()
@@ -79,7 +83,7 @@ pub fn check(host: &Host, daemon: &Daemon, expected: &Expected, before: &Leftove
         true => expected.vips.iter().map(|v| v.to_string()).collect(),
         false => BTreeSet::new(),
     };
-    let have = held(host, expected.all_vips)?;
+    let have = held_vips(host, expected.all_vips)?;
     ensure!(have == want, "VIPs held: {have:?}, expected {want:?}");
 
     let pins = bpf::pinned_maps(&pin_dir(daemon)?)?;
@@ -145,4 +149,29 @@ pub fn converge(
             daemon.log()
         )
     })
+}
+
+/// Checks that a daemon stopped cleanly left nothing: no address of
+/// `all_vips` on `host`, no file in its runtime directory (pid file,
+/// socket, records), no pin directory, and its program and maps (`held`)
+/// gone (the kernel frees them shortly after the last reference).
+pub fn check_clean_stop(
+    host: &Host,
+    runtime_dir: &Path,
+    pin_dir: &Path,
+    all_vips: &[&str],
+    held: &Leftovers,
+) -> Result<()> {
+    let vips = held_vips(host, all_vips)?;
+    ensure!(vips.is_empty(), "VIPs left after a clean stop: {vips:?}");
+    let files: Vec<String> = std::fs::read_dir(runtime_dir)?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_>>()?;
+    ensure!(files.is_empty(), "runtime directory not empty: {files:?}");
+    ensure!(!pin_dir.exists(), "{} left", pin_dir.display());
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        held.prog.is_none_or(|p| !bpf::prog_exists(p))
+            && held.maps.iter().all(|m| !bpf::map_exists(*m))
+    })
+    .with_context(|| format!("program or maps of {held:?} still loaded"))
 }

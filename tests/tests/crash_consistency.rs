@@ -231,7 +231,7 @@ impl Run<'_> {
 
     fn converge(&self, before: &Leftovers) -> Result<()> {
         crash::converge(self.lab.director(1), self.dir1(), &self.expected(), before)?;
-        let peer_holds = crash::held(self.lab.director(2), &ALL_VIPS)?;
+        let peer_holds = crash::held_vips(self.lab.director(2), &ALL_VIPS)?;
         ensure!(
             peer_holds.is_empty() != self.peer_high,
             "the peer holds {peer_holds:?} (it should own the VIP: {})",
@@ -346,7 +346,17 @@ fn kill_9_at_random_moments_converges_as_a_clean_stop() -> Result<()> {
         run.round(&mut rng, moment)
             .with_context(|| format!("round {round} ({moment:?}), seed {seed:#x}"))?;
     }
-    Ok(())
+    // And a clean stop after all that leaves nothing behind.
+    let mut dir1 = run.dir1.take().context("dir1 runs")?;
+    let (held, pins) = (crash::holdings(&dir1)?, crash::pin_dir(&dir1)?);
+    let status = dir1.stop()?;
+    ensure!(
+        status.success(),
+        "dir1 stopped with {status}:\n{}",
+        dir1.log()
+    );
+    crash::check_clean_stop(lab.director(1), runtime.path(), &pins, &ALL_VIPS, &held)
+        .with_context(|| dir1.log())
 }
 
 /// A VIP the configuration dropped while the daemon was down (killed before
@@ -363,7 +373,7 @@ fn a_vip_dropped_while_the_daemon_was_down_is_removed_at_start() -> Result<()> {
     let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
     daemon.wait_ready(Duration::from_secs(10))?;
     wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        crash::held(host, &ALL_VIPS).is_ok_and(|h| h.len() == 2)
+        crash::held_vips(host, &ALL_VIPS).is_ok_and(|h| h.len() == 2)
     })
     .with_context(|| format!("both VIPs never held:\n{}", daemon.log()))?;
     daemon.kill()?;
