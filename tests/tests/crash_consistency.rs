@@ -50,8 +50,15 @@ impl Rng {
         self.next() % n
     }
 
-    /// A delay of up to `max_ms` milliseconds.
+    /// A delay of up to `max_ms` milliseconds; half of them within the
+    /// first sixteenth, where the work a signal or a start begins is still
+    /// under way.
     fn delay(&mut self, max_ms: u64) -> Duration {
+        let max_ms = if self.below(2) == 0 {
+            max_ms / 16
+        } else {
+            max_ms
+        };
         Duration::from_millis(self.below(max_ms + 1))
     }
 }
@@ -82,7 +89,8 @@ fn vips(two: bool) -> &'static [&'static str] {
 /// dir1's configuration: the instance holding `vips` and the fast-path
 /// service (no checker: the real servers count as up from the start). The
 /// VIP is advertised; [`VIP2`] is `virtual_ipaddress_excluded`, so that the
-/// peer's adverts, which carry the VIP only, match either way.
+/// peer's adverts, which carry the VIP only, match either way. With
+/// [`VIP2`], rs1 weighs 2: the same real servers, a reprogrammed table.
 fn dir1_config(lab: &Lab, vips: &[&str]) -> String {
     let excluded: String = vips[1..]
         .iter()
@@ -94,9 +102,11 @@ fn dir1_config(lab: &Lab, vips: &[&str]) -> String {
     };
     let reals: String = lab
         .real_servers()
-        .map(|rs| {
+        .enumerate()
+        .map(|(i, rs)| {
+            let weight = if i == 0 { vips.len() } else { 1 };
             format!(
-                "    real_server {} 80 {{\n        weight 1\n    }}\n",
+                "    real_server {} 80 {{\n        weight {weight}\n    }}\n",
                 rs.ipv4()
             )
         })
