@@ -2,8 +2,8 @@
 //! becomes master, removed when it leaves, leftovers of a crashed run
 //! removed at start (every address added is noted in the [`VipRecord`],
 //! which also finds the ones a changed configuration no longer names), and
-//! re-added when a `dev` interface they live on is
-//! re-created while the instance is master.
+//! re-added when a `dev` interface they live on is re-created while the
+//! instance is master.
 //!
 //! Each VIP lives on its own `dev`, else on the instance's interface. An
 //! interface that does not exist holds no addresses: removing from it is a

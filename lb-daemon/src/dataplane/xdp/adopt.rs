@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use aya::maps::{Array, HashMap, Map, MapData};
 use lb_common::{Flow, FlowKey, VipKey, CONNS_MAP, FAMILY_IPV4, FLOWS_MAP};
 use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
 
 use super::{tables::key_bytes, FastPath};
 
@@ -110,10 +111,34 @@ pub fn remove(path: &Path) -> Result<(), String> {
     }
 }
 
+/// Copies the flows a killed run left pinned under `dir` into `fast_path`;
+/// returns the real ids they name (none when nothing could be adopted).
+pub fn adopt_flows(dir: &Path, record: &Path, fast_path: &mut FastPath) -> RealIds {
+    let ids = match read(record) {
+        Ok(ids) => ids,
+        Err(e) => {
+            warn!("XDP fast path: {e}; established flows are not adopted");
+            return RealIds::new();
+        }
+    };
+    let wanted: BTreeSet<u32> = ids.values().copied().collect();
+    match copy_flows(dir, &wanted, fast_path) {
+        Ok(0) => ids,
+        Ok(n) => {
+            info!("XDP fast path: adopted {n} established flows of the previous run");
+            ids
+        }
+        Err(e) => {
+            warn!("XDP fast path: established flows not adopted: {e:#}");
+            RealIds::new()
+        }
+    }
+}
+
 /// Copies into `fast_path` the flows pinned under `dir` that name one of
 /// `ids`, with those ids' connection counts; returns how many flows. No
 /// pins (a first start, a clean stop before) is no flow.
-pub fn copy_flows(dir: &Path, ids: &BTreeSet<u32>, fast_path: &mut FastPath) -> Result<usize> {
+fn copy_flows(dir: &Path, ids: &BTreeSet<u32>, fast_path: &mut FastPath) -> Result<usize> {
     let (flows_pin, conns_pin) = (dir.join(FLOWS_MAP), dir.join(CONNS_MAP));
     if ids.is_empty() || !flows_pin.exists() {
         return Ok(0);

@@ -7,7 +7,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -21,7 +21,7 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use super::{
-    adopt::{self, RealIds},
+    adopt,
     loader::unpin,
     plan::{plan, Plan, PlannedBackend},
     resolve::{resolve, Resolution},
@@ -141,7 +141,7 @@ impl Reconciler {
 fn load(settings: &Settings) -> Result<Programmer> {
     let mut fast_path = FastPath::load(settings.flows)?;
     let reserved = match (&settings.pin_dir, &settings.real_ids) {
-        (Some(dir), Some(record)) => adopt_flows(dir, record, &mut fast_path),
+        (Some(dir), Some(record)) => adopt::adopt_flows(dir, record, &mut fast_path),
         _ => Default::default(),
     };
     if let Some(dir) = &settings.pin_dir {
@@ -154,30 +154,6 @@ fn load(settings: &Settings) -> Result<Programmer> {
         Some(record) => Programmer::adopting(fast_path, reserved, record.clone()),
         None => Programmer::new(fast_path),
     })
-}
-
-/// Copies the flows a killed run left pinned under `dir` into `fast_path`;
-/// returns the real ids they name (none when nothing could be adopted).
-fn adopt_flows(dir: &Path, record: &Path, fast_path: &mut FastPath) -> RealIds {
-    let ids = match adopt::read(record) {
-        Ok(ids) => ids,
-        Err(e) => {
-            warn!("XDP fast path: {e}; established flows are not adopted");
-            return RealIds::new();
-        }
-    };
-    let wanted: BTreeSet<u32> = ids.values().copied().collect();
-    match adopt::copy_flows(dir, &wanted, fast_path) {
-        Ok(0) => ids,
-        Ok(n) => {
-            info!("XDP fast path: adopted {n} established flows of the previous run");
-            ids
-        }
-        Err(e) => {
-            warn!("XDP fast path: established flows not adopted: {e:#}");
-            RealIds::new()
-        }
-    }
 }
 
 /// An interface the program must be on: its index once attached (the mode
