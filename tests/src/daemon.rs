@@ -41,12 +41,25 @@ const RUNTIME_PREFIX: &str = "lb-daemon-run";
 /// Where lb-daemon pins its XDP maps, one directory per instance.
 const BPFFS_ROOT: &str = "/sys/fs/bpf/lb-daemon";
 
+/// A fresh runtime directory for daemons a test restarts in the same place
+/// (as a service manager does): pass it to [`Daemon::spawn_in`]. Named like
+/// the ones [`Daemon::start`] makes, so that [`sweep_stale_pins`] finds the
+/// pins of a run killed before it could clean up.
+pub fn runtime_dir() -> Result<TempDir> {
+    Ok(tempfile::Builder::new().prefix(RUNTIME_PREFIX).tempdir()?)
+}
+
+/// How long a starting daemon may take until its control socket answers.
+const READY: Duration = Duration::from_secs(10);
+
 /// A running `lb-daemon`; dropping it stops the process (SIGTERM, then
 /// SIGKILL) and removes the maps a killed daemon left pinned.
 pub struct Daemon {
     child: NsChild,
     label: String,
-    runtime_dir: TempDir,
+    /// The runtime directory when this daemon made it (gone with it).
+    _own_runtime_dir: Option<TempDir>,
+    runtime_dir: PathBuf,
     log: Log,
     /// The fast path's pin directory, as the status last reported it.
     pins: std::sync::Mutex<Option<PathBuf>>,
@@ -83,14 +96,35 @@ impl Daemon {
         args: &[&str],
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Result<Daemon> {
-        let runtime_dir = tempfile::Builder::new().prefix(RUNTIME_PREFIX).tempdir()?;
+        let runtime_dir = runtime_dir()?;
+        let mut daemon = Daemon::spawn(ns, config, label, runtime_dir.path(), args, env)?;
+        daemon._own_runtime_dir = Some(runtime_dir);
+        daemon.wait_ready(READY)?;
+        Ok(daemon)
+    }
+
+    /// Starts `lb-daemon -n -l -f CONFIG --runtime-dir RUNTIME_DIR` in `ns`
+    /// without waiting for it (a test may kill it while it starts); see
+    /// [`Daemon::wait_ready`].
+    pub fn spawn_in(ns: &Netns, config: &Path, label: &str, runtime_dir: &Path) -> Result<Daemon> {
+        Daemon::spawn(ns, config, label, runtime_dir, &[], &[])
+    }
+
+    fn spawn(
+        ns: &Netns,
+        config: &Path,
+        label: &str,
+        runtime_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<Daemon> {
         // Network namespace only: the daemon pins its maps in the host's bpffs.
         let mut cmd = ns.net_only_command(&[daemon_binary()?.as_os_str()]);
         cmd.args(args)
             .args(["-n", "-l", "-f"])
             .arg(config)
             .arg("--runtime-dir")
-            .arg(runtime_dir.path())
+            .arg(runtime_dir)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -100,24 +134,28 @@ impl Daemon {
             child.child_mut().stderr.take().context("daemon stderr")?,
             label,
         );
-        let mut daemon = Daemon {
+        Ok(Daemon {
             child,
             label: label.to_owned(),
-            runtime_dir,
+            _own_runtime_dir: None,
+            runtime_dir: runtime_dir.to_owned(),
             log,
             pins: Default::default(),
-        };
-        let ready = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
-            daemon.status().is_ok()
-        });
+        })
+    }
+
+    /// Waits until the daemon's control socket answers.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let ready = wait_until(timeout, Duration::from_millis(50), || self.status().is_ok());
         if let Err(e) = ready {
-            let exited = daemon.child.try_wait().ok().flatten();
+            let exited = self.child.try_wait().ok().flatten();
             bail!(
-                "{label}: lb-daemon did not come up ({e}; exit: {exited:?}); log:\n{}",
-                daemon.log()
+                "{}: lb-daemon did not come up ({e}; exit: {exited:?}); log:\n{}",
+                self.label,
+                self.log()
             );
         }
-        Ok(daemon)
+        Ok(())
     }
 
     /// The daemon's `status --json` document.
@@ -173,7 +211,7 @@ impl Daemon {
         let mut cmd = Command::new(daemon_binary().unwrap_or_else(|_| "lb-daemon".into()));
         cmd.arg("status")
             .arg("--runtime-dir")
-            .arg(self.runtime_dir.path());
+            .arg(&self.runtime_dir);
         if json {
             cmd.arg("--json");
         }
@@ -199,7 +237,22 @@ impl Daemon {
 
     /// The runtime directory (pid file, control socket).
     pub fn runtime_dir(&self) -> &Path {
-        self.runtime_dir.path()
+        &self.runtime_dir
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, and reaps it. What
+    /// it leaves behind (VIPs, pinned maps, pid file, socket) stays for the
+    /// next daemon in the same runtime directory to deal with.
+    pub fn kill(mut self) -> Result<()> {
+        self.pins.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.child.signal(Signal::SIGKILL)?;
+        self.child.stop(Duration::from_secs(5))?;
+        Ok(())
     }
 
     /// Sends `signal` to the daemon.

@@ -10,12 +10,16 @@
 //! - [`inject`], [`capture`]: VRRP adverts put on and read off the wire.
 //! - [`Prometheus`], [`promtool_check`]: a real Prometheus scraping the
 //!   daemons, and promtool's check of a scrape.
+//! - [`bpf`]: programs and pinned maps as `bpftool` sees them; [`crash`]:
+//!   the converged state a director must reach after `kill -9` and a restart.
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
 pub mod bgp_lab;
+pub mod bpf;
+pub mod crash;
 pub mod daemon;
 pub mod dr;
 pub mod frames;

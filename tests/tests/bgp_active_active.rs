@@ -50,6 +50,7 @@ fn start_with(
 fn announced(status: &Value) -> bool {
     status["bgp"]["announcements"][0]["state"] == "announced"
         && status["bgp"]["sessions"][0]["bgp_state"] == "Established"
+        && status["bgp"]["sessions"][0]["bfd_state"] == "Up"
 }
 
 #[test]

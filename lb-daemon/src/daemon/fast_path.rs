@@ -8,7 +8,7 @@ use lb_common::DEFAULT_FLOWS;
 use tokio::sync::watch;
 
 use crate::{
-    dataplane::xdp::{Reconciler, Settings},
+    dataplane::xdp::{adopt, Reconciler, Settings},
     netlink::Netlink,
     state::{desired::DesiredState, ownership::Publisher},
 };
@@ -42,6 +42,7 @@ pub fn start(
     let settings = Settings {
         flows: DEFAULT_FLOWS,
         pin_dir: Some(pin_dir(runtime_dir)),
+        real_ids: Some(runtime_dir.join(adopt::FILE)),
     };
     Some(Reconciler::start(
         settings,

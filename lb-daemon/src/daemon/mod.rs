@@ -41,7 +41,7 @@ use crate::{
     signals::{Request, Signals},
     state::ownership::Publisher,
     track::Tracking,
-    vrrp::engine::Engine,
+    vrrp::{engine::Engine, vip_record, vip_record::VipRecord},
 };
 use pid_files::PidFiles;
 use runtime_dir::{Access, RuntimeDir};
@@ -316,9 +316,13 @@ async fn serve(
         ScriptEnv::new(&config.global_defs),
     );
     let notifier = Notifier::with_fifos(&config, fifos.clone());
+    // Before any instance runs: what a killed run left is nobody's now.
+    let vip_record = VipRecord::at(runtime.file(vip_record::FILE));
+    vip_record.remove_leftovers(&netlink).await;
     let vrrp = Engine::start(
         &config,
         netlink.clone(),
+        vip_record,
         ownership.clone(),
         &tracking,
         notifier.clone(),

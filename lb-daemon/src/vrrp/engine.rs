@@ -22,6 +22,7 @@ use super::{
     instance::{self, Command, Handover, InstanceStatus, Shared, SyncLink},
     spec::InstanceSpec,
     sync_group::{MemberView, SyncGroup},
+    vip_record::VipRecord,
 };
 use crate::{
     config::{Config, SyncGroup as GroupConfig},
@@ -55,6 +56,7 @@ struct Group {
 /// The running instances and sync groups.
 pub struct Engine {
     netlink: Netlink,
+    record: VipRecord,
     ownership: Publisher,
     notifier: Notifier,
     vrids: Vrids,
@@ -91,16 +93,19 @@ fn groups(config: &Config) -> BTreeMap<String, GroupConfig> {
 }
 
 impl Engine {
-    /// Starts every instance of `config`.
+    /// Starts every instance of `config`, noting the addresses they add in
+    /// `record`.
     pub fn start(
         config: &Config,
         netlink: Netlink,
+        record: VipRecord,
         ownership: Publisher,
         tracking: &Tracking,
         notifier: Notifier,
     ) -> Engine {
         let mut engine = Engine {
             netlink,
+            record,
             ownership,
             notifier,
             vrids: Vrids::default(),
@@ -171,6 +176,7 @@ impl Engine {
             });
         let shared = Shared {
             netlink: self.netlink.clone(),
+            record: self.record.clone(),
             ownership: self.ownership.clone(),
             notifier: self.notifier.clone(),
             vrids: Arc::clone(&self.vrids),

@@ -13,6 +13,7 @@ pub mod promote;
 pub mod receive;
 pub mod spec;
 pub mod sync_group;
+pub mod vip_record;
 pub mod vips;
 
 /// VRRP protocol version.

@@ -1,7 +1,9 @@
 //! An instance's virtual addresses on their interfaces: added when it
 //! becomes master, removed when it leaves, leftovers of a crashed run
-//! removed at start, and re-added when a `dev` interface they live on is
-//! re-created while the instance is master.
+//! removed at start (every address added is noted in the [`VipRecord`],
+//! which also finds the ones a changed configuration no longer names), and
+//! re-added when a `dev` interface they live on is re-created while the
+//! instance is master.
 //!
 //! Each VIP lives on its own `dev`, else on the instance's interface. An
 //! interface that does not exist holds no addresses: removing from it is a
@@ -13,7 +15,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::{config::VirtualIp, netlink::Netlink};
 
-use super::spec::InstanceSpec;
+use super::{spec::InstanceSpec, vip_record::VipRecord};
 
 /// The VIPs of one instance and the interfaces they live on.
 pub struct Vips {
@@ -23,6 +25,7 @@ pub struct Vips {
     interface: String,
     vips: Vec<VirtualIp>,
     netlink: Netlink,
+    record: VipRecord,
     /// Last seen index of each other interface a VIP names with `dev`
     /// (`None` while it does not exist).
     devs: BTreeMap<String, Option<u32>>,
@@ -30,7 +33,7 @@ pub struct Vips {
 
 impl Vips {
     /// The VIPs of `spec`, with the `dev` interfaces as they are now.
-    pub async fn new(spec: &InstanceSpec, netlink: Netlink) -> Vips {
+    pub async fn new(spec: &InstanceSpec, netlink: Netlink, record: VipRecord) -> Vips {
         let vips: Vec<VirtualIp> = spec.all_vips().cloned().collect();
         let mut devs = BTreeMap::new();
         for dev in vips.iter().filter_map(|v| v.dev.as_ref()) {
@@ -44,6 +47,7 @@ impl Vips {
             interface: spec.interface.clone(),
             vips,
             netlink,
+            record,
             devs,
         }
     }
@@ -179,14 +183,16 @@ impl Vips {
     }
 
     async fn add(&self, index: u32, vip: &VirtualIp) {
+        self.record.adding(self.dev_of(vip), vip.address);
         if let Err(e) = self.netlink.add_address(index, vip).await {
             error!("({}) {e:#}", self.name);
         }
     }
 
     async fn remove(&self, index: u32, vip: &VirtualIp) {
-        if let Err(e) = self.netlink.del_address(index, vip.address).await {
-            error!("({}) {e:#}", self.name);
+        match self.netlink.del_address(index, vip.address).await {
+            Ok(()) => self.record.removed(self.dev_of(vip), vip.address),
+            Err(e) => error!("({}) {e:#}", self.name),
         }
     }
 

@@ -1,6 +1,10 @@
 //! Loading the embedded XDP program, attaching it to interfaces, pinning its
 //! maps, and typed access to them ([`Maps`]).
-use std::{collections::BTreeMap, fs, path::Path};
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{anyhow, Context, Result};
 use aya::{
@@ -86,21 +90,27 @@ impl FastPath {
         self.links.iter().map(|(i, (_, mode))| (*i, *mode))
     }
 
-    /// Pins every map under `dir` (created if needed; pins left there by a
-    /// previous run are replaced), so `bpftool` and operators find them.
+    /// Pins every map under `dir` (created if needed), so `bpftool` and
+    /// operators find them. A pin left there by a previous run is replaced
+    /// in one rename: whenever the process dies, each map is pinned, the
+    /// old one or the new one.
     pub fn pin(&mut self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for name in MAPS {
             let path = dir.join(name);
-            if path.exists() {
-                fs::remove_file(&path)
-                    .with_context(|| format!("removing stale pin {}", path.display()))?;
+            let partial = partial_pin(dir, name);
+            if partial.exists() {
+                fs::remove_file(&partial)
+                    .with_context(|| format!("removing stale pin {}", partial.display()))?;
             }
             self.ebpf
                 .map(name)
                 .ok_or_else(|| missing_map(name))?
-                .pin(&path)
-                .with_context(|| format!("pinning {name} at {}", path.display()))?;
+                .pin(&partial)
+                .with_context(|| format!("pinning {name} at {}", partial.display()))?;
+            fs::rename(&partial, &path).with_context(|| {
+                format!("moving pin {} to {}", partial.display(), path.display())
+            })?;
         }
         Ok(())
     }
@@ -139,12 +149,19 @@ impl PassProgram {
     }
 }
 
+/// Where a map is pinned before its pin is renamed into place (bpffs
+/// refuses names with a dot).
+fn partial_pin(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}_new"))
+}
+
 /// Removes the pins under `dir` and the directory itself.
 pub fn unpin(dir: &Path) -> Result<()> {
     for name in MAPS {
-        let path = dir.join(name);
-        if path.exists() {
-            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        for path in [dir.join(name), partial_pin(dir, name)] {
+            if path.exists() {
+                fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            }
         }
     }
     match fs::remove_dir(dir) {

@@ -80,6 +80,13 @@ impl<'a> Maps<'a> {
         }
     }
 
+    /// Gives `key` the assignment `flow` (adopting a killed run's flows).
+    pub fn set_flow(&mut self, key: &FlowKey, flow: &Flow) -> Result<()> {
+        let mut map: HashMap<_, FlowKey, Flow> = HashMap::try_from(self.data_mut(FLOWS_MAP)?)?;
+        map.insert(key, flow, 0)
+            .with_context(|| format!("{FLOWS_MAP}: setting {key:?}"))
+    }
+
     /// How many flows the connection table holds (one lookup per entry).
     pub fn flow_count(&self) -> Result<usize> {
         let map: HashMap<_, FlowKey, Flow> = HashMap::try_from(self.data(FLOWS_MAP)?)?;

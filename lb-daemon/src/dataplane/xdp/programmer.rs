@@ -8,14 +8,17 @@
 use std::{
     collections::{BTreeMap, VecDeque},
     net::IpAddr,
+    path::PathBuf,
     thread,
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Result};
 use lb_common::{Real, Service, VipKey, MAX_REALS, MAX_SERVICES};
+use tracing::warn;
 
 use super::{
+    adopt::{self, RealSlot},
     tables::{self, Member, Scheduler},
     FastPath,
 };
@@ -85,9 +88,52 @@ struct Programmed {
 /// destination as in IPVS; freed ids are reused oldest first.
 #[derive(Debug)]
 struct RealIds {
-    given: BTreeMap<(VipKey, IpAddr, u16), u32>,
+    given: BTreeMap<RealSlot, u32>,
+    /// Ids a killed run gave, which adopted flows name: given to the same
+    /// real servers again when their service is programmed; the rest are
+    /// freed at `reserved_until` (a real server may still be resolving
+    /// when its service is first programmed).
+    reserved: BTreeMap<RealSlot, u32>,
+    reserved_until: Instant,
     free: VecDeque<u32>,
+    /// Where given and reserved ids are recorded (see [`adopt`]).
+    record: Option<PathBuf>,
 }
+
+impl RealIds {
+    fn new(reserved: BTreeMap<RealSlot, u32>, record: Option<PathBuf>) -> RealIds {
+        let taken: std::collections::BTreeSet<u32> = reserved.values().copied().collect();
+        RealIds {
+            given: BTreeMap::new(),
+            reserved,
+            reserved_until: Instant::now() + ADOPTION_WINDOW,
+            free: (0..MAX_REALS).filter(|id| !taken.contains(id)).collect(),
+            record,
+        }
+    }
+
+    /// Writes the given and reserved ids to the record.
+    fn save(&self) {
+        let Some(path) = &self.record else { return };
+        let mut all = self.reserved.clone();
+        all.extend(&self.given);
+        if let Err(e) = adopt::write(path, &all) {
+            warn!("XDP fast path: {e}; a restart will not keep established flows");
+        }
+    }
+
+    /// Frees the ids still reserved; false when there were none.
+    fn release_reserved(&mut self) -> bool {
+        let released = std::mem::take(&mut self.reserved);
+        self.free.extend(released.values());
+        !released.is_empty()
+    }
+}
+
+/// How long ids of a killed run stay reserved for their real servers: a
+/// node that does not own the service again by then has left its flows to
+/// the peer that took over.
+pub const ADOPTION_WINDOW: Duration = Duration::from_secs(60);
 
 /// Owns the fast path's maps and what is written in them.
 pub struct Programmer {
@@ -100,14 +146,33 @@ pub struct Programmer {
 impl Programmer {
     /// Takes over a freshly loaded program (empty maps).
     pub fn new(fast_path: FastPath) -> Programmer {
+        Programmer::with_ids(fast_path, RealIds::new(BTreeMap::new(), None))
+    }
+
+    /// Takes over a freshly loaded program whose connection table holds
+    /// flows adopted from a killed run, naming the real ids `reserved`
+    /// gives; records the ids it gives in `record`.
+    pub fn adopting(
+        fast_path: FastPath,
+        reserved: BTreeMap<RealSlot, u32>,
+        record: PathBuf,
+    ) -> Programmer {
+        Programmer::with_ids(fast_path, RealIds::new(reserved, Some(record)))
+    }
+
+    fn with_ids(fast_path: FastPath, reals: RealIds) -> Programmer {
         Programmer {
             fast_path,
             services: BTreeMap::new(),
             free_services: (0..MAX_SERVICES).collect(),
-            reals: RealIds {
-                given: BTreeMap::new(),
-                free: (0..MAX_REALS).collect(),
-            },
+            reals,
+        }
+    }
+
+    /// Frees the reserved ids once [`ADOPTION_WINDOW`] has passed.
+    pub fn expire_reserved(&mut self) {
+        if Instant::now() >= self.reals.reserved_until && self.reals.release_reserved() {
+            self.reals.save();
         }
     }
 
@@ -227,20 +292,29 @@ impl Programmer {
         }
     }
 
-    /// Real ids for `backends` of `key` (new ones for new backends; their
-    /// connection counts start at zero).
+    /// Real ids for `backends` of `key` (reserved ones for the real servers
+    /// adopted flows name; new ones for new backends, their connection
+    /// counts starting at zero), recorded before any map names them.
     fn assign_reals(&mut self, key: VipKey, backends: &[Backend]) -> Result<Vec<Member>> {
         let mut members = Vec::with_capacity(backends.len());
+        let mut changed = false;
         for b in backends {
             let slot = (key, b.addr(), b.port);
             let real = match self.reals.given.get(&slot) {
                 Some(&id) => id,
                 None => {
-                    let Some(id) = self.reals.free.pop_front() else {
-                        bail!("the fast path holds at most {MAX_REALS} real servers");
+                    let id = match self.reals.reserved.remove(&slot) {
+                        Some(id) => id,
+                        None => {
+                            let Some(id) = self.reals.free.pop_front() else {
+                                bail!("the fast path holds at most {MAX_REALS} real servers");
+                            };
+                            self.fast_path.maps().set_connections(id, 0)?;
+                            id
+                        }
                     };
-                    self.fast_path.maps().set_connections(id, 0)?;
                     self.reals.given.insert(slot, id);
+                    changed = true;
                     id
                 }
             };
@@ -251,12 +325,16 @@ impl Programmer {
                 port: b.port,
             });
         }
+        if changed {
+            self.reals.save();
+        }
         Ok(members)
     }
 
     fn release_real(&mut self, key: &VipKey, addr: IpAddr, port: u16) {
         if let Some(id) = self.reals.given.remove(&(*key, addr, port)) {
             self.reals.free.push_back(id);
+            self.reals.save();
         }
     }
 }
@@ -265,4 +343,32 @@ impl Programmer {
 fn removed<'a>(old: &'a [Backend], new: &'a [Backend]) -> impl Iterator<Item = &'a Backend> {
     old.iter()
         .filter(move |o| !new.iter().any(|n| n.addr() == o.addr() && n.port == o.port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_ids_are_not_free_until_released_and_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join(adopt::FILE);
+        let key = VipKey::v4([192, 0, 2, 50], 80, 6);
+        let slot = (key, "192.0.2.11".parse().unwrap(), 80);
+        let mut ids = RealIds::new(BTreeMap::from([(slot, 5)]), Some(record.clone()));
+        assert!(!ids.free.contains(&5));
+        assert_eq!(ids.free.len() as u32, MAX_REALS - 1);
+        ids.given
+            .insert((key, "192.0.2.12".parse().unwrap(), 80), 0);
+        ids.save();
+        assert_eq!(adopt::read(&record).unwrap().len(), 2);
+        assert!(ids.release_reserved());
+        assert_eq!(ids.free.back(), Some(&5));
+        assert!(!ids.release_reserved(), "nothing left to release");
+        ids.save();
+        assert_eq!(
+            adopt::read(&record).unwrap().values().collect::<Vec<_>>(),
+            [&0]
+        );
+    }
 }

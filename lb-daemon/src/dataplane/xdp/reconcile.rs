@@ -21,6 +21,7 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use super::{
+    adopt,
     digest::table_digest,
     loader::unpin,
     plan::{plan, Plan, PlannedBackend},
@@ -51,6 +52,10 @@ pub struct Settings {
     pub flows: u32,
     /// Directory the maps are pinned in (`/sys/fs/bpf/lb-daemon/<instance>`).
     pub pin_dir: Option<PathBuf>,
+    /// File the real ids are recorded in (in the runtime directory): with
+    /// `pin_dir`, a restart after a crash adopts the pinned connection
+    /// table (see [`super::adopt`]).
+    pub real_ids: Option<PathBuf>,
 }
 
 /// The running control loop.
@@ -137,13 +142,20 @@ impl Reconciler {
 
 fn load(settings: &Settings) -> Result<Programmer> {
     let mut fast_path = FastPath::load(settings.flows)?;
+    let reserved = match (&settings.pin_dir, &settings.real_ids) {
+        (Some(dir), Some(record)) => adopt::adopt_flows(dir, record, &mut fast_path),
+        _ => Default::default(),
+    };
     if let Some(dir) = &settings.pin_dir {
         match fast_path.pin(dir) {
             Ok(()) => info!("XDP fast path maps pinned under {}", dir.display()),
             Err(e) => warn!("XDP fast path maps not pinned: {e:#}"),
         }
     }
-    Ok(Programmer::new(fast_path))
+    Ok(match &settings.real_ids {
+        Some(record) => Programmer::adopting(fast_path, reserved, record.clone()),
+        None => Programmer::new(fast_path),
+    })
 }
 
 /// An interface the program must be on: its index once attached (the mode
@@ -202,6 +214,7 @@ impl Loop {
     /// Brings maps and attachments to `plan`; true while some real server's
     /// MAC address is still being resolved.
     async fn apply(&mut self, plan: Plan) -> bool {
+        self.programmer.expire_reserved();
         for (service, reason) in &plan.not_served {
             let line = format!("({service}) fast_path xdp: served by IPVS classic mode: {reason}");
             if self.reported.insert(line.clone()) {
@@ -347,6 +360,12 @@ impl Loop {
         if let Some(dir) = &self.settings.pin_dir {
             if let Err(e) = unpin(dir) {
                 warn!("XDP fast path: {e:#}");
+            }
+        }
+        // Without the pins the ids name nothing.
+        if let Some(record) = &self.settings.real_ids {
+            if let Err(e) = adopt::remove(record) {
+                warn!("XDP fast path: {e}");
             }
         }
     }

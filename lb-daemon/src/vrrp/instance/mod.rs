@@ -31,6 +31,7 @@ use super::{
     receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
     sync_group::MemberView,
+    vip_record::VipRecord,
     vips::Vips,
 };
 use crate::{
@@ -104,7 +105,11 @@ pub async fn run(
             return;
         }
     }
-    let (netlink, ownership) = (shared.netlink.clone(), shared.ownership.clone());
+    let (netlink, ownership, record) = (
+        shared.netlink.clone(),
+        shared.ownership.clone(),
+        shared.record.clone(),
+    );
     let mut instance = match Instance::start(spec.clone(), shared, verdict, resume).await {
         Ok(instance) => instance,
         Err(e) => {
@@ -113,7 +118,7 @@ pub async fn run(
                 // The predecessor left the addresses this instance shares
                 // with it: nobody holds them now.
                 ownership.set(&name, spec.owned(false));
-                reload::release_inherited(&spec, netlink).await;
+                reload::release_inherited(&spec, netlink, record).await;
             }
             status.send_modify(|s| {
                 s.state = State::Fault;
@@ -140,6 +145,8 @@ pub struct Shared {
     pub status: watch::Sender<InstanceStatus>,
     /// Runs notify scripts and sends mail on transitions.
     pub notifier: Notifier,
+    /// Where the addresses added are noted (see [`VipRecord`]).
+    pub record: VipRecord,
 }
 
 /// A started instance.
@@ -184,7 +191,7 @@ impl Instance {
     ) -> Result<Instance> {
         let links = link::notifications();
         let (link, primary) = Link::open(&shared.netlink, &spec).await?;
-        let vips = Vips::new(&spec, shared.netlink.clone()).await;
+        let vips = Vips::new(&spec, shared.netlink.clone(), shared.record.clone()).await;
         let promote = spec
             .config
             .promote_secondaries

@@ -13,7 +13,10 @@ use super::Instance;
 use crate::{
     netlink::Netlink,
     track::priority::OWNER_PRIORITY,
-    vrrp::{fsm::Event, fsm::State, promote::PromoteSecondaries, spec::InstanceSpec, vips::Vips},
+    vrrp::{
+        fsm::Event, fsm::State, promote::PromoteSecondaries, spec::InstanceSpec,
+        vip_record::VipRecord, vips::Vips,
+    },
 };
 
 /// How an instance leaves for the successor the engine starts after it.
@@ -95,7 +98,12 @@ impl Instance {
     /// follows first, then new addresses are added (announced by a
     /// gratuitous ARP/NA burst) and dropped ones removed.
     async fn replace_vips(&mut self, master: bool) {
-        let vips = Vips::new(&self.spec, self.shared.netlink.clone()).await;
+        let vips = Vips::new(
+            &self.spec,
+            self.shared.netlink.clone(),
+            self.shared.record.clone(),
+        )
+        .await;
         let own = self.own_index();
         if master {
             self.publish_ownership();
@@ -125,13 +133,13 @@ impl Instance {
 
 /// An instance that resumed as MASTER could not start: removes the
 /// addresses its predecessor left to it, since nobody holds them now.
-pub(super) async fn release_inherited(spec: &InstanceSpec, netlink: Netlink) {
+pub(super) async fn release_inherited(spec: &InstanceSpec, netlink: Netlink, record: VipRecord) {
     let own = netlink
         .interface(&spec.interface)
         .await
         .ok()
         .map(|i| i.index);
-    Vips::new(spec, netlink).await.remove_all(own).await;
+    Vips::new(spec, netlink, record).await.remove_all(own).await;
 }
 
 /// The effective priority right after a reload: the offset tracking added
