@@ -240,6 +240,17 @@ impl Daemon {
         &self.runtime_dir
     }
 
+    /// Runs `lb-daemon VERB --runtime-dir DIR ARGS...` against this daemon
+    /// (`drain`, `undrain`, `status`).
+    pub fn control(&self, verb: &str, args: &[&str]) -> Result<std::process::Output> {
+        Ok(Command::new(daemon_binary()?)
+            .arg(verb)
+            .arg("--runtime-dir")
+            .arg(self.runtime_dir())
+            .args(args)
+            .output()?)
+    }
+
     /// The daemon's pid.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -8,12 +8,11 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
-    process::{Command, Output},
     time::Duration,
 };
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{daemon_binary, dr_lab, http_get, in_netns, Daemon, KeptAlive, Lab, VrrpConf, VIP};
+use lb_tests::{dr_lab, http_get, in_netns, Daemon, KeptAlive, Lab, VrrpConf, VIP};
 use nix::{libc, sys::signal::Signal};
 use serde_json::Value;
 
@@ -32,16 +31,6 @@ fn config(lab: &Lab) -> String {
         "{}virtual_server {VIP} 80 {{\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    fast_path xdp\n{reals}}}\n",
         VrrpConf::fast("MASTER", 150).render()
     )
-}
-
-/// Runs `lb-daemon VERB --runtime-dir DIR ARGS...`.
-fn control(daemon: &Daemon, verb: &str, args: &[&str]) -> Result<Output> {
-    Ok(Command::new(daemon_binary()?)
-        .arg(verb)
-        .arg("--runtime-dir")
-        .arg(daemon.runtime_dir())
-        .args(args)
-        .output()?)
 }
 
 /// The fast path's weight for each real server, by address.
@@ -139,7 +128,7 @@ fn drain_stops_new_flows_keeps_established_ones_and_survives_a_reload() -> Resul
     );
 
     let rs2 = format!("{}:80", lab.real_server(2).ipv4());
-    let out = control(&daemon, "drain", &[&format!("{VIP}:80"), &rs2])?;
+    let out = daemon.control("drain", &[&format!("{VIP}:80"), &rs2])?;
     ensure!(
         out.status.success(),
         "drain failed: {}",
@@ -228,7 +217,7 @@ fn drain_stops_new_flows_keeps_established_ones_and_survives_a_reload() -> Resul
     let counts = spread(&lab, 10)?;
     ensure!(!counts.contains_key("rs2"), "after SIGHUP: {counts:?}");
 
-    let out = control(&daemon, "undrain", &[&format!("{VIP}:80"), &rs2])?;
+    let out = daemon.control("undrain", &[&format!("{VIP}:80"), &rs2])?;
     ensure!(
         out.status.success(),
         "undrain failed: {}",
@@ -281,7 +270,7 @@ fn drain_names_unknown_services_and_servers_and_checks_its_arguments() -> Result
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = control(&daemon, "drain", &args)?;
+        let out = daemon.control("drain", &args)?;
         let err = String::from_utf8_lossy(&out.stderr);
         ensure!(
             !out.status.success() && err.contains(expected),
@@ -294,7 +283,7 @@ fn drain_names_unknown_services_and_servers_and_checks_its_arguments() -> Result
         .cloned()
         .unwrap_or_default();
     ensure!(reals.iter().all(|r| r["drained"] == false), "{reals:?}");
-    let out = control(&daemon, "undrain", &[&format!("{VIP}:80"), &rs1])?;
+    let out = daemon.control("undrain", &[&format!("{VIP}:80"), &rs1])?;
     let said = String::from_utf8_lossy(&out.stdout);
     ensure!(
         out.status.success() && said.contains("was not drained"),

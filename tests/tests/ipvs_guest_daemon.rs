@@ -279,3 +279,61 @@ fn checks_remove_inhibit_and_restore_real_servers_and_swap_the_sorry_server() ->
     within_a_check_cycle(&lab, "rs1 back: sorry server out", &[(rs1, 1)])?;
     Ok(())
 }
+
+/// Two DR real servers of weight 2 without checkers (always up).
+const DRAINED_SERVICE: &str = "
+virtual_server 192.0.2.50 80 {
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    real_server 192.0.2.11 80 {
+        weight 2
+    }
+    real_server 192.0.2.12 80 {
+        weight 2
+    }
+}
+";
+
+/// Waits until IPVS holds the drained service with these weights.
+fn wait_weights(lab: &IpvsLab, what: &str, rs1: u32, rs2: u32) -> Result<()> {
+    let want = Service::new("TCP 192.0.2.50:80", "wrr")
+        .dest("192.0.2.11:80", Forward::Route, rs1)
+        .dest("192.0.2.12:80", Forward::Route, rs2);
+    ipvsadm::wait_table(lab.director().ns(), what, Duration::from_secs(5), |t| {
+        t.clone().sorted().services == [want.clone()]
+    })
+    .map(drop)
+}
+
+#[test]
+#[ignore = "needs a kernel with IPVS: run inside the guest by cargo xtask ipvs-test"]
+fn drain_sets_the_ipvs_weight_to_zero_across_a_reload_and_undrain_restores_it() -> Result<()> {
+    let lab = IpvsLab::new(2)?;
+    let daemon = lab.start_daemon(DRAINED_SERVICE)?;
+    wait_weights(&lab, "both real servers at weight 2", 2, 2)?;
+    let cli = |verb: &str| -> Result<String> {
+        let out = daemon
+            .daemon()
+            .control(verb, &["192.0.2.50:80", "192.0.2.11:80"])?;
+        ensure!(
+            out.status.success(),
+            "lb-daemon {verb}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    cli("drain")?;
+    // Weight 0 in IPVS: no new connection, established ones go on (IPVS
+    // keeps a quiesced destination's connections).
+    wait_weights(&lab, "rs1 drained", 0, 2)?;
+    daemon.reload(DRAINED_SERVICE)?;
+    daemon
+        .daemon()
+        .wait_for_log("Configuration reloaded", Duration::from_secs(10))?;
+    std::thread::sleep(Duration::from_millis(500));
+    wait_weights(&lab, "rs1 still drained after a reload", 0, 2)?;
+    cli("undrain")?;
+    wait_weights(&lab, "rs1 undrained", 2, 2)?;
+    Ok(())
+}
