@@ -44,7 +44,7 @@ fn class(path: &str) -> String {
     for depth in (0..blocks.len()).rev() {
         text.push_str(&format!("{}}}\n", " ".repeat(depth)));
     }
-    let (_, _, diagnostics) = read(&text, Path::new("k.conf"));
+    let (_, _, diagnostics) = read(&text, Path::new("k.conf"), "node");
     for (index, part) in parts.iter().enumerate() {
         let on_line = diagnostics
             .iter()
@@ -116,7 +116,7 @@ fn every_keepalived_keyword_has_a_class() {
 #[test]
 fn refused_keywords_are_errors_naming_what_they_do() {
     let text = "vrrp_instance V {\n track_process {\n  p\n }\n}\n";
-    let (_, _, diagnostics) = read(text, Path::new("k.conf"));
+    let (_, _, diagnostics) = read(text, Path::new("k.conf"), "node");
     let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(
         messages,
@@ -127,7 +127,7 @@ fn refused_keywords_are_errors_naming_what_they_do() {
 #[test]
 fn ignored_keywords_warn_once() {
     let text = "global_defs {\n enable_snmp_vrrp\n enable_snmp_vrrp\n vrrp_no_swap\n}\n";
-    let (_, _, diagnostics) = read(text, Path::new("k.conf"));
+    let (_, _, diagnostics) = read(text, Path::new("k.conf"), "node");
     let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(
         messages,

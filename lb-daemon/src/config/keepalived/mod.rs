@@ -10,22 +10,52 @@ mod lexer;
 mod lvs;
 mod missing;
 mod parser;
+mod template;
 mod vip;
 mod vrrp;
 mod words;
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use super::diag::{Diagnostic, FieldLocations};
 use super::model::Config;
 
 pub use words::script_words;
 
-/// Reads keepalived.conf `text` (from `origin`) into a model, with where
-/// each field was written and every problem found on the way.
-pub fn read(text: &str, origin: &Path) -> (Config, FieldLocations, Vec<Diagnostic>) {
+/// The config-id of this process (`-i`/`--config-id`).
+static CONFIG_ID: OnceLock<String> = OnceLock::new();
+
+/// Sets the config-id that `@ID` lines are compared with and `${_INSTANCE}`
+/// is (`-i`/`--config-id`); `None` is keepalived's default, the host name
+/// up to its first `.`. Only the first call counts: the command line sets
+/// it before the configuration is first read, and reloads keep it.
+pub fn set_config_id(id: Option<String>) {
+    let id = id.unwrap_or_else(|| {
+        let host = hostname::get().unwrap_or_default();
+        let host = host.to_string_lossy();
+        host.split('.').next().unwrap_or_default().to_string()
+    });
+    let _ = CONFIG_ID.set(id);
+}
+
+/// The config-id set by [`set_config_id`] (the default when it was not
+/// called).
+pub fn config_id() -> &'static str {
+    set_config_id(None);
+    CONFIG_ID.get().map_or("", String::as_str)
+}
+
+/// Reads keepalived.conf `text` (from `origin`) with config-id `config_id`
+/// into a model, with where each field was written and every problem found
+/// on the way.
+pub fn read(
+    text: &str,
+    origin: &Path,
+    config_id: &str,
+) -> (Config, FieldLocations, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let statements = parser::parse(text, origin, &mut diagnostics);
+    let statements = parser::parse(text, origin, config_id, &mut diagnostics);
     let (config, locations, more) = bind::bind(&statements);
     diagnostics.extend(more);
     (config, locations, diagnostics)
@@ -36,8 +66,53 @@ mod tests {
     use super::*;
 
     fn messages(text: &str) -> Vec<String> {
-        let (_, _, diagnostics) = read(text, Path::new("k.conf"));
+        let (_, _, diagnostics) = read(text, Path::new("k.conf"), "node");
         diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn conditional_conf_sample_selects_lines_by_config_id() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data/keepalived-samples/keepalived.conf.conditional_conf");
+        let sample = std::fs::read_to_string(&path).unwrap();
+        // Templating is not what stops it: only use_vmac and (selected by
+        // -i) net_namespace are refused, both features of their own.
+        for id in ["high", "low", "vm"] {
+            let (_, _, diagnostics) = read(&sample, &path, id);
+            let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+            let refused = |d: &&Diagnostic| {
+                ["unsupported: use_vmac", "unsupported: net_namespace"]
+                    .iter()
+                    .any(|r| d.message.starts_with(r))
+            };
+            assert!(
+                !errors.is_empty() && errors.iter().all(refused),
+                "{id}: {errors:?}"
+            );
+        }
+        let without: String = sample
+            .lines()
+            .filter(|l| !l.contains("use_vmac") && !l.contains("net_namespace"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for (id, priority, script) in [
+            (
+                "high",
+                Some(170),
+                Some("/etc/keepalived/scripts/check_high_VI_0.sh"),
+            ),
+            (
+                "low",
+                Some(85),
+                Some("/etc/keepalived/scripts/check_low_VI_0.sh"),
+            ),
+            ("vm", None, None),
+        ] {
+            let (config, _, diagnostics) = read(&without, &path, id);
+            assert!(diagnostics.is_empty(), "{id}: {diagnostics:?}");
+            assert_eq!(config.vrrp_instance[0].priority, priority, "{id}");
+            assert_eq!(config.vrrp_script[0].script.as_deref(), script, "{id}");
+        }
     }
 
     #[test]
@@ -68,7 +143,7 @@ mod tests {
     #[test]
     fn preempt_undoes_nopreempt() {
         let text = "vrrp_instance V {\n nopreempt\n preempt\n}\nvrrp_instance W {\n nopreempt\n}\n";
-        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"), "node");
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let nopreempt: Vec<bool> = config.vrrp_instance.iter().map(|i| i.nopreempt).collect();
         assert_eq!(nopreempt, [false, true]);
@@ -78,7 +153,7 @@ mod tests {
     fn sni_name_names_the_server_and_turns_sni_on() {
         let text = "virtual_server 192.0.2.1 443 {\n real_server 192.0.2.2 443 {\n  \
                     SSL_GET {\n   sni_name sni.example.test\n  }\n  SSL_GET {\n   sni_name\n  }\n }\n}\n";
-        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"), "node");
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let checkers = &config.virtual_server[0].real_server[0].checker;
         let sni: Vec<_> = checkers
@@ -115,7 +190,7 @@ mod tests {
     fn aliases_one_line_blocks_and_field_locations() {
         let text = "virtual_server 192.0.2.1 80 {\n lvs_sched wrr\n real_server 192.0.2.2 80 {\n  \
                     SSL_GET { url { path /x } }\n }\n}\nvrrp_instance V { unicast_peer { 192.0.2.9 } }\n";
-        let (config, locations, diagnostics) = read(text, Path::new("k.conf"));
+        let (config, locations, diagnostics) = read(text, Path::new("k.conf"), "node");
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let server = &config.virtual_server[0];
         assert_eq!(server.lb_algo, Some(crate::config::model::LbAlgo::Wrr));
