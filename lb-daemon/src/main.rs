@@ -30,6 +30,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+    let config_id = match &cli.command {
+        Some(Command::Check(f) | Command::Convert(f)) => f.config_id.clone(),
+        _ => cli.run.config_id.clone(),
+    };
+    lb_daemon::config::set_config_id(config_id);
     if let Err(e) = setup::apply(&cli.run) {
         eprintln!("lb-daemon: {e:#}");
         return ExitCode::FAILURE;

@@ -173,8 +173,9 @@ pub struct RunArgs {
     /// Error if any configuration file is missing (lb-daemon: always).
     #[arg(short = 'e', long = "all-config")]
     pub all_config: bool,
-    /// Configuration id for lines beginning '@': ignored ('@' lines are
-    /// not supported).
+    /// Configuration id: lines beginning '@ID' are used only when ID is it
+    /// ('@^ID' only when it is not), and it is ${_INSTANCE} (default: the
+    /// host name up to its first '.').
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
     /// Ignore SIGINT: ignored, SIGINT stops lb-daemon.
@@ -262,6 +263,10 @@ pub struct FileArg {
     /// Configuration file.
     #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+    /// Configuration id for '@ID' lines and ${_INSTANCE}, as the daemon's
+    /// -i (default: the host name up to its first '.').
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
 }
 
 /// `genhash` options, as keepalived's genhash names them.
