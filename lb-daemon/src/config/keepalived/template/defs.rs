@@ -125,12 +125,12 @@ impl Definitions {
 
     /// When `line` is a definition (`$NAME=VALUE`), records it and returns
     /// its name and whether further lines continue it.
-    pub fn define(&mut self, line: &str) -> Option<(String, bool)> {
-        let rest = line.strip_prefix('$')?;
-        let (name, value) = rest.split_once('=')?;
-        if !is_name(name) {
+    pub fn define(&mut self, line: &[Char]) -> Option<(String, bool)> {
+        if !is_definition(line) {
             return None;
         }
+        let line: String = line.iter().map(|c| c.0).collect();
+        let (name, value) = line[1..].split_once('=')?;
         let value = value.trim_start_matches([' ', '\t']);
         let (text, multiline) = match value.strip_suffix('\\') {
             Some(first) => {
@@ -285,6 +285,18 @@ impl Definitions {
             }
         })
     }
+}
+
+/// Whether `line` starts a definition (`$NAME=`).
+pub fn is_definition(line: &[Char]) -> bool {
+    let name: String = line
+        .iter()
+        .skip(1)
+        .take_while(|c| name_char(c.0))
+        .map(|c| c.0)
+        .collect();
+    let after = line.get(1 + name.chars().count()).map(|c| c.0);
+    line.first().is_some_and(|c| c.0 == '$') && after == Some('=') && is_name(&name)
 }
 
 /// Whether `name` is a definition's name.

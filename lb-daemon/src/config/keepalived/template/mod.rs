@@ -34,9 +34,10 @@ use defs::Definitions;
 use include::{Check, Include};
 use repeat::Repeat;
 
-/// Most lines replication and multi-line definitions may produce in all
-/// (keeps `~SEQ(N, 0, 9223372036854775807)` from exhausting memory).
-const MAX_GENERATED: usize = 500_000;
+/// Most lines, and characters, replication and multi-line definitions may
+/// produce in all (keeps `~SEQ(N, 0, 9223372036854775807)` from exhausting
+/// memory).
+const MAX_GENERATED: (usize, usize) = (500_000, 64 << 20);
 
 /// Most times one line goes round the `@` / `$` / `~` steps.
 const MAX_PASSES: usize = 100;
@@ -70,10 +71,13 @@ impl Piece {
         self.text.iter().map(|c| c.0).collect()
     }
 
+    /// The same place with other text.
     fn with_text(&self, text: Vec<Char>) -> Piece {
         Piece {
+            file: self.file.clone(),
+            line: self.line,
             text,
-            ..self.clone()
+            quote_reported: self.quote_reported,
         }
     }
 }
@@ -108,7 +112,7 @@ pub fn read(
         defining: None,
         defs: Definitions::new(config_id),
         config_id,
-        generated: 0,
+        generated: (0, 0),
         diagnostics,
         pieces: Vec::new(),
     };
@@ -125,8 +129,9 @@ struct Reader<'a> {
     defining: Option<String>,
     defs: Definitions,
     config_id: &'a str,
-    /// Lines produced by replication and multi-line definitions so far.
-    generated: usize,
+    /// Lines and characters produced by replication and multi-line
+    /// definitions so far.
+    generated: (usize, usize),
     diagnostics: &'a mut Vec<Diagnostic>,
     pieces: Vec<Piece>,
 }
@@ -184,11 +189,16 @@ impl Reader<'_> {
                 self.sources.pop();
                 continue;
             };
-            self.generated += 1;
-            if self.generated > MAX_GENERATED {
+            self.generated.0 += 1;
+            self.generated.1 += piece.text.len();
+            if self.generated.0 > MAX_GENERATED.0 || self.generated.1 > MAX_GENERATED.1 {
+                let (lines, chars) = MAX_GENERATED;
                 self.error(
                     piece.location(1),
-                    format!("replication and definitions produce more than {MAX_GENERATED} lines"),
+                    format!(
+                        "replication and definitions produce more than {lines} lines or \
+                         {chars} characters"
+                    ),
                 );
                 self.sources.retain(|s| matches!(s, Source::File { .. }));
                 continue;
@@ -222,34 +232,27 @@ impl Reader<'_> {
 
     /// Applies templating to `piece`, then includes it or splits it at its
     /// first brace; the text after the brace is read next, in the same way.
-    fn process(&mut self, mut piece: Piece) {
+    fn process(&mut self, piece: Piece) {
         if let Some(name) = self.defining.clone() {
             return self.continue_definition(&name, &piece);
         }
-        if piece.text.is_empty() {
+        let Some(piece) = self.template(piece) else {
             return;
-        }
+        };
         // `piece.text[start..]` is the line (after braces split off).
         let mut start = 0;
-        // Whether a `$` is left (found once: a line with many braces must
-        // not be scanned again for each).
-        let mut dollar = piece.text.iter().rposition(|c| c.0 == '$');
         loop {
-            let text = &piece.text[start..];
-            let first = text.first().map(|c| c.0);
-            if matches!(first, Some('@' | '$' | '~')) || dollar.is_some_and(|d| d >= start) {
-                match self.template(piece.with_text(text.to_vec())) {
-                    Some(done) => piece = done,
+            if start > 0 {
+                match self.residue(&piece, start) {
+                    Some(after) => start = after,
                     None => return,
                 }
-                start = 0;
-                dollar = piece.text.iter().rposition(|c| c.0 == '$');
             }
             let text = &piece.text[start..];
             if text.is_empty() {
                 return;
             }
-            if text.first().is_some_and(|c| c.0 == 'i') {
+            if text.iter().take(7).map(|c| c.0).eq("include".chars()) {
                 let line: String = text.iter().map(|c| c.0).collect();
                 match include::parse(&line) {
                     Some(Ok(include)) => {
@@ -276,10 +279,46 @@ impl Reader<'_> {
                 .iter()
                 .take_while(|c| blank(c.0))
                 .count();
-            if start == piece.text.len() {
-                return;
+        }
+    }
+
+    /// The templating of the text after a brace (`piece.text[start..]`):
+    /// where it goes on after its `@ID` conditions, or `None` when it is
+    /// dropped or used up (a definition or replication). Its `$`
+    /// references were replaced with the whole line, so nothing is copied
+    /// unless it is used up: a line of many braces stays linear.
+    fn residue(&mut self, piece: &Piece, mut start: usize) -> Option<usize> {
+        loop {
+            let text = &piece.text[start..];
+            match text.first()?.0 {
+                '@' => start += self.condition(text)?,
+                '$' if defs::is_definition(text) => break,
+                '~' if repeat::kind(text).is_some() => break,
+                _ => return Some(start),
             }
         }
+        let rest = piece.with_text(piece.text[start..].to_vec());
+        let left = self.template(rest);
+        debug_assert!(
+            left.is_none(),
+            "definitions and replications use their line up"
+        );
+        None
+    }
+
+    /// For a line starting `@ID` or `@^ID`: how many characters to drop
+    /// (the condition and the blanks after it) when the line is kept,
+    /// `None` when it is not.
+    fn condition(&self, text: &[Char]) -> Option<usize> {
+        let negated = text.get(1).is_some_and(|c| c.0 == '^');
+        let id_start = 1 + usize::from(negated);
+        let id_len = text[id_start..].iter().position(|c| blank(c.0))?;
+        let id = text[id_start..id_start + id_len].iter().map(|c| c.0);
+        if id.eq(self.config_id.chars()) == negated {
+            return None;
+        }
+        let skip = id_start + id_len;
+        Some(skip + text[skip..].iter().take_while(|c| blank(c.0)).count())
     }
 
     fn continue_definition(&mut self, name: &str, piece: &Piece) {
@@ -300,27 +339,16 @@ impl Reader<'_> {
     /// left as it is.
     fn template(&mut self, mut piece: Piece) -> Option<Piece> {
         for _ in 0..MAX_PASSES {
-            let text = piece.string();
-            if let Some(after) = text.strip_prefix('@') {
-                let (negated, rest) = match after.strip_prefix('^') {
-                    Some(rest) => (true, rest),
-                    None => (false, after),
-                };
-                let id_len = rest.find([' ', '\t'])?;
-                if (&rest[..id_len] == self.config_id) == negated {
-                    return None;
-                }
-                let skip = text.len() - rest.len() + id_len;
-                let skip = text[..skip].chars().count();
-                let blanks = piece.text[skip..].iter().take_while(|c| blank(c.0)).count();
-                piece.text.drain(..skip + blanks);
+            if piece.text.first().is_some_and(|c| c.0 == '@') {
+                let skip = self.condition(&piece.text)?;
+                piece.text.drain(..skip);
             }
-            let text = piece.string();
-            if let Some((name, multiline)) = self.defs.define(&text) {
+            if let Some((name, multiline)) = self.defs.define(&piece.text) {
                 self.defining = multiline.then_some(name);
                 return None;
             }
-            if repeat::kind(&text).is_some() {
+            let text = piece.string();
+            if repeat::kind(&piece.text).is_some() {
                 let defs = &self.defs;
                 let dir = dir_of(&piece.file);
                 let replace = |t: &[Char]| match defs.replace(t, &dir)? {

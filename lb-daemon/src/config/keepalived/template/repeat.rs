@@ -39,8 +39,11 @@ enum Values {
 }
 
 /// What kind of replication a line starts, if any.
-pub fn kind(line: &str) -> Option<&'static str> {
-    ["~SEQ", "~LST"].into_iter().find(|k| line.starts_with(k))
+pub fn kind(line: &[Char]) -> Option<&'static str> {
+    let start = line.iter().take(4).map(|c| c.0);
+    ["~SEQ", "~LST"]
+        .into_iter()
+        .find(|k| start.clone().eq(k.chars()))
 }
 
 impl Repeat {
@@ -52,7 +55,7 @@ impl Repeat {
         replace: impl FnOnce(&[Char]) -> Result<Vec<Char>, String>,
     ) -> Result<Repeat, String> {
         let text: String = line.iter().map(|c| c.0).collect();
-        let (values, used) = match kind(&text) {
+        let (values, used) = match kind(line) {
             Some("~SEQ") => seq(&line[4..], replace)?,
             _ => list(&line[4..]).ok_or_else(|| format!("invalid ~LST specification '{text}'"))?,
         };

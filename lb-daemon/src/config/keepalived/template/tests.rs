@@ -240,7 +240,10 @@ fn runaway_templates_are_errors_not_hangs() {
     let (pieces, diagnostics) = read_as("~SEQ(N, 0, 9223372036854775807) x\ny\n", "n");
     assert_eq!(
         diagnostics,
-        ["t.conf:1:1: error: replication and definitions produce more than 500000 lines"]
+        [
+            "t.conf:1:1: error: replication and definitions produce more than 500000 lines or \
+          67108864 characters"
+        ]
     );
     assert_eq!(pieces.last().map(String::as_str), Some("y"));
 }
@@ -252,6 +255,18 @@ fn text_after_a_brace_is_read_as_a_line() {
         clean(text),
         ["a", "{", "b", "}", "c", "{", "e", "{", "f 1", "}", "g"]
     );
+}
+
+#[test]
+fn text_after_a_brace_can_define_replicate_and_be_conditional() {
+    let text = "a } $X=1\nb $X\nc { ~SEQ(N, 1, 2) d$N }\ne { @^main f } g\n";
+    assert_eq!(
+        clean(text),
+        ["a", "}", "b 1", "c", "{", "d1", "}", "d2", "}", "e", "{"]
+    );
+    // Many braces on one line, each followed by a condition.
+    let long = "{ @main x ".repeat(5000);
+    assert_eq!(clean(&long).len(), 10_000);
 }
 
 /// Writes `files` (name, text) into a scratch directory and reads the
