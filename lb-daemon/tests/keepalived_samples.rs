@@ -56,7 +56,7 @@ const REFUSED_FOR: &[(&str, &[&str])] = &[(
 fn keepalived_samples_load_or_name_what_is_missing() {
     // The conditional sample says to run keepalived with `-i high` or
     // `-i low`.
-    config::set_config_id(Some("high".into()));
+    config::set_read_options(config::ReadOptions::new(Some("high".into()), false));
     let files = samples();
     assert_eq!(files.len(), 25, "keepalived ships 25 sample configurations");
     let mut loading = Vec::new();

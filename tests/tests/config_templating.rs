@@ -108,9 +108,10 @@ fn config(extra: &str) -> String {
     )
 }
 
-fn run(ns: &Netns, program: &Path, file: &Path, id: &str) -> Result<Output> {
+fn run(ns: &Netns, program: &Path, file: &Path, args: &[&str]) -> Result<Output> {
     let mut argv = vec![program.as_os_str(), "-t".as_ref(), "-f".as_ref()];
-    argv.extend([file.as_os_str(), "-i".as_ref(), id.as_ref()]);
+    argv.push(file.as_os_str());
+    argv.extend(args.iter().map(std::ffi::OsStr::new));
     ns.exec(&argv)
 }
 
@@ -121,84 +122,104 @@ fn lb_accepts(out: &Output) -> bool {
     out.status.success() || text.contains("lb-daemon runs this configuration")
 }
 
-/// (name, extra text, config-id, accepted, what lb-daemon's report names)
-fn cases() -> Vec<(&'static str, String, &'static str, bool, &'static str)> {
+/// What a case checks: its name, the file, the options after `-t -f
+/// FILE`, whether it is accepted, and what lb-daemon's report names.
+type Case = (
+    &'static str,
+    String,
+    &'static [&'static str],
+    bool,
+    &'static str,
+);
+
+fn cases() -> Vec<Case> {
+    let good: &[&str] = &["-i", "good"];
+    let check_all = "global_defs {\n    include_check\n}\ninclude none.conf\n";
+    let conditional = "@good include a.conf\n@other include none.conf\n";
     vec![
-        ("templated", config(""), "good", true, ""),
+        ("templated", config(""), good, true, ""),
         (
             "@bad selects priority 300",
             config(""),
-            "bad",
+            &["-i", "bad"],
             false,
             "t.conf:7:",
         ),
         (
             "missing include",
             config("include none.conf\n"),
-            "good",
+            good,
             true,
             "t.conf:14:9: warning",
         ),
         (
+            "missing include, -e",
+            config("include none.conf\n"),
+            &["-i", "good", "-e"],
+            false,
+            "t.conf:14:9: error",
+        ),
+        (
+            "missing include after include_check",
+            config(check_all),
+            good,
+            false,
+            "t.conf:17:9: error",
+        ),
+        (
             "missing includer",
             config("includer none.conf\n"),
-            "good",
+            good,
             true,
             "t.conf:14:10: warning",
         ),
         (
             "missing includem",
             config("includem none.conf\n"),
-            "good",
+            good,
             false,
             "t.conf:14:10: error",
         ),
         (
             "missing includea",
             config("includea none.conf\n"),
-            "good",
+            good,
             false,
             "t.conf:14:10: error",
         ),
         (
             "includew of nothing",
             config("includew *.none\n"),
-            "good",
+            good,
             false,
             "t.conf:14:10: error",
         ),
         (
             "includeb, one missing",
             config("includeb {a,none}.conf\n"),
-            "good",
+            good,
             false,
             "t.conf:14:10: error",
         ),
         (
             "include, one missing",
             config("include {a,none}.conf\n"),
-            "good",
+            good,
             true,
             "t.conf:14:9: warning",
         ),
         (
             "bad ~SEQ",
             config("~SEQ(N, 1, 0, 3) x\n"),
-            "good",
+            good,
             false,
             "t.conf:14:1: error: invalid ~SEQ values",
         ),
-        (
-            "conditional include",
-            config("@good include a.conf\n@other include none.conf\n"),
-            "good",
-            true,
-            "",
-        ),
+        ("conditional include", config(conditional), good, true, ""),
         (
             "conditional missing include",
-            config("@good include a.conf\n@other include none.conf\n"),
-            "other",
+            config(conditional),
+            &["-i", "other"],
             true,
             "t.conf:15:16: warning",
         ),
@@ -218,9 +239,9 @@ fn config_test_accepts_and_rejects_templates_as_keepalived_does() -> Result<()> 
     let keepalived = Path::new(KEEPALIVED)
         .exists()
         .then_some(Path::new(KEEPALIVED));
-    for (name, text, id, accepted, named) in cases() {
+    for (name, text, args, accepted, named) in cases() {
         fs::write(&file, &text)?;
-        let ours = run(&ns, &lb, &file, id)?;
+        let ours = run(&ns, &lb, &file, args)?;
         let report = String::from_utf8_lossy(&ours.stderr).into_owned();
         ensure!(
             lb_accepts(&ours) == accepted,
@@ -229,7 +250,7 @@ fn config_test_accepts_and_rejects_templates_as_keepalived_does() -> Result<()> 
         );
         ensure!(report.contains(named), "{name}: `{named}` not in\n{report}");
         if let Some(keepalived) = keepalived {
-            let theirs = run(&ns, keepalived, &file, id)?;
+            let theirs = run(&ns, keepalived, &file, args)?;
             ensure!(
                 theirs.status.success() == accepted,
                 "{name}: keepalived -t exited {:?}:\n{}",

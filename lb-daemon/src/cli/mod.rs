@@ -170,7 +170,8 @@ pub struct RunArgs {
     /// runtime directory becomes /run/lb-daemon/NAME.
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     pub namespace: Option<String>,
-    /// Error if any configuration file is missing (lb-daemon: always).
+    /// Error if any configuration file is missing: the main one (lb-daemon:
+    /// always) and included ones (as include_check with no option).
     #[arg(short = 'e', long = "all-config")]
     pub all_config: bool,
     /// Configuration id: lines beginning '@ID' are used only when ID is it

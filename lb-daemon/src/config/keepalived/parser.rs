@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::lexer::{lex, Token, TokenKind};
-use super::template;
+use super::template::{self, ReadOptions};
 use crate::config::diag::{Diagnostic, Location};
 
 /// Deepest block nesting accepted (keeps recursion bounded on hostile input).
@@ -33,16 +33,16 @@ pub struct Stmt {
     pub body: Option<Vec<Stmt>>,
 }
 
-/// Parses `text`, read from `origin` with config-id `config_id`, into
-/// statements; includes are read relative to `origin`'s directory.
-/// Problems are appended to `diagnostics`.
+/// Parses `text`, read from `origin` as `options` say, into statements;
+/// includes are read relative to `origin`'s directory. Problems are
+/// appended to `diagnostics`.
 pub fn parse(
     text: &str,
     origin: &Path,
-    config_id: &str,
+    options: &ReadOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Stmt> {
-    let pieces = template::read(text, origin, config_id, diagnostics);
+    let pieces = template::read(text, origin, options, diagnostics);
     let tokens = lex(pieces, diagnostics);
     let mut parser = Parser {
         tokens,
@@ -157,7 +157,12 @@ mod tests {
 
     fn tree(text: &str) -> (Vec<Stmt>, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
-        let statements = parse(text, Path::new("t.conf"), "node", &mut diagnostics);
+        let statements = parse(
+            text,
+            Path::new("t.conf"),
+            &ReadOptions::id("node"),
+            &mut diagnostics,
+        );
         (statements, diagnostics)
     }
 

@@ -10,7 +10,12 @@ use super::*;
 /// column, message).
 fn lex(text: &str) -> (Vec<Token>, Vec<(usize, usize, String)>) {
     let mut diagnostics = Vec::new();
-    let pieces = template::read(text, Path::new("t.conf"), "node", &mut diagnostics);
+    let pieces = template::read(
+        text,
+        Path::new("t.conf"),
+        &template::ReadOptions::id("node"),
+        &mut diagnostics,
+    );
     let tokens = super::lex(pieces, &mut diagnostics);
     let errors = diagnostics
         .into_iter()

@@ -14,10 +14,17 @@
 //! | wildcard match | a wildcard matches nothing | `includew` `includea` |
 //! | brace match | a brace alternative is missing (then nothing is included) | `includeb` `includea` |
 //!
-//! lb-daemon does not take `include_check`: its checks are the variants'.
+//! `include_check OPTIONS` in `global_defs` (and `-e`, as `include_check`
+//! with no option) makes checks errors for every include after it, until
+//! the file it is in ends; the options are `read`, `match`,
+//! `wildcard_match` and `brace_match`, each alone to set it (with
+//! `read`), `+` to add or `-` to take away, none for all.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use super::{blank, canonical, dir_of, Piece, Reader, Source};
+use crate::config::diag::Diagnostic;
 
 /// Most alternatives a brace pattern expands to (`{a,b}` repeated grows
 /// exponentially).
@@ -47,11 +54,174 @@ pub struct Include<'a> {
     pub pattern: &'a str,
 }
 
+/// Every check.
+const ALL: u8 = Check::Readable as u8
+    | Check::Match as u8
+    | Check::WildcardMatch as u8
+    | Check::BraceMatch as u8;
+
+/// The checks that are errors for every include from the start (`-e`).
+pub fn checks(all_config: bool) -> u8 {
+    match all_config {
+        true => ALL,
+        false => 0,
+    }
+}
+
+/// keepalived's `include_check OPTIONS` on top of `checks`: the new
+/// checks, and what is wrong with the options.
+pub fn include_check(mut checks: u8, options: &[String]) -> (u8, Vec<String>) {
+    let mut problems = Vec::new();
+    if options.is_empty() {
+        return (ALL, problems);
+    }
+    for (index, option) in options.iter().enumerate() {
+        let (change, name) = match option.split_at(option.len().min(1)) {
+            ("+", name) => (Some(true), name),
+            ("-", name) => (Some(false), name),
+            _ if index == 0 => {
+                checks = 0;
+                (None, option.as_str())
+            }
+            _ => {
+                problems.push(format!("duplicate include_check `{option}`; ignored"));
+                continue;
+            }
+        };
+        let check = match name {
+            "read" => Check::Readable,
+            "match" => Check::Match,
+            "wildcard_match" => Check::WildcardMatch,
+            "brace_match" => Check::BraceMatch,
+            _ => {
+                problems.push(format!("unknown include_check type `{name}`"));
+                continue;
+            }
+        } as u8;
+        checks = match change {
+            None => Check::Readable as u8 | check,
+            Some(true) => checks | check,
+            Some(false) => checks & !check,
+        };
+    }
+    (checks, problems)
+}
+
+impl Reader<'_> {
+    /// Follows where `piece` is; when it is `include_check` in
+    /// `global_defs`, sets the checks for the includes after it.
+    pub(super) fn include_check(&mut self, piece: &Piece) {
+        if !self.blocks.include_check(piece) {
+            return;
+        }
+        let text = piece.string();
+        let options: Vec<String> = text.split_whitespace().skip(1).map(String::from).collect();
+        let problems;
+        (self.checks, problems) = include_check(self.checks, &options);
+        for problem in problems {
+            self.error(piece.location(piece.text[0].1), problem);
+        }
+    }
+
+    /// Reads the files `include` names in its place.
+    pub(super) fn include(&mut self, piece: &Piece, include: &Include) {
+        let start = piece.text.len() - include.pattern.chars().count();
+        let location = piece.location(piece.text[start].1);
+        let report = |reader: &mut Self, check: Check, message: String| {
+            let message = format!("{}: {message}", include.keyword);
+            match include.is_error(check, reader.checks) {
+                true => reader.error(location.clone(), message),
+                false => reader.diagnostics.push(Diagnostic::warning(
+                    Some(location.clone()),
+                    format!("{message}; ignored"),
+                )),
+            }
+        };
+        let (files, problems) = resolve(&dir_of(&piece.file), include.pattern);
+        let skip_all = problems
+            .iter()
+            .any(|(check, _)| *check == Check::BraceMatch && include.is_error(*check, self.checks));
+        for (check, message) in problems {
+            report(self, check, message);
+        }
+        if skip_all {
+            return;
+        }
+        // Innermost source first: push the last file first.
+        for path in files.iter().rev() {
+            let key = canonical(path);
+            let open: Vec<&PathBuf> = self.sources.iter().filter_map(file_key).collect();
+            if let Some(start) = open.iter().position(|k| **k == key) {
+                let cycle: Vec<String> = open[start..]
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .chain([key.display().to_string()])
+                    .collect();
+                self.error(
+                    location.clone(),
+                    format!("include cycle: {}", cycle.join(" -> ")),
+                );
+                continue;
+            }
+            if let Some(why) = unreadable(path) {
+                report(self, Check::Readable, why);
+                continue;
+            }
+            match crate::config::source::read(path) {
+                Ok(text) => self.push_file(path, &text),
+                Err(why) => report(self, Check::Readable, why),
+            }
+        }
+    }
+}
+
+/// Which block the pieces read so far are in, as far as `include_check`
+/// needs to know: the depth and the keyword that opened the top-level
+/// block.
+#[derive(Default)]
+pub struct Blocks {
+    depth: usize,
+    /// The first word of the last top-level piece.
+    top: Option<String>,
+    /// The keyword of the open top-level block.
+    open: Option<String>,
+}
+
+impl Blocks {
+    /// Follows `piece`; whether it is `include_check` in `global_defs`.
+    fn include_check(&mut self, piece: &Piece) -> bool {
+        let first = || piece.text.iter().take_while(|c| !blank(c.0)).map(|c| c.0);
+        match piece.text[..] {
+            [('{', _)] => {
+                if self.depth == 0 {
+                    self.open = self.top.take();
+                }
+                self.depth += 1;
+            }
+            [('}', _)] => self.depth = self.depth.saturating_sub(1),
+            _ if self.depth == 0 => self.top = Some(first().collect()),
+            _ => {
+                return self.depth == 1
+                    && self.open.as_deref() == Some("global_defs")
+                    && first().eq("include_check".chars())
+            }
+        }
+        false
+    }
+}
+
+fn file_key(source: &Source) -> Option<&PathBuf> {
+    match source {
+        Source::File { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
 impl Include<'_> {
-    /// Whether failing `check` is an error for this include (else a
-    /// warning).
-    pub fn is_error(&self, check: Check) -> bool {
-        self.errors & check as u8 != 0
+    /// Whether failing `check` is an error for this include when `checks`
+    /// are in force (else a warning).
+    fn is_error(&self, check: Check, checks: u8) -> bool {
+        (self.errors | checks) & check as u8 != 0
     }
 }
 

@@ -31,7 +31,7 @@ use super::lexer::decomment;
 use super::words::Char;
 use crate::config::diag::{Diagnostic, Location};
 use defs::Definitions;
-use include::{Check, Include};
+use include::Blocks;
 use repeat::Repeat;
 
 /// Most lines, and characters, replication and multi-line definitions may
@@ -41,6 +41,41 @@ const MAX_GENERATED: (usize, usize) = (500_000, 64 << 20);
 
 /// Most times one line goes round the `@` / `$` / `~` steps.
 const MAX_PASSES: usize = 100;
+
+/// What the command line says about reading a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The config-id `@ID` lines are compared with and `${_INSTANCE}` is
+    /// (`-i`).
+    pub config_id: String,
+    /// Every include problem is an error, as `include_check` with no
+    /// option (`-e`).
+    pub all_config: bool,
+}
+
+impl ReadOptions {
+    /// `config_id`, or keepalived's default: the host name up to its first
+    /// `.`.
+    pub fn new(config_id: Option<String>, all_config: bool) -> ReadOptions {
+        let config_id = config_id.unwrap_or_else(|| {
+            let host = hostname::get().unwrap_or_default();
+            let host = host.to_string_lossy();
+            host.split('.').next().unwrap_or_default().to_string()
+        });
+        ReadOptions {
+            config_id,
+            all_config,
+        }
+    }
+}
+
+#[cfg(test)]
+impl ReadOptions {
+    /// Config-id `id`, nothing else.
+    pub fn id(id: &str) -> ReadOptions {
+        ReadOptions::new(Some(id.to_string()), false)
+    }
+}
 
 /// One line as keepalived's keyword parser sees it: a `{`, a `}` or text
 /// without braces outside quotes.
@@ -89,6 +124,9 @@ enum Source {
         path: Rc<Path>,
         /// Its canonical path, to find include cycles.
         key: PathBuf,
+        /// The include checks in force when it was opened, back in force
+        /// when it ends (keepalived's `include_check` is per file).
+        checks: u8,
         lines: std::vec::IntoIter<String>,
         number: usize,
     },
@@ -99,19 +137,21 @@ enum Source {
     Lines(std::vec::IntoIter<String>, Piece, usize),
 }
 
-/// Reads `text` (the file `origin`) with config-id `config_id`, and the
-/// files it includes, into pieces; problems go to `diagnostics`.
+/// Reads `text` (the file `origin`) as `options` say, and the files it
+/// includes, into pieces; problems go to `diagnostics`.
 pub fn read(
     text: &str,
     origin: &Path,
-    config_id: &str,
+    options: &ReadOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Piece> {
     let mut reader = Reader {
         sources: Vec::new(),
         defining: None,
-        defs: Definitions::new(config_id),
-        config_id,
+        defs: Definitions::new(&options.config_id),
+        config_id: &options.config_id,
+        checks: include::checks(options.all_config),
+        blocks: Blocks::default(),
         generated: (0, 0),
         diagnostics,
         pieces: Vec::new(),
@@ -129,6 +169,10 @@ struct Reader<'a> {
     defining: Option<String>,
     defs: Definitions,
     config_id: &'a str,
+    /// The include checks that are errors for every include.
+    checks: u8,
+    /// Where the pieces read so far are, for `include_check`.
+    blocks: Blocks,
     /// Lines and characters produced by replication and multi-line
     /// definitions so far.
     generated: (usize, usize),
@@ -146,6 +190,7 @@ impl Reader<'_> {
         self.sources.push(Source::File {
             path: path.into(),
             key: canonical(path),
+            checks: self.checks,
             lines: text
                 .lines()
                 .map(String::from)
@@ -186,7 +231,9 @@ impl Reader<'_> {
                     .map(|line| at.with_text(line.chars().map(|c| (c, *column)).collect())),
             };
             let Some(piece) = generated else {
-                self.sources.pop();
+                if let Some(Source::File { checks, .. }) = self.sources.pop() {
+                    self.checks = checks;
+                }
                 continue;
             };
             self.generated.0 += 1;
@@ -267,13 +314,13 @@ impl Reader<'_> {
                 }
             }
             let Some(at) = brace(text) else {
-                return self.pieces.push(piece.with_text(text.to_vec()));
+                return self.emit(piece.with_text(text.to_vec()));
             };
             let head = match at {
                 0 => &text[..1],
                 _ => &text[..at - text[..at].iter().rev().take_while(|c| blank(c.0)).count()],
             };
-            self.pieces.push(piece.with_text(head.to_vec()));
+            self.emit(piece.with_text(head.to_vec()));
             start += at.max(1);
             start += piece.text[start..]
                 .iter()
@@ -319,6 +366,12 @@ impl Reader<'_> {
         }
         let skip = id_start + id_len;
         Some(skip + text[skip..].iter().take_while(|c| blank(c.0)).count())
+    }
+
+    /// Hands `piece` to the lexer, after [`Reader::include_check`].
+    fn emit(&mut self, piece: Piece) {
+        self.include_check(&piece);
+        self.pieces.push(piece);
     }
 
     fn continue_definition(&mut self, name: &str, piece: &Piece) {
@@ -391,64 +444,6 @@ impl Reader<'_> {
             "definitions keep producing `@` or `$` lines (do they refer to each other?)",
         );
         None
-    }
-
-    /// Reads the files `include` names in its place.
-    fn include(&mut self, piece: &Piece, include: &Include) {
-        let start = piece.text.len() - include.pattern.chars().count();
-        let location = piece.location(piece.text[start].1);
-        let report = |reader: &mut Self, check: Check, message: String| {
-            let message = format!("{}: {message}", include.keyword);
-            match include.is_error(check) {
-                true => reader.error(location.clone(), message),
-                false => reader.diagnostics.push(Diagnostic::warning(
-                    Some(location.clone()),
-                    format!("{message}; ignored"),
-                )),
-            }
-        };
-        let (files, problems) = include::resolve(&dir_of(&piece.file), include.pattern);
-        let skip_all = problems
-            .iter()
-            .any(|(check, _)| *check == Check::BraceMatch && include.is_error(*check));
-        for (check, message) in problems {
-            report(self, check, message);
-        }
-        if skip_all {
-            return;
-        }
-        // Innermost source first: push the last file first.
-        for path in files.iter().rev() {
-            let key = canonical(path);
-            let open: Vec<&PathBuf> = self.sources.iter().filter_map(file_key).collect();
-            if let Some(start) = open.iter().position(|k| **k == key) {
-                let cycle: Vec<String> = open[start..]
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .chain([key.display().to_string()])
-                    .collect();
-                self.error(
-                    location.clone(),
-                    format!("include cycle: {}", cycle.join(" -> ")),
-                );
-                continue;
-            }
-            if let Some(why) = include::unreadable(path) {
-                report(self, Check::Readable, why);
-                continue;
-            }
-            match crate::config::source::read(path) {
-                Ok(text) => self.push_file(path, &text),
-                Err(why) => report(self, Check::Readable, why),
-            }
-        }
-    }
-}
-
-fn file_key(source: &Source) -> Option<&PathBuf> {
-    match source {
-        Source::File { key, .. } => Some(key),
-        _ => None,
     }
 }
 

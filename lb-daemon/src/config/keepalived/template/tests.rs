@@ -17,7 +17,7 @@ fn read_as(text: &str, id: &str) -> (Vec<String>, Vec<String>) {
 
 fn read_file(path: &Path, text: &str, id: &str) -> (Vec<String>, Vec<String>) {
     let mut diagnostics = Vec::new();
-    let pieces = read(text, path, id, &mut diagnostics);
+    let pieces = read(text, path, &ReadOptions::id(id), &mut diagnostics);
     let pieces = pieces.iter().map(Piece::string).collect();
     (
         pieces,
@@ -339,6 +339,71 @@ fn include_problems_by_variant() {
 }
 
 #[test]
+fn include_check_makes_problems_errors_until_its_file_ends() {
+    let (pieces, diagnostics) = with_files(&[
+        (
+            "main.conf",
+            "include none1.conf\nglobal_defs {\n include_check match\n}\ninclude none2.conf\n\
+             include sub.conf\ninclude none3.conf\nvrrp_instance V {\n include_check -match\n}\n\
+             include none5.conf\n",
+        ),
+        (
+            "sub.conf",
+            "global_defs {\n include_check -match\n}\ninclude none4.conf\n",
+        ),
+    ]);
+    assert_eq!(
+        pieces
+            .iter()
+            .filter(|p| p.starts_with("include_check"))
+            .count(),
+        3
+    );
+    let expected = [
+        "main.conf:1:9: warning: include: config files missing 'none1.conf'; ignored",
+        "main.conf:5:9: error: include: config files missing 'none2.conf'",
+        "sub.conf:4:9: warning: include: config files missing 'none4.conf'; ignored",
+        "main.conf:7:9: error: include: config files missing 'none3.conf'",
+        "main.conf:11:9: error: include: config files missing 'none5.conf'",
+    ];
+    assert_eq!(diagnostics, expected);
+}
+
+#[test]
+fn include_check_options() {
+    let all = include::include_check(0, &[]).0;
+    let check = |from, options: &[&str]| {
+        let options: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+        include::include_check(from, &options)
+    };
+    let (readable, _) = check(all, &["read"]);
+    let (matched, _) = check(0, &["match"]);
+    assert_eq!(check(0, &["+match"]).0 | readable, matched);
+    assert_eq!(check(matched, &["-match"]).0, readable);
+    assert_eq!(check(all, &["-read", "+read"]).0, all);
+    assert_eq!(
+        check(0, &["read", "match", "+bogus"]).1,
+        [
+            "duplicate include_check `match`; ignored",
+            "unknown include_check type `bogus`"
+        ]
+    );
+    let mut diagnostics = Vec::new();
+    let options = ReadOptions::new(Some("x".into()), true);
+    read(
+        "include none.conf\n",
+        Path::new("t.conf"),
+        &options,
+        &mut diagnostics,
+    );
+    let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        ["t.conf:1:9: error: include: config files missing 'none.conf'"]
+    );
+}
+
+#[test]
 fn executable_files_and_cycles_are_not_read() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
@@ -389,7 +454,7 @@ proptest! {
     #[test]
     fn any_text_is_read_into_pieces(text in "([@$~{}()\\\\,#\" a-cA-C0-9_=^]|SEQ|LST|x|\n){0,120}") {
         let mut diagnostics = Vec::new();
-        for piece in read(&text, Path::new("t.conf"), "a", &mut diagnostics) {
+        for piece in read(&text, Path::new("t.conf"), &ReadOptions::id("a"), &mut diagnostics) {
             let braces = brace(&piece.text);
             prop_assert!(braces.is_none() || piece.text.len() == 1, "{:?}", piece.string());
             prop_assert!(!piece.text.is_empty());
