@@ -461,6 +461,7 @@ fn dir_of(file: &Path) -> PathBuf {
     }
 }
 
+/// keepalived's blanks within a line.
 fn blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }

@@ -13,6 +13,7 @@
 //! for each value of the outer one. The variables stay defined afterwards.
 
 use super::super::words::Char;
+use super::blank;
 
 /// The (name, value) definitions for one copy of a replicated line.
 pub type Assignments = Vec<(String, String)>;
@@ -94,10 +95,6 @@ impl Repeat {
         };
         Some((set, self.text.clone()))
     }
-}
-
-fn blank(c: char) -> bool {
-    c == ' ' || c == '\t'
 }
 
 /// Index of the first non-blank at or after `at`.
