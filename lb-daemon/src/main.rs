@@ -3,7 +3,7 @@ use std::{io::IsTerminal, process::ExitCode};
 
 use lb_daemon::{
     cli::{self, config_test, setup, signum, Command},
-    commands, daemon,
+    commands, config, daemon,
 };
 use tracing::warn;
 use tracing_subscriber::EnvFilter;
@@ -30,6 +30,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+    let (config_id, all_config) = match &cli.command {
+        Some(Command::Check(f) | Command::Convert(f)) => (f.config_id.clone(), false),
+        _ => (cli.run.config_id.clone(), cli.run.all_config),
+    };
+    config::set_read_options(config::ReadOptions::new(config_id, all_config));
     if let Err(e) = setup::apply(&cli.run) {
         eprintln!("lb-daemon: {e:#}");
         return ExitCode::FAILURE;

@@ -274,11 +274,6 @@ impl RunArgs {
                 "core dumps are enabled as with -m, the kernel's core_pattern is left as it is",
             ),
             (
-                self.config_id.clone(),
-                "-i/--config-id",
-                "configuration lines beginning '@' are not supported",
-            ),
-            (
                 self.config_fd.clone(),
                 "--config-fd",
                 "a keepalived internal option",

@@ -170,11 +170,13 @@ pub struct RunArgs {
     /// runtime directory becomes /run/lb-daemon/NAME.
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     pub namespace: Option<String>,
-    /// Error if any configuration file is missing (lb-daemon: always).
+    /// Error if any configuration file is missing: the main one (lb-daemon:
+    /// always) and included ones (as include_check with no option).
     #[arg(short = 'e', long = "all-config")]
     pub all_config: bool,
-    /// Configuration id for lines beginning '@': ignored ('@' lines are
-    /// not supported).
+    /// Configuration id: lines beginning '@ID' are used only when ID is it
+    /// ('@^ID' only when it is not), and it is ${_INSTANCE} (default: the
+    /// host name up to its first '.').
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
     /// Ignore SIGINT: ignored, SIGINT stops lb-daemon.
@@ -262,6 +264,10 @@ pub struct FileArg {
     /// Configuration file.
     #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
+    /// Configuration id for '@ID' lines and ${_INSTANCE}, as the daemon's
+    /// -i (default: the host name up to its first '.').
+    #[arg(short = 'i', long = "config-id", value_name = "ID")]
+    pub config_id: Option<String>,
 }
 
 /// `genhash` options, as keepalived's genhash names them.

@@ -13,7 +13,7 @@ mod validate;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
-pub use keepalived::script_words;
+pub use keepalived::{read_options, script_words, set_read_options, ReadOptions};
 pub use model::*;
 
 /// A configuration that loaded, with the warnings found on the way.
@@ -36,10 +36,10 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
     }
 }
 
-/// Parses keepalived.conf `text`; `origin` names it in messages and is the
-/// base for relative `include`s.
+/// Parses keepalived.conf `text` with this process's [`read_options`];
+/// `origin` names it in messages and is the base for relative `include`s.
 pub fn parse_keepalived_str(text: &str, origin: &Path) -> Result<Loaded, Diagnostics> {
-    let (config, locations, diagnostics) = keepalived::read(text, origin);
+    let (config, locations, diagnostics) = keepalived::read(text, origin, read_options());
     finish(config, &locations, diagnostics)
 }
 

@@ -1,7 +1,10 @@
-//! Splits keepalived.conf text into words, braces and line ends exactly as
-//! keepalived 2.x reads it (`lib/parser.c` `read_line`), line by line:
+//! Splits keepalived.conf lines into words, braces and line ends exactly as
+//! keepalived 2.x reads them (`lib/parser.c` `read_line`). [`super::template`]
+//! reads the lines (comments, templating, `include`, the split at braces);
+//! this module has the two steps of keepalived's that do not depend on
+//! where a line came from:
 //!
-//! 1. Comments (`decomment`): leading blanks go; outside `"…"`, `#` or `!`
+//! 1. Comments ([`decomment`]): leading blanks go; outside `"…"`, `#` or `!`
 //!    ends the line wherever it is, even inside a word (`auth_pass abc#123`
 //!    is `abc`); `\#` and `\!` stand for the characters themselves and any
 //!    other `\X` pair is kept as written; `'` does not protect anything.
@@ -9,16 +12,20 @@
 //!    of the configuration that the VRRP and checker processes read and
 //!    decomment again, so what they use has been decommented twice: an
 //!    unquoted `abc\#123` is `abc` in the end. Only `"…"` keeps a `#` or `!`.
-//! 2. Braces: the first `{` or `}` outside `"…"` splits the line; each brace
-//!    is a token of its own (`url{` is `url`, `{`).
-//! 3. Words: [`words::plain`] for every keyword, except that the script
-//!    keywords ([`SCRIPT_KEYWORDS`]) re-split their line with quotes and
-//!    `\` kept ([`words::quoted`]) and `regex` with escapes decoded, as
+//! 2. Words ([`lex`]): a piece that is `{` or `}` is a brace token; the
+//!    others are split by [`words::plain`] for every keyword, except that the
+//!    script keywords ([`SCRIPT_KEYWORDS`]) re-split their line with quotes
+//!    and `\` kept ([`words::quoted`]) and `regex` with escapes decoded, as
 //!    their keepalived handlers do.
 //!
 //! There is no line continuation: a trailing `\` stays in the last word.
 
+use std::path::Path;
+use std::rc::Rc;
+
+use super::template::Piece;
 use super::words::{self, Char, Placed};
+use crate::config::diag::{Diagnostic, Location};
 
 /// Keywords whose keepalived handlers re-split their line with
 /// `alloc_strvec_quoted` (`install_keyword_quoted`, `notify_script_init`,
@@ -64,6 +71,8 @@ pub enum TokenKind {
 /// A token and where it starts (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
+    /// The file it is in.
+    pub file: Rc<Path>,
     /// What the token is.
     pub kind: TokenKind,
     /// Line of the first character.
@@ -72,43 +81,34 @@ pub struct Token {
     pub column: usize,
 }
 
-/// A lexical error: its line, column and message.
-pub type LexError = (usize, usize, String);
-
-/// Splits `text` into tokens; errors (unterminated quotes) are collected
-/// and lexing goes on with the next line.
-pub fn lex(text: &str) -> (Vec<Token>, Vec<LexError>) {
+/// Turns the pieces of [`super::template::read`] into tokens: each piece is a
+/// brace or words, then a line end. Errors (unterminated quotes) go to
+/// `diagnostics`.
+pub fn lex(pieces: Vec<Piece>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Token> {
     let mut tokens = Vec::new();
-    let mut errors = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let raw = raw.trim_end_matches(['\r', '\n']);
-        let chars: Vec<Char> = raw.chars().zip(1..).collect();
-        let (once, unterminated) = decomment(&chars);
-        if let Some(column) = unterminated {
-            errors.push((line, column, "unterminated quoted string".to_string()));
-        }
-        let (twice, _) = decomment(&once);
+    for piece in pieces {
         let mut lexer = LineLexer {
-            line,
+            file: &piece.file,
+            line: piece.line,
             tokens: &mut tokens,
-            errors: &mut errors,
-            quote_reported: unterminated.is_some(),
+            diagnostics,
+            quote_reported: piece.quote_reported,
         };
-        lexer.pieces(&twice);
-        tokens.push(Token {
-            kind: TokenKind::Newline,
-            line,
-            column: chars.len() + 1,
-        });
+        match piece.text[..] {
+            [('{', column)] => lexer.push(TokenKind::Open, column),
+            [('}', column)] => lexer.push(TokenKind::Close, column),
+            _ => lexer.words(&piece.text),
+        }
+        let end = piece.text.last().map_or(1, |c| c.1 + 1);
+        lexer.push(TokenKind::Newline, end);
     }
-    (tokens, errors)
+    tokens
 }
 
 /// keepalived's `decomment`: the line without leading blanks, comment and
 /// trailing blanks, `\#`/`\!` unescaped outside quotes; and the column of
 /// an unterminated `"`, if any.
-fn decomment(text: &[Char]) -> (Vec<Char>, Option<usize>) {
+pub fn decomment(text: &[Char]) -> (Vec<Char>, Option<usize>) {
     let start = text
         .iter()
         .position(|&(c, _)| c != ' ' && c != '\t')
@@ -152,11 +152,12 @@ fn decomment(text: &[Char]) -> (Vec<Char>, Option<usize>) {
     (out, open_quote)
 }
 
-/// Turns the pieces of one decommented line into tokens.
+/// Turns one piece into tokens.
 struct LineLexer<'a> {
+    file: &'a Rc<Path>,
     line: usize,
     tokens: &'a mut Vec<Token>,
-    errors: &'a mut Vec<LexError>,
+    diagnostics: &'a mut Vec<Diagnostic>,
     /// An unterminated quote was reported for this line already.
     quote_reported: bool,
 }
@@ -164,6 +165,7 @@ struct LineLexer<'a> {
 impl LineLexer<'_> {
     fn push(&mut self, kind: TokenKind, column: usize) {
         self.tokens.push(Token {
+            file: self.file.clone(),
             kind,
             line: self.line,
             column,
@@ -172,35 +174,14 @@ impl LineLexer<'_> {
 
     fn error(&mut self, column: usize, message: String) {
         if !self.quote_reported {
-            self.errors.push((self.line, column, message));
+            let location = Location {
+                file: self.file.to_path_buf(),
+                line: self.line,
+                column,
+            };
+            self.diagnostics
+                .push(Diagnostic::error(Some(location), message));
             self.quote_reported = true;
-        }
-    }
-
-    /// Splits `text` at braces (`read_line`'s `line_residue`) and lexes
-    /// each piece.
-    fn pieces(&mut self, mut text: &[Char]) {
-        while let Some(&(first, column)) = text.first() {
-            match brace(text) {
-                Some(0) => {
-                    let kind = match first {
-                        '{' => TokenKind::Open,
-                        _ => TokenKind::Close,
-                    };
-                    self.push(kind, column);
-                    let rest = &text[1..];
-                    let skip = rest.iter().take_while(|&&(c, _)| c == ' ' || c == '\t');
-                    text = &rest[skip.count()..];
-                }
-                Some(at) => {
-                    self.words(&text[..at]);
-                    text = &text[at..];
-                }
-                None => {
-                    self.words(text);
-                    text = &[];
-                }
-            }
         }
     }
 
@@ -231,20 +212,6 @@ impl LineLexer<'_> {
             self.push(TokenKind::Word(word), column);
         }
     }
-}
-
-/// Where the first `{` or `}` outside `"…"` is (none after an unclosed
-/// `"`), as `read_line` looks for it.
-fn brace(text: &[Char]) -> Option<usize> {
-    let mut i = 0;
-    while let Some(&(c, _)) = text.get(i) {
-        match c {
-            '{' | '}' => return Some(i),
-            '"' => i += 2 + text[i + 1..].iter().position(|&(c, _)| c == '"')?,
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 #[cfg(test)]

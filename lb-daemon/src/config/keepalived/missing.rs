@@ -147,7 +147,6 @@ pub const GLOBAL_IGNORED: &[Missing] = &[
     ("enable_snmp_rfcv3", "SNMP"),
     ("enable_snmp_vrrp", "SNMP"),
     ("enable_traps", "SNMP traps"),
-    ("include_check", "checking included files"),
     ("iproute_etc_dir", "iproute2 name tables"),
     ("iproute_usr_dir", "iproute2 name tables"),
     ("json_dump_file", "JSON state dumps"),

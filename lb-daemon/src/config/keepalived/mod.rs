@@ -1,5 +1,5 @@
-//! The keepalived.conf front end: lexer, parser (with `include`), keyword
-//! tables and binder.
+//! The keepalived.conf front end: line reader (templating and `include`),
+//! lexer, parser, keyword tables and binder.
 
 mod args;
 mod bgp;
@@ -11,23 +11,47 @@ mod lexer;
 mod lvs;
 mod missing;
 mod parser;
+mod template;
 mod top;
 mod vip;
 mod vrrp;
 mod words;
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use super::diag::{Diagnostic, FieldLocations};
 use super::model::Config;
 
+pub use template::ReadOptions;
 pub use words::script_words;
 
-/// Reads keepalived.conf `text` (from `origin`) into a model, with where
-/// each field was written and every problem found on the way.
-pub fn read(text: &str, origin: &Path) -> (Config, FieldLocations, Vec<Diagnostic>) {
+/// The options of this process's command line.
+static OPTIONS: OnceLock<ReadOptions> = OnceLock::new();
+
+/// Sets how this process reads configurations (`-i`, `-e`). Only the first
+/// call counts: the command line sets them before the configuration is
+/// first read, and reloads keep them.
+pub fn set_read_options(options: ReadOptions) {
+    let _ = OPTIONS.set(options);
+}
+
+/// The options set by [`set_read_options`] (keepalived's defaults when it
+/// was not called).
+pub fn read_options() -> &'static ReadOptions {
+    OPTIONS.get_or_init(|| ReadOptions::new(None, false))
+}
+
+/// Reads keepalived.conf `text` (from `origin`) as `options` say into a
+/// model, with where each field was written and every problem found on
+/// the way.
+pub fn read(
+    text: &str,
+    origin: &Path,
+    options: &ReadOptions,
+) -> (Config, FieldLocations, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let statements = parser::parse(text, origin, &mut diagnostics);
+    let statements = parser::parse(text, origin, options, &mut diagnostics);
     let (config, locations, more) = top::bind(&statements);
     diagnostics.extend(more);
     (config, locations, diagnostics)
@@ -38,8 +62,53 @@ mod tests {
     use super::*;
 
     fn messages(text: &str) -> Vec<String> {
-        let (_, _, diagnostics) = read(text, Path::new("k.conf"));
+        let (_, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
         diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn conditional_conf_sample_selects_lines_by_config_id() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data/keepalived-samples/keepalived.conf.conditional_conf");
+        let sample = std::fs::read_to_string(&path).unwrap();
+        // Templating is not what stops it: only use_vmac and (selected by
+        // -i) net_namespace are refused, both features of their own.
+        for id in ["high", "low", "vm"] {
+            let (_, _, diagnostics) = read(&sample, &path, &ReadOptions::id(id));
+            let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+            let refused = |d: &&Diagnostic| {
+                ["unsupported: use_vmac", "unsupported: net_namespace"]
+                    .iter()
+                    .any(|r| d.message.starts_with(r))
+            };
+            assert!(
+                !errors.is_empty() && errors.iter().all(refused),
+                "{id}: {errors:?}"
+            );
+        }
+        let without: String = sample
+            .lines()
+            .filter(|l| !l.contains("use_vmac") && !l.contains("net_namespace"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        for (id, priority, script) in [
+            (
+                "high",
+                Some(170),
+                Some("/etc/keepalived/scripts/check_high_VI_0.sh"),
+            ),
+            (
+                "low",
+                Some(85),
+                Some("/etc/keepalived/scripts/check_low_VI_0.sh"),
+            ),
+            ("vm", None, None),
+        ] {
+            let (config, _, diagnostics) = read(&without, &path, &ReadOptions::id(id));
+            assert!(diagnostics.is_empty(), "{id}: {diagnostics:?}");
+            assert_eq!(config.vrrp_instance[0].priority, priority, "{id}");
+            assert_eq!(config.vrrp_script[0].script.as_deref(), script, "{id}");
+        }
     }
 
     #[test]
@@ -70,7 +139,7 @@ mod tests {
     #[test]
     fn preempt_undoes_nopreempt() {
         let text = "vrrp_instance V {\n nopreempt\n preempt\n}\nvrrp_instance W {\n nopreempt\n}\n";
-        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let nopreempt: Vec<bool> = config.vrrp_instance.iter().map(|i| i.nopreempt).collect();
         assert_eq!(nopreempt, [false, true]);
@@ -80,7 +149,7 @@ mod tests {
     fn sni_name_names_the_server_and_turns_sni_on() {
         let text = "virtual_server 192.0.2.1 443 {\n real_server 192.0.2.2 443 {\n  \
                     SSL_GET {\n   sni_name sni.example.test\n  }\n  SSL_GET {\n   sni_name\n  }\n }\n}\n";
-        let (config, _, diagnostics) = read(text, Path::new("k.conf"));
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let checkers = &config.virtual_server[0].real_server[0].checker;
         let sni: Vec<_> = checkers
@@ -117,7 +186,8 @@ mod tests {
     fn aliases_one_line_blocks_and_field_locations() {
         let text = "virtual_server 192.0.2.1 80 {\n lvs_sched wrr\n real_server 192.0.2.2 80 {\n  \
                     SSL_GET { url { path /x } }\n }\n}\nvrrp_instance V { unicast_peer { 192.0.2.9 } }\n";
-        let (config, locations, diagnostics) = read(text, Path::new("k.conf"));
+        let (config, locations, diagnostics) =
+            read(text, Path::new("k.conf"), &ReadOptions::id("node"));
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let server = &config.virtual_server[0];
         assert_eq!(server.lb_algo, Some(crate::config::model::LbAlgo::Wrr));

@@ -1,12 +1,13 @@
-//! Turns tokens into a tree of statements, expanding `include` on the way.
+//! Turns tokens into a tree of statements.
 //!
 //! A statement is a keyword with the words after it on its line and, when a
 //! `{` follows (on the same or the next line), a body of statements up to
-//! the matching `}`.
+//! the matching `}`. `include`s have been read by [`template::read`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::lexer::{lex, Token, TokenKind};
+use super::template::{self, ReadOptions};
 use crate::config::diag::{Diagnostic, Location};
 
 /// Deepest block nesting accepted (keeps recursion bounded on hostile input).
@@ -32,37 +33,20 @@ pub struct Stmt {
     pub body: Option<Vec<Stmt>>,
 }
 
-/// Parses `text`, read from `origin`, into statements; includes are read
-/// relative to `origin`'s directory. Problems are appended to `diagnostics`.
-pub fn parse(text: &str, origin: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<Stmt> {
-    let mut includes = vec![canonical(origin)];
-    parse_file(text, origin, &mut includes, diagnostics)
-}
-
-fn canonical(path: &Path) -> PathBuf {
-    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
-}
-
-fn parse_file(
+/// Parses `text`, read from `origin` as `options` say, into statements;
+/// includes are read relative to `origin`'s directory. Problems are
+/// appended to `diagnostics`.
+pub fn parse(
     text: &str,
-    file: &Path,
-    includes: &mut Vec<PathBuf>,
+    origin: &Path,
+    options: &ReadOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Stmt> {
-    let (tokens, errors) = lex(text);
-    let at = |line, column| Location {
-        file: file.to_path_buf(),
-        line,
-        column,
-    };
-    for (line, column, message) in errors {
-        diagnostics.push(Diagnostic::error(Some(at(line, column)), message));
-    }
+    let pieces = template::read(text, origin, options, diagnostics);
+    let tokens = lex(pieces, diagnostics);
     let mut parser = Parser {
         tokens,
         pos: 0,
-        file,
-        includes,
         diagnostics,
         aborted: false,
     };
@@ -72,8 +56,6 @@ fn parse_file(
 struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
-    file: &'a Path,
-    includes: &'a mut Vec<PathBuf>,
     diagnostics: &'a mut Vec<Diagnostic>,
     /// Set when parsing gave up, so that open blocks are not reported again.
     aborted: bool,
@@ -82,7 +64,7 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn location(&self, token: &Token) -> Location {
         Location {
-            file: self.file.to_path_buf(),
+            file: token.file.to_path_buf(),
             line: token.line,
             column: token.column,
         }
@@ -109,11 +91,7 @@ impl Parser<'_> {
                     self.nested(depth, &location);
                 }
                 TokenKind::Word(text) => {
-                    let statement = self.statement(Word { text, location }, depth);
-                    match statement.keyword.text.as_str() {
-                        "include" => statements.extend(self.include(&statement)),
-                        _ => statements.push(statement),
-                    }
+                    statements.push(self.statement(Word { text, location }, depth));
                 }
             }
         }
@@ -171,70 +149,6 @@ impl Parser<'_> {
         self.pos = ahead + 1;
         Some(self.location(token))
     }
-
-    fn include(&mut self, statement: &Stmt) -> Vec<Stmt> {
-        let location = statement.keyword.location.clone();
-        if statement.body.is_some() || statement.args.is_empty() {
-            self.error(
-                location,
-                "`include` takes a file name or pattern and no block",
-            );
-            return Vec::new();
-        }
-        let base = self.file.parent().unwrap_or(Path::new(""));
-        let mut statements = Vec::new();
-        for pattern in &statement.args {
-            for path in self.expand(base, pattern) {
-                statements.extend(self.include_file(&path, &pattern.location));
-            }
-        }
-        statements
-    }
-
-    fn expand(&mut self, base: &Path, pattern: &Word) -> Vec<PathBuf> {
-        let full = base.join(&pattern.text);
-        let location = pattern.location.clone();
-        if !pattern.text.contains(['*', '?', '[']) {
-            return vec![full];
-        }
-        let Ok(paths) = glob::glob(&full.to_string_lossy()) else {
-            self.error(location, format!("bad include pattern `{}`", pattern.text));
-            return Vec::new();
-        };
-        let mut paths: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-        paths.sort();
-        if paths.is_empty() {
-            let message = format!("include pattern `{}` matches no file", pattern.text);
-            self.diagnostics
-                .push(Diagnostic::warning(Some(location), message));
-        }
-        paths
-    }
-
-    fn include_file(&mut self, path: &Path, location: &Location) -> Vec<Stmt> {
-        let key = canonical(path);
-        if let Some(start) = self.includes.iter().position(|p| *p == key) {
-            let cycle: Vec<String> = self.includes[start..]
-                .iter()
-                .chain([&key])
-                .map(|p| p.display().to_string())
-                .collect();
-            let message = format!("include cycle: {}", cycle.join(" -> "));
-            self.error(location.clone(), message);
-            return Vec::new();
-        }
-        let text = match crate::config::source::read(path) {
-            Ok(text) => text,
-            Err(why) => {
-                self.error(location.clone(), format!("included file: {why}"));
-                return Vec::new();
-            }
-        };
-        self.includes.push(key);
-        let statements = parse_file(&text, path, self.includes, self.diagnostics);
-        self.includes.pop();
-        statements
-    }
 }
 
 #[cfg(test)]
@@ -243,7 +157,12 @@ mod tests {
 
     fn tree(text: &str) -> (Vec<Stmt>, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
-        let statements = parse(text, Path::new("t.conf"), &mut diagnostics);
+        let statements = parse(
+            text,
+            Path::new("t.conf"),
+            &ReadOptions::id("node"),
+            &mut diagnostics,
+        );
         (statements, diagnostics)
     }
 
@@ -284,22 +203,5 @@ mod tests {
         let (_, diagnostics) = tree(&"a {".repeat(10_000));
         assert_eq!(diagnostics.len(), 1);
         assert!(diagnostics[0].message.contains("too deeply"));
-    }
-
-    #[test]
-    fn includes_are_spliced_and_cycles_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let main = dir.path().join("main.conf");
-        std::fs::write(dir.path().join("part1.inc"), "p1\ninclude main.conf\n").unwrap();
-        std::fs::write(dir.path().join("part2.inc"), "p2 { q }\n").unwrap();
-        std::fs::write(&main, "x {\n include part*.inc\n}\ninclude missing.conf\n").unwrap();
-        let text = std::fs::read_to_string(&main).unwrap();
-        let mut diagnostics = Vec::new();
-        let statements = parse(&text, &main, &mut diagnostics);
-        assert_eq!(shape(&statements), "x{p1;p2{q}}");
-        let messages: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-        assert_eq!(messages.len(), 2, "{messages:?}");
-        assert!(messages[0].contains("part1.inc:2:9: error: include cycle"));
-        assert!(messages[1].contains("main.conf:4:9: error: included file: cannot read"));
     }
 }

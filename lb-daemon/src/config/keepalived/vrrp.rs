@@ -43,6 +43,8 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(vrrp_notify_fifo_script),
         set!(lvs_notify_fifo),
         set!(lvs_notify_fifo_script),
+        // The line reader applies it to the includes after it.
+        Keyword::new("include_check", |_, _, _| {}),
     ],
     refused: missing::GLOBAL_REFUSED,
     ignored: missing::GLOBAL_IGNORED,

@@ -3,8 +3,29 @@
 //! `alloc_strvec_quoted[_escaped]` produce (run through a harness of
 //! keepalived's code, and live against keepalived 2.2.7 for `\#`).
 
-use super::super::words::script_words;
+use super::super::{template, words::script_words};
 use super::*;
+
+/// The tokens of `text` as a file's content, and the errors as (line,
+/// column, message).
+fn lex(text: &str) -> (Vec<Token>, Vec<(usize, usize, String)>) {
+    let mut diagnostics = Vec::new();
+    let pieces = template::read(
+        text,
+        Path::new("t.conf"),
+        &template::ReadOptions::id("node"),
+        &mut diagnostics,
+    );
+    let tokens = super::lex(pieces, &mut diagnostics);
+    let errors = diagnostics
+        .into_iter()
+        .map(|d| {
+            let at = d.location.expect("located");
+            (at.line, at.column, d.message)
+        })
+        .collect();
+    (tokens, errors)
+}
 
 /// The tokens of `text` (`{`, `}` and words; line ends left out) and
 /// whether it had an error.

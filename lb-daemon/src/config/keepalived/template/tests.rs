@@ -1,0 +1,495 @@
+//! keepalived's templating, construct by construct. Expected outputs are
+//! keepalived.conf(5)'s examples and what keepalived 2.2.7 produced for the
+//! same lines (`keepalived -t` on a file of unknown keywords names each
+//! line it reads).
+
+use std::fs;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// The pieces of `text` (a file `t.conf`) read with config-id `id`, and
+/// the diagnostics as `file:line:column: severity: message`.
+fn read_as(text: &str, id: &str) -> (Vec<String>, Vec<String>) {
+    read_file(Path::new("t.conf"), text, id)
+}
+
+fn read_file(path: &Path, text: &str, id: &str) -> (Vec<String>, Vec<String>) {
+    let mut diagnostics = Vec::new();
+    let pieces = read(text, path, &ReadOptions::id(id), &mut diagnostics);
+    let pieces = pieces.iter().map(Piece::string).collect();
+    (
+        pieces,
+        diagnostics.iter().map(ToString::to_string).collect(),
+    )
+}
+
+/// The pieces of `text` with config-id `main`; there must be no problem.
+fn clean(text: &str) -> Vec<String> {
+    let (pieces, diagnostics) = read_as(text, "main");
+    assert!(diagnostics.is_empty(), "{text}: {diagnostics:?}");
+    pieces
+}
+
+#[test]
+fn conditional_lines_follow_the_config_id() {
+    let text = "@main router_id main_router\n@backup router_id backup_router\n\
+                @^main peer 1.2.3.4\n@^backup peer 1.2.3.5\n@main\nplain\n";
+    assert_eq!(
+        read_as(text, "main").0,
+        ["router_id main_router", "peer 1.2.3.5", "plain"]
+    );
+    assert_eq!(
+        read_as(text, "backup").0,
+        ["router_id backup_router", "peer 1.2.3.4", "plain"]
+    );
+    assert_eq!(
+        read_as(text, "other").0,
+        ["peer 1.2.3.4", "peer 1.2.3.5", "plain"]
+    );
+}
+
+#[test]
+fn definitions_are_replaced_when_used() {
+    // keepalived.conf(5): replacement happens where the name is used.
+    let text = "$ADDRESS_BASE=10.2.${ADDRESS_BASE_SUB}\n$ADDRESS_BASE_SUB=0\n\
+                ${ADDRESS_BASE}.100/32\n$ADDRESS_BASE_SUB=10\n${ADDRESS_BASE}.100/32\n";
+    assert_eq!(clean(text), ["10.2.0.100/32", "10.2.10.100/32"]);
+    // `$NAME` needs a blank, `,`, `)` or the line end after it; undefined
+    // names stay; `$A =` is no definition.
+    let text = "$A=kw_a${B}\n$B=_b\n$A\n${A}x\n$A x\n$Ax $UNDEF ${UNDEF}\n$A =1\n";
+    assert_eq!(
+        clean(text),
+        [
+            "kw_a_b",
+            "kw_a_bx",
+            "kw_a_b x",
+            "$Ax $UNDEF $",
+            "{",
+            "UNDEF",
+            "}",
+            "kw_a_b =1"
+        ]
+    );
+}
+
+#[test]
+fn definitions_and_conditions_combine() {
+    let text = "@main $PRIORITY=240\n@backup $PRIORITY=200\npriority $PRIORITY\n\
+                $IF_MAIN=@main\n$IF_MAIN priority 240\n";
+    assert_eq!(read_as(text, "main").0, ["priority 240", "priority 240"]);
+    assert_eq!(read_as(text, "backup").0, ["priority 200"]);
+}
+
+#[test]
+fn multi_line_definitions_expand_where_they_end_a_line() {
+    let text = "$INSTANCE= \\\nvrrp_instance VI_${NUM} { \\\n  @high priority 130 \\\n  \
+                @low priority 120 \\\n}\n\n$NUM=0\n$INSTANCE\n$NUM=1\n$INSTANCE\n\
+                not at the end $INSTANCE x\n";
+    assert_eq!(
+        read_as(text, "high").0,
+        [
+            "vrrp_instance VI_0",
+            "{",
+            "priority 130",
+            "}",
+            "vrrp_instance VI_1",
+            "{",
+            "priority 130",
+            "}",
+            "not at the end $INSTANCE x"
+        ]
+    );
+    // Nested, as keepalived.conf(5)'s virtual and real servers.
+    let text = "$RS= \\\nreal_server ${RS_NUM} \\\n\n$VS= \\\nvirtual_server ${VS_NUM} { \\\n\
+                $RS_NUM=1 \\\n$RS \\\n$RS_NUM=2 \\\n$RS \\\n}\n$VS_NUM=0\n$VS\n";
+    assert_eq!(
+        clean(text),
+        [
+            "virtual_server 0",
+            "{",
+            "real_server 1",
+            "real_server 2",
+            "}"
+        ]
+    );
+    // An empty line ends a definition; a comment line does not.
+    let text = "$M=\\\na \\\n# note\nb \\\n\nc\n$M\n";
+    assert_eq!(clean(text), ["c", "a", "b"]);
+}
+
+#[test]
+fn predefined_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k.conf");
+    std::env::set_var("LB_TEMPLATE_TEST", "from env");
+    let text = "${_INSTANCE}\n\"a${_HASH}b${_BANG}\"\n${_ENV LB_TEMPLATE_TEST}\n\
+                ${_RANDOM 5 5}x\n${_PWD}\n$_HASH=h\n${_HASH}\n";
+    let (pieces, diagnostics) = read_file(&file, text, "node7");
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let pwd = std::path::absolute(dir.path()).unwrap();
+    let expected = [
+        "node7",
+        "\"a#b!\"",
+        "from env",
+        "5x",
+        &pwd.display().to_string(),
+        "h",
+    ];
+    assert_eq!(pieces, expected);
+    // `#` that is not quoted starts a comment after replacement.
+    assert_eq!(clean("a ${_HASH} b\n"), ["a"]);
+    for _ in 0..50 {
+        let n: u64 = clean("${_RANDOM 1 3}\n")[0].parse().unwrap();
+        assert!((1..=3).contains(&n), "{n}");
+    }
+    let (pieces, diagnostics) = read_as("x ${_RANDOM a}\ny ${_RANDOM 1 2 3}\n", "n");
+    assert_eq!(
+        diagnostics,
+        [
+            "t.conf:1:1: error: definition _RANDOM requires numeric parameters only",
+            "t.conf:2:1: error: definition _RANDOM requires between 0 and 2 parameters, 3 given",
+        ]
+    );
+    assert_eq!(pieces[0], "x $");
+}
+
+#[test]
+fn sequences() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "~SEQ(SUBNET, 0, 3) ip 10.0.${SUBNET}.1",
+            &["ip 10.0.0.1", "ip 10.0.1.1", "ip 10.0.2.1", "ip 10.0.3.1"],
+        ),
+        ("~SEQ(N, 3) n$N", &["n1", "n2", "n3"]),
+        ("~SEQ(N, -2) n$N", &["n-1", "n-2"]),
+        ("~SEQ(N, 5, 3) n$N", &["n5", "n4", "n3"]),
+        ("~SEQ(N, 10, -4, 1) n$N", &["n10", "n6", "n2"]),
+        (
+            "~SEQx(S, 0x90, 0x10, 0xc0) fe80::${S}:1",
+            &["fe80::90:1", "fe80::a0:1", "fe80::b0:1", "fe80::c0:1"],
+        ),
+        ("~SEQ(N, 010, 0x2, 12) n$N", &["n8", "n10", "n12"]),
+        (
+            "~SEQ(A, 1, 2) ~SEQ(B, 1, 2) ${A}.${B}",
+            &["1.1", "1.2", "2.1", "2.2"],
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(clean(&format!("{line}\n")), *expected, "{line}");
+    }
+    assert_eq!(clean("$TOP=2\n~SEQ(N, $TOP) n$N\n"), ["n1", "n2"]);
+    // A multi-line definition replicated, with a sequence inside it.
+    let text = "$M= \\\n  kw_m1_${N2} \\\n  kw_m2\n~SEQ(N2,1,2) $M\n";
+    assert_eq!(clean(text), ["kw_m1_1", "kw_m2", "kw_m1_2", "kw_m2"]);
+}
+
+#[test]
+fn lists() {
+    let cases: &[(&str, &[&str])] = &[
+        ("~LST(IP, 1, 2, 3) a.$IP", &["a.1", "a.2", "a.3"]),
+        (
+            "~LST({IP, IP1}, {10,1},{20,4}) 192.168.${IP}.${IP1}",
+            &["192.168.10.1", "192.168.20.4"],
+        ),
+        ("~LST({P,Q},{1,2},{3}) kw_${P}_${Q}", &["kw_1_2", "kw_3_"]),
+        (
+            "~LST(IP, 1, 2) ~LST(IP1, 5,6) ${IP}.${IP1}",
+            &["1.5", "1.6", "2.5", "2.6"],
+        ),
+        (
+            "~LST({IP, IP1}, {10,1},{20,4}) ~SEQ(IP2,168,2,170) ${IP2}.${IP}.${IP1}",
+            &["168.10.1", "170.10.1", "168.20.4", "170.20.4"],
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(clean(&format!("{line}\n")), *expected, "{line}");
+    }
+}
+
+#[test]
+fn bad_replication_is_an_error_naming_the_line() {
+    let text = "ok\n~SEQ(N, 1, 0, 5) x\n~SEQ N x\n~SEQx(N, -1, 3) x\n~SEQ(N, 1, 2 x\n\
+                ~LST({A}, {1, 2}) x\n~LST(A) x\n~SEQ(N, 1, 2, 3, 4) x\n";
+    let (pieces, diagnostics) = read_as(text, "n");
+    assert_eq!(pieces, ["ok"]);
+    assert_eq!(
+        diagnostics,
+        [
+            "t.conf:2:1: error: invalid ~SEQ values '~SEQ(N, 1, 0, 5) x'",
+            "t.conf:3:1: error: invalid ~SEQ definition '~SEQ N x'",
+            "t.conf:4:1: error: ~SEQx is only valid for positive numbers '~SEQx(N, -1, 3) x'",
+            "t.conf:5:1: error: ~SEQ missing terminating ')' '~SEQ(N, 1, 2 x'",
+            "t.conf:6:1: error: invalid ~LST specification '~LST({A}, {1, 2}) x'",
+            "t.conf:7:1: error: invalid ~LST specification '~LST(A) x'",
+            "t.conf:8:1: error: invalid ~SEQ definition '~SEQ(N, 1, 2, 3, 4) x'",
+        ]
+    );
+}
+
+#[test]
+fn runaway_templates_are_errors_not_hangs() {
+    let (_, diagnostics) = read_as("$A=${A}\nx $A\n", "n");
+    assert!(diagnostics[0].contains("t.conf:2:1: error: too many replacements"));
+    let (_, diagnostics) = read_as(
+        "$A=$A 0123456789012345678901234567890123456789\nx $A\n",
+        "n",
+    );
+    assert!(diagnostics[0].contains("longer than"), "{diagnostics:?}");
+    let (pieces, diagnostics) = read_as("~SEQ(N, 0, 9223372036854775807) x\ny\n", "n");
+    assert_eq!(
+        diagnostics,
+        [
+            "t.conf:1:1: error: replication and definitions produce more than 500000 lines or \
+          67108864 characters"
+        ]
+    );
+    assert_eq!(pieces.last().map(String::as_str), Some("y"));
+}
+
+#[test]
+fn text_after_a_brace_is_read_as_a_line() {
+    let text = "a { @main b }\nc { @other d }\n$X=1\ne { f $X } g\n";
+    assert_eq!(
+        clean(text),
+        ["a", "{", "b", "}", "c", "{", "e", "{", "f 1", "}", "g"]
+    );
+}
+
+#[test]
+fn text_after_a_brace_can_define_replicate_and_be_conditional() {
+    let text = "a } $X=1\nb $X\nc { ~SEQ(N, 1, 2) d$N }\ne { @^main f } g\n";
+    assert_eq!(
+        clean(text),
+        ["a", "}", "b 1", "c", "{", "d1", "}", "d2", "}", "e", "{"]
+    );
+    // Many braces on one line, each followed by a condition.
+    let long = "{ @main x ".repeat(5000);
+    assert_eq!(clean(&long).len(), 10_000);
+}
+
+/// Writes `files` (name, text) into a scratch directory and reads the
+/// first with config-id `main`.
+fn with_files(files: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let main = dir.path().join(files[0].0);
+    let (pieces, diagnostics) = read_file(&main, files[0].1, "main");
+    let base = format!("{}/", dir.path().display());
+    let diagnostics = diagnostics.iter().map(|d| d.replace(&base, "")).collect();
+    (pieces, diagnostics)
+}
+
+#[test]
+fn includes_read_files_in_place_relative_to_the_including_file() {
+    let (pieces, diagnostics) = with_files(&[
+        (
+            "main.conf",
+            "x {\ninclude sub/*.inc\n}\ninclude {c,a}.conf\n",
+        ),
+        ("sub/2.inc", "two\n"),
+        ("sub/1.inc", "one\ninclude ../a.conf\n"),
+        ("a.conf", "$V=from_a\n"),
+        ("c.conf", "c $V\n"),
+    ]);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    // Brace alternatives in their order, each glob's matches sorted, and
+    // definitions carry over from file to file.
+    assert_eq!(pieces, ["x", "{", "one", "two", "}", "c from_a"]);
+}
+
+#[test]
+fn include_problems_by_variant() {
+    let files = |main: &str| {
+        let dir_files = [
+            ("main.conf", main),
+            ("a.conf", "a\n"),
+            ("d/x.conf", "in_dir\n"),
+        ];
+        with_files(&dir_files)
+    };
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("include none.conf", &[], "main.conf:1:9: warning: include: config files missing 'none.conf'; ignored"),
+        ("includer none.conf", &[], "main.conf:1:10: warning: includer: config files missing 'none.conf'; ignored"),
+        ("includem none.conf", &[], "main.conf:1:10: error: includem: config files missing 'none.conf'"),
+        ("include *.none", &[], "main.conf:1:9: warning: include: no config files matched '*.none'; ignored"),
+        ("includew *.none", &[], "main.conf:1:10: error: includew: no config files matched '*.none'"),
+        ("includem *.none", &[], "main.conf:1:10: warning: includem: no config files matched '*.none'; ignored"),
+        ("include nodir/*.conf", &[], "main.conf:1:9: warning: include: config files missing 'nodir/*.conf'; ignored"),
+        ("include {a,none}.conf", &["a"], "main.conf:1:9: warning: include: some config files missing: '{a,none}.conf'; ignored"),
+        ("includeb {a,none}.conf", &[], "main.conf:1:10: error: includeb: some config files missing: '{a,none}.conf'"),
+        ("includem {none,nix}.conf", &[], "main.conf:1:10: warning: includem: config files missing '{none,nix}.conf'; ignored"),
+        ("includea {none,nix}.conf", &[], "main.conf:1:10: error: includea: config files missing '{none,nix}.conf'"),
+        ("include d", &[], "main.conf:1:9: warning: include: configuration file 'd' is a directory - skipping; ignored"),
+        ("includer d", &[], "main.conf:1:10: error: includer: configuration file 'd' is a directory - skipping"),
+        ("include d/*", &["in_dir"], ""),
+        ("include", &[], "main.conf:1:1: error: `include` needs a file name or pattern"),
+    ];
+    for (line, pieces, message) in cases {
+        let (got, diagnostics) = files(&format!("{line}\n"));
+        assert_eq!(got, *pieces, "{line}");
+        let expected: Vec<&str> = [*message].into_iter().filter(|m| !m.is_empty()).collect();
+        assert_eq!(diagnostics, expected, "{line}");
+    }
+}
+
+#[test]
+fn include_check_makes_problems_errors_until_its_file_ends() {
+    let (pieces, diagnostics) = with_files(&[
+        (
+            "main.conf",
+            "include none1.conf\nglobal_defs {\n include_check match\n}\ninclude none2.conf\n\
+             include sub.conf\ninclude none3.conf\nvrrp_instance V {\n include_check -match\n}\n\
+             include none5.conf\n",
+        ),
+        (
+            "sub.conf",
+            "global_defs {\n include_check -match\n}\ninclude none4.conf\n",
+        ),
+    ]);
+    assert_eq!(
+        pieces
+            .iter()
+            .filter(|p| p.starts_with("include_check"))
+            .count(),
+        3
+    );
+    let expected = [
+        "main.conf:1:9: warning: include: config files missing 'none1.conf'; ignored",
+        "main.conf:5:9: error: include: config files missing 'none2.conf'",
+        "sub.conf:4:9: warning: include: config files missing 'none4.conf'; ignored",
+        "main.conf:7:9: error: include: config files missing 'none3.conf'",
+        "main.conf:11:9: error: include: config files missing 'none5.conf'",
+    ];
+    assert_eq!(diagnostics, expected);
+}
+
+#[test]
+fn include_check_options() {
+    let all = include::include_check(0, &[]).0;
+    let check = |from, options: &[&str]| {
+        let options: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+        include::include_check(from, &options)
+    };
+    let (readable, _) = check(all, &["read"]);
+    let (matched, _) = check(0, &["match"]);
+    assert_eq!(check(0, &["+match"]).0 | readable, matched);
+    assert_eq!(check(matched, &["-match"]).0, readable);
+    assert_eq!(check(all, &["-read", "+read"]).0, all);
+    assert_eq!(
+        check(0, &["read", "match", "+bogus"]).1,
+        [
+            "duplicate include_check `match`; ignored",
+            "unknown include_check type `bogus`"
+        ]
+    );
+    let mut diagnostics = Vec::new();
+    let options = ReadOptions::new(Some("x".into()), true);
+    read(
+        "include none.conf\n",
+        Path::new("t.conf"),
+        &options,
+        &mut diagnostics,
+    );
+    let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        ["t.conf:1:9: error: include: config files missing 'none.conf'"]
+    );
+}
+
+#[test]
+fn executable_files_and_cycles_are_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("x.conf");
+    fs::write(&script, "secret\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let main = dir.path().join("main.conf");
+    let text = "includer x.conf\ninclude main.conf\n";
+    fs::write(&main, text).unwrap();
+    let (pieces, diagnostics) = read_file(&main, text, "n");
+    assert!(pieces.is_empty(), "{pieces:?}");
+    assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+    assert!(diagnostics[0].contains("main.conf:1:10: error: includer: configuration file"));
+    assert!(diagnostics[0].ends_with("is not a regular non-executable file - skipping"));
+    assert!(diagnostics[1].contains("main.conf:2:9: error: include cycle"));
+}
+
+#[test]
+fn errors_in_included_files_name_them() {
+    let (_, diagnostics) = with_files(&[
+        ("main.conf", "\ninclude b.conf\n"),
+        ("b.conf", "\n\n~SEQ x\n"),
+    ]);
+    assert_eq!(
+        diagnostics,
+        ["b.conf:3:1: error: invalid ~SEQ definition '~SEQ x'"]
+    );
+}
+
+#[test]
+fn brace_patterns() {
+    assert_eq!(
+        include::braces("{foo/{,cat,dog},bar}"),
+        ["foo/", "foo/cat", "foo/dog", "bar"]
+    );
+    assert_eq!(
+        include::braces("a{b,c}d{e,f}"),
+        ["abde", "abdf", "acde", "acdf"]
+    );
+    assert_eq!(include::braces("a{b,c"), ["a{b,c"]);
+    assert_eq!(include::braces(r"a\{b,c}"), [r"a\{b,c}"]);
+    assert_eq!(include::braces(&"{a,b}".repeat(40)).len(), 1024);
+}
+
+proptest! {
+    /// Whatever the input, reading it ends and every piece is a lone brace
+    /// or text with no brace outside quotes.
+    #[test]
+    fn any_text_is_read_into_pieces(text in "([@$~{}()\\\\,#\" a-cA-C0-9_=^]|SEQ|LST|x|\n){0,120}") {
+        let mut diagnostics = Vec::new();
+        for piece in read(&text, Path::new("t.conf"), &ReadOptions::id("a"), &mut diagnostics) {
+            let braces = brace(&piece.text);
+            prop_assert!(braces.is_none() || piece.text.len() == 1, "{:?}", piece.string());
+            prop_assert!(!piece.text.is_empty());
+        }
+    }
+
+    /// `~SEQ(N, start, step, end)` yields start, start + step, … up to end.
+    #[test]
+    fn sequences_count_like_a_loop(start in -50i64..50, step in 1i64..7, len in 0i64..30, down: bool) {
+        let (step, end) = match down {
+            false => (step, start + len),
+            true => (-step, start - len),
+        };
+        let expected: Vec<String> = (0..)
+            .map(|i| start + i * step)
+            .take_while(|v| if down { *v >= end } else { *v <= end })
+            .map(|v| format!("v{v}"))
+            .collect();
+        prop_assert_eq!(clean(&format!("~SEQ(N, {start}, {step}, {end}) v$N\n")), expected);
+    }
+
+    /// `~LST(V, …)` yields its values in order.
+    #[test]
+    fn lists_yield_their_values(values in prop::collection::vec("[a-z0-9.]{1,6}", 1..8)) {
+        let line = format!("~LST(V, {}) <${{V}}>\n", values.join(", "));
+        let expected: Vec<String> = values.iter().map(|v| format!("<{v}>")).collect();
+        prop_assert_eq!(clean(&line), expected);
+    }
+
+    /// A conditional line is kept exactly when its id is (`@`) or is not
+    /// (`@^`) the config-id.
+    #[test]
+    fn conditions_select_by_id(id in "[a-c]{1,2}", line_id in "[a-c]{1,2}", negated: bool) {
+        let mark = if negated { "@^" } else { "@" };
+        let (pieces, _) = read_as(&format!("{mark}{line_id} kept\n"), &id);
+        prop_assert_eq!(pieces.len() == 1, (id == line_id) != negated);
+    }
+}
