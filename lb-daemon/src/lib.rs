@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod dataplane;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod limits;
 pub mod log_limit;
 pub mod metrics;
 pub mod netlink;

@@ -60,6 +60,7 @@ fn allowed_uids_are_admitted_by_peer_credentials_and_others_refused() {
     let options = Options {
         args: vec!["--control-allow-uid".into(), "65533".into()],
         umask: Some(0o077),
+        ..Options::default()
     };
     let _daemon = Running::start_with(&config, &runtime, &options);
     assert_eq!(

@@ -264,6 +264,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let config = load_logged(&args.config, args.subsystems)?;
     let runtime = RuntimeDir::acquire(&args.runtime_dir)?;
     let _pid_files = PidFiles::write(args.pid_files())?;
+    crate::limits::raise_nofile();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -95,6 +95,7 @@ pub(super) async fn run(
 fn isolate() -> io::Result<()> {
     nix::unistd::setsid()?;
     close_descriptors();
+    crate::limits::restore_nofile_in_child();
     for signal in 1..=libc::SIGRTMAX() {
         // SAFETY: resets a disposition; SIGKILL/SIGSTOP just fail.
         unsafe { libc::signal(signal, libc::SIG_DFL) };

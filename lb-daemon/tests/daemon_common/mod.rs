@@ -30,6 +30,8 @@ pub struct Options {
     pub args: Vec<String>,
     /// The umask the daemon starts with.
     pub umask: Option<libc::mode_t>,
+    /// The soft descriptor limit the daemon starts with.
+    pub nofile: Option<libc::rlim_t>,
 }
 
 /// A running daemon; its log is collected as it comes (a full pipe would
@@ -54,14 +56,25 @@ impl Running {
             .arg(runtime)
             .args(&options.args)
             .stderr(Stdio::piped());
-        if let Some(mask) = options.umask {
-            // SAFETY: umask(2) is async-signal-safe.
-            unsafe {
-                cmd.pre_exec(move || {
+        let (umask, nofile) = (options.umask, options.nofile);
+        // SAFETY: umask(2), getrlimit(2) and setrlimit(2) are
+        // async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(mask) = umask {
                     libc::umask(mask);
-                    Ok(())
-                });
-            }
+                }
+                if let Some(soft) = nofile {
+                    let mut limit = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                    limit.rlim_cur = soft;
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                }
+                Ok(())
+            });
         }
         let mut child = cmd.spawn().expect("spawn lb-daemon");
         let log = Arc::new(Mutex::new(String::new()));
