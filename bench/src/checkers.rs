@@ -186,7 +186,7 @@ fn stream_latency(config: &str, verdicts: usize) -> Result<()> {
         .build()?;
     let mut samples = runtime.block_on(async {
         let (publisher, mut stream) = desired::channel(&config);
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let task = publisher.spawn(rx, ScriptEnv::default());
         let mut samples = Vec::with_capacity(verdicts);
         for i in 0..verdicts {
@@ -202,7 +202,7 @@ fn stream_latency(config: &str, verdicts: usize) -> Result<()> {
             };
             stream.borrow_and_update();
             let sent = Instant::now();
-            tx.send(change)?;
+            tx.send(change).await?;
             stream.changed().await?;
             samples.push(sent.elapsed());
         }

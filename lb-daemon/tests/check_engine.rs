@@ -59,7 +59,7 @@ fn target() -> Target {
 
 struct Run {
     engine: CheckerEngine,
-    rx: tokio::sync::mpsc::UnboundedReceiver<VerdictChange>,
+    rx: tokio::sync::mpsc::Receiver<VerdictChange>,
     calls: Arc<Mutex<Vec<Duration>>>,
     start: Instant,
 }
@@ -365,4 +365,58 @@ async fn ha_suspend_pauses_checks_until_resumed() {
     );
     assert!(calls[0] >= Duration::from_secs(60), "{calls:?}");
     assert_eq!(run.engine.status()[0]["suspended"], false);
+}
+
+/// A check whose every attempt flips its answer.
+struct Flapping(Mutex<bool>);
+
+impl Check for Flapping {
+    fn kind(&self) -> &'static str {
+        "TCP_CHECK"
+    }
+
+    fn check<'a>(&'a self, _target: &'a Target) -> Attempt<'a> {
+        let mut up = self.0.lock().unwrap();
+        *up = !*up;
+        let outcome = match *up {
+            true => Outcome::Up,
+            false => Outcome::down(Reason::Refused, "flapping"),
+        };
+        Box::pin(async move { outcome })
+    }
+}
+
+/// A checker storm with nobody reading the verdicts: 3,000 real servers
+/// change state on every attempt, yet at most `VERDICT_QUEUE` changes wait
+/// (the checkers wait instead), and reading resumes the flow. With the
+/// unbounded queue this replaced, the queue grew by 3,000 every cycle.
+#[tokio::test(start_paused = true)]
+async fn a_verdict_storm_queues_at_most_the_bound() {
+    use lb_daemon::check::engine::VERDICT_QUEUE;
+    let specs: Vec<CheckerSpec> = (0..3000)
+        .map(|rs| CheckerSpec {
+            id: RealServerId { vs: 0, rs },
+            checker: 0,
+            check: Box::new(Flapping(Mutex::new(true))),
+            target: target(),
+            policy: Policy {
+                retry: 0,
+                ..policy(0, false, true)
+            },
+            rs_label: format!("[192.0.2.11]:tcp:{rs}"),
+            vs_label: "[192.0.2.100]:tcp:80".into(),
+            inhibit: false,
+        })
+        .collect();
+    let (engine, mut rx) = CheckerEngine::start_checks(specs, never_suspended());
+    // Several check cycles with nobody reading.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(11)).await;
+    }
+    assert_eq!(rx.len(), VERDICT_QUEUE, "queued verdict changes");
+    // Reading lets the waiting checkers go on.
+    for _ in 0..VERDICT_QUEUE + 10 {
+        rx.recv().await.expect("a verdict");
+    }
+    engine.shutdown().await;
 }

@@ -56,19 +56,19 @@ async fn verdicts_reach_the_stream_and_notify_scripts_run() {
     vs.omega = true;
     let (publisher, mut rx) = channel(&config(vec![vs]));
     assert_eq!(rx.borrow_and_update().services[0].backends.len(), 2);
-    let (tx, verdicts) = mpsc::unbounded_channel();
+    let (tx, verdicts) = mpsc::channel(64);
     let task = publisher.spawn(verdicts, ScriptEnv::default());
     wait_for_lines(&log, &["quorum_up"]).await;
 
-    tx.send(verdict(0, 0, 0, false)).unwrap();
+    tx.send(verdict(0, 0, 0, false)).await.unwrap();
     assert_eq!(next_backends(&mut rx).await, 1);
     wait_for_lines(&log, &["quorum_up", "down"]).await;
-    tx.send(verdict(0, 0, 0, true)).unwrap();
+    tx.send(verdict(0, 0, 0, true)).await.unwrap();
     assert_eq!(next_backends(&mut rx).await, 2);
     wait_for_lines(&log, &["quorum_up", "down", "up"]).await;
 
     let mut timings = publisher.timings();
-    tx.send(verdict(0, 0, 0, true)).unwrap();
+    tx.send(verdict(0, 0, 0, true)).await.unwrap();
     timeout(
         WAIT,
         timings.wait_for(|t| t.is_some_and(|t| t.verdicts == 3)),

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::{sync::watch, task::JoinHandle};
 
 use super::{
@@ -288,6 +288,11 @@ pub struct CheckerSpec {
     pub inhibit: bool,
 }
 
+/// Verdict changes queued between the checkers and the desired-state model
+/// before checkers wait (a storm of 10,000 real servers flapping at once
+/// goes through in batches instead of growing a queue).
+pub const VERDICT_QUEUE: usize = 1024;
+
 /// The virtual servers whose checks are paused (`ha_suspend` while this node
 /// does not own their addresses), by configuration index.
 pub type Suspended = watch::Receiver<BTreeSet<usize>>;
@@ -402,7 +407,7 @@ impl CheckerEngine {
         config: &Config,
         env: ScriptEnv,
         suspended: Suspended,
-    ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
+    ) -> (CheckerEngine, Receiver<VerdictChange>) {
         CheckerEngine::start_carrying(config, env, suspended, &Carried::default())
     }
 
@@ -414,7 +419,7 @@ impl CheckerEngine {
         env: ScriptEnv,
         suspended: Suspended,
         carried: &Carried,
-    ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
+    ) -> (CheckerEngine, Receiver<VerdictChange>) {
         let mut specs = Vec::new();
         let mut broken = Vec::new();
         for (v, vs) in config.virtual_server.iter().enumerate() {
@@ -465,8 +470,8 @@ impl CheckerEngine {
     pub fn start_checks(
         specs: Vec<CheckerSpec>,
         suspended: Suspended,
-    ) -> (CheckerEngine, UnboundedReceiver<VerdictChange>) {
-        let (tx, rx) = unbounded_channel();
+    ) -> (CheckerEngine, Receiver<VerdictChange>) {
+        let (tx, rx) = channel(VERDICT_QUEUE);
         let statuses = specs
             .iter()
             .map(|s| Status {
@@ -636,7 +641,7 @@ async fn run(
     spec: CheckerSpec,
     slot: usize,
     shared: Arc<Mutex<Shared>>,
-    tx: UnboundedSender<VerdictChange>,
+    tx: Sender<VerdictChange>,
     mut suspended: Suspended,
 ) {
     let warmup = spec.policy.warmup.mul_f64(rand::random::<f64>());
@@ -702,12 +707,17 @@ async fn run(
         let new_weight = weight.is_some() && weight != last_weight;
         if was_up != state.up || new_weight {
             last_weight = weight;
-            let _ = tx.send(VerdictChange {
+            // Bounded: in a storm (every real server flapping at once)
+            // checkers wait for the model instead of queueing without end.
+            let change = VerdictChange {
                 id: spec.id,
                 checker: spec.checker,
                 up: state.up,
                 weight,
-            });
+            };
+            if tx.send(change).await.is_err() {
+                return;
+            }
         }
         if rs_was_alive != rs_alive {
             log_rs_change(&spec, rs_alive);

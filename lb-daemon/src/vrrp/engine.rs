@@ -49,6 +49,13 @@ type Directory = Arc<RwLock<BTreeMap<String, mpsc::Sender<Command>>>>;
 /// A running sync-group coordinator.
 struct Group {
     config: GroupConfig,
+    /// Members' views, unbounded but provably drained: a member sends one
+    /// view per state or priority change (a few per advert interval at
+    /// most), and the coordinator's loop only records it and queues its
+    /// decision on the members' command queues, which members keep
+    /// draining because sending a view never blocks them. A bounded queue
+    /// here could deadlock: a member waiting to send its view while the
+    /// coordinator waits on that member's full command queue.
     views: mpsc::UnboundedSender<(usize, MemberView)>,
     task: JoinHandle<()>,
 }

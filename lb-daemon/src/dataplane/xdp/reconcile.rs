@@ -14,10 +14,7 @@ use std::{
 use anyhow::Result;
 use lb_common::{VipKey, FWD_TUN, MAX_REALS, MAX_SERVICES};
 use serde_json::{json, Value};
-use tokio::{
-    sync::{mpsc, watch},
-    task::JoinHandle,
-};
+use tokio::{sync::watch, task::JoinHandle};
 use tracing::{debug, error, info, warn};
 
 use super::{
@@ -60,7 +57,9 @@ pub struct Settings {
 
 /// The running control loop.
 pub struct Reconciler {
-    follow: mpsc::UnboundedSender<watch::Receiver<DesiredState>>,
+    /// The desired state to follow after a reload (only the latest counts:
+    /// a watch, not a queue).
+    follow: watch::Sender<Option<watch::Receiver<DesiredState>>>,
     status: watch::Receiver<Value>,
     task: JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -75,7 +74,7 @@ impl Reconciler {
         gate: Gate,
         netlink: Netlink,
     ) -> Reconciler {
-        let (follow, follow_rx) = mpsc::unbounded_channel();
+        let (follow, follow_rx) = watch::channel(None);
         let (status_tx, status) = watch::channel(json!({"state": "starting"}));
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
@@ -115,7 +114,7 @@ impl Reconciler {
 
     /// Follows the desired state of a reloaded configuration.
     pub fn follow(&self, desired: watch::Receiver<DesiredState>) {
-        let _ = self.follow.send(desired);
+        self.follow.send_replace(Some(desired));
     }
 
     /// Attachments, services with their counters, what is left to IPVS.
@@ -189,7 +188,7 @@ impl Loop {
         &mut self,
         mut desired: watch::Receiver<DesiredState>,
         mut ownership: watch::Receiver<Ownership>,
-        mut follow: mpsc::UnboundedReceiver<watch::Receiver<DesiredState>>,
+        mut follow: watch::Receiver<Option<watch::Receiver<DesiredState>>>,
         mut stop: tokio::sync::oneshot::Receiver<()>,
     ) {
         loop {
@@ -204,7 +203,11 @@ impl Loop {
             tokio::select! {
                 Ok(()) = desired.changed() => {}
                 Ok(()) = ownership.changed() => {}
-                Some(next) = follow.recv() => desired = next,
+                Ok(()) = follow.changed() => {
+                    if let Some(next) = follow.borrow_and_update().clone() {
+                        desired = next;
+                    }
+                }
                 _ = tokio::time::sleep(wait) => {}
                 _ = &mut stop => return,
             }

@@ -133,11 +133,7 @@ impl DesiredPublisher {
     /// start-up quorum commands run first, and when the channel closes
     /// (shutdown) the `omega` commands run and are waited for. Commands run
     /// with `env`.
-    pub fn spawn(
-        &self,
-        verdicts: mpsc::UnboundedReceiver<VerdictChange>,
-        env: ScriptEnv,
-    ) -> JoinHandle<()> {
+    pub fn spawn(&self, verdicts: mpsc::Receiver<VerdictChange>, env: ScriptEnv) -> JoinHandle<()> {
         self.spawn_notifying(verdicts, env, Fifos::default())
     }
 
@@ -145,7 +141,7 @@ impl DesiredPublisher {
     /// the LVS notify FIFOs (`notify_fifo`, `lvs_notify_fifo`).
     pub fn spawn_notifying(
         &self,
-        mut verdicts: mpsc::UnboundedReceiver<VerdictChange>,
+        mut verdicts: mpsc::Receiver<VerdictChange>,
         env: ScriptEnv,
         fifos: Fifos,
     ) -> JoinHandle<()> {
