@@ -98,6 +98,10 @@ pub const FWD_TUN: u8 = 2;
 /// [`Flow::state`] bit: the client closed the flow (FIN or RST seen), so it
 /// no longer counts in [`CONNS_MAP`].
 pub const FLOW_CLOSED: u32 = 1;
+/// [`Flow::state`] bit: the flow counts in [`CONNS_MAP`] (its service
+/// schedules by `lc`/`wlc`; no other scheduler reads the counts, so their
+/// flows leave them alone).
+pub const FLOW_COUNTED: u32 = 2;
 
 #[cfg(feature = "user")]
 mod pod {

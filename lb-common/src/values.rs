@@ -76,7 +76,8 @@ pub struct Real {
 pub struct Flow {
     /// Real id the flow is sent to.
     pub real: u32,
-    /// [`crate::FLOW_CLOSED`] once the client closed it.
+    /// [`crate::FLOW_CLOSED`] once the client closed it; [`crate::FLOW_COUNTED`]
+    /// if it was counted as a connection of its real server (`lc`/`wlc`).
     pub state: u32,
 }
 

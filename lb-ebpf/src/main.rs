@@ -20,7 +20,7 @@ mod parse;
 mod sched;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use lb_common::{Service, VipKey};
+use lb_common::{Service, VipKey, SCHED_LC};
 
 use maps::{LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
 
@@ -46,7 +46,7 @@ fn balance(ctx: &XdpContext) -> Option<u32> {
         None => {
             let table = LB_TABLES.get(service.table)?;
             let real = sched::pick(&service, table, &packet.flow)?;
-            flows::insert(&packet, real);
+            flows::insert(&packet, real, service.sched == SCHED_LC);
             real
         }
     };
