@@ -17,10 +17,12 @@
 //! ```
 #![no_std]
 
+mod filter;
 mod hash;
 mod keys;
 mod values;
 
+pub use filter::{filter_bit, filter_bit_of, FILTER_BITS, FILTER_WORDS};
 pub use hash::{hash_addr, hash_addr_port};
 pub use keys::{widen_v4, FlowKey, VipKey};
 pub use values::{Counters, Flow, Real, SchedTable, Service};
@@ -49,8 +51,12 @@ pub const VIP_STATS_MAP: &str = "vip_stats";
 /// Per-CPU traffic counters per real id: `u32` -> [`Counters`].
 pub const RS_STATS_MAP: &str = "rs_stats";
 
+/// The VIP pre-filter: `u32` word index -> `u64` (two bitmaps; see
+/// [`FILTER_WORDS`]).
+pub const FILTER_MAP: &str = "lb_vip_filter";
+
 /// Every map of the object, for pinning.
-pub const MAPS: [&str; 8] = [
+pub const MAPS: [&str; 9] = [
     VIPS_MAP,
     TABLES_MAP,
     REALS_MAP,
@@ -59,6 +65,7 @@ pub const MAPS: [&str; 8] = [
     CONNS_MAP,
     VIP_STATS_MAP,
     RS_STATS_MAP,
+    FILTER_MAP,
 ];
 
 /// Services the fast path can hold (ids `0..MAX_SERVICES`).

@@ -20,9 +20,9 @@ mod parse;
 mod sched;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use lb_common::{Service, VipKey, SCHED_LC};
+use lb_common::{Service, VipKey, FILTER_WORDS, SCHED_LC};
 
-use maps::{LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
+use maps::{LB_FILTER, LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
 
 /// The load balancer.
 #[xdp]
@@ -38,8 +38,8 @@ pub fn lb_pass(_ctx: XdpContext) -> u32 {
 
 #[inline(always)]
 fn balance(ctx: &XdpContext) -> Option<u32> {
-    let packet = parse::packet(ctx)?;
-    let service = lookup(&packet.flow)?;
+    let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
+    let service = lookup(&packet)?;
     let len = (ctx.data_end() - ctx.data()) as u64;
     let real_id = match flows::existing(&packet) {
         Some(real) => real,
@@ -57,10 +57,21 @@ fn balance(ctx: &XdpContext) -> Option<u32> {
     Some(action)
 }
 
-/// The service of the packet's destination: the exact port first, then an
-/// "all ports" (port 0) service on the same address and protocol.
+/// Whether bit `bit` of the pre-filter's bitmap starting at word `first`
+/// is set.
 #[inline(always)]
-fn lookup(flow: &lb_common::FlowKey) -> Option<Service> {
+fn filter_has(first: u32, bit: u32) -> bool {
+    LB_FILTER
+        .get(first + bit / 64)
+        .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+}
+
+/// The service of the packet's destination: the exact port first, then an
+/// "all ports" (port 0) service on the same address and protocol, looked up
+/// only where the pre-filter says one may exist.
+#[inline(always)]
+fn lookup(packet: &parse::Packet) -> Option<Service> {
+    let flow = &packet.flow;
     let mut key = VipKey {
         addr: flow.dst,
         port: flow.dport,
@@ -71,6 +82,9 @@ fn lookup(flow: &lb_common::FlowKey) -> Option<Service> {
     // whole (RCU), never in place.
     if let Some(service) = unsafe { LB_VIPS.get(&key) } {
         return Some(*service);
+    }
+    if !filter_has(FILTER_WORDS, packet.filter_bit) {
+        return None;
     }
     key.port = 0;
     unsafe { LB_VIPS.get(&key) }.copied()

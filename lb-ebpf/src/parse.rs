@@ -5,7 +5,7 @@
 use core::mem;
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FlowKey, FAMILY_IPV4, FAMILY_IPV6};
+use lb_common::{filter_bit, FlowKey, FAMILY_IPV4, FAMILY_IPV6};
 use network_types::{
     eth::EthHdr,
     ip::{Ipv4Hdr, Ipv6Hdr},
@@ -36,6 +36,8 @@ pub struct Packet {
     pub ip_len: u16,
     /// TCP flags (0 for UDP).
     pub tcp_flags: u8,
+    /// The destination's bit in the VIP pre-filter.
+    pub filter_bit: u32,
 }
 
 /// Pointer to a `T` at `offset` bytes into the packet, if it fits entirely.
@@ -74,9 +76,11 @@ fn v6_key(hi: u64, lo: u64) -> [u8; 16] {
 
 /// Parses a TCP or UDP packet over IPv4 or IPv6, optionally behind one
 /// 802.1Q tag. Headers are read a word at a time (little-endian loads:
-/// the first byte on the wire is the lowest byte of the word).
+/// the first byte on the wire is the lowest byte of the word). `admit` is
+/// asked, with the destination's pre-filter bit, before the transport
+/// header is read: `false` stops there (the packet is for no service).
 #[inline(always)]
-pub fn packet(ctx: &XdpContext) -> Option<Packet> {
+pub fn packet(ctx: &XdpContext, admit: impl FnOnce(u32) -> bool) -> Option<Packet> {
     let mut l3 = EthHdr::LEN;
     let mut ether_type = u16::from_be(load::<u16>(ctx, 12)?);
     if ether_type == ETH_P_8021Q {
@@ -86,7 +90,7 @@ pub fn packet(ctx: &XdpContext) -> Option<Packet> {
     }
     let available = ctx.data_end() - ctx.data() - l3;
     let mut flow = FlowKey::default();
-    let (l4, ip_len) = match ether_type {
+    let (l4, ip_len, filter_bit) = match ether_type {
         ETH_P_IP => {
             // vihl, tos, tot_len | id, frags | ttl, proto, check | src | dst
             let w: [u32; 5] = load(ctx, l3)?;
@@ -101,7 +105,7 @@ pub fn packet(ctx: &XdpContext) -> Option<Packet> {
             flow.dst = v4_key(w[4]);
             flow.proto = (w[2] >> 8) as u8;
             flow.family = FAMILY_IPV4;
-            (l3 + Ipv4Hdr::LEN, total)
+            (l3 + Ipv4Hdr::LEN, total, filter_bit([w[4], 0, 0, 0]))
         }
         ETH_P_IPV6 => {
             // vcf, payload_len, next_hdr, hop_limit | src | dst
@@ -115,10 +119,19 @@ pub fn packet(ctx: &XdpContext) -> Option<Packet> {
             flow.dst = v6_key(w[3], w[4]);
             flow.proto = (w[0] >> 48) as u8;
             flow.family = FAMILY_IPV6;
-            (l3 + Ipv6Hdr::LEN, total)
+            let dst = [
+                w[3] as u32,
+                (w[3] >> 32) as u32,
+                w[4] as u32,
+                (w[4] >> 32) as u32,
+            ];
+            (l3 + Ipv6Hdr::LEN, total, filter_bit(dst))
         }
         _ => return None,
     };
+    if !admit(filter_bit) {
+        return None;
+    }
     let l4_len = match flow.proto {
         IPPROTO_TCP => TCP_HDR_LEN,
         IPPROTO_UDP => UDP_HDR_LEN,
@@ -144,5 +157,6 @@ pub fn packet(ctx: &XdpContext) -> Option<Packet> {
         l3,
         ip_len,
         tcp_flags,
+        filter_bit,
     })
 }

@@ -1,5 +1,6 @@
 //! The XDP fast path: the embedded eBPF object, loading and attaching it,
 //! its maps, and the pure table builders the daemon fills them with.
+mod filter;
 mod loader;
 mod maps;
 mod object;

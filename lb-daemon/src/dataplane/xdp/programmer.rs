@@ -16,6 +16,7 @@ use anyhow::{bail, Result};
 use lb_common::{Real, Service, VipKey, MAX_REALS, MAX_SERVICES};
 
 use super::{
+    filter::VipFilter,
     tables::{self, Member, Scheduler},
     FastPath,
 };
@@ -95,6 +96,8 @@ pub struct Programmer {
     services: BTreeMap<VipKey, Programmed>,
     free_services: VecDeque<u32>,
     reals: RealIds,
+    /// The VIP pre-filter as written in the map.
+    filter: VipFilter,
 }
 
 impl Programmer {
@@ -108,6 +111,7 @@ impl Programmer {
                 given: BTreeMap::new(),
                 free: (0..MAX_REALS).collect(),
             },
+            filter: VipFilter::default(),
         }
     }
 
@@ -163,6 +167,8 @@ impl Programmer {
         if let Some(wait) = SLOT_QUIET.checked_sub(retired_at.elapsed()) {
             thread::sleep(wait);
         }
+        // A new address must pass the pre-filter before its service exists.
+        self.write_filter(Some(&key))?;
         let mut maps = self.fast_path.maps();
         for (b, m) in backends.iter().zip(&members) {
             maps.set_real(m.real, &b.real)?;
@@ -202,6 +208,7 @@ impl Programmer {
             return Ok(());
         };
         self.fast_path.maps().remove_service(key)?;
+        self.write_filter(None)?;
         for b in &p.backends {
             self.release_real(key, b.addr(), b.port);
         }
@@ -218,6 +225,17 @@ impl Programmer {
     /// The services programmed now.
     pub fn keys(&self) -> impl Iterator<Item = &VipKey> {
         self.services.keys()
+    }
+
+    /// Writes the pre-filter of the services programmed, plus `adding`.
+    fn write_filter(&mut self, adding: Option<&VipKey>) -> Result<()> {
+        let wanted = VipFilter::of(self.services.keys().chain(adding));
+        let mut maps = self.fast_path.maps();
+        for (index, word) in wanted.changes(&self.filter) {
+            maps.set_filter_word(index, word)?;
+        }
+        self.filter = wanted;
+        Ok(())
     }
 
     fn take_service_id(&mut self) -> Result<u32> {
