@@ -55,8 +55,12 @@ pub const RS_STATS_MAP: &str = "rs_stats";
 /// [`FILTER_WORDS`]).
 pub const FILTER_MAP: &str = "lb_vip_filter";
 
+/// Generation per service id: `u32` -> `u32` (moved on when a service is
+/// removed or its id given to another, so its flows need a lookup again).
+pub const GENERATIONS_MAP: &str = "lb_svc_gen";
+
 /// Every map of the object, for pinning.
-pub const MAPS: [&str; 9] = [
+pub const MAPS: [&str; 10] = [
     VIPS_MAP,
     TABLES_MAP,
     REALS_MAP,
@@ -66,6 +70,7 @@ pub const MAPS: [&str; 9] = [
     VIP_STATS_MAP,
     RS_STATS_MAP,
     FILTER_MAP,
+    GENERATIONS_MAP,
 ];
 
 /// Services the fast path can hold (ids `0..MAX_SERVICES`).

@@ -39,20 +39,31 @@ pub fn lb_pass(_ctx: XdpContext) -> u32 {
 #[inline(always)]
 fn balance(ctx: &XdpContext) -> Option<u32> {
     let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
-    let service = lookup(&packet)?;
     let len = (ctx.data_end() - ctx.data()) as u64;
-    let real_id = match flows::existing(&packet) {
-        Some(real) => real,
+    let known = flows::find(&packet);
+    // An established flow of a service still in place needs no lookup.
+    let (service_id, real_id) = match known.as_ref().and_then(|k| k.current_service()) {
+        Some(id) => (id, known.as_ref()?.real()),
         None => {
-            let table = LB_TABLES.get(service.table)?;
-            let real = sched::pick(&service, table, &packet.flow)?;
-            flows::insert(&packet, real, service.sched == SCHED_LC);
-            real
+            let service = lookup(&packet)?;
+            let real = match known {
+                Some(known) => {
+                    known.adopt(service.id);
+                    known.real()
+                }
+                None => {
+                    let table = LB_TABLES.get(service.table)?;
+                    let real = sched::pick(&service, table, &packet.flow)?;
+                    flows::insert(&packet, real, service.id, service.sched == SCHED_LC);
+                    real
+                }
+            };
+            (service.id, real)
         }
     };
     let real = LB_REALS.get(real_id)?;
     let action = fwd::forward(ctx, &packet, real)?;
-    maps::count(&VIP_STATS, service.id, len);
+    maps::count(&VIP_STATS, service_id, len);
     maps::count(&RS_STATS, real_id, len);
     Some(action)
 }

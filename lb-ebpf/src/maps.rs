@@ -44,6 +44,10 @@ pub static LB_FLOWS: LruHashMap<
     { BPF_F_NO_COMMON_LRU as usize },
 > = LruHashMap::new();
 
+/// Generation of each service id (see `flows`).
+#[btf_map(name = "lb_svc_gen")]
+pub static LB_GENS: Array<u32, { MAX_SERVICES as usize }> = Array::new();
+
 /// Round-robin cursor per service, per CPU.
 #[btf_map(name = "lb_rr")]
 pub static LB_RR: PerCpuArray<u32, { MAX_SERVICES as usize }> = PerCpuArray::new();

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use anyhow::{ensure, Result};
 use lb_common::{filter_bit_of, widen_v4, VipKey, FWD_DR};
 use lb_daemon::dataplane::xdp::{tables::Scheduler, Programmer};
-use lb_tests::frames::{Frame, FIN, SYN};
+use lb_tests::frames::{Frame, ACK, FIN, SYN};
 
 mod xdp_common;
 
@@ -89,4 +89,30 @@ fn the_pre_filter_passes_other_addresses_and_never_hides_a_service() -> Result<(
     );
     p.remove_service(&VipKey::v6(twin.octets(), 0, TCP))?;
     assert_passed(&mut p, "both removed", &to6(twin, 8082))
+}
+
+#[test]
+fn a_flow_forwarded_without_lookup_stops_with_its_service() -> Result<()> {
+    let mut p = programmer()?;
+    let key = vip4(80, TCP);
+    p.set_service(key, Scheduler::Rr, &three(FWD_DR))?;
+    let first = sent_to(&mut p, &to_vip(40000, SYN))?;
+    ensure!(sent_to(&mut p, &to_vip(40000, ACK))? == first);
+    // Removed (a backup, or the service left the configuration): the flow's
+    // entry remains but no longer forwards.
+    p.remove_service(&key)?;
+    assert_passed(
+        &mut p,
+        "a flow of a removed service",
+        &to_vip(40000, ACK).bytes(),
+    )?;
+    // Back (under another service id): the flow keeps its real server and
+    // counts under the new service.
+    p.set_service(key, Scheduler::Rr, &three(FWD_DR))?;
+    ensure!(sent_to(&mut p, &to_vip(40000, ACK))? == first);
+    ensure!(sent_to(&mut p, &to_vip(40000, ACK))? == first);
+    let id = p.ids(&key).expect("programmed").id;
+    let counted = p.fast_path().maps().service_counters(id)?.packets;
+    ensure!(counted == 2, "{counted} packets counted under the new id");
+    Ok(())
 }

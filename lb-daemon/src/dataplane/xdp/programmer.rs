@@ -98,6 +98,8 @@ pub struct Programmer {
     reals: RealIds,
     /// The VIP pre-filter as written in the map.
     filter: VipFilter,
+    /// Each service id's generation as written in `lb_svc_gen`.
+    generations: Vec<u32>,
 }
 
 impl Programmer {
@@ -112,6 +114,7 @@ impl Programmer {
                 free: (0..MAX_REALS).collect(),
             },
             filter: VipFilter::default(),
+            generations: vec![0; MAX_SERVICES as usize],
         }
     }
 
@@ -209,6 +212,8 @@ impl Programmer {
         };
         self.fast_path.maps().remove_service(key)?;
         self.write_filter(None)?;
+        // Its flows no longer name a service in place.
+        self.next_generation(p.id)?;
         for b in &p.backends {
             self.release_real(key, b.addr(), b.port);
         }
@@ -238,11 +243,19 @@ impl Programmer {
         Ok(())
     }
 
+    /// A free service id, at a generation no flow entry names yet.
     fn take_service_id(&mut self) -> Result<u32> {
-        match self.free_services.pop_front() {
-            Some(id) => Ok(id),
-            None => bail!("the fast path holds at most {MAX_SERVICES} services"),
-        }
+        let Some(id) = self.free_services.pop_front() else {
+            bail!("the fast path holds at most {MAX_SERVICES} services");
+        };
+        self.next_generation(id)?;
+        Ok(id)
+    }
+
+    fn next_generation(&mut self, id: u32) -> Result<()> {
+        let generation = &mut self.generations[id as usize];
+        *generation = generation.wrapping_add(1);
+        self.fast_path.maps().set_generation(id, *generation)
     }
 
     /// Real ids for `backends` of `key` (new ones for new backends; their
