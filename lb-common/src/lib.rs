@@ -32,6 +32,11 @@ pub const XDP_PROGRAM: &str = "lb_xdp";
 /// Name of the reference program that passes every packet (benchmarks
 /// subtract its cost from the load balancer's).
 pub const PASS_PROGRAM: &str = "lb_pass";
+/// Name of the reference program that sends every packet back out
+/// (`XDP_TX`): the packet rate limit benchmarks compare with.
+pub const TX_PROGRAM: &str = "lb_tx";
+/// Name of the program that drops every packet (a benchmark's sink).
+pub const DROP_PROGRAM: &str = "lb_drop";
 
 /// VIP -> service: [`VipKey`] -> [`Service`] (hash, not preallocated, so an
 /// update replaces the whole value at once).

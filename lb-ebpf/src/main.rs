@@ -36,6 +36,18 @@ pub fn lb_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// Reference program: sends every packet back out (benchmarks' limit).
+#[xdp]
+pub fn lb_tx(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_TX
+}
+
+/// Drops every packet (a benchmark's sink on the far end of a veth).
+#[xdp]
+pub fn lb_drop(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_DROP
+}
+
 #[inline(always)]
 fn balance(ctx: &XdpContext) -> Option<u32> {
     let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
