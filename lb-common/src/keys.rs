@@ -3,8 +3,9 @@ use crate::{FAMILY_IPV4, FAMILY_IPV6};
 
 /// A virtual service as seen on the wire: destination address, port and
 /// protocol of a packet. Port 0 is an "all ports" service, looked up when no
-/// service matches the exact port.
-#[repr(C)]
+/// service matches the exact port. Word-aligned so the program builds it
+/// with word stores.
+#[repr(C, align(4))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VipKey {
     /// Destination address in network byte order; IPv4 uses the first four
@@ -40,8 +41,10 @@ impl VipKey {
     }
 }
 
-/// One transport flow (the connection table's key).
-#[repr(C)]
+/// One transport flow (the connection table's key). 8-byte aligned so the
+/// program builds it with word stores (the verifier rejects misaligned
+/// stack accesses).
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     /// Source address, network byte order (IPv4 in the first four bytes).

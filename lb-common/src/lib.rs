@@ -17,10 +17,12 @@
 //! ```
 #![no_std]
 
+mod filter;
 mod hash;
 mod keys;
 mod values;
 
+pub use filter::{filter_bit, filter_bit_of, FILTER_BITS, FILTER_WORDS};
 pub use hash::{hash_addr, hash_addr_port};
 pub use keys::{widen_v4, FlowKey, VipKey};
 pub use values::{Counters, Flow, Real, SchedTable, Service};
@@ -30,6 +32,11 @@ pub const XDP_PROGRAM: &str = "lb_xdp";
 /// Name of the reference program that passes every packet (benchmarks
 /// subtract its cost from the load balancer's).
 pub const PASS_PROGRAM: &str = "lb_pass";
+/// Name of the reference program that sends every packet back out
+/// (`XDP_TX`): the packet rate limit benchmarks compare with.
+pub const TX_PROGRAM: &str = "lb_tx";
+/// Name of the program that drops every packet (a benchmark's sink).
+pub const DROP_PROGRAM: &str = "lb_drop";
 
 /// VIP -> service: [`VipKey`] -> [`Service`] (hash, not preallocated, so an
 /// update replaces the whole value at once).
@@ -49,8 +56,16 @@ pub const VIP_STATS_MAP: &str = "vip_stats";
 /// Per-CPU traffic counters per real id: `u32` -> [`Counters`].
 pub const RS_STATS_MAP: &str = "rs_stats";
 
+/// The VIP pre-filter: `u32` word index -> `u64` (two bitmaps; see
+/// [`FILTER_WORDS`]).
+pub const FILTER_MAP: &str = "lb_vip_filter";
+
+/// Generation per service id: `u32` -> `u32` (moved on when a service is
+/// removed or its id given to another, so its flows need a lookup again).
+pub const GENERATIONS_MAP: &str = "lb_svc_gen";
+
 /// Every map of the object, for pinning.
-pub const MAPS: [&str; 8] = [
+pub const MAPS: [&str; 10] = [
     VIPS_MAP,
     TABLES_MAP,
     REALS_MAP,
@@ -59,6 +74,8 @@ pub const MAPS: [&str; 8] = [
     CONNS_MAP,
     VIP_STATS_MAP,
     RS_STATS_MAP,
+    FILTER_MAP,
+    GENERATIONS_MAP,
 ];
 
 /// Services the fast path can hold (ids `0..MAX_SERVICES`).
@@ -98,6 +115,10 @@ pub const FWD_TUN: u8 = 2;
 /// [`Flow::state`] bit: the client closed the flow (FIN or RST seen), so it
 /// no longer counts in [`CONNS_MAP`].
 pub const FLOW_CLOSED: u32 = 1;
+/// [`Flow::state`] bit: the flow counts in [`CONNS_MAP`] (its service
+/// schedules by `lc`/`wlc`; no other scheduler reads the counts, so their
+/// flows leave them alone).
+pub const FLOW_COUNTED: u32 = 2;
 
 #[cfg(feature = "user")]
 mod pod {

@@ -2,6 +2,8 @@
 //! `TUN` prepends an outer IPv4 (IP-in-IP) or IPv6 (IPv6-in-IPv6) header as
 //! IPVS's tunnelling does. The packet leaves by `XDP_TX` when the real server
 //! is behind the interface it came in on, else by `bpf_redirect`.
+use core::mem;
+
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_redirect, programs::XdpContext};
 use lb_common::{Real, FAMILY_IPV4, FWD_TUN};
 use network_types::{
@@ -21,17 +23,35 @@ pub fn forward(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<u32> {
     if real.forward == FWD_TUN {
         encapsulate(ctx, packet, real)?;
     }
-    let eth: *mut EthHdr = ptr_at(ctx, 0)?;
-    // SAFETY: `ptr_at` checked the header lies inside the packet.
-    unsafe {
-        (*eth).dst_addr = real.dmac;
-        (*eth).src_addr = real.smac;
-    }
+    let macs: *mut [u8; 12] = ptr_at(ctx, 0)?;
+    set_macs(macs, real);
     if real.ifindex == unsafe { (*ctx.ctx).ingress_ifindex } {
         Some(xdp_action::XDP_TX)
     } else {
         // SAFETY: plain helper call.
         Some(unsafe { bpf_redirect(real.ifindex, 0) } as u32)
+    }
+}
+
+// `dmac` then `smac` are 12 contiguous bytes in `Real`, as destination then
+// source are in the Ethernet header: one 8-byte and one 4-byte copy.
+const _: () = assert!(mem::offset_of!(Real, smac) == mem::offset_of!(Real, dmac) + 6);
+const _: () = assert!(mem::offset_of!(Real, dmac) % 8 == 0);
+
+/// Writes the real server's next-hop MAC and the egress MAC into the
+/// Ethernet header at `macs` with two fixed-size stores (no copy routine).
+#[inline(always)]
+fn set_macs(macs: *mut [u8; 12], real: &Real) {
+    let from = &real.dmac as *const [u8; 6] as *const u8;
+    let to = macs as *mut u8;
+    // SAFETY: both ranges are 12 bytes (asserted above for `Real`, checked
+    // by `ptr_at` for the packet); unaligned accesses are single loads and
+    // stores in this object.
+    unsafe {
+        let head = (from as *const u64).read_unaligned();
+        let tail = (from.add(8) as *const u32).read_unaligned();
+        (to as *mut u64).write_unaligned(head);
+        (to.add(8) as *mut u32).write_unaligned(tail);
     }
 }
 

@@ -20,9 +20,9 @@ mod parse;
 mod sched;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use lb_common::{Service, VipKey};
+use lb_common::{Service, VipKey, FILTER_WORDS, SCHED_LC};
 
-use maps::{LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
+use maps::{LB_FILTER, LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
 
 /// The load balancer.
 #[xdp]
@@ -36,31 +36,65 @@ pub fn lb_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// Reference program: sends every packet back out (benchmarks' limit).
+#[xdp]
+pub fn lb_tx(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_TX
+}
+
+/// Drops every packet (a benchmark's sink on the far end of a veth).
+#[xdp]
+pub fn lb_drop(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_DROP
+}
+
 #[inline(always)]
 fn balance(ctx: &XdpContext) -> Option<u32> {
-    let packet = parse::packet(ctx)?;
-    let service = lookup(&packet.flow)?;
+    let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
     let len = (ctx.data_end() - ctx.data()) as u64;
-    let real_id = match flows::existing(&packet) {
-        Some(real) => real,
+    let known = flows::find(&packet);
+    // An established flow of a service still in place needs no lookup.
+    let (service_id, real_id) = match known.as_ref().and_then(|k| k.current_service()) {
+        Some(id) => (id, known.as_ref()?.real()),
         None => {
-            let table = LB_TABLES.get(service.table)?;
-            let real = sched::pick(&service, table, &packet.flow)?;
-            flows::insert(&packet, real);
-            real
+            let service = lookup(&packet)?;
+            let real = match known {
+                Some(known) => {
+                    known.adopt(service.id);
+                    known.real()
+                }
+                None => {
+                    let table = LB_TABLES.get(service.table)?;
+                    let real = sched::pick(&service, table, &packet.flow)?;
+                    flows::insert(&packet, real, service.id, service.sched == SCHED_LC);
+                    real
+                }
+            };
+            (service.id, real)
         }
     };
     let real = LB_REALS.get(real_id)?;
     let action = fwd::forward(ctx, &packet, real)?;
-    maps::count(&VIP_STATS, service.id, len);
+    maps::count(&VIP_STATS, service_id, len);
     maps::count(&RS_STATS, real_id, len);
     Some(action)
 }
 
-/// The service of the packet's destination: the exact port first, then an
-/// "all ports" (port 0) service on the same address and protocol.
+/// Whether bit `bit` of the pre-filter's bitmap starting at word `first`
+/// is set.
 #[inline(always)]
-fn lookup(flow: &lb_common::FlowKey) -> Option<Service> {
+fn filter_has(first: u32, bit: u32) -> bool {
+    LB_FILTER
+        .get(first + bit / 64)
+        .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+}
+
+/// The service of the packet's destination: the exact port first, then an
+/// "all ports" (port 0) service on the same address and protocol, looked up
+/// only where the pre-filter says one may exist.
+#[inline(always)]
+fn lookup(packet: &parse::Packet) -> Option<Service> {
+    let flow = &packet.flow;
     let mut key = VipKey {
         addr: flow.dst,
         port: flow.dport,
@@ -71,6 +105,9 @@ fn lookup(flow: &lb_common::FlowKey) -> Option<Service> {
     // whole (RCU), never in place.
     if let Some(service) = unsafe { LB_VIPS.get(&key) } {
         return Some(*service);
+    }
+    if !filter_has(FILTER_WORDS, packet.filter_bit) {
+        return None;
     }
     key.port = 0;
     unsafe { LB_VIPS.get(&key) }.copied()

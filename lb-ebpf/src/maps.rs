@@ -6,8 +6,8 @@ use aya_ebpf::{
     macros::btf_map,
 };
 use lb_common::{
-    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, DEFAULT_FLOWS, MAX_REALS,
-    MAX_SERVICES,
+    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, DEFAULT_FLOWS, FILTER_WORDS,
+    MAX_REALS, MAX_SERVICES,
 };
 
 /// VIP -> service. Not preallocated: an update swaps the whole value under
@@ -19,6 +19,11 @@ pub static LB_VIPS: HashMap<
     { MAX_SERVICES as usize },
     { BPF_F_NO_PREALLOC as usize },
 > = HashMap::new();
+
+/// The VIP pre-filter's two bitmaps ("some service", "an all-ports
+/// service" on an address hashed to the bit), 64 bits a word.
+#[btf_map(name = "lb_vip_filter")]
+pub static LB_FILTER: Array<u64, { 2 * FILTER_WORDS as usize }> = Array::new();
 
 /// Two table slots per service: the one in force and the one being built.
 #[btf_map(name = "lb_tables")]
@@ -38,6 +43,10 @@ pub static LB_FLOWS: LruHashMap<
     { DEFAULT_FLOWS as usize },
     { BPF_F_NO_COMMON_LRU as usize },
 > = LruHashMap::new();
+
+/// Generation of each service id (see `flows`).
+#[btf_map(name = "lb_svc_gen")]
+pub static LB_GENS: Array<u32, { MAX_SERVICES as usize }> = Array::new();
 
 /// Round-robin cursor per service, per CPU.
 #[btf_map(name = "lb_rr")]

@@ -5,7 +5,7 @@
 use core::mem;
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{widen_v4, FlowKey, FAMILY_IPV4, FAMILY_IPV6};
+use lb_common::{filter_bit, FlowKey, FAMILY_IPV4, FAMILY_IPV6};
 use network_types::{
     eth::EthHdr,
     ip::{Ipv4Hdr, Ipv6Hdr},
@@ -36,6 +36,8 @@ pub struct Packet {
     pub ip_len: u16,
     /// TCP flags (0 for UDP).
     pub tcp_flags: u8,
+    /// The destination's bit in the VIP pre-filter.
+    pub filter_bit: u32,
 }
 
 /// Pointer to a `T` at `offset` bytes into the packet, if it fits entirely.
@@ -48,52 +50,88 @@ pub fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {
     Some((start + offset) as *mut T)
 }
 
-/// Parses a TCP or UDP packet over IPv4 or IPv6, optionally behind one
-/// 802.1Q tag.
+/// A `T` read from the packet at `offset`, if it fits entirely. Any
+/// alignment: the object is built with misaligned access allowed, so a
+/// word is one load, not a byte loop.
 #[inline(always)]
-pub fn packet(ctx: &XdpContext) -> Option<Packet> {
-    let eth: *const EthHdr = ptr_at(ctx, 0)?;
+pub fn load<T: Copy>(ctx: &XdpContext, offset: usize) -> Option<T> {
+    let p: *const T = ptr_at(ctx, offset)?;
+    // SAFETY: `ptr_at` checked the bounds; the read tolerates any alignment.
+    Some(unsafe { p.read_unaligned() })
+}
+
+/// An IPv4 address (as loaded from the packet) in the 16-byte key layout.
+#[inline(always)]
+fn v4_key(addr: u32) -> [u8; 16] {
+    // SAFETY: [u32; 4] and [u8; 16] are plain data of the same size.
+    unsafe { mem::transmute::<[u32; 4], [u8; 16]>([addr, 0, 0, 0]) }
+}
+
+/// An IPv6 address (two words as loaded from the packet) in key layout.
+#[inline(always)]
+fn v6_key(hi: u64, lo: u64) -> [u8; 16] {
+    // SAFETY: as in `v4_key`.
+    unsafe { mem::transmute::<[u64; 2], [u8; 16]>([hi, lo]) }
+}
+
+/// Parses a TCP or UDP packet over IPv4 or IPv6, optionally behind one
+/// 802.1Q tag. Headers are read a word at a time (little-endian loads:
+/// the first byte on the wire is the lowest byte of the word). `admit` is
+/// asked, with the destination's pre-filter bit, before the transport
+/// header is read: `false` stops there (the packet is for no service).
+#[inline(always)]
+pub fn packet(ctx: &XdpContext, admit: impl FnOnce(u32) -> bool) -> Option<Packet> {
     let mut l3 = EthHdr::LEN;
-    let mut ether_type = u16::from_be(unsafe { (*eth).ether_type });
+    let mut ether_type = u16::from_be(load::<u16>(ctx, 12)?);
     if ether_type == ETH_P_8021Q {
-        let vlan: *const VlanHdr = ptr_at(ctx, l3)?;
-        ether_type = u16::from_be(unsafe { (*vlan).ether_type });
+        // The tag's own ether type is its last two bytes.
+        ether_type = u16::from_be(load::<u16>(ctx, l3 + VlanHdr::LEN - 2)?);
         l3 += VlanHdr::LEN;
     }
     let available = ctx.data_end() - ctx.data() - l3;
     let mut flow = FlowKey::default();
-    let (l4, ip_len) = match ether_type {
+    let (l4, ip_len, filter_bit) = match ether_type {
         ETH_P_IP => {
-            let ip: *const Ipv4Hdr = ptr_at(ctx, l3)?;
-            let ip = unsafe { &*ip };
-            let total = u16::from_be_bytes(ip.tot_len);
-            if ip.vihl != 0x45 // version 4 and no options
-                || u16::from_be_bytes(ip.frags) & IPV4_FRAG_MASK != 0
+            // vihl, tos, tot_len | id, frags | ttl, proto, check | src | dst
+            let w: [u32; 5] = load(ctx, l3)?;
+            let total = u16::from_be((w[0] >> 16) as u16);
+            if w[0] as u8 != 0x45 // version 4 and no options
+                || u16::from_be((w[1] >> 16) as u16) & IPV4_FRAG_MASK != 0
                 || usize::from(total) > available
             {
                 return None;
             }
-            flow.src = widen_v4(ip.src_addr);
-            flow.dst = widen_v4(ip.dst_addr);
-            flow.proto = ip.proto;
+            flow.src = v4_key(w[3]);
+            flow.dst = v4_key(w[4]);
+            flow.proto = (w[2] >> 8) as u8;
             flow.family = FAMILY_IPV4;
-            (l3 + Ipv4Hdr::LEN, total)
+            (l3 + Ipv4Hdr::LEN, total, filter_bit([w[4], 0, 0, 0]))
         }
         ETH_P_IPV6 => {
-            let ip: *const Ipv6Hdr = ptr_at(ctx, l3)?;
-            let ip = unsafe { &*ip };
-            let total = u16::from_be_bytes(ip.payload_len).checked_add(Ipv6Hdr::LEN as u16)?;
-            if ip.vcf[0] >> 4 != 6 || usize::from(total) > available {
+            // vcf, payload_len, next_hdr, hop_limit | src | dst
+            let w: [u64; 5] = load(ctx, l3)?;
+            let payload = u16::from_be((w[0] >> 32) as u16);
+            let total = payload.checked_add(Ipv6Hdr::LEN as u16)?;
+            if (w[0] as u8) >> 4 != 6 || usize::from(total) > available {
                 return None;
             }
-            flow.src = ip.src_addr;
-            flow.dst = ip.dst_addr;
-            flow.proto = ip.next_hdr;
+            flow.src = v6_key(w[1], w[2]);
+            flow.dst = v6_key(w[3], w[4]);
+            flow.proto = (w[0] >> 48) as u8;
             flow.family = FAMILY_IPV6;
-            (l3 + Ipv6Hdr::LEN, total)
+            let dst = [
+                w[3] as u32,
+                (w[3] >> 32) as u32,
+                w[4] as u32,
+                (w[4] >> 32) as u32,
+            ];
+            (l3 + Ipv6Hdr::LEN, total, filter_bit(dst))
         }
         _ => return None,
     };
+    if !admit(filter_bit) {
+        return None;
+    }
     let l4_len = match flow.proto {
         IPPROTO_TCP => TCP_HDR_LEN,
         IPPROTO_UDP => UDP_HDR_LEN,
@@ -103,13 +141,13 @@ pub fn packet(ctx: &XdpContext) -> Option<Packet> {
         return None;
     }
     // Both headers start with the ports; TCP's flags are byte 13.
-    let ports: *const [u8; 4] = ptr_at(ctx, l4)?;
-    let ports = unsafe { *ports };
-    flow.sport = u16::from_be_bytes([ports[0], ports[1]]);
-    flow.dport = u16::from_be_bytes([ports[2], ports[3]]);
+    let ports: u32 = load(ctx, l4)?;
+    flow.sport = u16::from_be(ports as u16);
+    flow.dport = u16::from_be((ports >> 16) as u16);
     let mut tcp_flags = 0;
     if flow.proto == IPPROTO_TCP {
         let tcp: *const [u8; TCP_HDR_LEN] = ptr_at(ctx, l4)?;
+        // SAFETY: `ptr_at` checked the header lies inside the packet.
         tcp_flags = unsafe { (*tcp)[13] };
     } else {
         let _udp: *const [u8; UDP_HDR_LEN] = ptr_at(ctx, l4)?;
@@ -119,5 +157,6 @@ pub fn packet(ctx: &XdpContext) -> Option<Packet> {
         l3,
         ip_len,
         tcp_flags,
+        filter_bit,
     })
 }

@@ -24,7 +24,14 @@ pub fn build() -> Result<()> {
             .env("RUSTC", DEBIAN_RUSTC)
             // aya-ebpf uses unstable features; Debian's compiler is a stable one.
             .env("RUSTC_BOOTSTRAP", "1")
-            .env("RUSTFLAGS", "-C debuginfo=2 -C link-arg=--btf")
+            // Misaligned access allowed: packet headers sit at 2-byte offsets
+            // (after Ethernet's 14 bytes); without it LLVM splits every
+            // unaligned word load or store into single bytes.
+            .env(
+                "RUSTFLAGS",
+                "-C debuginfo=2 -C link-arg=--btf \
+                 -C link-arg=--cpu-features=+allows-misaligned-mem-access",
+            )
             .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("CARGO"),
     )?;

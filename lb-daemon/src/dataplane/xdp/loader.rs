@@ -126,26 +126,32 @@ impl FastPath {
     }
 }
 
-/// The reference program that passes every packet, loaded on its own (for
-/// benchmarks: the cost of running any XDP program at all).
-pub struct PassProgram(Ebpf);
+/// A reference program of the object, loaded on its own (for benchmarks:
+/// `lb_pass` is the cost of running any XDP program at all).
+pub struct PassProgram(Ebpf, &'static str);
 
 impl PassProgram {
     /// Loads the embedded object's pass-everything program.
     pub fn load() -> Result<Self> {
+        Self::load_named(PASS_PROGRAM)
+    }
+
+    /// Loads the embedded object's program `name` (`lb_pass`, `lb_tx`,
+    /// `lb_drop`).
+    pub fn load_named(name: &'static str) -> Result<Self> {
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(FLOWS_MAP, 1)
             .load(embedded_object()?)
             .context("loading the eBPF object")?;
-        program(&mut ebpf, PASS_PROGRAM)?
+        program(&mut ebpf, name)?
             .load()
-            .context("verifying the pass program")?;
-        Ok(PassProgram(ebpf))
+            .with_context(|| format!("verifying {name}"))?;
+        Ok(PassProgram(ebpf, name))
     }
 
     /// The loaded program (for `BPF_PROG_TEST_RUN`).
     pub fn program(&mut self) -> Result<&mut Xdp> {
-        program(&mut self.0, PASS_PROGRAM)
+        program(&mut self.0, self.1)
     }
 }
 

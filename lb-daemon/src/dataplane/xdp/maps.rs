@@ -5,8 +5,8 @@ use aya::{
     Ebpf, Pod,
 };
 use lb_common::{
-    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, CONNS_MAP, FLOWS_MAP, REALS_MAP,
-    RS_STATS_MAP, TABLES_MAP, VIPS_MAP, VIP_STATS_MAP,
+    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, CONNS_MAP, FILTER_MAP, FLOWS_MAP,
+    GENERATIONS_MAP, REALS_MAP, RS_STATS_MAP, TABLES_MAP, VIPS_MAP, VIP_STATS_MAP,
 };
 
 use super::loader::missing_map;
@@ -57,6 +57,16 @@ impl<'a> Maps<'a> {
     /// Writes real server `id`.
     pub fn set_real(&mut self, id: u32, real: &Real) -> Result<()> {
         self.set(REALS_MAP, id, real)
+    }
+
+    /// Writes word `index` of the VIP pre-filter.
+    pub fn set_filter_word(&mut self, index: u32, word: u64) -> Result<()> {
+        self.set(FILTER_MAP, index, &word)
+    }
+
+    /// Sets the generation of service `id`.
+    pub fn set_generation(&mut self, id: u32, generation: u32) -> Result<()> {
+        self.set(GENERATIONS_MAP, id, &generation)
     }
 
     /// Sets the connection count of real `id` (`lc`).

@@ -2,6 +2,7 @@
 //! its maps, and the pure table builders the daemon fills them with.
 pub mod adopt;
 mod digest;
+mod filter;
 mod loader;
 mod maps;
 mod object;

@@ -19,6 +19,7 @@ use tracing::warn;
 
 use super::{
     adopt::{self, RealSlot},
+    filter::VipFilter,
     tables::{self, Member, Scheduler},
     FastPath,
 };
@@ -141,6 +142,10 @@ pub struct Programmer {
     services: BTreeMap<VipKey, Programmed>,
     free_services: VecDeque<u32>,
     reals: RealIds,
+    /// The VIP pre-filter as written in the map.
+    filter: VipFilter,
+    /// Each service id's generation as written in `lb_svc_gen`.
+    generations: Vec<u32>,
 }
 
 impl Programmer {
@@ -166,6 +171,8 @@ impl Programmer {
             services: BTreeMap::new(),
             free_services: (0..MAX_SERVICES).collect(),
             reals,
+            filter: VipFilter::default(),
+            generations: vec![0; MAX_SERVICES as usize],
         }
     }
 
@@ -228,6 +235,8 @@ impl Programmer {
         if let Some(wait) = SLOT_QUIET.checked_sub(retired_at.elapsed()) {
             thread::sleep(wait);
         }
+        // A new address must pass the pre-filter before its service exists.
+        self.write_filter(Some(&key))?;
         let mut maps = self.fast_path.maps();
         for (b, m) in backends.iter().zip(&members) {
             maps.set_real(m.real, &b.real)?;
@@ -267,6 +276,9 @@ impl Programmer {
             return Ok(());
         };
         self.fast_path.maps().remove_service(key)?;
+        self.write_filter(None)?;
+        // Its flows no longer name a service in place.
+        self.next_generation(p.id)?;
         for b in &p.backends {
             self.release_real(key, b.addr(), b.port);
         }
@@ -285,11 +297,30 @@ impl Programmer {
         self.services.keys()
     }
 
-    fn take_service_id(&mut self) -> Result<u32> {
-        match self.free_services.pop_front() {
-            Some(id) => Ok(id),
-            None => bail!("the fast path holds at most {MAX_SERVICES} services"),
+    /// Writes the pre-filter of the services programmed, plus `adding`.
+    fn write_filter(&mut self, adding: Option<&VipKey>) -> Result<()> {
+        let wanted = VipFilter::of(self.services.keys().chain(adding));
+        let mut maps = self.fast_path.maps();
+        for (index, word) in wanted.changes(&self.filter) {
+            maps.set_filter_word(index, word)?;
         }
+        self.filter = wanted;
+        Ok(())
+    }
+
+    /// A free service id, at a generation no flow entry names yet.
+    fn take_service_id(&mut self) -> Result<u32> {
+        let Some(id) = self.free_services.pop_front() else {
+            bail!("the fast path holds at most {MAX_SERVICES} services");
+        };
+        self.next_generation(id)?;
+        Ok(id)
+    }
+
+    fn next_generation(&mut self, id: u32) -> Result<()> {
+        let generation = &mut self.generations[id as usize];
+        *generation = generation.wrapping_add(1);
+        self.fast_path.maps().set_generation(id, *generation)
     }
 
     /// Real ids for `backends` of `key` (reserved ones for the real servers
