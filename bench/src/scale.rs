@@ -78,11 +78,12 @@ impl Real {
         Ok(())
     }
 
-    /// Stops listening: checks are refused.
-    fn down(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    /// Stops listening (checks are refused); returns the aborted task, to
+    /// await before listening again.
+    fn down(&mut self) -> Option<JoinHandle<()>> {
+        let task = self.task.take()?;
+        task.abort();
+        Some(task)
     }
 }
 
@@ -190,9 +191,13 @@ fn storm(
     pid: u32,
 ) -> Result<()> {
     let t0 = Instant::now();
-    for r in reals.iter_mut() {
-        r.down();
-    }
+    let stopped: Vec<JoinHandle<()>> = reals.iter_mut().filter_map(Real::down).collect();
+    // The listeners close once their tasks have ended.
+    runtime.block_on(async {
+        for task in stopped {
+            let _ = task.await;
+        }
+    });
     fs::remove_file(flag)?;
     let down = wait_up(bin, run, 0, total, Duration::from_secs(60))?;
     let peak_down = (rss_kib(pid)? / 1024.0, fds(pid)?);
@@ -261,7 +266,7 @@ fn wait_up(bin: &Path, run: &Path, want: usize, total: usize, limit: Duration) -
         if started.elapsed() > limit {
             bail!("{up} of {total} real servers up after {limit:?}, waiting for {want}");
         }
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 
