@@ -17,8 +17,10 @@ use tokio::sync::Mutex;
 use crate::config::VirtualIp;
 
 pub(crate) mod neighbours;
+mod routes;
 
 pub use neighbours::Route;
+pub use routes::{Held, Installed};
 
 /// What the daemon needs to know about one interface.
 #[derive(Debug, Clone, PartialEq, Eq)]

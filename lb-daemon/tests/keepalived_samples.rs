@@ -22,11 +22,13 @@ const LOADING: &[&str] = &[
     "quorum",
     "sample",
     "status_code",
+    "track_interface",
     "virtual_server_group",
     "virtualhost",
     "vrrp",
     "vrrp.localcheck",
     "vrrp.scripts",
+    "vrrp.static_ipaddress",
     "vrrp.sync",
 ];
 

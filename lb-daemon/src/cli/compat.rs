@@ -35,6 +35,10 @@ impl Subsystems {
             config.vrrp_instance.clear();
             config.vrrp_sync_group.clear();
             config.vrrp_script.clear();
+            // keepalived's VRRP process holds the static ones.
+            config.static_ipaddress.clear();
+            config.static_routes.clear();
+            config.static_rules.clear();
         }
         if !self.checkers {
             config.virtual_server.clear();

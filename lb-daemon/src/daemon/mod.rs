@@ -25,14 +25,14 @@ use tracing::{error, info, warn};
 
 use crate::{
     cli::{RunArgs, Subsystems},
-    config,
+    config::{self, Config},
     control::{
         server::{Policy, Query, Server},
         Request as ControlRequest,
     },
     dataplane::xdp::Reconciler,
     metrics,
-    netlink::Netlink,
+    netlink::{Held, Netlink},
     notify::{
         fifo::{Fifos, CLOSE_GRACE},
         Notifier,
@@ -73,6 +73,8 @@ struct Running {
     lvs: Option<lvs::Lvs>,
     /// VIP ownership, which `ha_suspend` and the fast path follow.
     ownership: Publisher,
+    /// `static_ipaddress`, `static_routes` and `static_rules`.
+    statics: Held,
     /// The XDP fast path, once a configuration asked for it.
     fast_path: Option<Reconciler>,
     /// The BGP announcer, while a configuration has a `bgp_speaker`.
@@ -119,6 +121,7 @@ impl Running {
                 if config.global_defs.metrics_listen != self.config.global_defs.metrics_listen {
                     warn!("metrics_listen changed: it takes effect when lb-daemon restarts");
                 }
+                self.follow_statics(&config).await;
                 self.config = Arc::new(config);
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
@@ -173,7 +176,34 @@ impl Running {
     }
 }
 
+/// What the configuration holds from start to stop.
+fn static_held(config: &Config) -> Held {
+    let (addresses, routes, rules) = (
+        &config.static_ipaddress,
+        &config.static_routes,
+        &config.static_rules,
+    );
+    Held::new("static", addresses, routes, rules)
+}
+
 impl Running {
+    /// A reload that changed the static addresses, routes or rules:
+    /// removes what lb-daemon added for the old ones, adds the new ones.
+    async fn follow_statics(&mut self, config: &Config) {
+        let old = &self.config;
+        let same = (&old.static_ipaddress, &old.static_routes, &old.static_rules)
+            == (
+                &config.static_ipaddress,
+                &config.static_routes,
+                &config.static_rules,
+            );
+        if !same {
+            self.statics.remove(&self.netlink).await;
+            self.statics = static_held(config);
+            self.statics.install(&self.netlink).await;
+        }
+    }
+
     /// Answers a control socket request; the status document is completed
     /// (IPVS read) off this loop.
     fn answer(&self, query: Query) {
@@ -320,6 +350,8 @@ async fn serve(
     // Before any instance runs: what a killed run left is nobody's now.
     let vip_record = VipRecord::at(runtime.file(vip_record::FILE));
     vip_record.remove_leftovers(&netlink).await;
+    let mut statics = static_held(&config);
+    statics.install(&netlink).await;
     let vrrp = Engine::start(
         &config,
         netlink.clone(),
@@ -355,6 +387,7 @@ async fn serve(
         fifos,
         lvs,
         ownership,
+        statics,
         fast_path,
         bgp,
         runtime_dir: runtime.path().to_owned(),
@@ -404,6 +437,7 @@ async fn serve(
         lvs.shutdown().await;
     }
     running.vrrp.shutdown().await;
+    running.statics.remove(&running.netlink).await;
     if let Some(fast_path) = running.fast_path.take() {
         fast_path.shutdown().await;
     }

@@ -11,6 +11,7 @@ mod lexer;
 mod lvs;
 mod missing;
 mod parser;
+mod routes;
 mod template;
 mod top;
 mod vip;
@@ -130,10 +131,10 @@ mod tests {
 
     #[test]
     fn refused_blocks_are_skipped_whole() {
-        let text = "vrrp_instance V {\n virtual_routes {\n  bogus\n }\n}\n";
+        let text = "vrrp_instance V {\n track_process {\n  bogus\n }\n}\n";
         let messages = messages(text);
         assert_eq!(messages.len(), 1, "{messages:?}");
-        assert!(messages[0].contains("unsupported: virtual_routes"));
+        assert!(messages[0].contains("unsupported: track_process"));
     }
 
     #[test]

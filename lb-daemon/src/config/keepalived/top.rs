@@ -1,7 +1,7 @@
 //! The top level of keepalived.conf: which blocks it holds, and the entry
 //! point binding a statement tree into the model. It sits above the block
 //! tables ([`vrrp`], [`lvs`], [`bgp`]), which sit above the [`Binder`].
-use super::bind::{Binder, Block, Keyword};
+use super::bind::{list, Binder, Block, Keyword};
 use super::parser::Stmt;
 use super::{bgp, lvs, missing, vrrp};
 use crate::config::diag::{Diagnostic, FieldLocations};
@@ -32,6 +32,9 @@ static TOP: Block<Config> = Block {
         Keyword::new("virtual_server_group", lvs::bind_group),
         Keyword::new("virtual_server", lvs::bind_virtual_server),
         Keyword::new("bgp_speaker", bgp::bind_speaker),
+        list!(static_ipaddress),
+        list!(static_routes),
+        list!(static_rules),
     ],
     refused: missing::TOP_REFUSED,
     ignored: missing::TOP_IGNORED,

@@ -117,6 +117,8 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         list!(virtual_ipaddress_excluded),
         flag!(no_virtual_ipaddress),
         flag!(promote_secondaries),
+        list!(virtual_routes),
+        list!(virtual_rules),
         set!(unicast_src_ip),
         Keyword::new("unicast_peer", |i, s, b| {
             let peers = b.items::<PeerLine>(s, "unicast_peer", i.unicast_peer.len());

@@ -3,6 +3,7 @@
 
 mod bgp;
 mod lvs;
+mod routes;
 mod values;
 mod vrrp;
 
@@ -15,6 +16,7 @@ pub use lvs::{
     Checker, CheckerKind, GroupMember, RealServer, TunnelChecksum, TunnelKind, TunnelOptions, Url,
     VirtualServer, VirtualServerGroup,
 };
+pub use routes::{Route, RouteKind, Rule};
 pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
@@ -41,6 +43,12 @@ pub struct Config {
     pub virtual_server: Vec<VirtualServer>,
     /// BGP announcement of virtual servers (our extension).
     pub bgp_speaker: Option<BgpSpeaker>,
+    /// Addresses held from start to stop, whatever the VRRP state.
+    pub static_ipaddress: Vec<VirtualIp>,
+    /// Routes held from start to stop.
+    pub static_routes: Vec<Route>,
+    /// Routing rules held from start to stop.
+    pub static_rules: Vec<Rule>,
 }
 
 /// `global_defs { … }`.

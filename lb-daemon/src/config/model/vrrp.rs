@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::routes::{Route, Rule};
 use super::values::{AuthType, Command, RunAs, State, TrackRef, VirtualIp};
 
 /// `vrrp_script NAME { … }`: a command whose exit status adjusts priority.
@@ -101,6 +102,10 @@ pub struct VrrpInstance {
     pub no_virtual_ipaddress: bool,
     /// Set `promote_secondaries` on `interface` while the instance runs.
     pub promote_secondaries: bool,
+    /// Routes held while MASTER.
+    pub virtual_routes: Vec<Route>,
+    /// Routing rules held while MASTER.
+    pub virtual_rules: Vec<Rule>,
     /// Source address of unicast advertisements.
     pub unicast_src_ip: Option<IpAddr>,
     /// Peers to send unicast advertisements to.

@@ -4,6 +4,7 @@
 
 mod bgp;
 mod lvs;
+mod routes;
 mod vrrp;
 
 use std::collections::HashSet;
@@ -19,6 +20,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     vrrp::check(&mut check, config);
     lvs::check(&mut check, config);
     bgp::check(&mut check, config);
+    routes::check(&mut check, config);
     notify_fifos(&mut check, &config.global_defs);
     check.issues
 }

@@ -20,6 +20,7 @@ use tokio::{
 };
 use tracing::{error, info};
 
+use reload::virtual_routes;
 pub use reload::Handover;
 pub use status::InstanceStatus;
 
@@ -180,6 +181,8 @@ struct Instance {
     handover: Option<Handover>,
     /// `promote_secondaries` on the interface while the instance runs.
     promote: Option<PromoteSecondaries>,
+    /// `virtual_routes` and `virtual_rules`, held while MASTER.
+    routes: crate::netlink::Held,
 }
 
 impl Instance {
@@ -196,6 +199,7 @@ impl Instance {
             .config
             .promote_secondaries
             .then(|| PromoteSecondaries::hold(&spec.interface));
+        let routes = virtual_routes(&spec);
         let mut fsm = Fsm::new(spec.fsm_params(primary));
         fsm.set_sync_member(shared.sync.is_some());
         if resume {
@@ -223,6 +227,7 @@ impl Instance {
             rx_log,
             handover: None,
             promote,
+            routes,
         };
         if !resume {
             instance.vips.remove_leftovers(instance.own_index()).await;
@@ -433,11 +438,13 @@ impl Instance {
             self.publish_ownership();
             self.shared.ownership.gated(&self.spec.name, true).await;
             self.vips.add_all(self.own_index()).await;
+            self.routes.install(&self.shared.netlink).await;
             self.garp_burst(self.spec.garp.repeat);
             self.garp_due = Some(Instant::now() + self.spec.garp.delay);
             self.second_burst_pending = true;
         } else if from == State::Master {
             self.garp_due = None;
+            self.routes.remove(&self.shared.netlink).await;
             self.vips.remove_all(self.own_index()).await;
         }
         if self.handover.is_some() {

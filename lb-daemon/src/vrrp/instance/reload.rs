@@ -11,7 +11,7 @@ use tracing::info;
 
 use super::Instance;
 use crate::{
-    netlink::Netlink,
+    netlink::{Held, Netlink},
     track::priority::OWNER_PRIORITY,
     vrrp::{
         fsm::Event, fsm::State, promote::PromoteSecondaries, spec::InstanceSpec,
@@ -73,6 +73,14 @@ impl Instance {
         if old.all_vips().ne(self.spec.all_vips()) {
             self.replace_vips(master).await;
         }
+        let (was, now) = (&old.config, &self.spec.config);
+        if (&was.virtual_routes, &was.virtual_rules) != (&now.virtual_routes, &now.virtual_rules) {
+            self.routes.remove(&self.shared.netlink).await;
+            self.routes = virtual_routes(&self.spec);
+            if master {
+                self.routes.install(&self.shared.netlink).await;
+            }
+        }
         let local = self
             .link
             .endpoint()
@@ -129,6 +137,17 @@ impl Instance {
     pub(super) fn successor_continues(&self) -> bool {
         self.handover.as_ref().is_some_and(|h| h.same_router)
     }
+}
+
+/// The routes and rules `spec` holds while MASTER.
+pub(super) fn virtual_routes(spec: &InstanceSpec) -> Held {
+    let config = &spec.config;
+    Held::new(
+        &spec.name,
+        &[],
+        &config.virtual_routes,
+        &config.virtual_rules,
+    )
 }
 
 /// An instance that resumed as MASTER could not start: removes the

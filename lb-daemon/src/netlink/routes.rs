@@ -1,0 +1,346 @@
+//! Routes, routing rules and static addresses held by lb-daemon: added with
+//! ownership (one already in the kernel belongs to someone else and is left
+//! alone on removal) and removed only when lb-daemon added them.
+use std::net::IpAddr;
+
+use anyhow::{Context, Result};
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::{
+    packet_route::{
+        route::{
+            RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,
+            RouteScope, RouteType,
+        },
+        rule::{RuleAction, RuleAttribute, RuleMessage},
+        AddressFamily,
+    },
+    IpVersion,
+};
+use tracing::{error, info};
+
+use super::{errno, Netlink, EEXIST};
+use crate::config::{Route, RouteKind, Rule, VirtualIp};
+
+/// "No such route" / "no such rule" from the kernel.
+const ESRCH: i32 = 3;
+const ENOENT: i32 = 2;
+
+/// What adding found: whether lb-daemon added the item, or it was there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// lb-daemon added it, and removes it.
+    Added,
+    /// It was already there: someone else's, left alone on removal.
+    Present,
+}
+
+fn family(ipv6: bool) -> AddressFamily {
+    match ipv6 {
+        true => AddressFamily::Inet6,
+        false => AddressFamily::Inet,
+    }
+}
+
+fn route_address(addr: IpAddr) -> RouteAddress {
+    match addr {
+        IpAddr::V4(v4) => RouteAddress::Inet(v4),
+        IpAddr::V6(v6) => RouteAddress::Inet6(v6),
+    }
+}
+
+/// The table in a header (tables above 255 go in an attribute only).
+fn header_table(table: u32) -> u8 {
+    u8::try_from(table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC)
+}
+
+/// The netlink message adding or deleting `route`; `oif` is the index of
+/// its `dev`.
+fn route_message(route: &Route, oif: Option<u32>) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    let header = &mut msg.header;
+    header.address_family = family(route.to.addr().is_ipv6());
+    header.destination_prefix_length = route.to.prefix_len();
+    let table = route.table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN));
+    header.table = header_table(table);
+    header.protocol = route
+        .protocol
+        .map_or(RouteProtocol::Boot, RouteProtocol::from);
+    header.kind = match route.kind {
+        RouteKind::Unicast => RouteType::Unicast,
+        RouteKind::Blackhole => RouteType::BlackHole,
+        RouteKind::Unreachable => RouteType::Unreachable,
+        RouteKind::Prohibit => RouteType::Prohibit,
+        RouteKind::Throw => RouteType::Throw,
+    };
+    // `ip route`'s default: link scope for a unicast route without gateway.
+    let link = route.kind == RouteKind::Unicast && route.via.is_none();
+    header.scope = match route.scope {
+        Some(scope) => RouteScope::from(scope),
+        None if link => RouteScope::Link,
+        None => RouteScope::Universe,
+    };
+    header.tos = route.tos.unwrap_or(0);
+    if route.onlink {
+        header.flags.insert(RouteFlags::Onlink);
+    }
+    let attributes = &mut msg.attributes;
+    attributes.push(RouteAttribute::Table(table));
+    if route.to.prefix_len() > 0 {
+        attributes.push(RouteAttribute::Destination(route_address(route.to.addr())));
+    }
+    if let Some(via) = route.via {
+        attributes.push(RouteAttribute::Gateway(route_address(via)));
+    }
+    if let Some(src) = route.src {
+        attributes.push(RouteAttribute::PrefSource(route_address(src)));
+    }
+    if let Some(oif) = oif {
+        attributes.push(RouteAttribute::Oif(oif));
+    }
+    if let Some(metric) = route.metric {
+        attributes.push(RouteAttribute::Priority(metric));
+    }
+    msg
+}
+
+/// The netlink message adding or deleting `rule`.
+fn rule_message(rule: &Rule) -> RuleMessage {
+    let mut msg = RuleMessage::default();
+    let header = &mut msg.header;
+    header.family = family(rule.is_ipv6());
+    header.action = RuleAction::ToTable;
+    header.table = header_table(rule.table);
+    header.tos = rule.tos.unwrap_or(0);
+    let attributes = &mut msg.attributes;
+    attributes.push(RuleAttribute::Table(rule.table));
+    for (prefix, len, attribute) in [
+        (
+            rule.from,
+            &mut header.src_len,
+            RuleAttribute::Source as fn(IpAddr) -> _,
+        ),
+        (rule.to, &mut header.dst_len, RuleAttribute::Destination),
+    ] {
+        if let Some(prefix) = prefix.filter(|p| p.prefix_len() > 0) {
+            *len = prefix.prefix_len();
+            attributes.push(attribute(prefix.addr()));
+        }
+    }
+    let optional = [
+        rule.priority.map(RuleAttribute::Priority),
+        rule.fwmark.map(RuleAttribute::FwMark),
+        rule.fwmask.map(RuleAttribute::FwMask),
+        rule.iif.clone().map(RuleAttribute::Iifname),
+        rule.oif.clone().map(RuleAttribute::Oifname),
+    ];
+    attributes.extend(optional.into_iter().flatten());
+    msg
+}
+
+/// Whether the kernel's rule `existing` is `ours` (which may leave the
+/// priority to the kernel).
+fn same_rule(existing: &RuleMessage, ours: &RuleMessage) -> bool {
+    let (a, b) = (&existing.header, &ours.header);
+    let header = (a.family, a.dst_len, a.src_len, a.tos, a.action)
+        == (b.family, b.dst_len, b.src_len, b.tos, b.action);
+    header
+        && ours.attributes.iter().all(|attribute| {
+            existing.attributes.contains(attribute)
+                || (matches!(attribute, RuleAttribute::Table(t) if *t == u32::from(a.table)))
+        })
+}
+
+impl Netlink {
+    /// Adds `route`; one already there is reported as [`Installed::Present`].
+    pub async fn add_route(&self, route: &Route) -> Result<Installed> {
+        let oif = self.oif(route).await?;
+        let msg = route_message(route, oif);
+        match self.handle.route().add(msg).execute().await {
+            Ok(()) => Ok(Installed::Added),
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(Installed::Present),
+            Err(e) => Err(e).with_context(|| format!("adding route to {}", route.to)),
+        }
+    }
+
+    /// Deletes `route`; an absent one counts as deleted.
+    pub async fn del_route(&self, route: &Route) -> Result<()> {
+        let oif = self.oif(route).await?;
+        let msg = route_message(route, oif);
+        match self.handle.route().del(msg).execute().await {
+            Err(e) if errno(&e) == Some(ESRCH) => Ok(()),
+            other => other.with_context(|| format!("removing route to {}", route.to)),
+        }
+    }
+
+    /// Adds `rule`; one already there is reported as [`Installed::Present`]
+    /// (the kernel would add a rule without priority twice).
+    pub async fn add_rule(&self, rule: &Rule) -> Result<Installed> {
+        let msg = rule_message(rule);
+        let version = match rule.is_ipv6() {
+            true => IpVersion::V6,
+            false => IpVersion::V4,
+        };
+        let existing: Vec<RuleMessage> = {
+            let _dump = self.dumping.lock().await;
+            let rules = self.handle.rule().get(version).execute();
+            rules.try_collect().await.context("listing routing rules")?
+        };
+        if existing.iter().any(|e| same_rule(e, &msg)) {
+            return Ok(Installed::Present);
+        }
+        let mut req = self.handle.rule().add();
+        *req.message_mut() = msg;
+        match req.execute().await {
+            Ok(()) => Ok(Installed::Added),
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(Installed::Present),
+            Err(e) => Err(e).with_context(|| format!("adding rule to table {}", rule.table)),
+        }
+    }
+
+    /// Deletes `rule`; an absent one counts as deleted.
+    pub async fn del_rule(&self, rule: &Rule) -> Result<()> {
+        match self.handle.rule().del(rule_message(rule)).execute().await {
+            Err(e) if errno(&e) == Some(ENOENT) => Ok(()),
+            other => other.with_context(|| format!("removing rule to table {}", rule.table)),
+        }
+    }
+
+    /// The index of the route's `dev`.
+    async fn oif(&self, route: &Route) -> Result<Option<u32>> {
+        match &route.dev {
+            Some(dev) => Ok(Some(self.interface(dev).await?.index)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// One thing lb-daemon holds in the kernel.
+#[derive(Debug, Clone)]
+enum Item {
+    Address(VirtualIp),
+    Route(Route),
+    Rule(Rule),
+}
+
+impl Item {
+    async fn add(&self, netlink: &Netlink) -> Result<Installed> {
+        match self {
+            Item::Route(route) => netlink.add_route(route).await,
+            Item::Rule(rule) => netlink.add_rule(rule).await,
+            Item::Address(address) => {
+                let index = netlink.interface(address_dev(address)).await?.index;
+                if netlink.addresses(index).await?.contains(&address.address) {
+                    return Ok(Installed::Present);
+                }
+                netlink.add_address(index, address).await?;
+                Ok(Installed::Added)
+            }
+        }
+    }
+
+    async fn del(&self, netlink: &Netlink) -> Result<()> {
+        match self {
+            Item::Route(route) => netlink.del_route(route).await,
+            Item::Rule(rule) => netlink.del_rule(rule).await,
+            Item::Address(address) => {
+                let index = netlink.interface(address_dev(address)).await?.index;
+                netlink.del_address(index, address.address).await
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Item::Address(a) => format!("address {} on {}", a.address, address_dev(a)),
+            Item::Route(r) => match r.table {
+                Some(table) => format!("route to {} (table {table})", r.to),
+                None => format!("route to {}", r.to),
+            },
+            Item::Rule(r) => {
+                let any = |p: Option<IpNet>| p.map_or("all".to_string(), |p| p.to_string());
+                format!(
+                    "rule from {} to {} table {}",
+                    any(r.from),
+                    any(r.to),
+                    r.table
+                )
+            }
+        }
+    }
+}
+
+/// The interface a static address names (validation requires `dev`).
+fn address_dev(address: &VirtualIp) -> &str {
+    address.dev.as_deref().unwrap_or_default()
+}
+
+/// Addresses, routes and rules one owner (the daemon, or an instance while
+/// MASTER) holds together: [`Held::install`] adds them, remembering which
+/// it added; [`Held::remove`] removes only those.
+pub struct Held {
+    /// Owner, for logs: `static` or the instance name.
+    owner: String,
+    items: Vec<Item>,
+    /// Which of `items` lb-daemon added (and still holds).
+    added: Vec<bool>,
+}
+
+impl Held {
+    /// What `owner` holds: `addresses`, then `routes` (which may use
+    /// them), then `rules`.
+    pub fn new(owner: &str, addresses: &[VirtualIp], routes: &[Route], rules: &[Rule]) -> Held {
+        let items: Vec<Item> = (addresses.iter().cloned().map(Item::Address))
+            .chain(routes.iter().cloned().map(Item::Route))
+            .chain(rules.iter().cloned().map(Item::Rule))
+            .collect();
+        Held {
+            owner: owner.to_owned(),
+            added: vec![false; items.len()],
+            items,
+        }
+    }
+
+    /// Whether there is nothing to hold.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Adds every item not yet held; those already in the kernel are
+    /// someone else's.
+    pub async fn install(&mut self, netlink: &Netlink) {
+        for (item, added) in self.items.iter().zip(&mut self.added) {
+            if *added {
+                continue;
+            }
+            match item.add(netlink).await {
+                Ok(Installed::Added) => {
+                    info!("({}) added {}", self.owner, item.describe());
+                    *added = true;
+                }
+                Ok(Installed::Present) => info!(
+                    "({}) {} already exists: not ours, left alone on removal",
+                    self.owner,
+                    item.describe()
+                ),
+                Err(e) => error!("({}) {e:#}", self.owner),
+            }
+        }
+    }
+
+    /// Removes every item lb-daemon added, in reverse order.
+    pub async fn remove(&mut self, netlink: &Netlink) {
+        for (item, added) in self.items.iter().zip(&mut self.added).rev() {
+            if !*added {
+                continue;
+            }
+            match item.del(netlink).await {
+                Ok(()) => {
+                    info!("({}) removed {}", self.owner, item.describe());
+                    *added = false;
+                }
+                Err(e) => error!("({}) {e:#}", self.owner),
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! keepalived's routes and rules on two lb-daemons: `virtual_routes` /
+//! `virtual_rules` follow MASTER (added on entry, removed on leaving, so a
+//! failover moves them), `static_ipaddress` / `static_routes` /
+//! `static_rules` are there from start to stop whatever the state, and a
+//! route that existed before lb-daemon started is someone else's: left in
+//! place. keepalived -t accepts the same configuration.
+use std::{ffi::OsStr, time::Duration};
+
+use anyhow::{ensure, Context, Result};
+use lb_tests::{keepalived::KEEPALIVED, wait_until, Daemon, Pair, VrrpConf};
+
+/// The routes and rules director `n` holds while MASTER.
+const VIRTUAL: &str = "    virtual_routes {
+        203.0.113.0/25 via 192.0.2.254 dev eth0 table 200 metric 5
+        blackhole 198.51.100.128/25 table 200 no_track
+    }
+    virtual_rules {
+        from 203.0.113.0/24 table 200 priority 1000
+    }
+";
+
+/// Director `n`'s configuration: its own static address, the shared
+/// static route and rule, and the VRRP instance with [`VIRTUAL`].
+fn config(n: usize, state: &'static str, priority: u8) -> String {
+    let statics = format!(
+        "static_ipaddress {{\n    198.51.100.{n}/32 dev eth0\n}}\n\
+         static_routes {{\n    203.0.113.128/25 dev eth0 table 201\n}}\n\
+         static_rules {{\n    fwmark 7 table 201 priority 1001\n}}\n"
+    );
+    let instance = VrrpConf {
+        extra: VIRTUAL.to_owned(),
+        ..VrrpConf::fast(state, priority)
+    };
+    statics + &instance.render()
+}
+
+/// What one director's kernel shows of the test's routes and rules.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    virtual_route: bool,
+    blackhole: bool,
+    virtual_rule: bool,
+    static_address: bool,
+    static_route: bool,
+    static_rule: bool,
+}
+
+fn seen(pair: &Pair, n: usize) -> Result<Seen> {
+    let ns = pair.host(n).ns();
+    // A table that never held a route is an error to `ip`: empty.
+    let table = |t: &str| -> Result<String> {
+        let out = ns.exec(&["ip", "route", "show", "table", t])?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (table200, table201) = (table("200")?, table("201")?);
+    let rules = ns.ip(&["rule", "show"])?;
+    Ok(Seen {
+        virtual_route: table200.contains("203.0.113.0/25 via 192.0.2.254 dev eth0 metric 5"),
+        blackhole: table200.contains("blackhole 198.51.100.128/25"),
+        virtual_rule: rules.contains("1000:\tfrom 203.0.113.0/24 lookup 200"),
+        static_address: pair.holds(n, &format!("198.51.100.{n}/32")),
+        static_route: table201.contains("203.0.113.128/25 dev eth0"),
+        static_rule: rules.contains("1001:\tfrom all fwmark 0x7 lookup 201"),
+    })
+}
+
+/// What a director holds: `master` its virtual ones, `running` the static
+/// ones; `blackhole` is also there when someone else added it.
+fn holding(master: bool, running: bool, blackhole: bool) -> Seen {
+    Seen {
+        virtual_route: master,
+        blackhole: master || blackhole,
+        virtual_rule: master,
+        static_address: running,
+        static_route: running,
+        static_rule: running,
+    }
+}
+
+fn wait_seen(pair: &Pair, n: usize, want: &Seen, daemon: &Daemon) -> Result<()> {
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        seen(pair, n).is_ok_and(|s| s == *want)
+    })
+    .with_context(|| {
+        format!(
+            "dir{n} shows {:?}, not {want:?}; its log:\n{}",
+            seen(pair, n),
+            daemon.log()
+        )
+    })
+}
+
+#[test]
+fn virtual_routes_follow_master_and_static_ones_the_daemon() -> Result<()> {
+    let pair = Pair::new()?;
+    // dir1 had this route before lb-daemon: not lb-daemon's to remove.
+    let dir1 = pair.host(1).ns();
+    dir1.ip(&[
+        "route",
+        "add",
+        "blackhole",
+        "198.51.100.128/25",
+        "table",
+        "200",
+    ])?;
+
+    let mut d1 = pair.start(1, &config(1, "MASTER", 150))?;
+    let mut d2 = pair.start(2, &config(2, "BACKUP", 100))?;
+    wait_seen(&pair, 1, &holding(true, true, true), &d1)?;
+    wait_seen(&pair, 2, &holding(false, true, false), &d2)?;
+    d1.wait_for_log(
+        "(VI_1) route to 198.51.100.128/25 (table 200) already exists: not ours, left alone on removal",
+        Duration::from_secs(1),
+    )?;
+
+    // A graceful stop of the master: dir2 takes the virtual routes over,
+    // dir1 removes what it added and keeps what it found.
+    d1.stop()?;
+    wait_seen(&pair, 2, &holding(true, true, false), &d2)?;
+    wait_seen(&pair, 1, &holding(false, false, true), &d1)?;
+
+    d2.stop()?;
+    wait_seen(&pair, 2, &holding(false, false, false), &d2)?;
+    Ok(())
+}
+
+#[test]
+fn keepalived_accepts_the_same_configuration() -> Result<()> {
+    let pair = Pair::new()?;
+    let text = config(1, "MASTER", 150);
+    std::fs::write(pair.path(1), &text)?;
+    let file = pair.path(1);
+    let file = file.to_str().context("path")?;
+    let out = pair.host(1).ns().exec(&[KEEPALIVED, "-t", "-f", file])?;
+    ensure!(
+        out.status.success(),
+        "keepalived -t: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lb = lb_tests::daemon_binary()?;
+    let args = [
+        lb.as_os_str(),
+        OsStr::new("-t"),
+        OsStr::new("-f"),
+        OsStr::new(file),
+    ];
+    let out = pair.host(1).ns().exec(&args)?;
+    ensure!(
+        out.status.success(),
+        "lb-daemon -t: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
