@@ -174,6 +174,8 @@ struct Instance {
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
     second_burst_pending: bool,
+    /// When the second burst after a lower-priority advert is due.
+    lower_prio_due: Option<Instant>,
     /// The receive path's rate-limited log.
     rx_log: RxLog,
     /// Set when the instance leaves for a successor.
@@ -220,6 +222,7 @@ impl Instance {
             verdict,
             garp_due: None,
             second_burst_pending: false,
+            lower_prio_due: None,
             rx_log,
             handover: None,
             promote,
@@ -253,6 +256,7 @@ impl Instance {
                     self.apply(actions).await;
                 }
                 _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
+                _ = sleep_until_opt(self.lower_prio_due) => self.lower_prio_timer(),
                 verdict = next_verdict(&mut self.verdict) => self.on_verdict(verdict).await,
                 command = commands.recv() => match command {
                     Some(Command::Sync(event)) => {
@@ -326,10 +330,15 @@ impl Instance {
         let now = self.now();
         let actions = self.fsm.handle(now, event);
         // Each advert can bring notices: they are rate limited like drops.
+        let mut lower_priority = false;
         for notice in self.fsm.notices() {
+            lower_priority |= matches!(notice, Reason::LowerPriority { .. });
             self.rx_log.log(Line::Notice(notice.clone()), now);
         }
         self.carry_out(actions).await;
+        if lower_priority {
+            self.on_lower_priority();
+        }
     }
 
     /// Tells the state machine what changed in the tracking verdict.
@@ -437,7 +446,7 @@ impl Instance {
             self.garp_due = Some(Instant::now() + self.spec.garp.delay);
             self.second_burst_pending = true;
         } else if from == State::Master {
-            self.garp_due = None;
+            (self.garp_due, self.lower_prio_due) = (None, None);
             self.vips.remove_all(self.own_index()).await;
         }
         if self.handover.is_some() {
