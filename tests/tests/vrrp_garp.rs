@@ -8,7 +8,7 @@ use std::{
     io::{BufRead, BufReader, Read},
     net::IpAddr,
     process::{ChildStderr, ChildStdout, Stdio},
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{ensure, Context, Result};
@@ -30,13 +30,18 @@ struct ArpCapture {
 }
 
 impl ArpCapture {
-    /// Starts the capture of `count` gratuitous ARPs and returns once
-    /// tcpdump listens.
-    fn start(switch: &Netns, count: usize) -> Result<ArpCapture> {
+    /// Starts the capture of `count` gratuitous ARPs (at most for `secs`
+    /// seconds, from `sender`'s MAC if given) and returns once tcpdump
+    /// listens.
+    fn start(switch: &Netns, count: usize, secs: u32, sender: Option<&Host>) -> Result<ArpCapture> {
         let count = count.to_string();
+        let mut filter = "arp and arp[6:2] = 1 and arp[14:4] = arp[24:4]".to_owned();
+        if let Some(host) = sender {
+            filter += &format!(" and ether src {}", host.mac_string());
+        }
         let mut cmd = switch.command(&[
             "timeout",
-            "20",
+            &secs.to_string(),
             "tcpdump",
             "-i",
             BRIDGE,
@@ -46,7 +51,7 @@ impl ArpCapture {
             "--immediate-mode",
             "-c",
             &count,
-            "arp and arp[6:2] = 1 and arp[14:4] = arp[24:4]",
+            &filter,
         ]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = switch.spawn_command(cmd)?;
@@ -102,7 +107,7 @@ fn gaps(times: &[f64]) -> Vec<f64> {
 #[test]
 fn garp_interval_spaces_the_burst() -> Result<()> {
     let lab = Lab::new(LabSpec::directors_only(1))?;
-    let capture = ArpCapture::start(lab.switch(), 5)?;
+    let capture = ArpCapture::start(lab.switch(), 5, 20, None)?;
     let mut conf = VrrpConf::fast("MASTER", 100);
     // One burst of 5 in the capture window: the second burst is far away.
     conf.extra = "    garp_master_repeat 5\n    garp_master_delay 60\n".into();
@@ -132,7 +137,7 @@ fn lower_priority_advert_makes_the_master_send_two_bursts() -> Result<()> {
     let (daemon, _tmp) = start(lab.director(1), "", &conf)?;
     wait_master(&daemon)?;
 
-    let capture = ArpCapture::start(lab.switch(), 6)?;
+    let capture = ArpCapture::start(lab.switch(), 6, 20, None)?;
     let injector = lab.director(2);
     let advert = Advert {
         version: Version::V3,
@@ -161,5 +166,36 @@ fn lower_priority_advert_makes_the_master_send_two_bursts() -> Result<()> {
         "the second burst follows garp_lower_prio_delay (2 s) later: {gaps:?}"
     );
     daemon.wait_for_log("Received advert from", Duration::from_secs(1))?;
+    Ok(())
+}
+
+#[test]
+fn leaving_master_stops_a_paced_burst() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(2))?;
+    let (dir1, dir2) = (lab.director(1), lab.director(2));
+    // dir1's burst of 10 ARPs 0.5 s apart would last 4.5 s.
+    let capture = ArpCapture::start(lab.switch(), 100, 7, Some(dir1))?;
+    let mut conf = VrrpConf::fast("MASTER", 100);
+    conf.extra = "    garp_master_repeat 10\n    garp_master_delay 60\n".into();
+    let (first, _tmp1) = start(dir1, "    vrrp_garp_interval 0.5\n", &conf)?;
+    wait_master(&first)?;
+    // A higher priority takes over: the rest of dir1's burst would
+    // announce another node's addresses.
+    let (_second, _tmp2) = start(dir2, "", &VrrpConf::fast("BACKUP", 200))?;
+    first.wait_status("backup", Duration::from_secs(6), |s| {
+        s["vrrp"][0]["state"] == "BACKUP"
+    })?;
+    let backup_at = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
+    let times = capture.vip_times()?;
+    ensure!(!times.is_empty(), "dir1 announced nothing while MASTER");
+    let late: Vec<f64> = times
+        .iter()
+        .map(|t| t - backup_at)
+        .filter(|&d| d > 0.0)
+        .collect();
+    ensure!(
+        late.is_empty(),
+        "dir1 went on announcing the VIP as BACKUP (seconds after): {late:?}"
+    );
     Ok(())
 }

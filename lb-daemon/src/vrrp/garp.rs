@@ -14,6 +14,7 @@ use std::{
 };
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::task::AbortHandle;
 use tracing::warn;
 
 use super::garp_pace::{self as pace, Kind};
@@ -170,20 +171,21 @@ pub struct Burst<A: Announcer> {
 
 impl<A: Announcer> Burst<A> {
     /// Sends the burst: at once without an interval, else from a task
-    /// that waits for each packet's slot. `context` prefixes the warning
-    /// logged when sending fails.
-    pub fn send(self, context: String) {
+    /// that waits for each packet's slot (its handle returned, so that
+    /// leaving MASTER can stop it). `context` prefixes the warning logged
+    /// when sending fails.
+    pub fn send(self, context: String) -> Option<AbortHandle> {
         if self.addrs.is_empty() || self.count == 0 {
-            return;
+            return None;
         }
         if self.interval.is_zero() {
             let mut packets = pace::rounds(&self.addrs, self.count);
             if let Err(e) = packets.try_for_each(|a| self.announcer.send(self.mac, a)) {
                 warn!("{context}: {e}");
             }
-            return;
+            return None;
         }
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             for addr in pace::rounds(&self.addrs, self.count) {
                 tokio::time::sleep_until(pace::reserve(self.ifindex, A::KIND, self.interval)).await;
                 if let Err(e) = self.announcer.send(self.mac, addr) {
@@ -191,6 +193,7 @@ impl<A: Announcer> Burst<A> {
                 }
             }
         });
+        Some(task.abort_handle())
     }
 }
 

@@ -4,7 +4,7 @@
 //! `garp_lower_prio_*`).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use tokio::time::Instant;
+use tokio::{task::AbortHandle, time::Instant};
 use tracing::{debug, info, warn};
 
 use super::Instance;
@@ -15,6 +15,29 @@ use crate::vrrp::{
     link::Endpoint,
     packet::{self, Advert},
 };
+
+/// A MASTER's pending announcements besides the `garp_master_*` timer.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// When the second burst after a lower-priority advert is due.
+    lower_prio_due: Option<Instant>,
+    /// Paced bursts still sending.
+    paced: Vec<AbortHandle>,
+}
+
+impl Pending {
+    /// When [`Instance::lower_prio_timer`] is due.
+    pub(super) fn lower_prio_due(&self) -> Option<Instant> {
+        self.lower_prio_due
+    }
+
+    /// Leaving MASTER: nothing more is announced, not even the rest of a
+    /// paced burst (the addresses are someone else's now).
+    pub(super) fn cancel(&mut self) {
+        self.lower_prio_due = None;
+        self.paced.drain(..).for_each(|task| task.abort());
+    }
+}
 
 impl Instance {
     pub(super) async fn send_advert(&mut self, priority: u8) {
@@ -67,17 +90,17 @@ impl Instance {
         }
         self.garp_burst(garp.lower_prio_repeat);
         let delay = self.spec.garp.lower_prio_delay;
-        self.lower_prio_due = (!delay.is_zero()).then(|| Instant::now() + delay);
+        self.pending.lower_prio_due = (!delay.is_zero()).then(|| Instant::now() + delay);
     }
 
     /// The delayed second lower-priority burst.
     pub(super) fn lower_prio_timer(&mut self) {
-        self.lower_prio_due = None;
+        self.pending.lower_prio_due = None;
         self.garp_burst(self.spec.garp.lower_prio_repeat);
     }
 
     /// Announces every address `repeat` times, paced per interface.
-    pub(super) fn garp_burst(&self, repeat: u32) {
+    pub(super) fn garp_burst(&mut self, repeat: u32) {
         let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
             return;
         };
@@ -101,35 +124,43 @@ impl Instance {
         );
         let (ifindex, mac, interface) = (iface.index, *mac, &self.spec.interface);
         let garp = &self.spec.garp;
+        let mut paced = Vec::new();
         if !v4.is_empty() {
             let context = format!("({name}) gratuitous ARP on {interface}");
             match garp::ArpSocket::open(ifindex) {
-                Ok(announcer) => Burst {
-                    announcer,
-                    ifindex,
-                    mac,
-                    addrs: v4,
-                    count: repeat,
-                    interval: garp.arp_interval,
-                }
-                .send(context),
+                Ok(announcer) => paced.extend(
+                    Burst {
+                        announcer,
+                        ifindex,
+                        mac,
+                        addrs: v4,
+                        count: repeat,
+                        interval: garp.arp_interval,
+                    }
+                    .send(context),
+                ),
                 Err(e) => warn!("{context}: {e}"),
             }
         }
         if !v6.is_empty() {
             let context = format!("({name}) unsolicited NA on {interface}");
             match garp::NaSocket::open(interface, ifindex) {
-                Ok(announcer) => Burst {
-                    announcer,
-                    ifindex,
-                    mac,
-                    addrs: v6,
-                    count: repeat,
-                    interval: garp.na_interval,
-                }
-                .send(context),
+                Ok(announcer) => paced.extend(
+                    Burst {
+                        announcer,
+                        ifindex,
+                        mac,
+                        addrs: v6,
+                        count: repeat,
+                        interval: garp.na_interval,
+                    }
+                    .send(context),
+                ),
                 Err(e) => warn!("{context}: {e}"),
             }
         }
+        let running = &mut self.pending.paced;
+        running.retain(|task| !task.is_finished());
+        running.extend(paced);
     }
 }

@@ -20,6 +20,7 @@ use tokio::{
 };
 use tracing::{error, info};
 
+use announce::Pending;
 pub use reload::Handover;
 pub use status::InstanceStatus;
 
@@ -174,8 +175,8 @@ struct Instance {
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
     second_burst_pending: bool,
-    /// When the second burst after a lower-priority advert is due.
-    lower_prio_due: Option<Instant>,
+    /// Lower-priority bursts and paced bursts under way.
+    pending: Pending,
     /// The receive path's rate-limited log.
     rx_log: RxLog,
     /// Set when the instance leaves for a successor.
@@ -222,7 +223,7 @@ impl Instance {
             verdict,
             garp_due: None,
             second_burst_pending: false,
-            lower_prio_due: None,
+            pending: Pending::default(),
             rx_log,
             handover: None,
             promote,
@@ -256,7 +257,7 @@ impl Instance {
                     self.apply(actions).await;
                 }
                 _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
-                _ = sleep_until_opt(self.lower_prio_due) => self.lower_prio_timer(),
+                _ = sleep_until_opt(self.pending.lower_prio_due()) => self.lower_prio_timer(),
                 verdict = next_verdict(&mut self.verdict) => self.on_verdict(verdict).await,
                 command = commands.recv() => match command {
                     Some(Command::Sync(event)) => {
@@ -446,7 +447,8 @@ impl Instance {
             self.garp_due = Some(Instant::now() + self.spec.garp.delay);
             self.second_burst_pending = true;
         } else if from == State::Master {
-            (self.garp_due, self.lower_prio_due) = (None, None);
+            self.garp_due = None;
+            self.pending.cancel();
             self.vips.remove_all(self.own_index()).await;
         }
         if self.handover.is_some() {
