@@ -166,3 +166,24 @@ fn instances_without_addresses_need_no_virtual_ipaddress() {
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     }
 }
+
+#[test]
+fn garp_timing_values_are_checked() {
+    let text =
+        format!("global_defs {{\n vrrp_garp_interval 0\n vrrp_gna_interval 5000\n}}\n{INSTANCE}");
+    refused(
+        &text,
+        "2:21: error: `vrrp_garp_interval` must be a number of seconds above 0",
+    );
+    refused(
+        &text,
+        "3:20: error: `vrrp_gna_interval` must be 0.000001-4294.967295, not 5000",
+    );
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                garp_lower_prio_repeat -1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    let errors = config::parse_keepalived_str(text, Path::new("t.conf")).unwrap_err();
+    assert!(
+        errors.to_string().contains("t.conf:4:"),
+        "garp_lower_prio_repeat -1 must be refused at its line: {errors}"
+    );
+}

@@ -10,9 +10,14 @@ use std::{
     io, mem,
     net::{Ipv4Addr, Ipv6Addr, SocketAddrV6},
     os::fd::AsRawFd,
+    time::Duration,
 };
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::task::AbortHandle;
+use tracing::warn;
+
+use super::garp_pace::{self as pace, Kind};
 
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IP: u16 = 0x0800;
@@ -57,69 +62,139 @@ pub fn na_message(mac: [u8; 6], target: Ipv6Addr) -> [u8; 32] {
     m
 }
 
-/// Sends `count` gratuitous ARPs for each of `ips` on interface `ifindex`.
-pub fn send_arps(ifindex: u32, mac: [u8; 6], ips: &[Ipv4Addr], count: u32) -> io::Result<()> {
-    if ips.is_empty() {
-        return Ok(());
-    }
-    let socket = Socket::new(
-        Domain::PACKET,
-        Type::RAW,
-        Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
-    )?;
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
-    let mut to: libc::sockaddr_ll = unsafe { mem::zeroed() };
-    to.sll_family = libc::AF_PACKET as u16;
-    to.sll_protocol = ETH_P_ARP.to_be();
-    to.sll_ifindex = ifindex as i32;
-    to.sll_halen = 6;
-    to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
-    for _ in 0..count {
-        for ip in ips {
-            let frame = arp_frame(mac, *ip);
-            // SAFETY: frame and sockaddr_ll outlive the call; lengths are theirs.
-            let sent = unsafe {
-                libc::sendto(
-                    socket.as_raw_fd(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                    0,
-                    (&to as *const libc::sockaddr_ll).cast(),
-                    mem::size_of::<libc::sockaddr_ll>() as u32,
-                )
-            };
-            if sent < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-    }
-    Ok(())
+/// Something that announces addresses of one family on one interface.
+pub trait Announcer: Send + 'static {
+    /// The announced address type.
+    type Addr: Copy + Send + Sync + 'static;
+    /// Which pacing applies.
+    const KIND: Kind;
+    /// Sends one announcement of `addr` at `mac`.
+    fn send(&self, mac: [u8; 6], addr: Self::Addr) -> io::Result<()>;
 }
 
-/// Sends `count` unsolicited neighbour advertisements for each of `ips`
-/// from interface `ifname` (index `ifindex`).
-pub fn send_nas(
-    ifname: &str,
-    ifindex: u32,
-    mac: [u8; 6],
-    ips: &[Ipv6Addr],
-    count: u32,
-) -> io::Result<()> {
-    if ips.is_empty() {
-        return Ok(());
+/// An AF_PACKET socket sending gratuitous ARPs on one interface.
+pub struct ArpSocket {
+    socket: Socket,
+    to: libc::sockaddr_ll,
+}
+
+impl ArpSocket {
+    /// Opens the socket for interface `ifindex`.
+    pub fn open(ifindex: u32) -> io::Result<ArpSocket> {
+        let socket = Socket::new(
+            Domain::PACKET,
+            Type::RAW,
+            Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
+        )?;
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid starting value.
+        let mut to: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        to.sll_family = libc::AF_PACKET as u16;
+        to.sll_protocol = ETH_P_ARP.to_be();
+        to.sll_ifindex = ifindex as i32;
+        to.sll_halen = 6;
+        to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        Ok(ArpSocket { socket, to })
     }
-    let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
-    socket.bind_device(Some(ifname.as_bytes()))?;
-    socket.set_multicast_if_v6(ifindex)?;
-    // Neighbour discovery messages must carry hop limit 255 (RFC 4861).
-    socket.set_multicast_hops_v6(255)?;
-    let to = SocketAddrV6::new(ALL_NODES, 0, 0, ifindex);
-    for _ in 0..count {
-        for ip in ips {
-            socket.send_to(&na_message(mac, *ip), &to.into())?;
+}
+
+impl Announcer for ArpSocket {
+    type Addr = Ipv4Addr;
+    const KIND: Kind = Kind::Arp;
+
+    fn send(&self, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<()> {
+        let frame = arp_frame(mac, ip);
+        // SAFETY: frame and sockaddr_ll outlive the call; lengths are theirs.
+        let sent = unsafe {
+            libc::sendto(
+                self.socket.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&self.to as *const libc::sockaddr_ll).cast(),
+                mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        match sent < 0 {
+            true => Err(io::Error::last_os_error()),
+            false => Ok(()),
         }
     }
-    Ok(())
+}
+
+/// A raw ICMPv6 socket sending unsolicited NAs on one interface.
+pub struct NaSocket {
+    socket: Socket,
+    to: SocketAddrV6,
+}
+
+impl NaSocket {
+    /// Opens the socket for interface `ifname` (index `ifindex`).
+    pub fn open(ifname: &str, ifindex: u32) -> io::Result<NaSocket> {
+        let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
+        socket.bind_device(Some(ifname.as_bytes()))?;
+        socket.set_multicast_if_v6(ifindex)?;
+        // Neighbour discovery messages must carry hop limit 255 (RFC 4861).
+        socket.set_multicast_hops_v6(255)?;
+        let to = SocketAddrV6::new(ALL_NODES, 0, 0, ifindex);
+        Ok(NaSocket { socket, to })
+    }
+}
+
+impl Announcer for NaSocket {
+    type Addr = Ipv6Addr;
+    const KIND: Kind = Kind::Na;
+
+    fn send(&self, mac: [u8; 6], ip: Ipv6Addr) -> io::Result<()> {
+        self.socket
+            .send_to(&na_message(mac, ip), &self.to.into())
+            .map(drop)
+    }
+}
+
+/// One burst: `count` announcements of each of `addrs` on interface
+/// `ifindex`, spaced by at least `interval` from any other announcement of
+/// the same kind there.
+pub struct Burst<A: Announcer> {
+    /// The opened socket.
+    pub announcer: A,
+    /// Interface index, the pacing key.
+    pub ifindex: u32,
+    /// The MAC address announced.
+    pub mac: [u8; 6],
+    /// The addresses announced.
+    pub addrs: Vec<A::Addr>,
+    /// Rounds over `addrs`.
+    pub count: u32,
+    /// Minimum spacing (zero: send at once).
+    pub interval: Duration,
+}
+
+impl<A: Announcer> Burst<A> {
+    /// Sends the burst: at once without an interval, else from a task
+    /// that waits for each packet's slot (its handle returned, so that
+    /// leaving MASTER can stop it). `context` prefixes the warning logged
+    /// when sending fails.
+    pub fn send(self, context: String) -> Option<AbortHandle> {
+        if self.addrs.is_empty() || self.count == 0 {
+            return None;
+        }
+        if self.interval.is_zero() {
+            let mut packets = pace::rounds(&self.addrs, self.count);
+            if let Err(e) = packets.try_for_each(|a| self.announcer.send(self.mac, a)) {
+                warn!("{context}: {e}");
+            }
+            return None;
+        }
+        let task = tokio::spawn(async move {
+            for addr in pace::rounds(&self.addrs, self.count) {
+                tokio::time::sleep_until(pace::reserve(self.ifindex, A::KIND, self.interval)).await;
+                if let Err(e) = self.announcer.send(self.mac, addr) {
+                    return warn!("{context}: {e}");
+                }
+            }
+        });
+        Some(task.abort_handle())
+    }
 }
 
 #[cfg(test)]

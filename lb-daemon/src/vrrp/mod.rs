@@ -5,6 +5,7 @@ pub mod counts;
 pub mod engine;
 pub mod fsm;
 pub mod garp;
+pub mod garp_pace;
 pub mod instance;
 pub mod io;
 pub mod link;

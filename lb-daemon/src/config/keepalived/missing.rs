@@ -71,16 +71,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "vrrp_garp_extra_if",
         "gratuitous ARP/NA on other interfaces",
     ),
-    ("vrrp_garp_interval", "gratuitous ARP pacing"),
-    (
-        "vrrp_garp_lower_prio_delay",
-        "gratuitous ARP on lower-priority adverts",
-    ),
-    (
-        "vrrp_garp_lower_prio_repeat",
-        "gratuitous ARP on lower-priority adverts",
-    ),
-    ("vrrp_gna_interval", "unsolicited NA pacing"),
     (
         "vrrp_higher_prio_send_advert",
         "adverts on higher-priority adverts",
@@ -209,14 +199,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
     ("auth_hmac", "HMAC authentication of adverts"),
     ("down_timer_adverts", "missed adverts before taking over"),
     ("garp_extra_if", "gratuitous ARP/NA on other interfaces"),
-    (
-        "garp_lower_prio_delay",
-        "gratuitous ARP on lower-priority adverts",
-    ),
-    (
-        "garp_lower_prio_repeat",
-        "gratuitous ARP on lower-priority adverts",
-    ),
     (
         "higher_prio_send_advert",
         "adverts on higher-priority adverts",

@@ -91,6 +91,14 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_refresh: Option<u32>,
     /// Default `garp_master_refresh_repeat` of instances.
     pub vrrp_garp_master_refresh_repeat: Option<u32>,
+    /// Default `garp_lower_prio_delay` of instances (else `vrrp_garp_master_delay`).
+    pub vrrp_garp_lower_prio_delay: Option<u32>,
+    /// Default `garp_lower_prio_repeat` of instances (else `vrrp_garp_master_repeat`).
+    pub vrrp_garp_lower_prio_repeat: Option<u32>,
+    /// Minimum seconds between two gratuitous ARPs sent on one interface.
+    pub vrrp_garp_interval: Option<f64>,
+    /// Minimum seconds between two unsolicited NAs sent on one interface.
+    pub vrrp_gna_interval: Option<f64>,
     /// Flush all IPVS rules at start-up.
     pub lvs_flush: bool,
     /// What to remove from IPVS at shutdown (alias `lvs_flush_on_stop`);

@@ -132,6 +132,12 @@ pub struct VrrpInstance {
     pub garp_master_refresh: Option<u32>,
     /// Gratuitous ARPs per refresh burst.
     pub garp_master_refresh_repeat: Option<u32>,
+    /// Seconds after a lower-priority advert reached this MASTER before the
+    /// second gratuitous ARP burst (0: none).
+    pub garp_lower_prio_delay: Option<u32>,
+    /// Gratuitous ARPs per burst when a lower-priority advert reaches this
+    /// MASTER (0: none).
+    pub garp_lower_prio_repeat: Option<u32>,
     /// Run on transition to MASTER.
     pub notify_master: Option<Command>,
     /// Run on transition to BACKUP.

@@ -11,6 +11,9 @@ use crate::config::model::{
 const WEIGHT: (i32, i32) = (-253, 253);
 /// Weight range of tracked files.
 const FILE_WEIGHT: (i32, i32) = (-254, 254);
+/// Range of `vrrp_garp_interval` / `vrrp_gna_interval`: keepalived keeps
+/// them as a 32-bit count of microseconds, at least one.
+const PACING: (f64, f64) = (0.000001, 4294.967295);
 
 pub(super) fn check(check: &mut Check, config: &Config) {
     let globals = &config.global_defs;
@@ -23,6 +26,14 @@ pub(super) fn check(check: &mut Check, config: &Config) {
         (0.0, f64::from(u32::MAX)),
     );
     multicast_groups(check, globals);
+    for (field, value) in [
+        ("vrrp_garp_interval", globals.vrrp_garp_interval),
+        ("vrrp_gna_interval", globals.vrrp_gna_interval),
+    ] {
+        check.seconds("global_defs", field, value);
+        let valid = value.filter(|v| v.is_finite() && *v > 0.0);
+        check.range("global_defs", field, valid, PACING);
+    }
     let mut seen = HashSet::new();
     for (i, script) in config.vrrp_script.iter().enumerate() {
         let path = format!("vrrp_script.{i}");

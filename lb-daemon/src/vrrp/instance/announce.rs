@@ -1,18 +1,43 @@
 //! What an instance announces: its adverts, and a MASTER's gratuitous ARP
 //! / unsolicited NA bursts (on becoming master, the delayed second burst,
-//! and periodic refreshes, `garp_master_*`).
+//! and periodic refreshes, `garp_master_*`; on lower-priority adverts,
+//! `garp_lower_prio_*`).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use tokio::time::Instant;
+use tokio::{task::AbortHandle, time::Instant};
 use tracing::{debug, info, warn};
 
 use super::Instance;
 use crate::vrrp::{
-    garp,
+    fsm::State,
+    garp::{self, Burst},
     io::Transport,
     link::Endpoint,
     packet::{self, Advert},
 };
+
+/// A MASTER's pending announcements besides the `garp_master_*` timer.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// When the second burst after a lower-priority advert is due.
+    lower_prio_due: Option<Instant>,
+    /// Paced bursts still sending.
+    paced: Vec<AbortHandle>,
+}
+
+impl Pending {
+    /// When [`Instance::lower_prio_timer`] is due.
+    pub(super) fn lower_prio_due(&self) -> Option<Instant> {
+        self.lower_prio_due
+    }
+
+    /// Leaving MASTER: nothing more is announced, not even the rest of a
+    /// paced burst (the addresses are someone else's now).
+    pub(super) fn cancel(&mut self) {
+        self.lower_prio_due = None;
+        self.paced.drain(..).for_each(|task| task.abort());
+    }
+}
 
 impl Instance {
     pub(super) async fn send_advert(&mut self, priority: u8) {
@@ -54,7 +79,28 @@ impl Instance {
         self.garp_burst(repeat);
     }
 
-    pub(super) fn garp_burst(&self, repeat: u32) {
+    /// keepalived: a lower-priority advert reaching a MASTER means another
+    /// node may have announced the addresses meanwhile (split brain): a
+    /// burst of `garp_lower_prio_repeat` at once, and another one
+    /// `garp_lower_prio_delay` later.
+    pub(super) fn on_lower_priority(&mut self) {
+        let garp = &self.spec.garp;
+        if self.fsm.state() != State::Master || garp.lower_prio_repeat == 0 {
+            return;
+        }
+        self.garp_burst(garp.lower_prio_repeat);
+        let delay = self.spec.garp.lower_prio_delay;
+        self.pending.lower_prio_due = (!delay.is_zero()).then(|| Instant::now() + delay);
+    }
+
+    /// The delayed second lower-priority burst.
+    pub(super) fn lower_prio_timer(&mut self) {
+        self.pending.lower_prio_due = None;
+        self.garp_burst(self.spec.garp.lower_prio_repeat);
+    }
+
+    /// Announces every address `repeat` times, paced per interface.
+    pub(super) fn garp_burst(&mut self, repeat: u32) {
         let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
             return;
         };
@@ -76,11 +122,45 @@ impl Instance {
             self.spec.interface,
             listed.join(", ")
         );
-        if let Err(e) = garp::send_arps(iface.index, *mac, &v4, repeat) {
-            warn!("({name}) gratuitous ARP on {}: {e}", self.spec.interface);
+        let (ifindex, mac, interface) = (iface.index, *mac, &self.spec.interface);
+        let garp = &self.spec.garp;
+        let mut paced = Vec::new();
+        if !v4.is_empty() {
+            let context = format!("({name}) gratuitous ARP on {interface}");
+            match garp::ArpSocket::open(ifindex) {
+                Ok(announcer) => paced.extend(
+                    Burst {
+                        announcer,
+                        ifindex,
+                        mac,
+                        addrs: v4,
+                        count: repeat,
+                        interval: garp.arp_interval,
+                    }
+                    .send(context),
+                ),
+                Err(e) => warn!("{context}: {e}"),
+            }
         }
-        if let Err(e) = garp::send_nas(&self.spec.interface, iface.index, *mac, &v6, repeat) {
-            warn!("({name}) unsolicited NA on {}: {e}", self.spec.interface);
+        if !v6.is_empty() {
+            let context = format!("({name}) unsolicited NA on {interface}");
+            match garp::NaSocket::open(interface, ifindex) {
+                Ok(announcer) => paced.extend(
+                    Burst {
+                        announcer,
+                        ifindex,
+                        mac,
+                        addrs: v6,
+                        count: repeat,
+                        interval: garp.na_interval,
+                    }
+                    .send(context),
+                ),
+                Err(e) => warn!("{context}: {e}"),
+            }
         }
+        let running = &mut self.pending.paced;
+        running.retain(|task| !task.is_finished());
+        running.extend(paced);
     }
 }

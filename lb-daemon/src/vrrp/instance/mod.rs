@@ -20,6 +20,7 @@ use tokio::{
 };
 use tracing::{error, info};
 
+use announce::Pending;
 use reload::virtual_routes;
 pub use reload::Handover;
 pub use status::InstanceStatus;
@@ -175,6 +176,8 @@ struct Instance {
     garp_due: Option<Instant>,
     /// Whether the burst at `garp_due` is the delayed second one.
     second_burst_pending: bool,
+    /// Lower-priority bursts and paced bursts under way.
+    pending: Pending,
     /// The receive path's rate-limited log.
     rx_log: RxLog,
     /// Set when the instance leaves for a successor.
@@ -224,6 +227,7 @@ impl Instance {
             verdict,
             garp_due: None,
             second_burst_pending: false,
+            pending: Pending::default(),
             rx_log,
             handover: None,
             promote,
@@ -258,6 +262,7 @@ impl Instance {
                     self.apply(actions).await;
                 }
                 _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
+                _ = sleep_until_opt(self.pending.lower_prio_due()) => self.lower_prio_timer(),
                 verdict = next_verdict(&mut self.verdict) => self.on_verdict(verdict).await,
                 command = commands.recv() => match command {
                     Some(Command::Sync(event)) => {
@@ -331,10 +336,15 @@ impl Instance {
         let now = self.now();
         let actions = self.fsm.handle(now, event);
         // Each advert can bring notices: they are rate limited like drops.
+        let mut lower_priority = false;
         for notice in self.fsm.notices() {
+            lower_priority |= matches!(notice, Reason::LowerPriority { .. });
             self.rx_log.log(Line::Notice(notice.clone()), now);
         }
         self.carry_out(actions).await;
+        if lower_priority {
+            self.on_lower_priority();
+        }
     }
 
     /// Tells the state machine what changed in the tracking verdict.
@@ -444,6 +454,7 @@ impl Instance {
             self.second_burst_pending = true;
         } else if from == State::Master {
             self.garp_due = None;
+            self.pending.cancel();
             self.routes.remove(&self.shared.netlink).await;
             self.vips.remove_all(self.own_index()).await;
         }
