@@ -21,6 +21,8 @@ use crate::vrrp::{
 pub(super) struct Pending {
     /// When the second burst after a lower-priority advert is due.
     lower_prio_due: Option<Instant>,
+    /// When the last lower-priority burst went out.
+    lower_prio_sent: Option<Instant>,
     /// Paced bursts still sending.
     paced: Vec<AbortHandle>,
 }
@@ -83,14 +85,30 @@ impl Instance {
     /// node may have announced the addresses meanwhile (split brain): a
     /// burst of `garp_lower_prio_repeat` at once, and another one
     /// `garp_lower_prio_delay` later.
+    ///
+    /// At most one burst per advert interval: a peer sends one advert per
+    /// interval, so this loses nothing, while a flood of forged
+    /// lower-priority adverts cannot turn into a gratuitous ARP storm (nor
+    /// hold the receive loop up until the socket drops adverts).
     pub(super) fn on_lower_priority(&mut self) {
         let garp = &self.spec.garp;
         if self.fsm.state() != State::Master || garp.lower_prio_repeat == 0 {
             return;
         }
+        let now = Instant::now();
+        let recent = self
+            .pending
+            .lower_prio_sent
+            .is_some_and(|at| now.duration_since(at) < self.spec.advert_int);
+        if recent {
+            return;
+        }
+        self.pending.lower_prio_sent = Some(now);
         self.garp_burst(garp.lower_prio_repeat);
         let delay = self.spec.garp.lower_prio_delay;
-        self.pending.lower_prio_due = (!delay.is_zero()).then(|| Instant::now() + delay);
+        if self.pending.lower_prio_due.is_none() {
+            self.pending.lower_prio_due = (!delay.is_zero()).then(|| now + delay);
+        }
     }
 
     /// The delayed second lower-priority burst.
