@@ -22,6 +22,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use bench::procfs::{cpu_ticks, rss_kib, ticks_per_second};
 use clap::Parser;
 use lb_daemon::{
     check::{RealServerId, VerdictChange},
@@ -109,7 +110,7 @@ fn daemon_cost(config: &str, window: u64, accepted: &AtomicU64) -> Result<()> {
     thread::sleep(Duration::from_secs(window));
     let (cpu1, elapsed) = (cpu_ticks(pid)?, t0.elapsed().as_secs_f64());
     let checks = (accepted.load(Ordering::Relaxed) - conns0) as f64;
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100) as f64;
+    let ticks = ticks_per_second();
     let rss = rss_kib(pid)?;
     let up = real_servers_up(&bin, &tmp.path().join("run"))?;
     println!(
@@ -144,34 +145,6 @@ fn real_servers_up(bin: &std::path::Path, runtime_dir: &std::path::Path) -> Resu
 
 fn ports_checked(config: &str) -> usize {
     config.matches("TCP_CHECK").count()
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<f64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .context("stat")?
-        .split_whitespace()
-        .collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .context("stat field")
-    };
-    // After the command name: state is field 0, utime 11, stime 12.
-    Ok(field(11)? + field(12)?)
-}
-
-fn rss_kib(pid: u32) -> Result<f64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("VmRSS")
 }
 
 /// Times verdicts through the desired-state task to its watch stream.

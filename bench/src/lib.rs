@@ -2,4 +2,5 @@
 pub mod fastpath;
 pub mod flood;
 pub mod nft;
+pub mod procfs;
 pub mod stats;

@@ -21,6 +21,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use bench::procfs::{cpu_ticks, fds, rss_kib, ticks_per_second};
 use clap::Parser;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -145,7 +146,7 @@ fn main() -> Result<()> {
     while started.elapsed() < end {
         std::thread::sleep(Duration::from_secs(args.every));
         let cpu = cpu_ticks(pid)?;
-        let share = (cpu - last.0) / ticks() / last.1.elapsed().as_secs_f64() * 100.0;
+        let share = (cpu - last.0) / ticks_per_second() / last.1.elapsed().as_secs_f64() * 100.0;
         last = (cpu, Instant::now());
         let up = up_count(&bin, &run)?;
         let sample = (
@@ -284,44 +285,6 @@ fn up_count(bin: &Path, run: &Path) -> Result<usize> {
         .flat_map(|vs| vs["real_servers"].as_array().cloned().unwrap_or_default())
         .filter(|r| r["up"] == true)
         .count())
-}
-
-fn ticks() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<f64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .context("stat")?
-        .split_whitespace()
-        .collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .context("stat field")
-    };
-    Ok(field(11)? + field(12)?)
-}
-
-fn rss_kib(pid: u32) -> Result<f64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("VmRSS")
-}
-
-fn fds(pid: u32) -> Result<usize> {
-    Ok(fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
 /// This process holds ~10,000 listeners: take the hard limit.

@@ -56,23 +56,27 @@ fn failing(config: &Config, tracking: &Tracking) -> watch::Receiver<BTreeSet<usi
     rx
 }
 
-/// Starts the announcer when `config` asks for one; an announcer that
-/// cannot start (no BIRD) is an error logged, not announced.
-pub(super) async fn start(
-    config: &Arc<Config>,
-    lvs: Option<&Lvs>,
-    tracking: &Tracking,
-    ownership: &Publisher,
-    netlink: &Netlink,
-    runtime_dir: &Path,
-) -> Option<Announcer> {
-    let lvs = lvs?;
-    config.bgp_speaker.as_ref()?;
+/// What the announcer is started from or follows: the configuration in
+/// force and the running parts it depends on.
+pub(super) struct Parts<'a> {
+    pub config: &'a Arc<Config>,
+    pub lvs: Option<&'a Lvs>,
+    pub tracking: &'a Tracking,
+    pub ownership: &'a Publisher,
+    pub netlink: &'a Netlink,
+    pub runtime_dir: &'a Path,
+}
+
+/// Starts the announcer when the configuration asks for one; an announcer
+/// that cannot start (no BIRD) is an error logged, not announced.
+pub(super) async fn start(parts: &Parts<'_>) -> Option<Announcer> {
+    let lvs = parts.lvs?;
+    parts.config.bgp_speaker.as_ref()?;
     match Announcer::start(
-        follow(config, lvs, tracking),
-        ownership.clone(),
-        netlink.clone(),
-        runtime_dir,
+        follow(parts.config, lvs, parts.tracking),
+        parts.ownership.clone(),
+        parts.netlink.clone(),
+        parts.runtime_dir,
     )
     .await
     {
@@ -89,24 +93,18 @@ pub(super) async fn start(
 
 /// Follows a reloaded `config`: the running announcer follows it, or stops
 /// when the `bgp_speaker` block went, or starts when it came.
-pub(super) async fn reload(
-    slot: &mut Option<Announcer>,
-    config: &Arc<Config>,
-    lvs: Option<&Lvs>,
-    tracking: &Tracking,
-    ownership: &Publisher,
-    netlink: &Netlink,
-    runtime_dir: &Path,
-) {
-    match (slot.as_ref(), lvs) {
-        (Some(announcer), Some(lvs)) if config.bgp_speaker.is_some() => {
-            announcer.follow(follow(config, lvs, tracking)).await;
+pub(super) async fn reload(slot: &mut Option<Announcer>, parts: &Parts<'_>) {
+    match (slot.as_ref(), parts.lvs) {
+        (Some(announcer), Some(lvs)) if parts.config.bgp_speaker.is_some() => {
+            announcer
+                .follow(follow(parts.config, lvs, parts.tracking))
+                .await;
         }
         (Some(_), _) => {
             if let Some(announcer) = slot.take() {
                 announcer.shutdown().await;
             }
         }
-        (None, _) => *slot = start(config, lvs, tracking, ownership, netlink, runtime_dir).await,
+        (None, _) => *slot = start(parts).await,
     }
 }

@@ -150,16 +150,15 @@ impl Running {
                     self.follow_fast_path(&lvs);
                     self.lvs = Some(lvs);
                 }
-                bgp::reload(
-                    &mut self.bgp,
-                    &self.config,
-                    self.lvs.as_ref(),
-                    &self.tracking,
-                    &self.ownership,
-                    &self.netlink,
-                    &self.runtime_dir,
-                )
-                .await;
+                let parts = bgp::Parts {
+                    config: &self.config,
+                    lvs: self.lvs.as_ref(),
+                    tracking: &self.tracking,
+                    ownership: &self.ownership,
+                    netlink: &self.netlink,
+                    runtime_dir: &self.runtime_dir,
+                };
+                bgp::reload(&mut self.bgp, &parts).await;
                 info!("Configuration reloaded (generation {})", self.generation);
             }
             Err(e) => {
@@ -365,14 +364,14 @@ async fn serve(
         fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path())
     });
     let config = Arc::new(config);
-    let bgp = bgp::start(
-        &config,
-        lvs.as_ref(),
-        &tracking,
-        &ownership,
-        &netlink,
-        runtime.path(),
-    )
+    let bgp = bgp::start(&bgp::Parts {
+        config: &config,
+        lvs: lvs.as_ref(),
+        tracking: &tracking,
+        ownership: &ownership,
+        netlink: &netlink,
+        runtime_dir: runtime.path(),
+    })
     .await;
     let mut running = Running {
         path,
