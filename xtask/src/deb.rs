@@ -19,7 +19,7 @@ const EM_BPF: u16 = 247;
 pub fn run() -> Result<PathBuf> {
     setup::run()?;
     // The object the tests use when given, else the project's own build.
-    let object = match std::env::var_os("LB_EBPF_OBJECT") {
+    let object = match std::env::var_os("LB_EBPF_OBJECT").filter(|v| !v.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => {
             ebpf::build()?;

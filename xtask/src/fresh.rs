@@ -302,7 +302,7 @@ impl Timed {
 }
 
 /// Runs `program args` in `dir` as a user would (none of cargo's variables
-/// from this xtask leak in), echoing its output and keeping the last
+/// from this xtask, nor a developer's `LB_EBPF_OBJECT`, leak in), echoing its output and keeping the last
 /// `N passed, N failed` line.
 fn timed_in(dir: &Path, program: &str, args: &[&str]) -> Result<Timed> {
     cmd::step(&format!(
@@ -314,7 +314,10 @@ fn timed_in(dir: &Path, program: &str, args: &[&str]) -> Result<Timed> {
     command.current_dir(dir).args(args).stdout(Stdio::piped());
     for (key, _) in std::env::vars_os() {
         let key_text = key.to_string_lossy();
-        if key_text.starts_with("CARGO") || key_text.starts_with("RUSTUP_TOOLCHAIN") {
+        if key_text.starts_with("CARGO")
+            || key_text.starts_with("RUSTUP_TOOLCHAIN")
+            || key_text == "LB_EBPF_OBJECT"
+        {
             command.env_remove(&key);
         }
     }

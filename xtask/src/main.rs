@@ -134,7 +134,7 @@ fn main() -> Result<()> {
             setup::run()?;
             // xdp-fuzz needs the XDP object embedded: built here unless
             // LB_EBPF_OBJECT names one (lb-daemon/build.rs then embeds it).
-            if std::env::var_os("LB_EBPF_OBJECT").is_none() {
+            if std::env::var_os("LB_EBPF_OBJECT").is_none_or(|v| v.is_empty()) {
                 ebpf::build()?;
             }
             fuzz::run(&fuzz::Options {
