@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::config::VirtualIp;
 
+mod link_state;
 pub(crate) mod neighbours;
 mod routes;
 

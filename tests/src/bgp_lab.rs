@@ -84,6 +84,19 @@ impl BgpLab {
     /// As [`BgpLab::config`], keeping the fast path `drain` seconds after
     /// a withdraw.
     pub fn config_draining(&self, min_healthy: u32, drain: u32) -> String {
+        format!(
+            "bgp_speaker {{\n    local_as {DIRECTORS_AS}\n    interface eth0\n    hold_time 3\n    \
+             bfd {{\n        interval 100\n        multiplier 3\n    }}\n    neighbor {} {{\n        \
+             remote_as {ROUTER_AS}\n    }}\n}}\n{}",
+            self.lab.client().ipv4(),
+            self.service(min_healthy, drain)
+        )
+    }
+
+    /// The announced service alone: `mh` over the three real servers
+    /// (TCP_CHECK), announced while `min_healthy` pass, drained `drain`
+    /// seconds.
+    pub fn service(&self, min_healthy: u32, drain: u32) -> String {
         let reals: String = self
             .lab
             .real_servers()
@@ -95,13 +108,9 @@ impl BgpLab {
             })
             .collect();
         format!(
-            "bgp_speaker {{\n    local_as {DIRECTORS_AS}\n    interface eth0\n    hold_time 3\n    \
-             bfd {{\n        interval 100\n        multiplier 3\n    }}\n    neighbor {} {{\n        \
-             remote_as {ROUTER_AS}\n    }}\n}}\n\
-             virtual_server {BGP_VIP} 80 {{\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    \
+            "virtual_server {BGP_VIP} 80 {{\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    \
              fast_path xdp\n    bgp_announce {{\n        min_healthy {min_healthy}\n        \
-             drain {drain}\n        community {DIRECTORS_AS}:80\n    }}\n{reals}}}\n",
-            self.lab.client().ipv4()
+             drain {drain}\n        community {DIRECTORS_AS}:80\n    }}\n{reals}}}\n"
         )
     }
 

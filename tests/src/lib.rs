@@ -18,6 +18,7 @@
 //! Nothing here touches the root namespace's interfaces, routes or sysctls.
 
 pub mod bgp_lab;
+pub mod bird;
 pub mod bpf;
 pub mod crash;
 pub mod daemon;

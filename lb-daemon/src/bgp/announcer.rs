@@ -20,14 +20,11 @@ use tokio::{
 use tracing::{info, warn};
 
 use super::{
-    bird::{
-        child::Bird,
-        conf::{self, Announcement},
-    },
+    bird::{conf::Announcement, Bird},
     plan::{self, Announced, Inputs},
 };
 use crate::{
-    config::{BgpSpeaker, Config, VirtualIp},
+    config::{Config, VirtualIp},
     netlink::Netlink,
     state::{
         desired::DesiredState,
@@ -62,9 +59,10 @@ pub struct Announcer {
 }
 
 impl Announcer {
-    /// Starts BIRD for the configuration's `bgp_speaker` (files in
+    /// Starts BIRD for the configuration's `bgp_speaker` (a child's files in
     /// `runtime_dir`) and the task announcing its prefixes. Must run on the
-    /// daemon's own thread: BIRD dies when the thread that started it does.
+    /// daemon's own thread: a child BIRD dies when the thread that started
+    /// it does.
     pub async fn start(
         follow: Follow,
         ownership: Publisher,
@@ -90,19 +88,18 @@ impl Announcer {
                 warn!("BGP: removing a leftover {} from lo: {e:#}", s.address);
             }
         }
-        let text = bird_conf(&speaker, &statics, &BTreeSet::new());
-        let binary = bird_binary(&speaker);
-        let bird = Bird::start(&binary, runtime_dir, &text).await?;
+        let bird = Bird::start(&speaker, &statics, runtime_dir, &netlink).await?;
         let (status_tx, status) = watch::channel(Value::Null);
         let (follow_tx, follow_rx) = mpsc::channel(4);
         let (stop, stop_rx) = oneshot::channel();
         let state = State {
-            bird,
+            bird: Some(bird),
             dir: runtime_dir.to_owned(),
-            speaker,
+            interface: speaker.interface.clone().unwrap_or_default(),
             services,
             statics,
             announced: BTreeSet::new(),
+            refused: BTreeSet::new(),
             draining: BTreeMap::new(),
             held: BTreeMap::new(),
             reasons: BTreeMap::new(),
@@ -139,19 +136,6 @@ impl Announcer {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
-}
-
-fn bird_binary(speaker: &BgpSpeaker) -> PathBuf {
-    speaker
-        .bird_binary
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bird"))
-}
-
-fn bird_conf(speaker: &BgpSpeaker, statics: &[Announcement], enabled: &BTreeSet<IpNet>) -> String {
-    let mut text = String::from("log stderr all;\n");
-    text.push_str(&conf::render(speaker, statics, enabled));
-    text
 }
 
 /// The name a prefix is published under in VIP ownership.
@@ -199,13 +183,18 @@ pub fn standby(config: &Config, ownership: &Publisher) {
 }
 
 struct State {
-    bird: Bird,
+    /// `None` only while a changed `bgp_speaker` has no BIRD that starts.
+    bird: Option<Bird>,
     dir: PathBuf,
-    speaker: BgpSpeaker,
+    /// Where the fast path serves the announced addresses.
+    interface: String,
     services: Vec<Announced>,
     statics: Vec<Announcement>,
     /// Prefixes BIRD announces.
     announced: BTreeSet<IpNet>,
+    /// Prefixes whose announcement BIRD refused, and not yet retried in
+    /// the log (the next pass retries each, quietly).
+    refused: BTreeSet<IpNet>,
     /// Withdrawn prefixes whose fast path is kept until the instant given.
     draining: BTreeMap<IpNet, Instant>,
     /// Per prefix, the service addresses put on `lo` and published.
@@ -250,7 +239,12 @@ impl State {
                         None => std::future::pending().await,
                     }
                 } => {}
-                _ = poll.tick() => self.sessions = self.read_sessions().await,
+                _ = poll.tick() => {
+                    self.sessions = match &self.bird {
+                        Some(bird) => bird.sessions().await,
+                        None => Vec::new(),
+                    };
+                }
             }
         }
         self.stop().await;
@@ -286,7 +280,10 @@ impl State {
                 Ok(()) if !self.announced.contains(&prefix) => self.announce(prefix).await,
                 Ok(()) => {}
                 Err(why) => {
-                    if self.announced.contains(&prefix) {
+                    self.refused.remove(&prefix);
+                    let serving =
+                        self.held.contains_key(&prefix) && !self.draining.contains_key(&prefix);
+                    if self.announced.contains(&prefix) || serving {
                         self.withdraw(prefix, &why).await;
                     }
                     self.reasons.insert(prefix, why);
@@ -306,16 +303,35 @@ impl State {
     }
 
     /// Fast path first (ownership, then its gate), the address on `lo`,
-    /// then the route.
+    /// then the route. A route BIRD refuses (or a BIRD that does not
+    /// answer) is retried on the next pass; the fast path stays ready.
     async fn announce(&mut self, prefix: IpNet) {
-        self.draining.remove(&prefix);
+        if self.draining.remove(&prefix).is_some() || !self.held.contains_key(&prefix) {
+            self.prepare(prefix).await;
+        }
+        match self.bird_switch(&prefix, true).await {
+            Ok(()) => {
+                info!("BGP: announcing {prefix}");
+                self.refused.remove(&prefix);
+            }
+            Err(e) => {
+                self.announced.remove(&prefix);
+                if self.refused.insert(prefix) {
+                    warn!("BGP: announcing {prefix} (retrying every second): {e:#}");
+                }
+            }
+        }
+    }
+
+    /// The fast path and `lo` take the prefix's addresses.
+    async fn prepare(&mut self, prefix: IpNet) {
         let addresses: Vec<IpAddr> = self
             .services
             .iter()
             .filter(|s| s.prefix == prefix)
             .map(|s| s.address)
             .collect();
-        let interface = self.speaker.interface.clone().unwrap_or_default();
+        let interface = self.interface.clone();
         let name = owner_name(&prefix);
         self.ownership
             .set(&name, owned(&interface, &addresses, true));
@@ -327,22 +343,14 @@ impl State {
             }
         }
         self.held.insert(prefix, addresses);
-        match self.bird_switch("enable", &prefix).await {
-            Ok(()) => {
-                info!("BGP: announcing {prefix}");
-                self.announced.insert(prefix);
-            }
-            Err(e) => warn!("BGP: announcing {prefix}: {e:#}"),
-        }
     }
 
     /// The route goes; the fast path stays for the prefix's drain time.
     async fn withdraw(&mut self, prefix: IpNet, why: &str) {
-        if let Err(e) = self.bird_switch("disable", &prefix).await {
+        if let Err(e) = self.bird_switch(&prefix, false).await {
             warn!("BGP: withdrawing {prefix}: {e:#}");
         }
         info!("BGP: withdrawing {prefix} ({why})");
-        self.announced.remove(&prefix);
         let drain = self
             .services
             .iter()
@@ -361,7 +369,7 @@ impl State {
         let name = owner_name(&prefix);
         let addresses = self.held.remove(&prefix).unwrap_or_default();
         if self.statics.iter().any(|a| a.prefix == prefix) {
-            let interface = self.speaker.interface.clone().unwrap_or_default();
+            let interface = self.interface.clone();
             self.ownership
                 .set(&name, owned(&interface, &addresses, false));
         } else {
@@ -379,18 +387,19 @@ impl State {
         info!("BGP: {prefix} drained, fast path released");
     }
 
-    async fn bird_switch(&self, verb: &str, prefix: &IpNet) -> Result<()> {
+    /// Announces (`on`) or withdraws `prefix` through BIRD; `announced`
+    /// says afterwards what BIRD's file says.
+    async fn bird_switch(&mut self, prefix: &IpNet, on: bool) -> Result<()> {
+        if on {
+            self.announced.insert(*prefix);
+        } else {
+            self.announced.remove(prefix);
+        }
         let Some(a) = self.statics.iter().find(|a| a.prefix == *prefix) else {
             anyhow::bail!("no static protocol for {prefix}");
         };
-        let reply = self
-            .bird
-            .command(&format!("{verb} {}", a.protocol()))
-            .await?;
-        if reply.is_error() {
-            anyhow::bail!("BIRD: {}", reply.text());
-        }
-        Ok(())
+        let bird = self.bird.as_ref().context("BIRD is not running")?;
+        bird.switch(&self.statics, &self.announced, a, on).await
     }
 
     /// A reload: BIRD keeps running (and its sessions up) unless the
@@ -407,9 +416,11 @@ impl State {
                 self.ownership.remove(&owner_name(&old.prefix));
             }
         }
-        let gone: Vec<IpNet> = self
+        let serving = self.held.keys().filter(|p| !self.draining.contains_key(p));
+        let gone: BTreeSet<IpNet> = self
             .announced
             .iter()
+            .chain(serving)
             .filter(|p| !statics.iter().any(|a| a.prefix == **p))
             .copied()
             .collect();
@@ -418,29 +429,33 @@ impl State {
                 .await;
         }
         let speaker = next.config.bgp_speaker.clone().unwrap_or_default();
-        let text = bird_conf(&speaker, &statics, &self.announced);
+        self.interface = speaker.interface.clone().unwrap_or_default();
         self.services = services;
         self.statics = statics;
-        if speaker == self.speaker {
-            if let Err(e) = self.bird.reconfigure(&text).await {
+        if let Some(bird) = self.bird.as_ref().filter(|b| *b.speaker() == speaker) {
+            if let Err(e) = bird.reconfigure(&self.statics, &self.announced).await {
                 warn!("BGP: {e:#}");
             }
             return;
         }
         info!("BGP: bgp_speaker changed, restarting BIRD (sessions reset)");
         // One BIRD at a time: both would use the same socket and files.
-        self.bird.stop().await;
-        match Bird::start(&bird_binary(&speaker), &self.dir, &text).await {
-            Ok(bird) => {
-                self.bird = bird;
-                self.speaker = speaker;
-            }
+        let old = self.bird.take();
+        let old_speaker = old.as_ref().map(|b| b.speaker().clone());
+        if let Some(old) = old {
+            old.stop().await;
+        }
+        // A new BIRD starts with nothing announced; the next pass announces.
+        self.announced.clear();
+        match Bird::start(&speaker, &self.statics, &self.dir, &self.netlink).await {
+            Ok(bird) => self.bird = Some(bird),
             Err(e) => {
                 warn!("BGP: the new bgp_speaker does not start, back to the old one: {e:#}");
-                let old = bird_conf(&self.speaker, &self.statics, &self.announced);
-                match Bird::start(&bird_binary(&self.speaker), &self.dir, &old).await {
-                    Ok(bird) => self.bird = bird,
-                    Err(e) => warn!("BGP: BIRD does not start again: {e:#}"),
+                if let Some(old_speaker) = old_speaker {
+                    match Bird::start(&old_speaker, &self.statics, &self.dir, &self.netlink).await {
+                        Ok(bird) => self.bird = Some(bird),
+                        Err(e) => warn!("BGP: BIRD does not start again: {e:#}"),
+                    }
                 }
             }
         }
@@ -453,7 +468,9 @@ impl State {
         for prefix in announced {
             self.withdraw(prefix, "lb-daemon stops").await;
         }
-        self.bird.stop().await;
+        if let Some(bird) = self.bird.take() {
+            bird.stop().await;
+        }
         if let Some(last) = self.draining.values().max().copied() {
             tokio::time::sleep_until(last).await;
         }
@@ -461,38 +478,6 @@ impl State {
         for prefix in held {
             self.release(prefix).await;
         }
-    }
-
-    /// Each neighbour's BGP state and BFD state as BIRD reports them.
-    async fn read_sessions(&self) -> Vec<Value> {
-        let bfd = match self.bird.command("show bfd sessions").await {
-            Ok(reply) => reply.lines,
-            Err(_) => Vec::new(),
-        };
-        let mut sessions = Vec::new();
-        for (i, n) in self.speaker.neighbor.iter().enumerate() {
-            let protocol = conf::session(i);
-            let bgp_state = match self
-                .bird
-                .command(&format!("show protocols all {protocol}"))
-                .await
-            {
-                Ok(reply) => field(&reply.lines, "BGP state:"),
-                Err(e) => Some(format!("unknown ({e:#})")),
-            };
-            let address = n.address.to_string();
-            let bfd_state = bfd
-                .iter()
-                .find(|l| l.split_whitespace().next() == Some(address.as_str()))
-                .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned));
-            sessions.push(json!({
-                "neighbor": address,
-                "protocol": protocol,
-                "bgp_state": bgp_state,
-                "bfd_state": bfd_state,
-            }));
-        }
-        sessions
     }
 
     fn publish(&self) {
@@ -522,15 +507,6 @@ impl State {
     }
 }
 
-/// The value after `label` on the line that holds it (`BGP state:
-/// Established` -> `Established`).
-fn field(lines: &[String], label: &str) -> Option<String> {
-    lines.iter().find_map(|l| {
-        let (_, rest) = l.split_once(label)?;
-        Some(rest.trim().to_owned())
-    })
-}
-
 /// A service address as a host address on `lo`.
 fn host_vip(address: IpAddr) -> VirtualIp {
     VirtualIp {
@@ -541,22 +517,5 @@ fn host_vip(address: IpAddr) -> VirtualIp {
         label: None,
         peer: None,
         no_track: true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_read_from_birds_protocol_details() {
-        let lines = vec![
-            "Name       Proto      Table      State  Since         Info".to_owned(),
-            "upstream_0 BGP        ---        up     08:45:04.040  Established".to_owned(),
-            "  BGP state:          Established".to_owned(),
-            "    Neighbor address: 198.51.100.1".to_owned(),
-        ];
-        assert_eq!(field(&lines, "BGP state:").as_deref(), Some("Established"));
-        assert_eq!(field(&lines, "Hold timer:"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! Active-active directors behind BGP: every healthy director announces its
-//! virtual servers' prefixes through BIRD (run as the daemon's child), the
+//! virtual servers' prefixes through BIRD (its child, or the system's BIRD), the
 //! routers spread flows over the directors by ECMP, and mh/sh tables that
 //! are identical on every director keep each flow on its real server
 //! whichever director it reaches.

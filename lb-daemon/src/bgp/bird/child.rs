@@ -7,7 +7,6 @@
 //! SIGHUP to the group) do not reach it; the daemon alone stops it, after
 //! withdrawing.
 use std::{
-    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
     process::Stdio,
     time::Duration,
@@ -20,33 +19,29 @@ use tokio::{
 };
 use tracing::{info, warn};
 
-use super::control::{Control, Reply};
+use super::control::Control;
 
 /// How long BIRD may take to open its control socket.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The running BIRD.
-pub struct Bird {
+/// The running BIRD process.
+pub struct ChildBird {
     child: Child,
-    conf: PathBuf,
     socket: PathBuf,
 }
 
-impl Bird {
-    /// Writes `conf` into `dir` and starts `binary` on it; returns once its
-    /// control socket answers.
-    pub async fn start(binary: &Path, dir: &Path, conf: &str) -> Result<Bird> {
-        let conf_path = dir.join("bird.conf");
-        let socket = dir.join("bird.ctl");
-        write_conf(&conf_path, conf)?;
-        let _ = std::fs::remove_file(&socket);
+impl ChildBird {
+    /// Starts `binary` on the configuration at `conf` with its control
+    /// socket at `socket`; returns once the socket answers.
+    pub async fn start(binary: &Path, conf: &Path, socket: &Path) -> Result<ChildBird> {
+        let _ = std::fs::remove_file(socket);
         let mut command = Command::new(binary);
         command
             .arg("-f")
             .arg("-c")
-            .arg(&conf_path)
+            .arg(conf)
             .arg("-s")
-            .arg(&socket)
+            .arg(socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -79,10 +74,9 @@ impl Bird {
                 }
             });
         }
-        let mut bird = Bird {
+        let mut bird = ChildBird {
             child,
-            conf: conf_path,
-            socket,
+            socket: socket.to_owned(),
         };
         bird.wait_ready().await?;
         Ok(bird)
@@ -104,25 +98,13 @@ impl Bird {
         }
     }
 
-    /// Runs one command on a fresh control connection.
-    pub async fn command(&self, command: &str) -> Result<Reply> {
-        Control::connect(&self.socket).await?.command(command).await
-    }
-
-    /// Replaces the configuration; BIRD keeps every protocol whose
-    /// settings did not change running (sessions stay up).
-    pub async fn reconfigure(&self, conf: &str) -> Result<()> {
-        write_conf(&self.conf, conf)?;
-        let reply = self.command("configure").await?;
-        if reply.is_error() {
-            bail!("BIRD refused the new configuration: {}", reply.text());
-        }
-        Ok(())
-    }
-
     /// Stops BIRD: its sessions close, so routers withdraw at once.
     pub async fn stop(&mut self) {
-        if let Err(e) = self.command("down").await {
+        let down = match Control::connect(&self.socket).await {
+            Ok(mut control) => control.command("down").await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = down {
             warn!("stopping BIRD: {e:#}");
             let _ = self.child.start_kill();
         }
@@ -134,18 +116,4 @@ impl Bird {
             let _ = self.child.wait().await;
         }
     }
-}
-
-fn write_conf(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("conf.new");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    file.write_all(text.as_bytes())?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }

@@ -43,9 +43,21 @@ pub fn session(index: usize) -> String {
     format!("upstream_{index}")
 }
 
-/// The whole configuration for `speaker` with `announcements` (each
-/// disabled unless in `enabled`, so a reconfiguration keeps what is
-/// announced announced).
+/// Where an announced route points. Nothing is ever forwarded by these
+/// routes (BIRD has no kernel protocol here); what matters is when BIRD
+/// considers them reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Always reachable: a child BIRD dies with the daemon anyway.
+    Blackhole,
+    /// Reachable while this interface exists and is up (a system BIRD's
+    /// routes go when the daemon's liveness interface does).
+    Interface(&'a str),
+}
+
+/// The whole configuration of a child BIRD for `speaker` with
+/// `announcements` (each disabled unless in `enabled`, so a
+/// reconfiguration keeps what is announced announced).
 pub fn render(
     speaker: &BgpSpeaker,
     announcements: &[Announcement],
@@ -64,6 +76,38 @@ pub fn render(
             "protocol bfd {{\n  interface \"*\" {{ interval {interval} ms; multiplier {multiplier}; }};\n}}"
         );
     }
+    statics(&mut out, announcements, enabled, Target::Blackhole);
+    sessions(&mut out, speaker);
+    out
+}
+
+/// The file a system BIRD includes: the static protocols alone, through
+/// `target`. The system BIRD's sessions export them with
+/// `export where proto ~ "lbvip_*";`.
+pub fn render_include(
+    announcements: &[Announcement],
+    enabled: &BTreeSet<IpNet>,
+    target: Target<'_>,
+) -> String {
+    let mut out = String::from(
+        "# Written by lb-daemon; changes are overwritten. Included by the system BIRD's\n\
+         # configuration; its BGP sessions export these with `export where proto ~ \"lbvip_*\";`.\n",
+    );
+    statics(&mut out, announcements, enabled, target);
+    out
+}
+
+/// One static protocol per announcement.
+fn statics(
+    out: &mut String,
+    announcements: &[Announcement],
+    enabled: &BTreeSet<IpNet>,
+    target: Target<'_>,
+) {
+    let target = match target {
+        Target::Blackhole => "blackhole".to_owned(),
+        Target::Interface(name) => format!("via \"{name}\""),
+    };
     for a in announcements {
         let channel = if a.prefix.addr().is_ipv4() {
             "ipv4"
@@ -82,11 +126,15 @@ pub fn render(
             .collect();
         let _ = writeln!(
             out,
-            "protocol static {} {{\n  {channel};\n{disabled}  route {} blackhole {{{attrs} }};\n}}",
+            "protocol static {} {{\n  {channel};\n{disabled}  route {} {target} {{{attrs} }};\n}}",
             a.protocol(),
             a.prefix
         );
     }
+}
+
+/// One BGP protocol per neighbour.
+fn sessions(out: &mut String, speaker: &BgpSpeaker) {
     let local_as = speaker.local_as.unwrap_or_default();
     let hold = speaker.hold_time.unwrap_or(DEFAULT_HOLD_TIME);
     let keepalive = (hold / 3).max(1);
@@ -110,7 +158,6 @@ pub fn render(
             n.remote_as.unwrap_or_default(),
         );
     }
-    out
 }
 
 /// The router id: configured, else the first IPv4 local address of a
@@ -177,6 +224,26 @@ mod tests {
         let enabled = BTreeSet::from([vip().prefix]);
         let text = render(&speaker(), &[vip()], &enabled);
         assert!(!text.contains("disabled;"), "{text}");
+    }
+
+    #[test]
+    fn an_include_for_a_system_bird_has_only_the_statics_through_the_interface() {
+        let text = render_include(&[vip()], &BTreeSet::new(), Target::Interface("lb-alive"));
+        assert!(
+            text.contains(
+                "route 192.0.2.10/32 via \"lb-alive\" { bgp_community.add((64513,100)); };"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  disabled;"), "{text}");
+        for absent in [
+            "protocol bgp",
+            "router id",
+            "protocol device",
+            "protocol bfd",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
     }
 
     #[test]

@@ -36,6 +36,12 @@ static SPEAKER: Block<BgpSpeaker> = Block {
         Keyword::new("bird_binary", |t, s, b| {
             t.bird_binary = b.value::<String>(s).map(PathBuf::from)
         }),
+        Keyword::new("bird_include", |t, s, b| {
+            t.bird_include = b.value::<String>(s).map(PathBuf::from)
+        }),
+        Keyword::new("bird_socket", |t, s, b| {
+            t.bird_socket = b.value::<String>(s).map(PathBuf::from)
+        }),
         Keyword::new("bfd", |t, s, b| {
             let mut bfd = t.bfd.take().unwrap_or_default();
             b.body(s, "bfd", &BFD, &mut bfd);

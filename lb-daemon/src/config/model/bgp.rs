@@ -27,9 +27,20 @@ pub struct BgpSpeaker {
     /// The BIRD binary run as the daemon's child (`bird` from `PATH` when
     /// absent).
     pub bird_binary: Option<PathBuf>,
+    /// Announce through the system's BIRD instead of a child: the daemon
+    /// writes its static protocols to this file, which the system BIRD's
+    /// configuration includes (sessions, router id and BFD are the system
+    /// BIRD's own then).
+    pub bird_include: Option<PathBuf>,
+    /// The system BIRD's control socket ([`DEFAULT_BIRD_SOCKET`] when
+    /// absent); only with `bird_include`.
+    pub bird_socket: Option<PathBuf>,
     /// The routers.
     pub neighbor: Vec<Neighbor>,
 }
+
+/// Where Debian's BIRD 2 listens for control commands.
+pub const DEFAULT_BIRD_SOCKET: &str = "/run/bird/bird.ctl";
 
 /// `bfd { interval MS multiplier N }`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-pub use bgp::{Bfd, BgpAnnounce, BgpSpeaker, Community, Neighbor};
+pub use bgp::{Bfd, BgpAnnounce, BgpSpeaker, Community, Neighbor, DEFAULT_BIRD_SOCKET};
 pub use lvs::{
     Checker, CheckerKind, GroupMember, RealServer, TunnelChecksum, TunnelKind, TunnelOptions, Url,
     VirtualServer, VirtualServerGroup,

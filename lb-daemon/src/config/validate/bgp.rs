@@ -26,17 +26,27 @@ pub(super) fn check(check: &mut Check, config: &Config) {
 }
 
 fn speaker_fields(check: &mut Check, speaker: &BgpSpeaker) {
-    if speaker.local_as.is_none() {
-        check.error("bgp_speaker", "`bgp_speaker` needs `local_as`");
-    }
-    if speaker.neighbor.is_empty() {
-        check.error("bgp_speaker", "`bgp_speaker` needs at least one `neighbor`");
-    }
     if speaker.interface.is_none() {
         check.error(
             "bgp_speaker",
             "`bgp_speaker` needs `interface` (where routed traffic arrives; the fast path attaches there)",
         );
+    }
+    if speaker.bird_include.is_some() {
+        system_bird_fields(check, speaker);
+        return;
+    }
+    if speaker.bird_socket.is_some() {
+        check.error(
+            "bgp_speaker.bird_socket",
+            "`bird_socket` is the system BIRD's socket: it goes with `bird_include`",
+        );
+    }
+    if speaker.local_as.is_none() {
+        check.error("bgp_speaker", "`bgp_speaker` needs `local_as`");
+    }
+    if speaker.neighbor.is_empty() {
+        check.error("bgp_speaker", "`bgp_speaker` needs at least one `neighbor`");
     }
     if speaker.hold_time.is_some_and(|h| h != 0 && h < 3) {
         check.error(
@@ -62,6 +72,40 @@ fn speaker_fields(check: &mut Check, speaker: &BgpSpeaker) {
                 format!("neighbor {} needs `remote_as`", neighbor.address),
             );
         }
+    }
+}
+
+/// With `bird_include` the system BIRD's own configuration has the
+/// sessions: settings for a child BIRD would silently do nothing.
+fn system_bird_fields(check: &mut Check, speaker: &BgpSpeaker) {
+    let child_only = [
+        ("router_id", speaker.router_id.is_some()),
+        ("local_as", speaker.local_as.is_some()),
+        ("hold_time", speaker.hold_time.is_some()),
+        ("bfd", speaker.bfd.is_some()),
+        ("bird_binary", speaker.bird_binary.is_some()),
+        ("neighbor", !speaker.neighbor.is_empty()),
+    ];
+    for (field, set) in child_only {
+        if set {
+            check.error(
+                &format!("bgp_speaker.{field}"),
+                format!(
+                    "`{field}` configures the BIRD lb-daemon runs as its child; with \
+                     `bird_include` it belongs in the system BIRD's own configuration"
+                ),
+            );
+        }
+    }
+    if speaker
+        .bird_include
+        .as_ref()
+        .is_some_and(|p| !p.is_absolute())
+    {
+        check.error(
+            "bgp_speaker.bird_include",
+            "`bird_include` is an absolute path (the system BIRD includes it)",
+        );
     }
 }
 
@@ -173,6 +217,22 @@ mod tests {
         for needed in ["`local_as`", "`interface`", "needs `remote_as`"] {
             assert!(text.contains(needed), "{needed}: {text}");
         }
+    }
+
+    #[test]
+    fn a_system_bird_has_its_own_sessions() {
+        let system = "bgp_speaker {\n interface eth0\n bird_include /etc/bird/lb-daemon.conf\n bird_socket /run/bird/bird.ctl\n}\n";
+        assert_eq!(errors(&format!("{system}{}", service("mh", ""))), "");
+        let both = "bgp_speaker {\n interface eth0\n bird_include /etc/bird/lb.conf\n local_as 64513\n neighbor 198.51.100.1 {\n  remote_as 64512\n }\n}\n";
+        let text = errors(both);
+        for field in ["`local_as` configures", "`neighbor` configures"] {
+            assert!(text.contains(field), "{field}: {text}");
+        }
+        let relative = "bgp_speaker {\n interface eth0\n bird_include lb.conf\n}\n";
+        assert!(errors(relative).contains("absolute path"));
+        let socket_alone =
+            SPEAKER.replace("interface eth0", "interface eth0\n bird_socket /run/b.ctl");
+        assert!(errors(&socket_alone).contains("goes with `bird_include`"));
     }
 
     #[test]
