@@ -27,6 +27,7 @@ const LOADING: &[&str] = &[
     "virtualhost",
     "vrrp",
     "vrrp.localcheck",
+    "vrrp.routes",
     "vrrp.scripts",
     "vrrp.static_ipaddress",
     "vrrp.sync",

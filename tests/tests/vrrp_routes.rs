@@ -13,6 +13,7 @@ use lb_tests::{keepalived::KEEPALIVED, wait_until, Daemon, Pair, VrrpConf};
 const VIRTUAL: &str = "    virtual_routes {
         203.0.113.0/25 via 192.0.2.254 dev eth0 table 200 metric 5
         blackhole 198.51.100.128/25 table 200 no_track
+        198.51.100.0/26 table 200 no_track nexthop via 192.0.2.251 dev eth0 weight 1 nexthop via 192.0.2.252 weight 3
     }
     virtual_rules {
         from 203.0.113.0/24 table 200 priority 1000
@@ -24,7 +25,8 @@ const VIRTUAL: &str = "    virtual_routes {
 fn config(n: usize, state: &'static str, priority: u8) -> String {
     let statics = format!(
         "static_ipaddress {{\n    198.51.100.{n}/32 dev eth0\n}}\n\
-         static_routes {{\n    203.0.113.128/25 dev eth0 table 201\n}}\n\
+         static_routes {{\n    203.0.113.128/25 dev eth0 table 201\n    \
+         203.0.113.64/26 table 201 no_track nexthop via 192.0.2.251 nexthop via 192.0.2.252\n}}\n\
          static_rules {{\n    fwmark 7 table 201 priority 1001\n}}\n"
     );
     let instance = VrrpConf {
@@ -38,10 +40,13 @@ fn config(n: usize, state: &'static str, priority: u8) -> String {
 #[derive(Debug, PartialEq)]
 struct Seen {
     virtual_route: bool,
+    multipath: bool,
     blackhole: bool,
     virtual_rule: bool,
     static_address: bool,
     static_route: bool,
+    /// Two equal paths, their device found by the kernel.
+    static_multipath: bool,
     static_rule: bool,
 }
 
@@ -56,10 +61,16 @@ fn seen(pair: &Pair, n: usize) -> Result<Seen> {
     let rules = ns.ip(&["rule", "show"])?;
     Ok(Seen {
         virtual_route: table200.contains("203.0.113.0/25 via 192.0.2.254 dev eth0 metric 5"),
+        multipath: table200.contains(
+            "198.51.100.0/26 \n\tnexthop via 192.0.2.251 dev eth0 weight 1 \n\tnexthop via 192.0.2.252 dev eth0 weight 3",
+        ),
         blackhole: table200.contains("blackhole 198.51.100.128/25"),
         virtual_rule: rules.contains("1000:\tfrom 203.0.113.0/24 lookup 200"),
         static_address: pair.holds(n, &format!("198.51.100.{n}/32")),
         static_route: table201.contains("203.0.113.128/25 dev eth0"),
+        static_multipath: table201.contains(
+            "203.0.113.64/26 \n\tnexthop via 192.0.2.251 dev eth0 weight 1 \n\tnexthop via 192.0.2.252 dev eth0 weight 1",
+        ),
         static_rule: rules.contains("1001:\tfrom all fwmark 0x7 lookup 201"),
     })
 }
@@ -69,10 +80,12 @@ fn seen(pair: &Pair, n: usize) -> Result<Seen> {
 fn holding(master: bool, running: bool, blackhole: bool) -> Seen {
     Seen {
         virtual_route: master,
+        multipath: master,
         blackhole: master || blackhole,
         virtual_rule: master,
         static_address: running,
         static_route: running,
+        static_multipath: running,
         static_rule: running,
     }
 }

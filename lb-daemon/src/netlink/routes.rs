@@ -9,8 +9,8 @@ use ipnet::IpNet;
 use rtnetlink::{
     packet_route::{
         route::{
-            RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,
-            RouteScope, RouteType,
+            RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
+            RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
         },
         rule::{RuleAction, RuleAttribute, RuleMessage},
         AddressFamily,
@@ -54,9 +54,16 @@ fn header_table(table: u32) -> u8 {
     u8::try_from(table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC)
 }
 
-/// The netlink message adding or deleting `route`; `oif` is the index of
-/// its `dev`.
-fn route_message(route: &Route, oif: Option<u32>) -> RouteMessage {
+/// The interface indexes a route names: its own `dev`'s, and each
+/// nexthop's (the route's when the nexthop names none).
+#[derive(Debug, Default)]
+struct Oifs {
+    route: Option<u32>,
+    hops: Vec<Option<u32>>,
+}
+
+/// The netlink message adding or deleting `route`.
+fn route_message(route: &Route, oifs: &Oifs) -> RouteMessage {
     let mut msg = RouteMessage::default();
     let header = &mut msg.header;
     header.address_family = family(route.to.addr().is_ipv6());
@@ -74,7 +81,8 @@ fn route_message(route: &Route, oif: Option<u32>) -> RouteMessage {
         RouteKind::Throw => RouteType::Throw,
     };
     // `ip route`'s default: link scope for a unicast route without gateway.
-    let link = route.kind == RouteKind::Unicast && route.via.is_none();
+    let gateway = route.via.is_some() || route.nexthop.iter().any(|h| h.via.is_some());
+    let link = route.kind == RouteKind::Unicast && !gateway;
     header.scope = match route.scope {
         Some(scope) => RouteScope::from(scope),
         None if link => RouteScope::Link,
@@ -95,11 +103,28 @@ fn route_message(route: &Route, oif: Option<u32>) -> RouteMessage {
     if let Some(src) = route.src {
         attributes.push(RouteAttribute::PrefSource(route_address(src)));
     }
-    if let Some(oif) = oif {
+    if let Some(oif) = oifs.route {
         attributes.push(RouteAttribute::Oif(oif));
     }
     if let Some(metric) = route.metric {
         attributes.push(RouteAttribute::Priority(metric));
+    }
+    if !route.nexthop.is_empty() {
+        let hops = route.nexthop.iter().zip(&oifs.hops).map(|(hop, oif)| {
+            let mut next = RouteNextHop::default();
+            // The kernel stores weight - 1.
+            next.hops = u8::try_from(hop.weight.unwrap_or(1).saturating_sub(1)).unwrap_or(255);
+            next.interface_index = oif.or(oifs.route).unwrap_or(0);
+            if hop.onlink {
+                next.flags.insert(RouteNextHopFlags::Onlink);
+            }
+            if let Some(via) = hop.via {
+                next.attributes
+                    .push(RouteAttribute::Gateway(route_address(via)));
+            }
+            next
+        });
+        attributes.push(RouteAttribute::MultiPath(hops.collect()));
     }
     msg
 }
@@ -154,8 +179,7 @@ fn same_rule(existing: &RuleMessage, ours: &RuleMessage) -> bool {
 impl Netlink {
     /// Adds `route`; one already there is reported as [`Installed::Present`].
     pub async fn add_route(&self, route: &Route) -> Result<Installed> {
-        let oif = self.oif(route).await?;
-        let msg = route_message(route, oif);
+        let msg = route_message(route, &self.oifs(route).await?);
         match self.handle.route().add(msg).execute().await {
             Ok(()) => Ok(Installed::Added),
             Err(e) if errno(&e) == Some(EEXIST) => Ok(Installed::Present),
@@ -165,8 +189,7 @@ impl Netlink {
 
     /// Deletes `route`; an absent one counts as deleted.
     pub async fn del_route(&self, route: &Route) -> Result<()> {
-        let oif = self.oif(route).await?;
-        let msg = route_message(route, oif);
+        let msg = route_message(route, &self.oifs(route).await?);
         match self.handle.route().del(msg).execute().await {
             Err(e) if errno(&e) == Some(ESRCH) => Ok(()),
             other => other.with_context(|| format!("removing route to {}", route.to)),
@@ -206,9 +229,20 @@ impl Netlink {
         }
     }
 
-    /// The index of the route's `dev`.
-    async fn oif(&self, route: &Route) -> Result<Option<u32>> {
-        match &route.dev {
+    /// The indexes of the interfaces `route` names.
+    async fn oifs(&self, route: &Route) -> Result<Oifs> {
+        let mut oifs = Oifs {
+            route: self.index_of(route.dev.as_deref()).await?,
+            hops: Vec::with_capacity(route.nexthop.len()),
+        };
+        for hop in &route.nexthop {
+            oifs.hops.push(self.index_of(hop.dev.as_deref()).await?);
+        }
+        Ok(oifs)
+    }
+
+    async fn index_of(&self, dev: Option<&str>) -> Result<Option<u32>> {
+        match dev {
             Some(dev) => Ok(Some(self.interface(dev).await?.index)),
             None => Ok(None),
         }

@@ -9,12 +9,10 @@ use ipnet::IpNet;
 
 use super::args::{ArgError, FromArgs};
 use super::parser::Word;
-use crate::config::model::{parse_prefixed, Route, RouteKind, Rule};
+use crate::config::model::{parse_prefixed, NextHop, Route, RouteKind, Rule};
 
 /// Route options keepalived accepts that lb-daemon refuses, with what they do.
 const ROUTE_REFUSED: &[(&str, &str)] = &[
-    ("nexthop", "multipath routes"),
-    ("or", "alternative gateways"),
     ("append", "appending after a matching route"),
     ("prepend", "prepending before a matching route"),
     ("track_group", "routes tracked by a group"),
@@ -181,6 +179,7 @@ impl FromArgs for Route {
             tos: None,
             onlink: false,
             no_track: false,
+            nexthop: Vec::new(),
         };
         let mut to = None;
         let mut words = Cursor { args, next: 0 };
@@ -221,6 +220,22 @@ impl FromArgs for Route {
                 "tos" | "dsfield" => route.tos = Some(words.value(word, number)?),
                 "onlink" => route.onlink = true,
                 "no_track" => route.no_track = true,
+                "nexthop" => {
+                    route.nexthop = next_hops(&mut words, index)?;
+                }
+                "or" => {
+                    // keepalived's older form of two paths: `via A or B`.
+                    let first = route.via.take().ok_or_else(|| {
+                        ArgError::at(index, "`or` follows `via ADDRESS` (it adds a second path)")
+                    })?;
+                    let second = words.value(word, address)?;
+                    route.nexthop = [first, second]
+                        .map(|via| NextHop {
+                            via: Some(via),
+                            ..NextHop::default()
+                        })
+                        .to_vec();
+                }
                 "inet6" | "add" | "unicast" => {}
                 "blackhole" => route.kind = RouteKind::Blackhole,
                 "unreachable" => route.kind = RouteKind::Unreachable,
@@ -242,8 +257,50 @@ impl FromArgs for Route {
         }
         let (_, to) = to.ok_or_else(|| ArgError::at(args.len(), "the destination is missing"))?;
         route.to = to;
+        if route.via.is_some() && !route.nexthop.is_empty() {
+            return Err(ArgError::at(
+                args.len(),
+                "`via` and `nexthop` together: give each path its own `nexthop via`",
+            ));
+        }
         Ok(route)
     }
+}
+
+/// The `nexthop …` groups that end a route line; `index` is the first
+/// `nexthop`'s, already read.
+fn next_hops(words: &mut Cursor<'_>, index: usize) -> Result<Vec<NextHop>, ArgError> {
+    let mut hops = vec![NextHop::default()];
+    while let Some((at, word)) = words.word() {
+        let hop = hops.last_mut().expect("one hop at least");
+        match word {
+            "nexthop" => hops.push(NextHop::default()),
+            "via" => hop.via = Some(words.value(word, address)?),
+            "dev" => hop.dev = Some(words.value(word, name)?),
+            "weight" => {
+                hop.weight = Some(words.value(word, |t| match number::<u16>(t)? {
+                    weight @ 1..=256 => Ok(weight),
+                    _ => Err(format!("weight `{t}` is not from 1 to 256")),
+                })?)
+            }
+            "onlink" => hop.onlink = true,
+            _ => {
+                return Err(refused(ROUTE_REFUSED, word, at).unwrap_or_else(|| {
+                    ArgError::at(
+                        at,
+                        format!("unknown nexthop option `{word}` (nexthops end the line)"),
+                    )
+                }))
+            }
+        }
+    }
+    if let Some(n) = hops.iter().position(|h| h.via.is_none() && h.dev.is_none()) {
+        return Err(ArgError::at(
+            index,
+            format!("nexthop {} has neither `via` nor `dev`", n + 1),
+        ));
+    }
+    Ok(hops)
 }
 
 impl FromArgs for Rule {
@@ -336,6 +393,33 @@ mod tests {
     }
 
     #[test]
+    fn multipath_routes_as_the_manual_writes_them() {
+        let route: Route = read(
+            "192.168.100.0/24 table 6909 nexthop via 192.168.101.1 dev wlan0 onlink weight 1 \
+             nexthop via 192.168.101.2 dev wlan0 onlink weight 2",
+        )
+        .unwrap();
+        assert_eq!(route.table, Some(6909));
+        let hop = |via: &str, weight| NextHop {
+            via: Some(via.parse().unwrap()),
+            dev: Some("wlan0".into()),
+            weight: Some(weight),
+            onlink: true,
+        };
+        assert_eq!(
+            route.nexthop,
+            [hop("192.168.101.1", 1), hop("192.168.101.2", 2)]
+        );
+        // keepalived's older form (doc/samples/keepalived.conf.vrrp.routes).
+        let route: Route = read("192.168.113.0/24 via 192.168.100.252 or 192.168.100.253").unwrap();
+        let vias: Vec<_> = route.nexthop.iter().map(|h| h.via.unwrap()).collect();
+        assert_eq!(
+            (route.via, vias.len(), vias[1].to_string()),
+            (None, 2, "192.168.100.253".to_owned())
+        );
+    }
+
+    #[test]
     fn bad_routes_name_the_word_at_fault() {
         let at = |text: &str| {
             let err = read::<Route>(text).unwrap_err();
@@ -348,13 +432,17 @@ mod tests {
         assert_eq!(at("dev eth0").1, "the destination is missing");
         assert_eq!(at("192.0.2.0/24 dev eth0 192.0.2.9").0, 3);
         assert_eq!(at("192.0.2.0/24 dev eth0 scope galaxy").0, 4);
+        assert_eq!(at("192.0.2.0/24 dev eth0 or 192.0.2.2").0, 3);
+        assert_eq!(at("192.0.2.0/24 nexthop via 192.0.2.1 weight 0").0, 5);
+        assert_eq!(at("192.0.2.0/24 nexthop via 192.0.2.1 realms 3").0, 4);
+        assert_eq!(at("192.0.2.0/24 nexthop via 192.0.2.1 table 3").0, 4);
         assert_eq!(
-            at("192.0.2.0/24 via 192.0.2.1 or 192.0.2.2"),
-            (
-                3,
-                "unsupported: or (alternative gateways) is not implemented".into()
-            )
+            at("192.0.2.0/24 nexthop weight 2"),
+            (1, "nexthop 1 has neither `via` nor `dev`".into())
         );
+        assert!(at("192.0.2.0/24 via 192.0.2.9 nexthop via 192.0.2.1")
+            .1
+            .contains("`via` and `nexthop` together"));
         assert_eq!(at("192.0.2.0/24 dev eth0 mtu 1400").0, 3);
     }
 

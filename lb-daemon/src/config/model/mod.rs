@@ -16,7 +16,7 @@ pub use lvs::{
     Checker, CheckerKind, GroupMember, RealServer, TunnelChecksum, TunnelKind, TunnelOptions, Url,
     VirtualServer, VirtualServerGroup,
 };
-pub use routes::{Route, RouteKind, Rule};
+pub use routes::{NextHop, Route, RouteKind, Rule};
 pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,

@@ -28,7 +28,7 @@ pub enum RouteKind {
 
 /// One `static_routes` / `virtual_routes` line: `[TYPE] [src ADDR] [to]
 /// DEST [via|gw ADDR] [dev IF] [scope S] [table T] [metric N] [proto P]
-/// [tos N] [onlink] [inet6] [no_track]`.
+/// [tos N] [onlink] [inet6] [no_track] [nexthop …]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -60,6 +60,26 @@ pub struct Route {
     /// keepalived's `no_track`: deleting the route does not cause FAULT.
     #[serde(default)]
     pub no_track: bool,
+    /// The paths of a multipath route (`nexthop …` groups, or keepalived's
+    /// older `via A or B`); none for a single-path route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nexthop: Vec<NextHop>,
+}
+
+/// One path of a multipath route: `nexthop [via ADDR] [dev IF] [weight
+/// N] [onlink]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextHop {
+    /// Gateway.
+    pub via: Option<IpAddr>,
+    /// Output interface (the route's `dev` when absent).
+    pub dev: Option<String>,
+    /// Share of the flows, 1 to 256 (1 when absent).
+    pub weight: Option<u16>,
+    /// The gateway is on the link even if no prefix matches it.
+    #[serde(default)]
+    pub onlink: bool,
 }
 
 /// One `static_rules` / `virtual_rules` line: `[from P] [to P] table T
@@ -98,7 +118,11 @@ impl Route {
     /// What the kernel would reject in this route, if anything.
     pub fn problem(&self) -> Option<String> {
         let v6 = self.to.addr().is_ipv6();
-        for (what, addr) in [("via", self.via), ("src", self.src)] {
+        let hops = self.nexthop.iter().map(|h| ("nexthop via", h.via));
+        for (what, addr) in [("via", self.via), ("src", self.src)]
+            .into_iter()
+            .chain(hops)
+        {
             if addr.is_some_and(|a| a.is_ipv6() != v6) {
                 return Some(format!(
                     "`{what}` and the destination {} are of different families",
@@ -107,12 +131,14 @@ impl Route {
             }
         }
         let unicast = self.kind == RouteKind::Unicast;
-        if !unicast && (self.via.is_some() || self.dev.is_some()) {
+        let multipath = !self.nexthop.is_empty();
+        if !unicast && (self.via.is_some() || self.dev.is_some() || multipath) {
             return Some(
-                "a blackhole/unreachable/prohibit/throw route takes no `via` or `dev`".into(),
+                "a blackhole/unreachable/prohibit/throw route takes no `via`, `dev` or `nexthop`"
+                    .into(),
             );
         }
-        if unicast && self.via.is_none() && self.dev.is_none() {
+        if unicast && self.via.is_none() && self.dev.is_none() && !multipath {
             return Some(format!("the route to {} needs `via` or `dev`", self.to));
         }
         if self.onlink && self.via.is_none() {
