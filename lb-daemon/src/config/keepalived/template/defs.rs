@@ -234,10 +234,10 @@ impl Definitions {
         if value.multiline() && reference.end != text.len() {
             return Ok(None);
         }
-        if reference.params.is_empty() {
+        let (min, max, numbers) = value.params();
+        if reference.params.is_empty() && min == 0 {
             return Ok(Some((reference, value)));
         }
-        let (min, max, numbers) = value.params();
         if max == 0 {
             return Ok(None);
         }

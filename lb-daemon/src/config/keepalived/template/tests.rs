@@ -144,12 +144,14 @@ fn predefined_definitions() {
         let n: u64 = clean("${_RANDOM 1 3}\n")[0].parse().unwrap();
         assert!((1..=3).contains(&n), "{n}");
     }
-    let (pieces, diagnostics) = read_as("x ${_RANDOM a}\ny ${_RANDOM 1 2 3}\n", "n");
+    // `${_ENV}` without its variable name was a panic the fuzzer found.
+    let (pieces, diagnostics) = read_as("x ${_RANDOM a}\ny ${_RANDOM 1 2 3}\nz ${_ENV   }\n", "n");
     assert_eq!(
         diagnostics,
         [
             "t.conf:1:1: error: definition _RANDOM requires numeric parameters only",
             "t.conf:2:1: error: definition _RANDOM requires between 0 and 2 parameters, 3 given",
+            "t.conf:3:1: error: definition _ENV requires between 1 and 1 parameters, 0 given",
         ]
     );
     assert_eq!(pieces[0], "x $");
