@@ -241,14 +241,12 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
     ("unicast_fault_no_peer", "FAULT without unicast peers"),
     ("unicast_ttl", "the TTL of unicast adverts"),
     ("use_ipvlan", "ipvlan interfaces"),
-    ("use_vmac", "virtual MAC interfaces"),
     ("use_vmac_addr", "virtual MAC interfaces"),
     (
         "v3_checksum_as_v2",
         "VRRPv3 checksums of old keepalived versions",
     ),
     ("vmac_garp_intvl", "gratuitous ARP on other interfaces"),
-    ("vmac_xmit_base", "virtual MAC interfaces"),
     ("vrf", "running in a VRF"),
 ];
 

@@ -21,7 +21,9 @@ pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
 };
-pub use vrrp::{Authentication, InitFile, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+pub use vrrp::{
+    vmac_names, Authentication, InitFile, SyncGroup, TrackFile, VrrpInstance, VrrpScript,
+};
 
 /// A whole configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

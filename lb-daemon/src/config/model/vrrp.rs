@@ -154,6 +154,62 @@ pub struct VrrpInstance {
     pub dont_track_primary: bool,
     /// Accept packets to the virtual addresses when not the address owner.
     pub accept: bool,
+    /// `use_vmac`: run on a macvlan interface carrying the VRRP virtual MAC.
+    pub use_vmac: bool,
+    /// `use_vmac NAME`: the macvlan's name (keepalived's default,
+    /// `vrrp.VRID`, when absent).
+    pub vmac_name: Option<String>,
+    /// `vmac_xmit_base`: with `use_vmac`, send and receive adverts on
+    /// `interface` rather than on the macvlan.
+    pub vmac_xmit_base: bool,
+}
+
+impl VrrpInstance {
+    /// Whether the instance speaks IPv6: its first virtual address says so
+    /// (`native_ipv6` without addresses).
+    pub fn is_ipv6(&self) -> bool {
+        match self.virtual_ipaddress.first() {
+            Some(vip) => vip.address.addr().is_ipv6(),
+            None => self.native_ipv6,
+        }
+    }
+}
+
+/// The macvlan name of each instance (`None` without `use_vmac`), as
+/// keepalived picks them: a configured name, else the first of `vrrp.VRID`,
+/// `vrrp1.VRID`, `vrrp2.VRID`… (for IPv6 `vrrp6.VRID` comes second) that
+/// no configured name and no earlier instance took.
+pub fn vmac_names(instances: &[VrrpInstance]) -> Vec<Option<String>> {
+    let mut taken: Vec<String> = instances
+        .iter()
+        .filter(|i| i.use_vmac)
+        .filter_map(|i| i.vmac_name.clone())
+        .collect();
+    let mut names = Vec::with_capacity(instances.len());
+    for instance in instances {
+        let name = instance.use_vmac.then(|| match &instance.vmac_name {
+            Some(name) => name.clone(),
+            None => {
+                let vrid = instance.virtual_router_id.unwrap_or(0);
+                let second = instance.is_ipv6().then_some(6);
+                let numbers = std::iter::once(None)
+                    .chain(second.map(Some))
+                    .chain((1..).filter(move |n| Some(*n) != second).map(Some));
+                let candidate = |n: Option<u32>| match n {
+                    None => format!("vrrp.{vrid}"),
+                    Some(n) => format!("vrrp{n}.{vrid}"),
+                };
+                let name = numbers
+                    .map(candidate)
+                    .find(|c| !taken.contains(c))
+                    .unwrap_or_default(); // the candidates never end
+                taken.push(name.clone());
+                name
+            }
+        });
+        names.push(name);
+    }
+    names
 }
 
 /// `vrrp_sync_group NAME { … }`: instances that change state together.

@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::{names, Check};
 use crate::config::model::{
-    Config, GlobalDefs, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+    vmac_names, Config, GlobalDefs, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance,
+    VrrpScript,
 };
 
 /// Weight range of tracked scripts and interfaces.
@@ -72,7 +73,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
                 &instance.track_file,
             ],
         );
-        let key = (interface, instance.virtual_router_id, is_ipv6(instance));
+        let key = (interface, instance.virtual_router_id, instance.is_ipv6());
         if let (Some(interface), Some(vrid)) = (key.0, key.1) {
             if let Some(other) = vrids.insert(key, &instance.name) {
                 let message = format!(
@@ -95,6 +96,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
             );
         }
     }
+    vmacs(check, &config.vrrp_instance);
     let instances = names(&config.vrrp_instance, |i| &i.name);
     let mut seen = HashSet::new();
     let mut member_of = HashMap::new();
@@ -190,11 +192,45 @@ fn track_file(check: &mut Check, path: &str, file: &TrackFile) {
     check.range(path, "weight", file.weight, FILE_WEIGHT);
 }
 
-/// Whether the instance speaks IPv6 (its first virtual address decides).
-fn is_ipv6(instance: &VrrpInstance) -> bool {
-    match instance.virtual_ipaddress.first() {
-        Some(ip) => ip.address.addr().is_ipv6(),
-        None => instance.native_ipv6,
+/// `use_vmac` names are valid interface names that no other instance and
+/// no instance's own interface use; `vmac_xmit_base` and `vmac_name` need
+/// `use_vmac`.
+fn vmacs(check: &mut Check, instances: &[VrrpInstance]) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for (i, (instance, name)) in instances.iter().zip(vmac_names(instances)).enumerate() {
+        let path = format!("vrrp_instance.{i}");
+        for (field, set) in [
+            ("vmac_xmit_base", instance.vmac_xmit_base),
+            ("vmac_name", instance.vmac_name.is_some()),
+        ] {
+            if set && !instance.use_vmac {
+                let message = format!("`{field}` is only valid with `use_vmac`");
+                check.error(&format!("{path}.{field}"), message);
+            }
+        }
+        let Some(name) = name else {
+            continue;
+        };
+        let at = format!("{path}.use_vmac");
+        let valid = !name.is_empty()
+            && name.len() <= 15
+            && name != "."
+            && name != ".."
+            && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
+        if !valid {
+            let message = format!("`use_vmac` name `{name}` is not a valid interface name");
+            check.error(&at, message);
+        } else if instances
+            .iter()
+            .any(|i| i.interface.as_deref() == Some(&name))
+        {
+            let message = format!("`use_vmac` name `{name}` is a vrrp_instance's interface");
+            check.error(&at, message);
+        } else if let Some(other) = seen.insert(name.clone(), &instance.name) {
+            let message =
+                format!("`use_vmac` name `{name}` is already used by vrrp_instance `{other}`");
+            check.error(&at, message);
+        }
     }
 }
 
@@ -283,7 +319,7 @@ fn advert_int(check: &mut Check, path: &str, value: Option<f64>, version: u8) {
 
 /// Address families inside an instance agree.
 fn addresses(check: &mut Check, path: &str, instance: &VrrpInstance) {
-    let ipv6 = is_ipv6(instance);
+    let ipv6 = instance.is_ipv6();
     let vips: &[VirtualIp] = &instance.virtual_ipaddress;
     for (i, vip) in vips.iter().enumerate() {
         let at = format!("{path}.virtual_ipaddress.{i}");

@@ -28,6 +28,8 @@ pub struct Handover {
     /// The successor is the same virtual router (interface and VRID): no
     /// priority-0 advert, no stop notification.
     pub same_router: bool,
+    /// The successor runs on the same `use_vmac` macvlan: it stays.
+    pub keep_vmac: bool,
 }
 
 impl Handover {
@@ -44,9 +46,14 @@ impl Handover {
                 .collect(),
             false => Vec::new(),
         };
+        let keep_vmac = match (&old.vmac, &new.vmac) {
+            (Some(was), Some(now)) => old.interface == new.interface && was.name == now.name,
+            _ => false,
+        };
         Handover {
             keep,
             same_router: old.same_router(new),
+            keep_vmac,
         }
     }
 }
@@ -154,7 +161,7 @@ pub(super) fn virtual_routes(spec: &InstanceSpec) -> Held {
 /// addresses its predecessor left to it, since nobody holds them now.
 pub(super) async fn release_inherited(spec: &InstanceSpec, netlink: Netlink, record: VipRecord) {
     let own = netlink
-        .interface(&spec.interface)
+        .interface(spec.vip_interface())
         .await
         .ok()
         .map(|i| i.index);
