@@ -3,19 +3,23 @@
 //! macvlan `vrrp.51` carrying the VRRP virtual MAC 00:00:5e:00:01:33. The
 //! MASTER's adverts and gratuitous ARPs leave with the virtual MAC (with
 //! `vmac_xmit_base` the adverts with the base interface's), the VIP lives on
-//! the macvlan, failover works both ways, the macvlan goes away when the
-//! daemon stops, and one left behind by a killed daemon is replaced.
+//! the macvlan, failover works both ways (IPv4 and IPv6), the macvlan goes
+//! away when the daemon stops or a reload drops it, and one left behind by
+//! a killed daemon is replaced.
 use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
 use lb_tests::{
-    vrrp_wire::Frame, wait_until, Daemon, Keepalived, Lab, LabSpec, Netns, Recording, VrrpConf, VIP,
+    vrrp_wire::Frame, wait_until, Daemon, Keepalived, Lab, LabSpec, Netns, Recording, VrrpConf,
+    VIP, VIP6,
 };
 
 /// The macvlan's default name for VRID 51.
 const VMAC: &str = "vrrp.51";
 /// The VRRP virtual MAC of VRID 51.
 const VIRTUAL_MAC: &str = "00:00:5e:00:01:33";
+/// The VRRP virtual MAC of VRID 51 over IPv6.
+const VIRTUAL_MAC6: &str = "00:00:5e:00:02:33";
 const ELECTION: Duration = Duration::from_secs(8);
 
 fn conf(priority: u8, extra: &str) -> VrrpConf {
@@ -267,5 +271,100 @@ fn leftover_macvlan_is_replaced_and_a_foreign_interface_left_alone() -> Result<(
     })?;
     daemon.stop()?;
     ensure!(link(dir1, VMAC).contains("bridge"), "the bridge stays");
+    Ok(())
+}
+
+#[test]
+fn ipv6_vmac_in_interop_with_keepalived() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(2))?;
+    let (dir1, dir2) = (lab.director(1).ns(), lab.director(2).ns());
+    let tmp = tempfile::tempdir()?;
+    let holds6 = |ns: &Netns, dev: &str| {
+        ns.ip(&["-o", "addr", "show", "dev", dev])
+            .is_ok_and(|a| a.contains(&format!(" {VIP6}/64 ")))
+    };
+    let recording = Recording::start(dir2, "icmp6 or ip6 proto 112")?;
+    let mine = conf(150, "    use_vmac\n").ipv6().render();
+    let mut daemon = start_daemon(dir1, tmp.path(), &mine)?;
+    daemon.wait_status("MASTER", ELECTION, |s| s["vrrp"][0]["state"] == "MASTER")?;
+    wait_until(ELECTION, Duration::from_millis(50), || holds6(dir1, VMAC))
+        .with_context(|| format!("{VIP6} on {VMAC}:\n{}", daemon.log()))?;
+    let keepalived_text = conf(100, "    use_vmac\n").ipv6().render();
+    let keepalived = Keepalived::start(dir2, &keepalived_text, "keepalived")?;
+    keepalived.wait_for_log("Entering BACKUP STATE", ELECTION)?;
+    // It accepts lb-daemon's adverts: no takeover over many intervals.
+    std::thread::sleep(Duration::from_secs(1));
+    ensure!(
+        !keepalived.log().contains("Entering MASTER STATE"),
+        "keepalived took over:\n{}",
+        keepalived.log()
+    );
+    let frames = recording.stop()?;
+    let adverts: Vec<_> = frames
+        .iter()
+        .filter(|f| f.line.contains("> ff02::12: VRRPv3") && f.line.contains("prio 150"))
+        .collect();
+    ensure!(
+        !adverts.is_empty() && adverts.iter().all(|f| f.src_mac == VIRTUAL_MAC6),
+        "dir1's adverts come from {VIRTUAL_MAC6}: {frames:#?}"
+    );
+    let announcements: Vec<_> = frames
+        .iter()
+        .filter(|f| {
+            f.line
+                .contains(&format!("neighbor advertisement, tgt is {VIP6}"))
+        })
+        .collect();
+    ensure!(
+        !announcements.is_empty() && announcements.iter().all(|f| f.src_mac == VIRTUAL_MAC6),
+        "unsolicited NAs for {VIP6} come from {VIRTUAL_MAC6}: {frames:#?}"
+    );
+    ensure!(
+        link(dir1, VMAC).contains(VIRTUAL_MAC6),
+        "{}",
+        link(dir1, VMAC)
+    );
+    // Failover to keepalived and the macvlan gone with lb-daemon.
+    daemon.stop()?;
+    wait_until(ELECTION, Duration::from_millis(50), || holds6(dir2, VMAC))
+        .with_context(|| format!("keepalived takes over:\n{}", keepalived.log()))?;
+    ensure!(link(dir1, VMAC).is_empty(), "{VMAC} removed on stop");
+    Ok(())
+}
+
+#[test]
+fn reloads_keep_rename_and_drop_the_macvlan() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(1))?;
+    let dir1 = lab.director(1).ns();
+    let tmp = tempfile::tempdir()?;
+    let daemon = start_daemon(dir1, tmp.path(), &conf(150, "    use_vmac\n").render())?;
+    daemon.wait_status("MASTER", ELECTION, |s| s["vrrp"][0]["state"] == "MASTER")?;
+    wait_until(ELECTION, Duration::from_millis(50), || holds_on(dir1, VMAC))?;
+    let index = |dev: &str| link(dir1, dev).split(':').next().map(str::to_owned);
+    let before = index(VMAC);
+    let reload = |text: String, done: &dyn Fn() -> bool| -> Result<()> {
+        fs::write(tmp.path().join("dir1.conf"), text)?;
+        daemon.signal(nix::sys::signal::Signal::SIGHUP)?;
+        wait_until(ELECTION, Duration::from_millis(50), done)
+            .with_context(|| format!("after the reload:\n{}", daemon.log()))
+    };
+
+    // A change in place keeps the macvlan as it is.
+    reload(conf(140, "    use_vmac\n").render(), &|| {
+        daemon
+            .status()
+            .is_ok_and(|s| s["vrrp"][0]["priority"] == 140)
+    })?;
+    ensure!(index(VMAC) == before && holds_on(dir1, VMAC), "{VMAC} kept");
+
+    // Another name: the instance moves to a new macvlan and the old one goes.
+    reload(conf(140, "    use_vmac vip51\n").render(), &|| {
+        holds_on(dir1, "vip51") && link(dir1, VMAC).is_empty()
+    })?;
+
+    // Without use_vmac the VIP goes back to eth0 and no macvlan is left.
+    reload(conf(140, "").render(), &|| {
+        holds_on(dir1, "eth0") && link(dir1, "vip51").is_empty()
+    })?;
     Ok(())
 }

@@ -183,7 +183,35 @@ fn carried_priority(old_base: u8, new_base: u8, effective: u8) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::carried_priority;
+    use std::path::Path;
+
+    use super::{carried_priority, Handover};
+    use crate::{config::parse_keepalived_str, vrrp::spec::InstanceSpec};
+
+    fn spec(extra: &str) -> InstanceSpec {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{extra}\
+             virtual_ipaddress {{\n 192.0.2.50/24\n }}\n}}\n"
+        );
+        let loaded = parse_keepalived_str(&text, Path::new("t.conf")).unwrap();
+        InstanceSpec::new(&loaded.config.vrrp_instance[0], &loaded.config)
+    }
+
+    #[test]
+    fn a_successor_on_the_same_macvlan_keeps_it_and_the_addresses_there() {
+        let vmac = spec(" use_vmac\n");
+        let xmit_base = spec(" use_vmac\n vmac_xmit_base\n");
+        let handover = Handover::between(&vmac, &xmit_base, true);
+        assert!(handover.keep_vmac && handover.same_router);
+        assert_eq!(handover.keep.len(), 1);
+        assert_eq!(handover.keep[0].0, "vrrp.51");
+        // Another macvlan, or none: the old one goes, and its addresses.
+        for other in [spec(" use_vmac vip51\n"), spec("")] {
+            let handover = Handover::between(&vmac, &other, true);
+            assert!(!handover.keep_vmac && handover.keep.is_empty());
+        }
+        assert!(!Handover::between(&spec(""), &spec(""), true).keep_vmac);
+    }
 
     #[test]
     fn tracking_offset_carries_over_to_the_new_base() {
