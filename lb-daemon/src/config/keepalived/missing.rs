@@ -16,7 +16,6 @@ pub const TOP_REFUSED: &[Missing] = &[
     ("net_namespace_ipvs", "IPVS in another network namespace"),
     ("track_group", "tracking groups"),
     ("SSL", "client certificates for SSL_GET"),
-    ("vrrp_track_process", "failover on process state"),
 ];
 
 /// Top-level keywords that only name files or tune the process.
@@ -236,7 +235,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
     ("thread_timer_expired", "BACKUP after the master down timer"),
     ("timer_expired_backup", "BACKUP after the master down timer"),
     ("track_bfd", "failover on BFD state"),
-    ("track_process", "failover on process state"),
     ("track_src_ip", "failover on the source address"),
     ("unicast_fault_no_peer", "FAULT without unicast peers"),
     ("unicast_ttl", "the TTL of unicast adverts"),
@@ -269,7 +267,6 @@ pub const SYNC_GROUP_REFUSED: &[Missing] = &[
         "tracking weights in sync groups",
     ),
     ("track_bfd", "failover on BFD state"),
-    ("track_process", "failover on process state"),
 ];
 
 /// `virtual_server`.

@@ -127,10 +127,10 @@ mod tests {
 
     #[test]
     fn refused_blocks_are_skipped_whole() {
-        let text = "vrrp_instance V {\n track_process {\n  bogus\n }\n}\n";
+        let text = "vrrp_instance V {\n track_bfd {\n  bogus\n }\n}\n";
         let messages = messages(text);
         assert_eq!(messages.len(), 1, "{messages:?}");
-        assert!(messages[0].contains("unsupported: track_process"));
+        assert!(messages[0].contains("unsupported: track_bfd"));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use super::bind::{flag, list, set, Binder, Block, Keyword};
 use super::missing;
 use super::parser::{Stmt, Word};
 use crate::config::model::{
-    Authentication, GlobalDefs, SyncGroup, TrackFile, VrrpInstance, VrrpScript,
+    Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, VrrpInstance,
+    VrrpScript,
 };
 
 /// `global_defs`.
@@ -95,6 +96,57 @@ pub static TRACK_FILE: Block<TrackFile> = Block {
     ignored: &[],
 };
 
+fn set_process_weight(process: &mut TrackProcess, statement: &Stmt, binder: &mut Binder) {
+    if let Some(Weight { value, reverse }) = binder.value(statement) {
+        (process.weight, process.reverse) = (Some(value), reverse);
+    }
+}
+
+/// `param_match [initial|partial]`: bare, the parameters match exactly.
+struct ParamMatchLine(ParamMatch);
+
+impl FromArgs for ParamMatchLine {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        match args {
+            [] => Ok(ParamMatchLine(ParamMatch::Exact)),
+            [word] => match word.text.as_str() {
+                "initial" => Ok(ParamMatchLine(ParamMatch::Initial)),
+                "partial" => Ok(ParamMatchLine(ParamMatch::Partial)),
+                other => Err(ArgError::at(
+                    0,
+                    format!("`{other}` is not `initial` or `partial`"),
+                )),
+            },
+            [_, extra, ..] => Err(ArgError::at(1, format!("unexpected `{}`", extra.text))),
+        }
+    }
+}
+
+/// `vrrp_track_process NAME { … }`.
+pub static TRACK_PROCESS: Block<TrackProcess> = Block {
+    name: "vrrp_track_process",
+    keywords: &[
+        Keyword::new("process", |p, s, b| {
+            p.process = b.value(s).unwrap_or_default()
+        }),
+        Keyword::new("param_match", |p, s, b| {
+            p.param_match = b.value(s).map(|ParamMatchLine(m)| m)
+        }),
+        Keyword::new("weight", set_process_weight),
+        set!(quorum),
+        set!(quorum_max),
+        set!(fork_delay),
+        set!(terminate_delay),
+        Keyword::new("delay", |p, s, b| {
+            let delay: Option<f64> = b.value(s);
+            (p.fork_delay, p.terminate_delay) = (delay, delay);
+        }),
+        flag!(full_command),
+    ],
+    refused: &[],
+    ignored: &[],
+};
+
 static AUTHENTICATION: Block<Authentication> = Block {
     name: "authentication",
     keywords: &[set!(auth_type), set!(auth_pass)],
@@ -134,6 +186,7 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         list!(track_interface),
         list!(track_script),
         list!(track_file),
+        list!(track_process),
         flag!(nopreempt),
         Keyword::new("preempt", |i, s, b| {
             i.nopreempt = !b.value(s).unwrap_or(true)
@@ -234,6 +287,7 @@ pub static SYNC_GROUP: Block<SyncGroup> = Block {
         list!(track_interface),
         list!(track_script),
         list!(track_file),
+        list!(track_process),
     ],
     refused: missing::SYNC_GROUP_REFUSED,
     ignored: &[],
@@ -340,5 +394,59 @@ mod tests {
             expect(4, 2, "`vmac_xmit_base` is only valid with `use_vmac`")
         );
         assert!(one(" use_vmac\n").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod track_process_tests {
+    use std::path::Path;
+
+    use crate::config::{parse_keepalived_str, ParamMatch};
+
+    fn read(body: &str) -> Result<crate::config::Loaded, Vec<String>> {
+        let text = format!(
+            "vrrp_track_process p {{\n{body}}}\nvrrp_instance V {{\n interface eth0\n \
+             virtual_router_id 1\n track_process {{\n  p weight -10\n }}\n \
+             virtual_ipaddress {{\n  192.0.2.50\n }}\n}}\n"
+        );
+        parse_keepalived_str(&text, Path::new("k.conf"))
+            .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn blocks_and_references_bind() {
+        let loaded = read(
+            " process /usr/sbin/haproxy -f \"/etc/a b.cfg\"\n param_match initial\n \
+             weight -20 reverse\n quorum 2\n quorum_max 3\n delay 1.5\n full_command\n",
+        )
+        .unwrap();
+        let p = &loaded.config.vrrp_track_process[0];
+        assert_eq!(p.process, ["/usr/sbin/haproxy", "-f", "/etc/a b.cfg"]);
+        assert_eq!(p.param_match, Some(ParamMatch::Initial));
+        assert_eq!((p.weight, p.reverse), (Some(-20), true));
+        assert_eq!((p.quorum, p.quorum_max), (Some(2), Some(3)));
+        assert_eq!((p.fork_delay, p.terminate_delay), (Some(1.5), Some(1.5)));
+        assert!(p.full_command);
+        let entry = &loaded.config.vrrp_instance[0].track_process[0];
+        assert_eq!((entry.name.as_str(), entry.weight), ("p", Some(-10)));
+        let bare = read(" process x\n param_match\n").unwrap();
+        let exact = bare.config.vrrp_track_process[0].param_match;
+        assert_eq!(exact, Some(ParamMatch::Exact));
+    }
+
+    #[test]
+    fn bad_blocks_are_errors_naming_the_field() {
+        assert_eq!(
+            read(" weight 5\n").unwrap_err(),
+            ["k.conf:1:1: error: `process` is required here"]
+        );
+        assert_eq!(
+            read(" process x\n param_match whole\n").unwrap_err(),
+            ["k.conf:3:14: error: `param_match`: `whole` is not `initial` or `partial`"]
+        );
+        assert_eq!(
+            read(" process x\n quorum 3\n quorum_max 2\n").unwrap_err(),
+            ["k.conf:4:13: error: `quorum_max` is below `quorum` (3)"]
+        );
     }
 }

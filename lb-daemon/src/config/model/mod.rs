@@ -22,7 +22,8 @@ pub use values::{
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
 };
 pub use vrrp::{
-    vmac_names, Authentication, InitFile, SyncGroup, TrackFile, VrrpInstance, VrrpScript,
+    vmac_names, Authentication, InitFile, ParamMatch, SyncGroup, TrackFile, TrackProcess,
+    VrrpInstance, VrrpScript,
 };
 
 /// A whole configuration.
@@ -35,6 +36,8 @@ pub struct Config {
     pub vrrp_script: Vec<VrrpScript>,
     /// Tracked files.
     pub track_file: Vec<TrackFile>,
+    /// Tracked processes.
+    pub vrrp_track_process: Vec<TrackProcess>,
     /// Groups of instances that fail over together.
     pub vrrp_sync_group: Vec<SyncGroup>,
     /// Virtual routers.

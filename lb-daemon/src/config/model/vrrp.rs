@@ -62,6 +62,46 @@ pub struct InitFile {
     pub overwrite: bool,
 }
 
+/// `vrrp_track_process NAME { … }`: how many processes of a command run
+/// adjusts priority (or, with weight 0, puts instances in FAULT).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackProcess {
+    /// The name `track_process` entries refer to.
+    pub name: String,
+    /// The command's name, then the parameters to match.
+    pub process: Vec<String>,
+    /// How the parameters match (exact when parameters are given).
+    pub param_match: Option<ParamMatch>,
+    /// Priority change while quorum is lost (negative) or held (positive);
+    /// 0 means losing quorum puts the instance in FAULT.
+    pub weight: Option<i32>,
+    /// Apply `weight` in reverse.
+    pub reverse: bool,
+    /// Fewest matching processes for success (default 1).
+    pub quorum: Option<u32>,
+    /// Most matching processes for success (default unlimited).
+    pub quorum_max: Option<u32>,
+    /// Seconds quorum must hold before it counts as gained.
+    pub fork_delay: Option<f64>,
+    /// Seconds quorum must stay lost before it counts as lost.
+    pub terminate_delay: Option<f64>,
+    /// Match the command line's first word instead of the process name.
+    pub full_command: bool,
+}
+
+/// `param_match` of a `vrrp_track_process`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// Exactly the parameters given (none when none are given).
+    Exact,
+    /// The parameters given first, then any others.
+    Partial,
+    /// As `partial`, the last one given only a prefix of the process's.
+    Initial,
+}
+
 /// `authentication { … }` of a VRRPv2 instance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -120,6 +160,8 @@ pub struct VrrpInstance {
     pub track_script: Vec<TrackRef>,
     /// `track_file`s whose value affects this instance.
     pub track_file: Vec<TrackRef>,
+    /// `vrrp_track_process`es whose state affects this instance.
+    pub track_process: Vec<TrackRef>,
     /// Do not take over from a lower-priority master.
     pub nopreempt: bool,
     /// Seconds to wait after start-up before preempting.
@@ -238,4 +280,6 @@ pub struct SyncGroup {
     pub track_script: Vec<TrackRef>,
     /// Files tracked by every member.
     pub track_file: Vec<TrackRef>,
+    /// Processes tracked by every member.
+    pub track_process: Vec<TrackRef>,
 }

@@ -1,11 +1,11 @@
-//! Checks of the VRRP side: scripts, tracked files, instances, sync groups.
+//! Checks of the VRRP side: scripts, tracked files and processes, instances, sync groups.
 
 use std::collections::{HashMap, HashSet};
 
 use super::{names, Check};
 use crate::config::model::{
-    vmac_names, Config, GlobalDefs, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance,
-    VrrpScript,
+    vmac_names, Config, GlobalDefs, State, SyncGroup, TrackFile, TrackProcess, TrackRef, VirtualIp,
+    VrrpInstance, VrrpScript,
 };
 
 /// Weight range of tracked scripts and interfaces.
@@ -47,9 +47,16 @@ pub(super) fn check(check: &mut Check, config: &Config) {
         check.unique_name(&mut seen, &path, &file.name);
         track_file(check, &path, file);
     }
+    let mut seen = HashSet::new();
+    for (i, process) in config.vrrp_track_process.iter().enumerate() {
+        let path = format!("vrrp_track_process.{i}");
+        check.unique_name(&mut seen, &path, &process.name);
+        track_process(check, &path, process);
+    }
     let known = Known {
         scripts: names(&config.vrrp_script, |s| &s.name),
         files: names(&config.track_file, |f| &f.name),
+        processes: names(&config.vrrp_track_process, |p| &p.name),
     };
     let mut seen = HashSet::new();
     let mut vrids = HashMap::new();
@@ -73,6 +80,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
                 &instance.track_file,
             ],
         );
+        known.processes(check, &path, &instance.track_process);
         let key = (interface, instance.virtual_router_id, instance.is_ipv6());
         if let (Some(interface), Some(vrid)) = (key.0, key.1) {
             if let Some(other) = vrids.insert(key, &instance.name) {
@@ -113,6 +121,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
                 &group.track_file,
             ],
         );
+        known.processes(check, &path, &group.track_process);
     }
 }
 
@@ -120,6 +129,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
 struct Known<'c> {
     scripts: Vec<&'c str>,
     files: Vec<&'c str>,
+    processes: Vec<&'c str>,
 }
 
 impl Known<'_> {
@@ -133,6 +143,12 @@ impl Known<'_> {
         check.references(path, "track_script", scripts, Some(&self.scripts), WEIGHT);
         check.references(path, "track_interface", interfaces, None, WEIGHT);
         check.references(path, "track_file", files, Some(&self.files), FILE_WEIGHT);
+    }
+
+    /// Checks the `track_process` entries of a block.
+    fn processes(&self, check: &mut Check, path: &str, processes: &[TrackRef]) {
+        let known = Some(self.processes.as_slice());
+        check.references(path, "track_process", processes, known, FILE_WEIGHT);
     }
 }
 
@@ -185,6 +201,22 @@ fn vrrp_script(check: &mut Check, path: &str, script: &VrrpScript) {
     check.range(path, "weight", script.weight, WEIGHT);
     check.range(path, "fall", script.fall, (1, u32::MAX));
     check.range(path, "rise", script.rise, (1, u32::MAX));
+}
+
+fn track_process(check: &mut Check, path: &str, process: &TrackProcess) {
+    check.required(path, "process", !process.process.is_empty());
+    check.range(path, "weight", process.weight, FILE_WEIGHT);
+    for (field, delay) in [
+        ("fork_delay", process.fork_delay),
+        ("terminate_delay", process.terminate_delay),
+    ] {
+        check.range(path, field, delay, (0.0, f64::from(u32::MAX)));
+    }
+    let quorum = process.quorum.unwrap_or(1);
+    if process.quorum_max.is_some_and(|max| max < quorum) {
+        let message = format!("`quorum_max` is below `quorum` ({quorum})");
+        check.error(&format!("{path}.quorum_max"), message);
+    }
 }
 
 fn track_file(check: &mut Check, path: &str, file: &TrackFile) {
