@@ -16,10 +16,11 @@ use tokio::sync::Mutex;
 
 use crate::config::VirtualIp;
 
-mod link_state;
+mod macvlan;
 pub(crate) mod neighbours;
 mod routes;
 
+pub use macvlan::Link;
 pub use neighbours::Route;
 pub use routes::{Held, Installed};
 

@@ -48,12 +48,9 @@ fn samples() -> Vec<PathBuf> {
 }
 
 /// What still keeps a sample from loading, when it is pinned: the
-/// conditional sample (run with `-i high`) is refused for its VMAC and
-/// network namespace, not for its templating.
-const REFUSED_FOR: &[(&str, &[&str])] = &[(
-    "conditional_conf",
-    &["unsupported: use_vmac", "unsupported: net_namespace"],
-)];
+/// conditional sample (run with `-i high`) is refused for its network
+/// namespace only, not for its templating nor its `use_vmac`.
+const REFUSED_FOR: &[(&str, &[&str])] = &[("conditional_conf", &["unsupported: net_namespace"])];
 
 #[test]
 fn keepalived_samples_load_or_name_what_is_missing() {

@@ -57,5 +57,5 @@ pub use signals::{install_cleanup_on_signals, install_panic_cleanup_hook};
 pub use smtp_sink::{Mail, SmtpSink};
 pub use traffic::{Continuous, KeptAlive, TcpCounters};
 pub use vrrp_conf::{VrrpConf, VIP, VIP6};
-pub use vrrp_wire::{capture, inject, Injection, Seen};
+pub use vrrp_wire::{capture, inject, Injection, Recording, Seen};
 pub use web::WebServer;

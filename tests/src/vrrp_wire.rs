@@ -1,15 +1,20 @@
 //! VRRP on the lab's wire: adverts injected from a host's `eth0` (any
 //! destination, any of the host's source addresses, any TTL), and the adverts
-//! a host sees, captured with tcpdump.
+//! (or any frames, with their MAC addresses) a host sees, captured with
+//! tcpdump.
 use std::{
+    fs::{self, File},
     io,
     net::{IpAddr, SocketAddr, SocketAddrV6},
+    path::PathBuf,
+    time::Duration,
 };
 
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
+use tempfile::TempDir;
 
-use crate::{lab::HOST_IF, Netns};
+use crate::{lab::HOST_IF, wait_until, Netns, NsChild};
 
 /// Where and how [`inject`] sends.
 #[derive(Debug, Clone, Copy)]
@@ -113,4 +118,65 @@ pub fn capture(ns: &Netns, count: usize) -> Result<Vec<Seen>> {
                 String::from_utf8_lossy(&out.stderr)
             )
         })
+}
+
+/// A capture of `ns`'s `eth0` running in the background (tcpdump printing
+/// the Ethernet headers into a file).
+pub struct Recording {
+    child: NsChild,
+    file: PathBuf,
+    _dir: TempDir,
+}
+
+/// One frame of a [`Recording`]: its source MAC and tcpdump's line for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Source MAC address, as tcpdump prints it (`00:00:5e:00:01:33`).
+    pub src_mac: String,
+    /// The whole line (`... > 224.0.0.18: VRRPv3, Advertisement, vrid 51 ...`).
+    pub line: String,
+}
+
+impl Recording {
+    /// Starts recording the frames matching the tcpdump `filter`; returns
+    /// once tcpdump is capturing.
+    pub fn start(ns: &Netns, filter: &str) -> Result<Recording> {
+        let dir = tempfile::Builder::new().prefix("lb-capture").tempdir()?;
+        let file = dir.path().join("frames.txt");
+        let errors = dir.path().join("tcpdump.err");
+        let args = ["tcpdump", "-i", HOST_IF, "-n", "-e", "-l", filter];
+        let mut cmd = ns.command(&args);
+        cmd.stdout(File::create(&file)?)
+            .stderr(File::create(&errors)?);
+        let child = ns.spawn_command(cmd)?;
+        // tcpdump says so once its socket is capturing.
+        wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            fs::read_to_string(&errors).is_ok_and(|e| e.contains("listening on"))
+        })
+        .with_context(|| {
+            let errors = fs::read_to_string(&errors).unwrap_or_default();
+            format!("tcpdump did not start capturing: {errors}")
+        })?;
+        Ok(Recording {
+            child,
+            file,
+            _dir: dir,
+        })
+    }
+
+    /// Stops recording and returns the frames seen.
+    pub fn stop(mut self) -> Result<Vec<Frame>> {
+        self.child.stop(Duration::from_secs(2))?;
+        let text = fs::read_to_string(&self.file)?;
+        // `12:00:00.000000 00:00:5e:00:01:33 > 01:00:5e:00:00:12, ethertype ...`
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                Some(Frame {
+                    src_mac: line.split_whitespace().nth(1)?.to_owned(),
+                    line: line.to_owned(),
+                })
+            })
+            .collect())
+    }
 }

@@ -1,5 +1,5 @@
 //! VRRP tracking: `vrrp_script`, `track_interface` (and each instance's own
-//! interface) and `track_file`, combined per instance into a [`Verdict`]
+//! interface), `track_file` and `vrrp_track_process`, combined per instance into a [`Verdict`]
 //! (FAULT or not, effective priority) the way keepalived does.
 //!
 //! Only objects some instance tracks are run or watched (keepalived: "script
@@ -9,6 +9,7 @@ pub mod file;
 pub mod interface;
 pub mod plan;
 pub mod priority;
+pub mod process;
 mod registry;
 pub mod vrrp_script;
 
@@ -74,6 +75,15 @@ impl Tracking {
             } else {
                 tracing::info!("Track file {} is not being used - removing", file.name);
             }
+        }
+        let processes: Vec<_> = config
+            .vrrp_track_process
+            .iter()
+            .filter(|p| is_used(Kind::Process, &p.name))
+            .cloned()
+            .collect();
+        if !processes.is_empty() {
+            tasks.push(tokio::spawn(process::run(processes, registry.clone())));
         }
         let interfaces: Vec<String> = used
             .iter()

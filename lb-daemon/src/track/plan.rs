@@ -4,6 +4,8 @@
 //! * `track_script` entries take the `vrrp_script`'s weight (default 0) and
 //!   `reverse` unless the entry gives its own `weight`;
 //! * `track_file` entries take the `track_file`'s weight (default 1);
+//! * `track_process` entries take the `vrrp_track_process`'s weight
+//!   (default 0) and `reverse` unless the entry gives its own `weight`;
 //! * `track_interface` entries have weight 0 unless given;
 //! * the instance's own `interface` (or `default_interface`) is tracked with
 //!   weight 0 unless `dont_track_primary`;
@@ -29,6 +31,8 @@ pub enum Kind {
     Interface,
     /// A `track_file`.
     File,
+    /// A `vrrp_track_process`.
+    Process,
 }
 
 /// A tracked object.
@@ -165,6 +169,34 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
             reverse,
         );
     }
+    let processes = instance
+        .track_process
+        .iter()
+        .chain(groups.iter().flat_map(|g| &g.track_process));
+    for entry in processes {
+        let found = config
+            .vrrp_track_process
+            .iter()
+            .find(|p| p.name == entry.name);
+        let Some(process) = found else {
+            tracing::warn!(
+                "({}) track process {} not found, ignoring...",
+                instance.name,
+                entry.name
+            );
+            continue;
+        };
+        let (weight, reverse) = weight_of(entry, process.weight.unwrap_or(0), process.reverse);
+        push(
+            &mut tracks,
+            instance,
+            in_group,
+            Kind::Process,
+            entry,
+            weight,
+            reverse,
+        );
+    }
     let interfaces: Vec<&TrackRef> = instance
         .track_interface
         .iter()
@@ -245,10 +277,10 @@ fn push(
         tracing::warn!(
             "({}) ignoring tracked {} {} with weights due to SYNC group",
             instance.name,
-            if kind == Kind::Script {
-                "script"
-            } else {
-                "file"
+            match kind {
+                Kind::Script => "script",
+                Kind::Process => "process",
+                _ => "file",
             },
             entry.name
         );

@@ -14,16 +14,19 @@ use tracing::{info, warn};
 use super::{
     io::{Packet, VrrpSocket},
     spec::InstanceSpec,
+    vmac,
 };
 use crate::{
     netlink::{Interface, Netlink},
     track::interface::Notifications,
 };
 
-/// Where an instance sends and receives: its interface as resolved by name,
-/// its own address there, and the VRRP sockets bound to it.
+/// Where an instance sends and receives: its interface as resolved by name
+/// (with `use_vmac`, its macvlan), its own address there, and the VRRP
+/// sockets bound to it.
 pub struct Endpoint {
-    /// The interface (its index is the one the sockets are bound to).
+    /// The interface the addresses live on and gratuitous ARPs/NAs leave
+    /// from: the instance's, or its `use_vmac` macvlan.
     pub iface: Interface,
     /// Its Ethernet address (gratuitous ARP/NA source).
     pub mac: [u8; 6],
@@ -31,18 +34,20 @@ pub struct Endpoint {
     pub primary: IpAddr,
     /// The VRRP sockets.
     pub socket: VrrpSocket,
+    /// The index of the instance's own interface.
+    base: u32,
+    /// The `use_vmac` macvlan, while it is up.
+    _vmac: Option<vmac::Up>,
 }
 
 impl Endpoint {
-    /// Resolves `spec.interface` now and opens the sockets on it.
-    async fn open(netlink: &Netlink, spec: &InstanceSpec) -> Result<Endpoint> {
-        let iface = netlink.interface(&spec.interface).await?;
-        let mac: [u8; 6] = iface
-            .mac
-            .as_slice()
-            .try_into()
-            .map_err(|_| anyhow!("interface {} has no Ethernet address", spec.interface))?;
-        let own = netlink.addresses(iface.index).await?;
+    /// Resolves `spec.interface` now, brings its `use_vmac` macvlan up
+    /// (`fresh`: replacing one left by an earlier run) and opens the
+    /// sockets: on the macvlan, or with `vmac_xmit_base` or without
+    /// `use_vmac` on the interface.
+    async fn open(netlink: &Netlink, spec: &InstanceSpec, fresh: bool) -> Result<Endpoint> {
+        let base = netlink.interface(&spec.interface).await?;
+        let own = netlink.addresses(base.index).await?;
         let primary = match spec.src {
             Some(src) => src,
             None => match primary_address(&own, spec) {
@@ -57,14 +62,58 @@ impl Endpoint {
                 ),
             },
         };
-        let socket = VrrpSocket::open(&spec.interface, iface.index, primary, &spec.transport)
-            .with_context(|| format!("opening the VRRP socket on {}", spec.interface))?;
+        let up = match &spec.vmac {
+            Some(vmac) => {
+                let link_local = match primary {
+                    IpAddr::V6(address) => Some(address),
+                    IpAddr::V4(_) => None,
+                };
+                Some(vmac.bring_up(netlink, &base, link_local, fresh).await?)
+            }
+            None => None,
+        };
+        let xmit_base = spec.vmac.as_ref().is_some_and(|v| v.xmit_base);
+        let advert = match &up {
+            Some(up) if !xmit_base => &up.iface,
+            _ => &base,
+        };
+        let socket = VrrpSocket::open(&advert.name, advert.index, primary, &spec.transport)
+            .with_context(|| format!("opening the VRRP socket on {}", advert.name))?;
+        let iface = up
+            .as_ref()
+            .map_or_else(|| base.clone(), |up| up.iface.clone());
+        let mac: [u8; 6] = iface
+            .mac
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow!("interface {} has no Ethernet address", iface.name))?;
         Ok(Endpoint {
             iface,
             mac,
             primary,
             socket,
+            base: base.index,
+            _vmac: up,
         })
+    }
+
+    /// Why this endpoint no longer works, if it does not: the interface
+    /// (or the macvlan) is gone or was re-created.
+    async fn lost(&self, netlink: &Netlink, spec: &InstanceSpec) -> Option<String> {
+        let interface = &spec.interface;
+        match netlink.interface(interface).await {
+            Ok(iface) if iface.index != self.base => {
+                Some(format!("interface {interface} was re-created"))
+            }
+            Ok(_) => {
+                let vmac = spec.vmac.as_ref()?;
+                match netlink.interface(&vmac.name).await {
+                    Ok(iface) if iface.index == self.iface.index => None,
+                    _ => Some(format!("macvlan {} is gone", vmac.name)),
+                }
+            }
+            Err(e) => Some(format!("{e:#}")),
+        }
     }
 }
 
@@ -75,10 +124,14 @@ pub struct Link {
 }
 
 impl Link {
-    /// Opens the endpoint (an error keeps the instance from starting); also
-    /// returns our primary address.
-    pub async fn open(netlink: &Netlink, spec: &InstanceSpec) -> Result<(Link, IpAddr)> {
-        let endpoint = Endpoint::open(netlink, spec).await?;
+    /// Opens the endpoint (an error keeps the instance from starting;
+    /// `fresh`: see [`Endpoint::open`]); also returns our primary address.
+    pub async fn open(
+        netlink: &Netlink,
+        spec: &InstanceSpec,
+        fresh: bool,
+    ) -> Result<(Link, IpAddr)> {
+        let endpoint = Endpoint::open(netlink, spec, fresh).await?;
         let primary = endpoint.primary;
         let link = Link {
             endpoint: Ok(endpoint),
@@ -113,15 +166,13 @@ impl Link {
         let (name, interface) = (&spec.name, &spec.interface);
         let result = match &self.endpoint {
             Ok(endpoint) => {
-                let reason = match netlink.interface(interface).await {
-                    Ok(iface) if iface.index == endpoint.iface.index => return false,
-                    Ok(_) => format!("interface {interface} was re-created"),
-                    Err(e) => format!("{e:#}"),
+                let Some(reason) = endpoint.lost(netlink, spec).await else {
+                    return false;
                 };
                 warn!("({name}) {reason}: closing its VRRP sockets");
                 Err(reason)
             }
-            Err(_) => match Endpoint::open(netlink, spec).await {
+            Err(_) => match Endpoint::open(netlink, spec, false).await {
                 Ok(endpoint) => {
                     info!(
                         "({name}) interface {interface} is back (index {}): VRRP sockets reopened",
@@ -141,6 +192,15 @@ impl Link {
         };
         self.endpoint = result;
         true
+    }
+
+    /// Closes the sockets and deletes the `use_vmac` macvlan, as keepalived
+    /// does when an instance goes away.
+    pub async fn close(&mut self, netlink: &Netlink, spec: &InstanceSpec) {
+        if let Some(vmac) = &spec.vmac {
+            self.endpoint = Err("stopped".to_owned());
+            vmac.remove(netlink).await;
+        }
     }
 }
 

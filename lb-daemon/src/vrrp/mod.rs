@@ -16,6 +16,7 @@ pub mod spec;
 pub mod sync_group;
 pub mod vip_record;
 pub mod vips;
+pub mod vmac;
 
 /// VRRP protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

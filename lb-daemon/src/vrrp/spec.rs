@@ -12,6 +12,7 @@ use super::{
     fsm::{Params, State},
     io::Transport,
     packet::{Auth, VRRP_MCAST_V4, VRRP_MCAST_V6},
+    vmac::{virtual_mac, Vmac},
     Version,
 };
 
@@ -93,6 +94,7 @@ pub struct Identity<'a> {
     unicast: bool,
     group: Option<IpAddr>,
     src: Option<IpAddr>,
+    vmac: Option<&'a Vmac>,
 }
 
 /// A `vrrp_instance` ready to run.
@@ -133,6 +135,8 @@ pub struct InstanceSpec {
     pub garp: Garp,
     /// The `vrrp_sync_group` the instance belongs to, if any.
     pub sync_group: Option<String>,
+    /// `use_vmac`: the macvlan the instance runs on.
+    pub vmac: Option<Vmac>,
     /// The instance as configured (notify scripts, mail).
     pub config: VrrpInstance,
 }
@@ -161,6 +165,13 @@ impl InstanceSpec {
             _ => Auth::None,
         };
         let secs = |s: u32| Duration::from_secs(u64::from(s));
+        let vrid = clamp_u8(inst.virtual_router_id.unwrap_or(0));
+        let vmac_names = config::vmac_names(&config.vrrp_instance);
+        let vmac_name = config
+            .vrrp_instance
+            .iter()
+            .position(|i| i.name == inst.name)
+            .and_then(|at| vmac_names.into_iter().nth(at).flatten());
         InstanceSpec {
             name: inst.name.clone(),
             interface: inst
@@ -168,7 +179,7 @@ impl InstanceSpec {
                 .clone()
                 .or_else(|| global.default_interface.clone())
                 .unwrap_or_default(),
-            vrid: clamp_u8(inst.virtual_router_id.unwrap_or(0)),
+            vrid,
             version,
             priority: clamp_u8(inst.priority.unwrap_or(DEFAULT_PRIORITY)),
             advert_int: Duration::from_secs_f64(
@@ -195,13 +206,18 @@ impl InstanceSpec {
                 .iter()
                 .find(|g| g.group.contains(&inst.name))
                 .map(|g| g.name.clone()),
+            vmac: vmac_name.map(|name| Vmac {
+                name,
+                mac: virtual_mac(vrid, inst.is_ipv6()),
+                xmit_base: inst.vmac_xmit_base,
+            }),
             config: inst.clone(),
         }
     }
 
     /// What makes this the same virtual router across a reload (keepalived
     /// `vrrp_exist`: VRID, family, interface, unicast or multicast, unicast
-    /// source, multicast group; and the protocol version): an instance
+    /// source, multicast group; and the protocol version and `use_vmac`): an instance
     /// whose identity is unchanged is reconfigured in place, any other
     /// change starts a new instance.
     pub fn identity(&self) -> Identity<'_> {
@@ -217,6 +233,7 @@ impl InstanceSpec {
             unicast,
             group,
             src: self.src,
+            vmac: self.vmac.as_ref(),
         }
     }
 
@@ -247,7 +264,7 @@ impl InstanceSpec {
     }
 
     /// What this instance owns when `master`: every address with the
-    /// interface that holds it (its own `dev`, else the instance's).
+    /// interface that holds it (see [`InstanceSpec::placed`]).
     pub fn owned(&self, master: bool) -> Owned {
         Owned {
             interface: self.interface.clone(),
@@ -255,13 +272,38 @@ impl InstanceSpec {
             vips: self
                 .all_vips()
                 .map(|v| {
+                    let dev = self.placed(v).dev;
                     (
-                        v.dev.clone().unwrap_or_else(|| self.interface.clone()),
+                        dev.unwrap_or_else(|| self.vip_interface().to_owned()),
                         v.address,
                     )
                 })
                 .collect(),
         }
+    }
+
+    /// Where addresses without a `dev` of their own live: the `use_vmac`
+    /// macvlan, else the instance's interface.
+    pub fn vip_interface(&self) -> &str {
+        self.vmac.as_ref().map_or(&self.interface, |v| &v.name)
+    }
+
+    /// `vip` with `dev` naming its interface when that is not
+    /// [`InstanceSpec::vip_interface`]. With `use_vmac`, as keepalived
+    /// does, addresses of the instance's family without `dev` or with the
+    /// instance's interface as `dev` live on the macvlan, the others on
+    /// their `dev` or the instance's interface.
+    pub fn placed(&self, vip: &VirtualIp) -> VirtualIp {
+        let mut vip = vip.clone();
+        if self.vmac.is_some() {
+            let own = vip.dev.as_ref().is_none_or(|dev| *dev == self.interface);
+            let family = vip.address.addr().is_ipv6() == self.is_ipv6();
+            vip.dev = match own && family {
+                true => None,
+                false => Some(vip.dev.unwrap_or_else(|| self.interface.clone())),
+            };
+        }
+        vip
     }
 
     /// The addresses listed in adverts.

@@ -5,8 +5,9 @@
 //! re-added when a `dev` interface they live on is re-created while the
 //! instance is master.
 //!
-//! Each VIP lives on its own `dev`, else on the instance's interface. An
-//! interface that does not exist holds no addresses: removing from it is a
+//! Each VIP lives on its own `dev`, else on the instance's interface (its
+//! `use_vmac` macvlan, see [`InstanceSpec::placed`]). An interface that
+//! does not exist holds no addresses: removing from it is a
 //! no-op, adding to it waits until it comes back.
 use std::collections::{btree_map::Entry, BTreeMap};
 
@@ -21,7 +22,7 @@ use super::{spec::InstanceSpec, vip_record::VipRecord};
 pub struct Vips {
     /// Instance name, for logs.
     name: String,
-    /// The instance's interface (where VIPs without `dev` live).
+    /// Where VIPs without `dev` live ([`InstanceSpec::vip_interface`]).
     interface: String,
     vips: Vec<VirtualIp>,
     netlink: Netlink,
@@ -34,17 +35,18 @@ pub struct Vips {
 impl Vips {
     /// The VIPs of `spec`, with the `dev` interfaces as they are now.
     pub async fn new(spec: &InstanceSpec, netlink: Netlink, record: VipRecord) -> Vips {
-        let vips: Vec<VirtualIp> = spec.all_vips().cloned().collect();
+        let vips: Vec<VirtualIp> = spec.all_vips().map(|v| spec.placed(v)).collect();
+        let interface = spec.vip_interface().to_owned();
         let mut devs = BTreeMap::new();
         for dev in vips.iter().filter_map(|v| v.dev.as_ref()) {
-            if *dev != spec.interface && !devs.contains_key(dev) {
+            if *dev != interface && !devs.contains_key(dev) {
                 let index = netlink.interface(dev).await.ok().map(|i| i.index);
                 devs.insert(dev.clone(), index);
             }
         }
         Vips {
             name: spec.name.clone(),
-            interface: spec.interface.clone(),
+            interface,
             vips,
             netlink,
             record,

@@ -34,7 +34,7 @@ impl Liveness {
     pub async fn create(netlink: &Netlink) -> Result<Liveness> {
         let device = open_tap()?;
         let index = netlink.interface(INTERFACE).await?.index;
-        netlink.set_up(index).await?;
+        netlink.set_link_up(index).await?;
         Ok(Liveness { _device: device })
     }
 }

@@ -16,7 +16,6 @@ pub const TOP_REFUSED: &[Missing] = &[
     ("net_namespace_ipvs", "IPVS in another network namespace"),
     ("track_group", "tracking groups"),
     ("SSL", "client certificates for SSL_GET"),
-    ("vrrp_track_process", "failover on process state"),
 ];
 
 /// Top-level keywords that only name files or tune the process.
@@ -236,19 +235,16 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
     ("thread_timer_expired", "BACKUP after the master down timer"),
     ("timer_expired_backup", "BACKUP after the master down timer"),
     ("track_bfd", "failover on BFD state"),
-    ("track_process", "failover on process state"),
     ("track_src_ip", "failover on the source address"),
     ("unicast_fault_no_peer", "FAULT without unicast peers"),
     ("unicast_ttl", "the TTL of unicast adverts"),
     ("use_ipvlan", "ipvlan interfaces"),
-    ("use_vmac", "virtual MAC interfaces"),
     ("use_vmac_addr", "virtual MAC interfaces"),
     (
         "v3_checksum_as_v2",
         "VRRPv3 checksums of old keepalived versions",
     ),
     ("vmac_garp_intvl", "gratuitous ARP on other interfaces"),
-    ("vmac_xmit_base", "virtual MAC interfaces"),
     ("vrf", "running in a VRF"),
 ];
 
@@ -271,7 +267,6 @@ pub const SYNC_GROUP_REFUSED: &[Missing] = &[
         "tracking weights in sync groups",
     ),
     ("track_bfd", "failover on BFD state"),
-    ("track_process", "failover on process state"),
 ];
 
 /// `virtual_server`.

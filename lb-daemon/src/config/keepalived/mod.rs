@@ -72,24 +72,19 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/data/keepalived-samples/keepalived.conf.conditional_conf");
         let sample = std::fs::read_to_string(&path).unwrap();
-        // Templating is not what stops it: only use_vmac and (selected by
-        // -i) net_namespace are refused, both features of their own.
-        for id in ["high", "low", "vm"] {
+        // Templating is not what stops it: only net_namespace (selected by
+        // -i high or -i low) is refused, a feature of its own.
+        for (id, refused) in [("high", true), ("low", true), ("vm", false)] {
             let (_, _, diagnostics) = read(&sample, &path, &ReadOptions::id(id));
             let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
-            let refused = |d: &&Diagnostic| {
-                ["unsupported: use_vmac", "unsupported: net_namespace"]
-                    .iter()
-                    .any(|r| d.message.starts_with(r))
-            };
-            assert!(
-                !errors.is_empty() && errors.iter().all(refused),
-                "{id}: {errors:?}"
-            );
+            let net_namespace =
+                |d: &&Diagnostic| d.message.starts_with("unsupported: net_namespace");
+            assert_eq!(errors.len(), usize::from(refused), "{id}: {errors:?}");
+            assert!(errors.iter().all(net_namespace), "{id}: {errors:?}");
         }
         let without: String = sample
             .lines()
-            .filter(|l| !l.contains("use_vmac") && !l.contains("net_namespace"))
+            .filter(|l| !l.contains("net_namespace"))
             .map(|l| format!("{l}\n"))
             .collect();
         for (id, priority, script) in [
@@ -107,6 +102,7 @@ mod tests {
         ] {
             let (config, _, diagnostics) = read(&without, &path, &ReadOptions::id(id));
             assert!(diagnostics.is_empty(), "{id}: {diagnostics:?}");
+            assert!(config.vrrp_instance[0].use_vmac, "{id}");
             assert_eq!(config.vrrp_instance[0].priority, priority, "{id}");
             assert_eq!(config.vrrp_script[0].script.as_deref(), script, "{id}");
         }
@@ -131,10 +127,10 @@ mod tests {
 
     #[test]
     fn refused_blocks_are_skipped_whole() {
-        let text = "vrrp_instance V {\n track_process {\n  bogus\n }\n}\n";
+        let text = "vrrp_instance V {\n track_bfd {\n  bogus\n }\n}\n";
         let messages = messages(text);
         assert_eq!(messages.len(), 1, "{messages:?}");
-        assert!(messages[0].contains("unsupported: track_process"));
+        assert!(messages[0].contains("unsupported: track_bfd"));
     }
 
     #[test]

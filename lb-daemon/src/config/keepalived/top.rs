@@ -5,7 +5,7 @@ use super::bind::{list, Binder, Block, Keyword};
 use super::parser::Stmt;
 use super::{bgp, lvs, missing, vrrp};
 use crate::config::diag::{Diagnostic, FieldLocations};
-use crate::config::model::{Config, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+use crate::config::model::{Config, SyncGroup, TrackFile, TrackProcess, VrrpInstance, VrrpScript};
 
 /// `Keyword` for a named block appended to the list field of the same name.
 macro_rules! named {
@@ -27,6 +27,7 @@ static TOP: Block<Config> = Block {
         }),
         named!(vrrp_script, VrrpScript, vrrp::SCRIPT),
         named!(track_file, TrackFile, vrrp::TRACK_FILE, "vrrp_track_file"),
+        named!(vrrp_track_process, TrackProcess, vrrp::TRACK_PROCESS),
         named!(vrrp_sync_group, SyncGroup, vrrp::SYNC_GROUP),
         named!(vrrp_instance, VrrpInstance, vrrp::INSTANCE),
         Keyword::new("virtual_server_group", lvs::bind_group),

@@ -7,7 +7,8 @@ use super::bind::{flag, list, set, Binder, Block, Keyword};
 use super::missing;
 use super::parser::{Stmt, Word};
 use crate::config::model::{
-    Authentication, GlobalDefs, SyncGroup, TrackFile, VrrpInstance, VrrpScript,
+    Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, VrrpInstance,
+    VrrpScript,
 };
 
 /// `global_defs`.
@@ -95,6 +96,57 @@ pub static TRACK_FILE: Block<TrackFile> = Block {
     ignored: &[],
 };
 
+fn set_process_weight(process: &mut TrackProcess, statement: &Stmt, binder: &mut Binder) {
+    if let Some(Weight { value, reverse }) = binder.value(statement) {
+        (process.weight, process.reverse) = (Some(value), reverse);
+    }
+}
+
+/// `param_match [initial|partial]`: bare, the parameters match exactly.
+struct ParamMatchLine(ParamMatch);
+
+impl FromArgs for ParamMatchLine {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        match args {
+            [] => Ok(ParamMatchLine(ParamMatch::Exact)),
+            [word] => match word.text.as_str() {
+                "initial" => Ok(ParamMatchLine(ParamMatch::Initial)),
+                "partial" => Ok(ParamMatchLine(ParamMatch::Partial)),
+                other => Err(ArgError::at(
+                    0,
+                    format!("`{other}` is not `initial` or `partial`"),
+                )),
+            },
+            [_, extra, ..] => Err(ArgError::at(1, format!("unexpected `{}`", extra.text))),
+        }
+    }
+}
+
+/// `vrrp_track_process NAME { … }`.
+pub static TRACK_PROCESS: Block<TrackProcess> = Block {
+    name: "vrrp_track_process",
+    keywords: &[
+        Keyword::new("process", |p, s, b| {
+            p.process = b.value(s).unwrap_or_default()
+        }),
+        Keyword::new("param_match", |p, s, b| {
+            p.param_match = b.value(s).map(|ParamMatchLine(m)| m)
+        }),
+        Keyword::new("weight", set_process_weight),
+        set!(quorum),
+        set!(quorum_max),
+        set!(fork_delay),
+        set!(terminate_delay),
+        Keyword::new("delay", |p, s, b| {
+            let delay: Option<f64> = b.value(s);
+            (p.fork_delay, p.terminate_delay) = (delay, delay);
+        }),
+        flag!(full_command),
+    ],
+    refused: &[],
+    ignored: &[],
+};
+
 static AUTHENTICATION: Block<Authentication> = Block {
     name: "authentication",
     keywords: &[set!(auth_type), set!(auth_pass)],
@@ -134,6 +186,7 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         list!(track_interface),
         list!(track_script),
         list!(track_file),
+        list!(track_process),
         flag!(nopreempt),
         Keyword::new("preempt", |i, s, b| {
             i.nopreempt = !b.value(s).unwrap_or(true)
@@ -153,6 +206,12 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         flag!(smtp_alert),
         flag!(dont_track_primary),
         flag!(accept),
+        Keyword::new("use_vmac", |i, s, b| {
+            if let Some(UseVmac(name)) = b.value(s) {
+                (i.use_vmac, i.vmac_name) = (true, name);
+            }
+        }),
+        flag!(vmac_xmit_base),
     ],
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,
@@ -178,6 +237,42 @@ impl FromArgs for PeerLine {
     }
 }
 
+/// A `use_vmac [[name] NAME]` line: the name, if any. keepalived's other
+/// options (a MAC address, `netlink_notify_msg`, `group`) are refused by
+/// name.
+struct UseVmac(Option<String>);
+
+impl FromArgs for UseVmac {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        let unsupported = |index: usize, what: &str| {
+            let message = format!("unsupported: use_vmac {what} is not implemented");
+            Err(ArgError::at(index, message))
+        };
+        let mut name = None;
+        let mut index = 0;
+        while let Some(word) = args.get(index) {
+            let text = word.text.as_str();
+            match text {
+                "netlink_notify_msg" => return unsupported(index, "netlink_notify_msg"),
+                "group" => return unsupported(index, "group (the macvlan's link group)"),
+                // keepalived reads a word with a colon as the MAC address.
+                _ if text.contains(':') => {
+                    return unsupported(index, "with a MAC address of its own")
+                }
+                "name" if index + 1 < args.len() => index += 1,
+                _ => {}
+            }
+            if name.is_some() {
+                let message = format!("unexpected `{}`", args[index].text);
+                return Err(ArgError::at(index, message));
+            }
+            name = Some(args[index].text.clone());
+            index += 1;
+        }
+        Ok(UseVmac(name))
+    }
+}
+
 /// `vrrp_sync_group NAME { … }`.
 pub static SYNC_GROUP: Block<SyncGroup> = Block {
     name: "vrrp_sync_group",
@@ -192,7 +287,166 @@ pub static SYNC_GROUP: Block<SyncGroup> = Block {
         list!(track_interface),
         list!(track_script),
         list!(track_file),
+        list!(track_process),
     ],
     refused: missing::SYNC_GROUP_REFUSED,
     ignored: &[],
 };
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{parse_keepalived_str, parse_toml_str, to_toml};
+
+    fn instance(name: &str, extra: &str) -> String {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id 51\n{extra}\
+             virtual_ipaddress {{\n 192.0.2.50\n }}\n}}\n"
+        )
+    }
+
+    /// The errors reading `text` gives, as printed.
+    fn errors(text: &str) -> Vec<String> {
+        match parse_keepalived_str(text, Path::new("k.conf")) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn use_vmac_with_and_without_a_name() {
+        let text = [
+            instance("A", " use_vmac\n vmac_xmit_base\n"),
+            instance("B", " use_vmac name vmac-b\n").replace("eth0", "eth1"),
+            instance("C", " use_vmac vmac-c\n").replace("eth0", "eth2"),
+        ]
+        .concat();
+        let loaded = parse_keepalived_str(&text, Path::new("k.conf")).unwrap();
+        let instances = &loaded.config.vrrp_instance;
+        let vmac = |i: usize| {
+            let instance = &instances[i];
+            let name = instance.vmac_name.as_deref();
+            (instance.use_vmac, name, instance.vmac_xmit_base)
+        };
+        assert_eq!(vmac(0), (true, None, true));
+        assert_eq!(vmac(1), (true, Some("vmac-b"), false));
+        assert_eq!(vmac(2), (true, Some("vmac-c"), false));
+        // The TOML form carries the same.
+        let again = parse_toml_str(&to_toml(&loaded.config), Path::new("k.toml")).unwrap();
+        assert_eq!(again.config.vrrp_instance, *instances);
+    }
+
+    #[test]
+    fn keepalived_options_not_implemented_are_refused_by_name() {
+        for (option, what) in [
+            ("00:00:5e:00:01:", "with a MAC address of its own"),
+            ("netlink_notify_msg", "netlink_notify_msg"),
+            ("group 2", "group (the macvlan's link group)"),
+        ] {
+            let text = instance("A", &format!(" use_vmac vmac-a {option}\n"));
+            assert_eq!(
+                errors(&text),
+                [format!(
+                    "k.conf:4:18: error: `use_vmac`: unsupported: use_vmac {what} is not implemented"
+                )],
+                "{option}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_names_and_lone_xmit_base_are_errors_naming_the_field() {
+        let one = |extra: &str| errors(&instance("A", extra));
+        let two = |a: &str, b: &str| {
+            let b = instance("B", b).replace("eth0", "eth1");
+            errors(&(instance("A", a) + &b))
+        };
+        let expect = |line: usize, col: usize, message: &str| {
+            vec![format!("k.conf:{line}:{col}: error: {message}")]
+        };
+        assert_eq!(
+            one(" use_vmac a-name-far-too-long\n"),
+            expect(
+                4,
+                11,
+                "`use_vmac` name `a-name-far-too-long` is not a valid interface name"
+            )
+        );
+        assert_eq!(
+            one(" use_vmac eth0\n"),
+            expect(
+                4,
+                11,
+                "`use_vmac` name `eth0` is a vrrp_instance's interface"
+            )
+        );
+        assert_eq!(
+            two(" use_vmac v\n", " use_vmac v\n"),
+            expect(
+                12,
+                11,
+                "`use_vmac` name `v` is already used by vrrp_instance `A`"
+            )
+        );
+        assert_eq!(
+            one(" vmac_xmit_base\n"),
+            expect(4, 2, "`vmac_xmit_base` is only valid with `use_vmac`")
+        );
+        assert!(one(" use_vmac\n").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod track_process_tests {
+    use std::path::Path;
+
+    use crate::config::{parse_keepalived_str, ParamMatch};
+
+    fn read(body: &str) -> Result<crate::config::Loaded, Vec<String>> {
+        let text = format!(
+            "vrrp_track_process p {{\n{body}}}\nvrrp_instance V {{\n interface eth0\n \
+             virtual_router_id 1\n track_process {{\n  p weight -10\n }}\n \
+             virtual_ipaddress {{\n  192.0.2.50\n }}\n}}\n"
+        );
+        parse_keepalived_str(&text, Path::new("k.conf"))
+            .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn blocks_and_references_bind() {
+        let loaded = read(
+            " process /usr/sbin/haproxy -f \"/etc/a b.cfg\"\n param_match initial\n \
+             weight -20 reverse\n quorum 2\n quorum_max 3\n delay 1.5\n full_command\n",
+        )
+        .unwrap();
+        let p = &loaded.config.vrrp_track_process[0];
+        assert_eq!(p.process, ["/usr/sbin/haproxy", "-f", "/etc/a b.cfg"]);
+        assert_eq!(p.param_match, Some(ParamMatch::Initial));
+        assert_eq!((p.weight, p.reverse), (Some(-20), true));
+        assert_eq!((p.quorum, p.quorum_max), (Some(2), Some(3)));
+        assert_eq!((p.fork_delay, p.terminate_delay), (Some(1.5), Some(1.5)));
+        assert!(p.full_command);
+        let entry = &loaded.config.vrrp_instance[0].track_process[0];
+        assert_eq!((entry.name.as_str(), entry.weight), ("p", Some(-10)));
+        let bare = read(" process x\n param_match\n").unwrap();
+        let exact = bare.config.vrrp_track_process[0].param_match;
+        assert_eq!(exact, Some(ParamMatch::Exact));
+    }
+
+    #[test]
+    fn bad_blocks_are_errors_naming_the_field() {
+        assert_eq!(
+            read(" weight 5\n").unwrap_err(),
+            ["k.conf:1:1: error: `process` is required here"]
+        );
+        assert_eq!(
+            read(" process x\n param_match whole\n").unwrap_err(),
+            ["k.conf:3:14: error: `param_match`: `whole` is not `initial` or `partial`"]
+        );
+        assert_eq!(
+            read(" process x\n quorum 3\n quorum_max 2\n").unwrap_err(),
+            ["k.conf:4:13: error: `quorum_max` is below `quorum` (3)"]
+        );
+    }
+}

@@ -21,7 +21,10 @@ pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
 };
-pub use vrrp::{Authentication, InitFile, SyncGroup, TrackFile, VrrpInstance, VrrpScript};
+pub use vrrp::{
+    vmac_names, Authentication, InitFile, ParamMatch, SyncGroup, TrackFile, TrackProcess,
+    VrrpInstance, VrrpScript,
+};
 
 /// A whole configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -33,6 +36,8 @@ pub struct Config {
     pub vrrp_script: Vec<VrrpScript>,
     /// Tracked files.
     pub track_file: Vec<TrackFile>,
+    /// Tracked processes.
+    pub vrrp_track_process: Vec<TrackProcess>,
     /// Groups of instances that fail over together.
     pub vrrp_sync_group: Vec<SyncGroup>,
     /// Virtual routers.

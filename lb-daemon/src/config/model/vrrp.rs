@@ -62,6 +62,46 @@ pub struct InitFile {
     pub overwrite: bool,
 }
 
+/// `vrrp_track_process NAME { … }`: how many processes of a command run
+/// adjusts priority (or, with weight 0, puts instances in FAULT).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackProcess {
+    /// The name `track_process` entries refer to.
+    pub name: String,
+    /// The command's name, then the parameters to match.
+    pub process: Vec<String>,
+    /// How the parameters match (exact when parameters are given).
+    pub param_match: Option<ParamMatch>,
+    /// Priority change while quorum is lost (negative) or held (positive);
+    /// 0 means losing quorum puts the instance in FAULT.
+    pub weight: Option<i32>,
+    /// Apply `weight` in reverse.
+    pub reverse: bool,
+    /// Fewest matching processes for success (default 1).
+    pub quorum: Option<u32>,
+    /// Most matching processes for success (default unlimited).
+    pub quorum_max: Option<u32>,
+    /// Seconds quorum must hold before it counts as gained.
+    pub fork_delay: Option<f64>,
+    /// Seconds quorum must stay lost before it counts as lost.
+    pub terminate_delay: Option<f64>,
+    /// Match the command line's first word instead of the process name.
+    pub full_command: bool,
+}
+
+/// `param_match` of a `vrrp_track_process`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// Exactly the parameters given (none when none are given).
+    Exact,
+    /// The parameters given first, then any others.
+    Partial,
+    /// As `partial`, the last one given only a prefix of the process's.
+    Initial,
+}
+
 /// `authentication { … }` of a VRRPv2 instance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -120,6 +160,8 @@ pub struct VrrpInstance {
     pub track_script: Vec<TrackRef>,
     /// `track_file`s whose value affects this instance.
     pub track_file: Vec<TrackRef>,
+    /// `vrrp_track_process`es whose state affects this instance.
+    pub track_process: Vec<TrackRef>,
     /// Do not take over from a lower-priority master.
     pub nopreempt: bool,
     /// Seconds to wait after start-up before preempting.
@@ -154,6 +196,62 @@ pub struct VrrpInstance {
     pub dont_track_primary: bool,
     /// Accept packets to the virtual addresses when not the address owner.
     pub accept: bool,
+    /// `use_vmac`: run on a macvlan interface carrying the VRRP virtual MAC.
+    pub use_vmac: bool,
+    /// `use_vmac NAME`: the macvlan's name (keepalived's default,
+    /// `vrrp.VRID`, when absent).
+    pub vmac_name: Option<String>,
+    /// `vmac_xmit_base`: with `use_vmac`, send and receive adverts on
+    /// `interface` rather than on the macvlan.
+    pub vmac_xmit_base: bool,
+}
+
+impl VrrpInstance {
+    /// Whether the instance speaks IPv6: its first virtual address says so
+    /// (`native_ipv6` without addresses).
+    pub fn is_ipv6(&self) -> bool {
+        match self.virtual_ipaddress.first() {
+            Some(vip) => vip.address.addr().is_ipv6(),
+            None => self.native_ipv6,
+        }
+    }
+}
+
+/// The macvlan name of each instance (`None` without `use_vmac`), as
+/// keepalived picks them: a configured name, else the first of `vrrp.VRID`,
+/// `vrrp1.VRID`, `vrrp2.VRID`… (for IPv6 `vrrp6.VRID` comes second) that
+/// no configured name and no earlier instance took.
+pub fn vmac_names(instances: &[VrrpInstance]) -> Vec<Option<String>> {
+    let mut taken: Vec<String> = instances
+        .iter()
+        .filter(|i| i.use_vmac)
+        .filter_map(|i| i.vmac_name.clone())
+        .collect();
+    let mut names = Vec::with_capacity(instances.len());
+    for instance in instances {
+        let name = instance.use_vmac.then(|| match &instance.vmac_name {
+            Some(name) => name.clone(),
+            None => {
+                let vrid = instance.virtual_router_id.unwrap_or(0);
+                let second = instance.is_ipv6().then_some(6);
+                let numbers = std::iter::once(None)
+                    .chain(second.map(Some))
+                    .chain((1..).filter(move |n| Some(*n) != second).map(Some));
+                let candidate = |n: Option<u32>| match n {
+                    None => format!("vrrp.{vrid}"),
+                    Some(n) => format!("vrrp{n}.{vrid}"),
+                };
+                let name = numbers
+                    .map(candidate)
+                    .find(|c| !taken.contains(c))
+                    .unwrap_or_default(); // the candidates never end
+                taken.push(name.clone());
+                name
+            }
+        });
+        names.push(name);
+    }
+    names
 }
 
 /// `vrrp_sync_group NAME { … }`: instances that change state together.
@@ -182,4 +280,6 @@ pub struct SyncGroup {
     pub track_script: Vec<TrackRef>,
     /// Files tracked by every member.
     pub track_file: Vec<TrackRef>,
+    /// Processes tracked by every member.
+    pub track_process: Vec<TrackRef>,
 }

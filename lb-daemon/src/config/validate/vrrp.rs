@@ -1,10 +1,11 @@
-//! Checks of the VRRP side: scripts, tracked files, instances, sync groups.
+//! Checks of the VRRP side: scripts, tracked files and processes, instances, sync groups.
 
 use std::collections::{HashMap, HashSet};
 
 use super::{names, Check};
 use crate::config::model::{
-    Config, GlobalDefs, State, SyncGroup, TrackFile, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+    vmac_names, Config, GlobalDefs, State, SyncGroup, TrackFile, TrackProcess, TrackRef, VirtualIp,
+    VrrpInstance, VrrpScript,
 };
 
 /// Weight range of tracked scripts and interfaces.
@@ -46,9 +47,16 @@ pub(super) fn check(check: &mut Check, config: &Config) {
         check.unique_name(&mut seen, &path, &file.name);
         track_file(check, &path, file);
     }
+    let mut seen = HashSet::new();
+    for (i, process) in config.vrrp_track_process.iter().enumerate() {
+        let path = format!("vrrp_track_process.{i}");
+        check.unique_name(&mut seen, &path, &process.name);
+        track_process(check, &path, process);
+    }
     let known = Known {
         scripts: names(&config.vrrp_script, |s| &s.name),
         files: names(&config.track_file, |f| &f.name),
+        processes: names(&config.vrrp_track_process, |p| &p.name),
     };
     let mut seen = HashSet::new();
     let mut vrids = HashMap::new();
@@ -72,7 +80,8 @@ pub(super) fn check(check: &mut Check, config: &Config) {
                 &instance.track_file,
             ],
         );
-        let key = (interface, instance.virtual_router_id, is_ipv6(instance));
+        known.processes(check, &path, &instance.track_process);
+        let key = (interface, instance.virtual_router_id, instance.is_ipv6());
         if let (Some(interface), Some(vrid)) = (key.0, key.1) {
             if let Some(other) = vrids.insert(key, &instance.name) {
                 let message = format!(
@@ -95,6 +104,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
             );
         }
     }
+    vmacs(check, &config.vrrp_instance);
     let instances = names(&config.vrrp_instance, |i| &i.name);
     let mut seen = HashSet::new();
     let mut member_of = HashMap::new();
@@ -111,6 +121,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
                 &group.track_file,
             ],
         );
+        known.processes(check, &path, &group.track_process);
     }
 }
 
@@ -118,6 +129,7 @@ pub(super) fn check(check: &mut Check, config: &Config) {
 struct Known<'c> {
     scripts: Vec<&'c str>,
     files: Vec<&'c str>,
+    processes: Vec<&'c str>,
 }
 
 impl Known<'_> {
@@ -131,6 +143,12 @@ impl Known<'_> {
         check.references(path, "track_script", scripts, Some(&self.scripts), WEIGHT);
         check.references(path, "track_interface", interfaces, None, WEIGHT);
         check.references(path, "track_file", files, Some(&self.files), FILE_WEIGHT);
+    }
+
+    /// Checks the `track_process` entries of a block.
+    fn processes(&self, check: &mut Check, path: &str, processes: &[TrackRef]) {
+        let known = Some(self.processes.as_slice());
+        check.references(path, "track_process", processes, known, FILE_WEIGHT);
     }
 }
 
@@ -185,16 +203,66 @@ fn vrrp_script(check: &mut Check, path: &str, script: &VrrpScript) {
     check.range(path, "rise", script.rise, (1, u32::MAX));
 }
 
+fn track_process(check: &mut Check, path: &str, process: &TrackProcess) {
+    check.required(path, "process", !process.process.is_empty());
+    check.range(path, "weight", process.weight, FILE_WEIGHT);
+    for (field, delay) in [
+        ("fork_delay", process.fork_delay),
+        ("terminate_delay", process.terminate_delay),
+    ] {
+        check.range(path, field, delay, (0.0, f64::from(u32::MAX)));
+    }
+    let quorum = process.quorum.unwrap_or(1);
+    if process.quorum_max.is_some_and(|max| max < quorum) {
+        let message = format!("`quorum_max` is below `quorum` ({quorum})");
+        check.error(&format!("{path}.quorum_max"), message);
+    }
+}
+
 fn track_file(check: &mut Check, path: &str, file: &TrackFile) {
     check.required(path, "file", file.file.is_some());
     check.range(path, "weight", file.weight, FILE_WEIGHT);
 }
 
-/// Whether the instance speaks IPv6 (its first virtual address decides).
-fn is_ipv6(instance: &VrrpInstance) -> bool {
-    match instance.virtual_ipaddress.first() {
-        Some(ip) => ip.address.addr().is_ipv6(),
-        None => instance.native_ipv6,
+/// `use_vmac` names are valid interface names that no other instance and
+/// no instance's own interface use; `vmac_xmit_base` and `vmac_name` need
+/// `use_vmac`.
+fn vmacs(check: &mut Check, instances: &[VrrpInstance]) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for (i, (instance, name)) in instances.iter().zip(vmac_names(instances)).enumerate() {
+        let path = format!("vrrp_instance.{i}");
+        for (field, set) in [
+            ("vmac_xmit_base", instance.vmac_xmit_base),
+            ("vmac_name", instance.vmac_name.is_some()),
+        ] {
+            if set && !instance.use_vmac {
+                let message = format!("`{field}` is only valid with `use_vmac`");
+                check.error(&format!("{path}.{field}"), message);
+            }
+        }
+        let Some(name) = name else {
+            continue;
+        };
+        let at = format!("{path}.use_vmac");
+        let valid = !name.is_empty()
+            && name.len() <= 15
+            && name != "."
+            && name != ".."
+            && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
+        if !valid {
+            let message = format!("`use_vmac` name `{name}` is not a valid interface name");
+            check.error(&at, message);
+        } else if instances
+            .iter()
+            .any(|i| i.interface.as_deref() == Some(&name))
+        {
+            let message = format!("`use_vmac` name `{name}` is a vrrp_instance's interface");
+            check.error(&at, message);
+        } else if let Some(other) = seen.insert(name.clone(), &instance.name) {
+            let message =
+                format!("`use_vmac` name `{name}` is already used by vrrp_instance `{other}`");
+            check.error(&at, message);
+        }
     }
 }
 
@@ -283,7 +351,7 @@ fn advert_int(check: &mut Check, path: &str, value: Option<f64>, version: u8) {
 
 /// Address families inside an instance agree.
 fn addresses(check: &mut Check, path: &str, instance: &VrrpInstance) {
-    let ipv6 = is_ipv6(instance);
+    let ipv6 = instance.is_ipv6();
     let vips: &[VirtualIp] = &instance.virtual_ipaddress;
     for (i, vip) in vips.iter().enumerate() {
         let at = format!("{path}.virtual_ipaddress.{i}");

@@ -137,10 +137,10 @@ impl Instance {
             .collect();
         info!(
             "({name}) Sending/queueing gratuitous ARPs on {} for {}",
-            self.spec.interface,
+            iface.name,
             listed.join(", ")
         );
-        let (ifindex, mac, interface) = (iface.index, *mac, &self.spec.interface);
+        let (ifindex, mac, interface) = (iface.index, *mac, &iface.name);
         let garp = &self.spec.garp;
         let mut paced = Vec::new();
         if !v4.is_empty() {

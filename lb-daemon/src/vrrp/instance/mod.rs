@@ -116,6 +116,9 @@ pub async fn run(
         Ok(instance) => instance,
         Err(e) => {
             error!("({name}) cannot run: {e:#}");
+            if let Some(vmac) = &spec.vmac {
+                vmac.remove(&netlink).await;
+            }
             if resume {
                 // The predecessor left the addresses this instance shares
                 // with it: nobody holds them now.
@@ -196,7 +199,7 @@ impl Instance {
         resume: bool,
     ) -> Result<Instance> {
         let links = link::notifications();
-        let (link, primary) = Link::open(&shared.netlink, &spec).await?;
+        let (link, primary) = Link::open(&shared.netlink, &spec, !resume).await?;
         let vips = Vips::new(&spec, shared.netlink.clone(), shared.record.clone()).await;
         let promote = spec
             .config
@@ -295,6 +298,9 @@ impl Instance {
             self.shared
                 .notifier
                 .stop(Target::Instance(&self.spec.config), self.fsm.priority());
+        }
+        if !self.handover.as_ref().is_some_and(|h| h.keep_vmac) {
+            self.link.close(&self.shared.netlink, &self.spec).await;
         }
     }
 

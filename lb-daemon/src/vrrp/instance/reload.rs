@@ -28,6 +28,8 @@ pub struct Handover {
     /// The successor is the same virtual router (interface and VRID): no
     /// priority-0 advert, no stop notification.
     pub same_router: bool,
+    /// The successor runs on the same `use_vmac` macvlan: it stays.
+    pub keep_vmac: bool,
 }
 
 impl Handover {
@@ -44,9 +46,14 @@ impl Handover {
                 .collect(),
             false => Vec::new(),
         };
+        let keep_vmac = match (&old.vmac, &new.vmac) {
+            (Some(was), Some(now)) => old.interface == new.interface && was.name == now.name,
+            _ => false,
+        };
         Handover {
             keep,
             same_router: old.same_router(new),
+            keep_vmac,
         }
     }
 }
@@ -154,7 +161,7 @@ pub(super) fn virtual_routes(spec: &InstanceSpec) -> Held {
 /// addresses its predecessor left to it, since nobody holds them now.
 pub(super) async fn release_inherited(spec: &InstanceSpec, netlink: Netlink, record: VipRecord) {
     let own = netlink
-        .interface(&spec.interface)
+        .interface(spec.vip_interface())
         .await
         .ok()
         .map(|i| i.index);
@@ -176,7 +183,35 @@ fn carried_priority(old_base: u8, new_base: u8, effective: u8) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::carried_priority;
+    use std::path::Path;
+
+    use super::{carried_priority, Handover};
+    use crate::{config::parse_keepalived_str, vrrp::spec::InstanceSpec};
+
+    fn spec(extra: &str) -> InstanceSpec {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{extra}\
+             virtual_ipaddress {{\n 192.0.2.50/24\n }}\n}}\n"
+        );
+        let loaded = parse_keepalived_str(&text, Path::new("t.conf")).unwrap();
+        InstanceSpec::new(&loaded.config.vrrp_instance[0], &loaded.config)
+    }
+
+    #[test]
+    fn a_successor_on_the_same_macvlan_keeps_it_and_the_addresses_there() {
+        let vmac = spec(" use_vmac\n");
+        let xmit_base = spec(" use_vmac\n vmac_xmit_base\n");
+        let handover = Handover::between(&vmac, &xmit_base, true);
+        assert!(handover.keep_vmac && handover.same_router);
+        assert_eq!(handover.keep.len(), 1);
+        assert_eq!(handover.keep[0].0, "vrrp.51");
+        // Another macvlan, or none: the old one goes, and its addresses.
+        for other in [spec(" use_vmac vip51\n"), spec("")] {
+            let handover = Handover::between(&vmac, &other, true);
+            assert!(!handover.keep_vmac && handover.keep.is_empty());
+        }
+        assert!(!Handover::between(&spec(""), &spec(""), true).keep_vmac);
+    }
 
     #[test]
     fn tracking_offset_carries_over_to_the_new_base() {
