@@ -65,6 +65,11 @@ struct Args {
     /// flows the established cases open).
     #[arg(long)]
     flow_entries: Option<u32>,
+    /// Flow-table entries of the new flows' instance (default: as
+    /// `--flow-entries`); a small table stays in cache, which shows what a
+    /// new flow costs besides reading a cold line.
+    #[arg(long)]
+    new_flow_entries: Option<u32>,
 }
 
 /// What a case sends and what the program must answer.
@@ -229,10 +234,13 @@ fn main() -> Result<()> {
     let flows = args.flow_entries.unwrap_or_else(|| flow_table_size(&cases));
     let mut programs = Programs {
         lb: Programmer::new(FastPath::load(flows)?),
-        fresh: Programmer::new(FastPath::load(flows)?),
+        fresh: Programmer::new(FastPath::load(args.new_flow_entries.unwrap_or(flows))?),
         pass: PassProgram::load()?,
     };
-    let flows = programs.lb.fast_path().flow_capacity();
+    let flows = (
+        programs.lb.fast_path().flow_capacity(),
+        programs.fresh.fast_path().flow_capacity(),
+    );
     for case in &cases {
         program_service(programs.lb(case.path), case, args.reals)?;
     }
@@ -369,16 +377,16 @@ fn batched(programs: &mut Programs, cases: &[Case], out: &mut [u8]) -> Result<Ve
     Ok(figures)
 }
 
-fn report(args: &Args, flows: u32, cases: &mut [Case], batched: &[(String, u64)]) {
+fn report(args: &Args, flows: (u32, u32), cases: &mut [Case], batched: &[(String, u64)]) {
     println!(
         "xdp-testrun: BPF_PROG_TEST_RUN, repeat = 1, a fresh frame per call, CPU {}",
         args.cpu
     );
     println!(
         "{} calls per case in {} interleaved rounds; {} real servers per service; \
-         flow table {flows} entries (one table for the established flows, one for the new \
-         ones); 70-byte TCP frames",
-        args.calls, args.rounds, args.reals
+         flow tables of {} entries (established flows) and {} entries (new flows); \
+         70-byte TCP frames",
+        args.calls, args.rounds, args.reals, flows.0, flows.1
     );
     println!(
         "durations on a 10 ns grid (k x 10 or k x 10 + 1 ns): {:.1} % of them",
