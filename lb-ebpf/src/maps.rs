@@ -1,7 +1,7 @@
 //! Maps of the XDP program; names, keys and values come from `lb-common`,
 //! whose crate documentation shows how they fit together.
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
     btf_maps::{Array, HashMap, PerCpuArray},
     macros::btf_map,
 };
@@ -35,9 +35,14 @@ pub static LB_REALS: Array<Real, { MAX_REALS as usize }> = Array::new();
 
 /// Connection table (see `lb_common::flow_hash`): one line of entries per
 /// set, shared by every CPU. The daemon sizes it at load time and sets
-/// [`LB_FLOW_MASK`] to match.
+/// [`LB_FLOW_MASK`] to match. Mmapable, so the daemon counts its flows by
+/// reading it.
 #[btf_map(name = "lb_flows")]
-pub static LB_FLOWS: Array<FlowSet, { flow_sets(DEFAULT_FLOWS) as usize }> = Array::new();
+pub static LB_FLOWS: Array<
+    FlowSet,
+    { flow_sets(DEFAULT_FLOWS) as usize },
+    { BPF_F_MMAPABLE as usize },
+> = Array::new();
 
 /// Sets in [`LB_FLOWS`] minus one (a power of two minus one); read-only
 /// data the daemon sets at load time (`lb_common::FLOW_MASK_GLOBAL`).

@@ -205,6 +205,9 @@ fn a_full_set_evicts_its_oldest_flow_and_gives_back_its_connection() -> Result<(
         held(&mut p, &ports[..=FLOW_WAYS])? == [false, true, true, true, true],
         "the first flow was evicted"
     );
+    // The set's entries and the clock probe's.
+    let flows = p.fast_path().maps().flow_count()?;
+    ensure!(flows == FLOW_WAYS + 1, "{flows} flows counted");
     let counts = connections(&mut p)?;
     ensure!(
         counts.iter().sum::<i64>() == FLOW_WAYS as i64,

@@ -10,7 +10,7 @@ use lb_common::{
     VIPS_MAP, VIP_STATS_MAP,
 };
 
-use super::loader::missing_map;
+use super::{flow_view::FlowView, loader::missing_map};
 
 /// The maps of one loaded program.
 pub struct Maps<'a> {
@@ -101,14 +101,10 @@ impl<'a> Maps<'a> {
         self.set(FLOWS_MAP, index, set)
     }
 
-    /// How many flows the connection table holds (one read per set).
+    /// How many flows the connection table holds (its memory read through
+    /// a mapping).
     pub fn flow_count(&self) -> Result<usize> {
-        let map: Array<_, FlowSet> = Array::try_from(self.data(FLOWS_MAP)?)?;
-        let mut count = 0;
-        for set in map.iter() {
-            count += set?.ways.iter().filter(|e| e.hash != 0).count();
-        }
-        Ok(count)
+        Ok(FlowView::of(self.data(FLOWS_MAP)?)?.flows())
     }
 
     /// Traffic of service `id`, summed over CPUs.
