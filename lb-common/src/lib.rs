@@ -10,7 +10,7 @@
 //! ```text
 //! packet ─> lb_vips[VipKey] ─> Service{id, table, sched}
 //!              │                   │
-//!              │                   ├─> lb_flows[FlowKey] ─> Flow{real}   (existing flow)
+//!              │                   ├─> lb_flows[set of hash(FlowKey)] ─> FlowEntry{real} (existing flow)
 //!              │                   └─> lb_tables[table] ─> SchedTable{reals, ring} (new flow)
 //!              │                                             │
 //!              └─> vip_stats[id]          lb_reals[real] <───┘ ─> rs_stats[real], lb_conns[real]
@@ -18,14 +18,19 @@
 #![no_std]
 
 mod filter;
+mod flows;
 mod hash;
 mod keys;
 mod values;
 
 pub use filter::{filter_bit, filter_bit_of, FILTER_BITS, FILTER_WORDS};
+pub use flows::{
+    flow_check, flow_hash, flow_set, flow_sets, FlowEntry, FlowSet, FLOW_CLOSED, FLOW_COUNTED,
+    FLOW_WAYS,
+};
 pub use hash::{hash_addr, hash_addr_port};
 pub use keys::{widen_v4, FlowKey, VipKey};
-pub use values::{Counters, Flow, Real, SchedTable, Service};
+pub use values::{Counters, Real, SchedTable, Service};
 
 /// Name of the load-balancing XDP program in the object file.
 pub const XDP_PROGRAM: &str = "lb_xdp";
@@ -45,8 +50,12 @@ pub const VIPS_MAP: &str = "lb_vips";
 pub const TABLES_MAP: &str = "lb_tables";
 /// Real servers by id: `u32` -> [`Real`].
 pub const REALS_MAP: &str = "lb_reals";
-/// Connection table: [`FlowKey`] -> [`Flow`] (LRU hash).
+/// Connection table: set index -> [`FlowSet`] (an array shared by every
+/// CPU; see [`flow_hash`]).
 pub const FLOWS_MAP: &str = "lb_flows";
+/// The program's global holding the connection table's set count minus
+/// one (set at load time).
+pub const FLOW_MASK_GLOBAL: &str = "LB_FLOW_MASK";
 /// Per-CPU round-robin cursor per service id: `u32` -> `u32`.
 pub const RR_MAP: &str = "lb_rr";
 /// Active connections per real id (for `lc`): `u32` -> `i64`.
@@ -87,8 +96,8 @@ pub const MAX_REALS: u32 = 4096;
 /// Capacity of a scheduling ring: the smallest prime >= 100 x
 /// [`MAX_BACKENDS`], so a Maglev table for a full service fits.
 pub const RING_MAX: usize = 6421;
-/// Default capacity of the connection table.
-pub const DEFAULT_FLOWS: u32 = 1 << 18;
+/// Default capacity of the connection table, in entries (16 MiB).
+pub const DEFAULT_FLOWS: u32 = 1 << 20;
 
 /// IP version stored in `family` fields for IPv4.
 pub const FAMILY_IPV4: u8 = 4;
@@ -112,14 +121,6 @@ pub const FWD_DR: u8 = 1;
 /// [`Real::forward`]: IP-in-IP (IPv4) or IPv6-in-IPv6 encapsulation.
 pub const FWD_TUN: u8 = 2;
 
-/// [`Flow::state`] bit: the client closed the flow (FIN or RST seen), so it
-/// no longer counts in [`CONNS_MAP`].
-pub const FLOW_CLOSED: u32 = 1;
-/// [`Flow::state`] bit: the flow counts in [`CONNS_MAP`] (its service
-/// schedules by `lc`/`wlc`; no other scheduler reads the counts, so their
-/// flows leave them alone).
-pub const FLOW_COUNTED: u32 = 2;
-
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY (all impls): plain #[repr(C)] data whose padding is explicit;
@@ -129,6 +130,6 @@ mod pod {
     unsafe impl aya::Pod for super::Service {}
     unsafe impl aya::Pod for super::SchedTable {}
     unsafe impl aya::Pod for super::Real {}
-    unsafe impl aya::Pod for super::Flow {}
+    unsafe impl aya::Pod for super::FlowSet {}
     unsafe impl aya::Pod for super::Counters {}
 }

@@ -70,23 +70,6 @@ pub struct Real {
     pub forward: u8,
 }
 
-/// A flow's assignment: the value of [`crate::FLOWS_MAP`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Flow {
-    /// Real id the flow is sent to.
-    pub real: u32,
-    /// [`crate::FLOW_CLOSED`] once the client closed it; [`crate::FLOW_COUNTED`]
-    /// if it was counted as a connection of its real server (`lc`/`wlc`).
-    pub state: u32,
-    /// Id of the service the flow belongs to (its `vip_stats` entry).
-    pub service: u32,
-    /// [`crate::GENERATIONS_MAP`]`[service]` when the entry was written: while
-    /// it still matches, the program forwards the flow without looking the
-    /// service up.
-    pub generation: u32,
-}
-
 /// Traffic counters (per CPU in the maps; sum them).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -45,6 +45,10 @@ const CASES: &[(&str, &str)] = &[
         "3:20: error: `metrics_listen`: `127.0.0.1` is not an ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
     ),
     (
+        "fast_path_flows_too_small.conf",
+        "3:21: error: `fast_path_flows` must be 1024-67108864, not 16",
+    ),
+    (
         "bad_metrics_listen.toml",
         "3:18: error: invalid socket address syntax",
     ),

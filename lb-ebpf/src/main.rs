@@ -1,7 +1,8 @@
 //! XDP entry points of lb-daemon's fast path.
 //!
 //! `lb_xdp` forwards packets for the VIPs in `LB_VIPS` to a real server
-//! (`DR` or `TUN`), keeping each flow on its server through `LB_FLOWS`.
+//! (`DR` or `TUN`), keeping each flow on its server through `LB_FLOWS`
+//! (a set-associative cache shared by every CPU).
 //! Everything else goes to the kernel (`XDP_PASS`) untouched: other
 //! destinations, other protocols, fragments, IPv4 options, IPv6 extension
 //! headers, truncated or inconsistent headers, services without an available
@@ -52,7 +53,8 @@ pub fn lb_drop(_ctx: XdpContext) -> u32 {
 fn balance(ctx: &XdpContext) -> Option<u32> {
     let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
     let len = (ctx.data_end() - ctx.data()) as u64;
-    let known = flows::find(&packet);
+    let set = flows::Set::of(&packet)?;
+    let known = set.find(&packet);
     // An established flow of a service still in place needs no lookup.
     let (service_id, real_id) = match known.as_ref().and_then(|k| k.current_service()) {
         Some(id) => (id, known.as_ref()?.real()),
@@ -66,7 +68,7 @@ fn balance(ctx: &XdpContext) -> Option<u32> {
                 None => {
                     let table = LB_TABLES.get(service.table)?;
                     let real = sched::pick(&service, table, &packet.flow)?;
-                    flows::insert(&packet, real, service.id, service.sched == SCHED_LC);
+                    set.insert(&packet, real, service.id, service.sched == SCHED_LC);
                     real
                 }
             };

@@ -1,12 +1,12 @@
 //! Maps of the XDP program; names, keys and values come from `lb-common`,
 //! whose crate documentation shows how they fit together.
 use aya_ebpf::{
-    bindings::{BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
-    btf_maps::{Array, HashMap, LruHashMap, PerCpuArray},
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
+    btf_maps::{Array, HashMap, PerCpuArray},
     macros::btf_map,
 };
 use lb_common::{
-    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, DEFAULT_FLOWS, FILTER_WORDS,
+    flow_sets, Counters, FlowSet, Real, SchedTable, Service, VipKey, DEFAULT_FLOWS, FILTER_WORDS,
     MAX_REALS, MAX_SERVICES,
 };
 
@@ -33,16 +33,29 @@ pub static LB_TABLES: Array<SchedTable, { 2 * MAX_SERVICES as usize }> = Array::
 #[btf_map(name = "lb_reals")]
 pub static LB_REALS: Array<Real, { MAX_REALS as usize }> = Array::new();
 
-/// Connection table; the daemon may resize it at load time. Each CPU keeps
-/// its own LRU list (no lock shared between CPUs on insert); lookups see
-/// every CPU's entries.
+/// Connection table (see `lb_common::flow_hash`): one line of entries per
+/// set, shared by every CPU. The daemon sizes it at load time and sets
+/// [`LB_FLOW_MASK`] to match. Mmapable, so the daemon counts its flows by
+/// reading it.
 #[btf_map(name = "lb_flows")]
-pub static LB_FLOWS: LruHashMap<
-    FlowKey,
-    Flow,
-    { DEFAULT_FLOWS as usize },
-    { BPF_F_NO_COMMON_LRU as usize },
-> = LruHashMap::new();
+pub static LB_FLOWS: Array<
+    FlowSet,
+    { flow_sets(DEFAULT_FLOWS) as usize },
+    { BPF_F_MMAPABLE as usize },
+> = Array::new();
+
+/// Sets in [`LB_FLOWS`] minus one (a power of two minus one); read-only
+/// data the daemon sets at load time (`lb_common::FLOW_MASK_GLOBAL`).
+#[no_mangle]
+static LB_FLOW_MASK: u32 = flow_sets(DEFAULT_FLOWS) - 1;
+
+/// [`LB_FLOW_MASK`] as loaded.
+#[inline(always)]
+pub fn flow_mask() -> u32 {
+    // SAFETY: a plain read; volatile so the compiler does not fold the
+    // default in (the loader rewrites the value).
+    unsafe { core::ptr::read_volatile(&LB_FLOW_MASK) }
+}
 
 /// Generation of each service id (see `flows`).
 #[btf_map(name = "lb_svc_gen")]

@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 use lb_tests::{dr_lab, http_get, in_netns, Daemon, KeptAlive, Lab, VrrpConf, VIP};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The real servers' TCP_CHECK period.
 const DELAY_LOOP: Duration = Duration::from_millis(500);
@@ -346,12 +346,12 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let master = VrrpConf::fast("MASTER", 150);
     let backup = VrrpConf::fast("BACKUP", 100);
-    let mut dir1 = start(
-        &lab,
-        tmp.path(),
-        1,
-        &config(&master, &lab, "mh", &[1, 1, 1]),
-    )?;
+    // dir1 sizes its connection table; dir2 keeps the default.
+    let sized = format!(
+        "global_defs {{\n    fast_path_flows 65536\n}}\n{}",
+        config(&master, &lab, "mh", &[1, 1, 1])
+    );
+    let mut dir1 = start(&lab, tmp.path(), 1, &sized)?;
     let dir2 = start(
         &lab,
         tmp.path(),
@@ -377,6 +377,11 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
         "master: native XDP:\n{link1}"
     );
     check_pinned_maps(&dir1)?;
+    let capacities = [&dir1, &dir2].map(|d| fast_path(d)["flow_capacity"].clone());
+    ensure!(
+        capacities == [json!(65536), json!(lb_common::DEFAULT_FLOWS)],
+        "fast_path_flows sizes the connection table: {capacities:?}"
+    );
 
     let client = lab.client().ns_name().to_owned();
     let mut kept = in_netns(&client, || {

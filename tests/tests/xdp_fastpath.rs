@@ -1,10 +1,15 @@
 //! Packet fixtures for the fast path's shortcuts (see `xdp_fixtures` for
 //! the paths every packet can take): each shortcut must give exactly what
 //! the long way gives.
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    time::{Duration, Instant},
+};
 
 use anyhow::{ensure, Result};
-use lb_common::{filter_bit_of, widen_v4, VipKey, FWD_DR};
+use lb_common::{
+    filter_bit_of, flow_hash, flow_set, widen_v4, FlowKey, VipKey, FAMILY_IPV4, FLOW_WAYS, FWD_DR,
+};
 use lb_daemon::dataplane::xdp::{tables::Scheduler, Programmer};
 use lb_tests::frames::{Frame, ACK, FIN, SYN};
 
@@ -114,5 +119,111 @@ fn a_flow_forwarded_without_lookup_stops_with_its_service() -> Result<()> {
     let id = p.ids(&key).expect("programmed").id;
     let counted = p.fast_path().maps().service_counters(id)?.packets;
     ensure!(counted == 2, "{counted} packets counted under the new id");
+    Ok(())
+}
+
+/// The connection table's key of a TCP flow from `client(port)` to the
+/// VIP's port `dport`.
+fn flow_key(port: u16, dport: u16) -> FlowKey {
+    FlowKey {
+        src: widen_v4(CLIENT4.octets()),
+        dst: widen_v4(VIP4.octets()),
+        sport: port,
+        dport,
+        proto: TCP,
+        family: FAMILY_IPV4,
+        pad: [0; 2],
+    }
+}
+
+/// `n` client ports whose flows to the VIP's port 80 fall into one set.
+fn colliding_ports(p: &mut Programmer, n: usize) -> Result<Vec<u16>> {
+    let mask = p.fast_path().maps().flow_sets()? - 1;
+    let set = |port| flow_set(flow_hash(&flow_key(port, 80)), mask);
+    let ports: Vec<u16> = (40000..=u16::MAX)
+        .filter(|port| set(*port) == set(40000))
+        .take(n)
+        .collect();
+    ensure!(ports.len() == n, "{mask} sets: too few ports collide");
+    Ok(ports)
+}
+
+/// Which of `ports` (flows to port 80) the table still holds.
+fn held(p: &mut Programmer, ports: &[u16]) -> Result<Vec<bool>> {
+    ports
+        .iter()
+        .map(|port| Ok(p.fast_path().maps().flow(&flow_key(*port, 80))?.is_some()))
+        .collect()
+}
+
+/// Returns right after the table's clock ticked (about once a second),
+/// watching a flow of the all-rr service on port 81.
+fn wait_for_tick(p: &mut Programmer) -> Result<()> {
+    let probe = Frame::new(client(50000), (VIP4.into(), 81), ACK);
+    let mut seen = || -> Result<u8> {
+        sent_to(p, &probe)?;
+        let entry = p.fast_path().maps().flow(&flow_key(50000, 81))?;
+        Ok(entry.expect("the probe is held").seen)
+    };
+    let start = seen()?;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while seen()? == start {
+        ensure!(
+            Instant::now() < deadline,
+            "the flow clock did not tick in 3 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+#[test]
+fn a_full_set_evicts_its_oldest_flow_and_gives_back_its_connection() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(vip4(80, TCP), Scheduler::Lc, &three(FWD_DR))?;
+    p.set_service(vip4(81, TCP), Scheduler::Rr, &three(FWD_DR))?;
+    let ports = colliding_ports(&mut p, FLOW_WAYS + 2)?;
+    // Everything up to the first eviction within one tick of the clock.
+    wait_for_tick(&mut p)?;
+    // Flows sharing a set each keep their own real server.
+    let mut reals = Vec::new();
+    for port in &ports[..FLOW_WAYS] {
+        reals.push(sent_to(&mut p, &to_vip(*port, SYN))?);
+    }
+    for (port, real) in ports[..FLOW_WAYS].iter().zip(&reals) {
+        ensure!(
+            sent_to(&mut p, &to_vip(*port, ACK))? == *real,
+            "port {port}"
+        );
+    }
+    ensure!(connections(&mut p)?.iter().sum::<i64>() == FLOW_WAYS as i64);
+    // The set is full: a new flow takes the place of the one seen longest
+    // ago (all seen in this tick: the first way's), whose connection is
+    // given back, so the counts stay those of the flows held.
+    sent_to(&mut p, &to_vip(ports[FLOW_WAYS], SYN))?;
+    ensure!(
+        held(&mut p, &ports[..=FLOW_WAYS])? == [false, true, true, true, true],
+        "the first flow was evicted"
+    );
+    // The set's entries and the clock probe's.
+    let flows = p.fast_path().maps().flow_count()?;
+    ensure!(flows == FLOW_WAYS + 1, "{flows} flows counted");
+    let counts = connections(&mut p)?;
+    ensure!(
+        counts.iter().sum::<i64>() == FLOW_WAYS as i64,
+        "an evicted flow's connection is given back: {counts:?}"
+    );
+    // A tick later, flows seen again are younger than the one left alone
+    // (the third), which goes next.
+    wait_for_tick(&mut p)?;
+    for port in [ports[1], ports[3], ports[4]] {
+        sent_to(&mut p, &to_vip(port, ACK))?;
+    }
+    sent_to(&mut p, &to_vip(ports[FLOW_WAYS + 1], SYN))?;
+    ensure!(
+        held(&mut p, &ports)? == [false, true, false, true, true, true],
+        "the flow seen longest ago was evicted"
+    );
+    ensure!(connections(&mut p)?.iter().sum::<i64>() == FLOW_WAYS as i64);
     Ok(())
 }

@@ -336,7 +336,7 @@ fn a_service_without_serving_servers_passes_and_counters_count() -> Result<()> {
         pad: [0; 2],
     };
     let recorded = p.fast_path().maps().flow(&flow)?.expect("flow recorded");
-    ensure!(recorded.real == ids.reals[0].id);
+    ensure!(u32::from(recorded.real) == ids.reals[0].id);
     Ok(())
 }
 

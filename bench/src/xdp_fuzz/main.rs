@@ -23,9 +23,12 @@ use clap::Parser;
 
 use oracle::{Flows, Verdict};
 
-/// The connection table's size; the program is reloaded (table emptied)
-/// before the flows seen could fill half of it, so none is evicted.
-const FLOWS: u32 = 1 << 16;
+/// The connection table's size (2^18 sets of 4 entries).
+const FLOWS: u32 = 1 << 20;
+/// The program is reloaded (table emptied) before more flows were seen: with
+/// 4,096 flows in 2^18 sets, the chance that five fall into one set (and
+/// one is evicted, which the oracle would report) is about 2 x 10^-6.
+const RELOAD_AFTER: u32 = 4096;
 
 #[derive(Parser)]
 struct Args {
@@ -51,7 +54,7 @@ fn main() -> Result<()> {
         for _ in 0..1000 {
             let frame = gen::frame(&mut rng);
             if let Some(parsed) = oracle::parse(&frame) {
-                if seen.insert(parsed.flow) && seen.len() as u32 > FLOWS / 2 {
+                if seen.insert(parsed.flow) && seen.len() as u32 > RELOAD_AFTER {
                     lb = services::load(FLOWS)?;
                     flows.0.clear();
                     seen.clear();

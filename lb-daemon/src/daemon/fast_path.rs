@@ -29,18 +29,21 @@ pub fn pin_dir(runtime_dir: &Path) -> PathBuf {
     Path::new(BPFFS_ROOT).join(instance)
 }
 
-/// Starts the fast path if `desired` has services asking for it.
+/// Starts the fast path if `desired` has services asking for it, with a
+/// connection table of `flows` entries (`fast_path_flows`; the default
+/// when `None`).
 pub fn start(
     desired: watch::Receiver<DesiredState>,
     ownership: &Publisher,
     netlink: Netlink,
     runtime_dir: &Path,
+    flows: Option<u32>,
 ) -> Option<Reconciler> {
     if !desired.borrow().services.iter().any(|s| s.fast_path) {
         return None;
     }
     let settings = Settings {
-        flows: DEFAULT_FLOWS,
+        flows: flows.unwrap_or(DEFAULT_FLOWS),
         pin_dir: Some(pin_dir(runtime_dir)),
         real_ids: Some(runtime_dir.join(adopt::FILE)),
     };

@@ -121,6 +121,11 @@ impl Running {
                 if config.global_defs.metrics_listen != self.config.global_defs.metrics_listen {
                     warn!("metrics_listen changed: it takes effect when lb-daemon restarts");
                 }
+                if config.global_defs.fast_path_flows != self.config.global_defs.fast_path_flows
+                    && self.fast_path.is_some()
+                {
+                    warn!("fast_path_flows changed: it takes effect when lb-daemon restarts");
+                }
                 self.follow_statics(&config).await;
                 self.config = Arc::new(config);
                 self.generation += 1;
@@ -255,6 +260,7 @@ impl Running {
                     &self.ownership,
                     self.netlink.clone(),
                     &self.runtime_dir,
+                    self.config.global_defs.fast_path_flows,
                 )
             }
         }
@@ -361,7 +367,13 @@ async fn serve(
     );
     crate::bgp::standby(&config, &ownership);
     let fast_path = lvs.as_ref().and_then(|lvs| {
-        fast_path::start(lvs.desired(), &ownership, netlink.clone(), runtime.path())
+        fast_path::start(
+            lvs.desired(),
+            &ownership,
+            netlink.clone(),
+            runtime.path(),
+            config.global_defs.fast_path_flows,
+        )
     });
     let config = Arc::new(config);
     let bgp = bgp::start(&bgp::Parts {

@@ -41,6 +41,7 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(lvs_timeouts),
         set!(default_interface),
         set!(fast_path),
+        set!(fast_path_flows),
         set!(metrics_listen),
         set!(notify_fifo),
         set!(notify_fifo_script),

@@ -115,6 +115,10 @@ pub struct GlobalDefs {
     pub default_interface: Option<String>,
     /// Data path for virtual servers that do not choose one (our extension).
     pub fast_path: Option<FastPath>,
+    /// Entries of the XDP fast path's connection table (our extension;
+    /// `lb_common::DEFAULT_FLOWS` when absent; rounded up to a power of two
+    /// of 4-entry sets; read at start).
+    pub fast_path_flows: Option<u32>,
     /// Where to serve Prometheus `/metrics` (our extension; off when
     /// absent; `--metrics-listen` overrides it).
     pub metrics_listen: Option<SocketAddr>,

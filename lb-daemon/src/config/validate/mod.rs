@@ -14,6 +14,10 @@ use std::net::IpAddr;
 use super::diag::{PathIssue, Severity};
 use super::model::{Command, Config, GlobalDefs, TrackRef};
 
+/// Connection table entries the fast path accepts (16 bytes each: up to
+/// 1 GiB).
+const FAST_PATH_FLOWS: (u32, u32) = (1024, 1 << 26);
+
 /// Everything wrong with `config`.
 pub fn validate(config: &Config) -> Vec<PathIssue> {
     let mut check = Check::default();
@@ -22,6 +26,12 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     bgp::check(&mut check, config);
     routes::check(&mut check, config);
     notify_fifos(&mut check, &config.global_defs);
+    check.range(
+        "global_defs",
+        "fast_path_flows",
+        config.global_defs.fast_path_flows,
+        FAST_PATH_FLOWS,
+    );
     check.issues
 }
 

@@ -13,9 +13,9 @@ use std::{
     path::Path,
 };
 
-use anyhow::{Context, Result};
-use aya::maps::{Array, HashMap, Map, MapData};
-use lb_common::{Flow, FlowKey, VipKey, CONNS_MAP, FAMILY_IPV4, FLOWS_MAP};
+use anyhow::{ensure, Context, Result};
+use aya::maps::{Array, Map, MapData};
+use lb_common::{FlowEntry, FlowSet, VipKey, CONNS_MAP, FAMILY_IPV4, FLOWS_MAP};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -137,21 +137,41 @@ pub fn adopt_flows(dir: &Path, record: &Path, fast_path: &mut FastPath) -> RealI
 
 /// Copies into `fast_path` the flows pinned under `dir` that name one of
 /// `ids`, with those ids' connection counts; returns how many flows. No
-/// pins (a first start, a clean stop before) is no flow.
+/// pins (a first start, a clean stop before) is no flow. Each set is
+/// copied to the same set (a flow's set depends on the table's size, so a
+/// table of another size is not adopted).
 fn copy_flows(dir: &Path, ids: &BTreeSet<u32>, fast_path: &mut FastPath) -> Result<usize> {
     let (flows_pin, conns_pin) = (dir.join(FLOWS_MAP), dir.join(CONNS_MAP));
     if ids.is_empty() || !flows_pin.exists() {
         return Ok(0);
     }
-    let old_flows: HashMap<MapData, FlowKey, Flow> = HashMap::try_from(pinned(&flows_pin)?)
+    let old_flows: Array<MapData, FlowSet> = Array::try_from(pinned(&flows_pin)?)
         .with_context(|| format!("{}: not the connection table", flows_pin.display()))?;
     let mut maps = fast_path.maps();
+    let sets = maps.flow_sets()?;
+    ensure!(
+        old_flows.len() == sets,
+        "{}: {} sets, this run's table has {sets}",
+        flows_pin.display(),
+        old_flows.len()
+    );
     let mut copied = 0;
-    for entry in old_flows.iter() {
-        let (key, flow) = entry.with_context(|| format!("reading {}", flows_pin.display()))?;
-        if ids.contains(&flow.real) {
-            maps.set_flow(&key, &flow)?;
-            copied += 1;
+    for (index, set) in (0..sets).zip(old_flows.iter()) {
+        let mut set = set.with_context(|| format!("reading {}", flows_pin.display()))?;
+        let mut kept = 0;
+        for entry in &mut set.ways {
+            if entry.hash == 0 {
+                continue;
+            }
+            if ids.contains(&u32::from(entry.real)) {
+                kept += 1;
+            } else {
+                *entry = FlowEntry::default();
+            }
+        }
+        if kept > 0 {
+            maps.set_flow_set(index, &set)?;
+            copied += kept;
         }
     }
     if conns_pin.exists() {

@@ -11,7 +11,9 @@ use aya::{
     programs::{xdp::XdpLinkId, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
-use lb_common::{FLOWS_MAP, MAPS, PASS_PROGRAM, XDP_PROGRAM};
+use lb_common::{
+    flow_sets, FLOWS_MAP, FLOW_MASK_GLOBAL, FLOW_WAYS, MAPS, PASS_PROGRAM, XDP_PROGRAM,
+};
 
 use super::{embedded_object, maps::Maps};
 
@@ -41,24 +43,29 @@ impl From<XdpAttachMode> for XdpMode {
 pub struct FastPath {
     ebpf: Ebpf,
     links: BTreeMap<u32, (XdpLinkId, XdpAttachMode)>,
+    flow_sets: u32,
 }
 
 impl FastPath {
-    /// Loads the embedded object with a connection table of `flows`
-    /// entries, and the XDP program (the verifier runs here), without
-    /// attaching it anywhere.
+    /// Loads the embedded object with a connection table of at least
+    /// `flows` entries (see [`lb_common::flow_sets`]), and the XDP program
+    /// (the verifier runs here), without attaching it anywhere.
     pub fn load(flows: u32) -> Result<Self> {
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(FLOWS_MAP, flows)
-            .load(embedded_object()?)
-            .context("loading the eBPF object")?;
+        let flow_sets = flow_sets(flows);
+        let mut ebpf = load_object(flow_sets)?;
         program(&mut ebpf, XDP_PROGRAM)?
             .load()
             .context("verifying the XDP program")?;
         Ok(FastPath {
             ebpf,
             links: BTreeMap::new(),
+            flow_sets,
         })
+    }
+
+    /// Entries the connection table holds.
+    pub fn flow_capacity(&self) -> u32 {
+        self.flow_sets.saturating_mul(FLOW_WAYS as u32)
     }
 
     /// Attaches the program to the interface with index `ifindex` of the
@@ -139,10 +146,7 @@ impl PassProgram {
     /// Loads the embedded object's program `name` (`lb_pass`, `lb_tx`,
     /// `lb_drop`).
     pub fn load_named(name: &'static str) -> Result<Self> {
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(FLOWS_MAP, 1)
-            .load(embedded_object()?)
-            .context("loading the eBPF object")?;
+        let mut ebpf = load_object(1)?;
         program(&mut ebpf, name)?
             .load()
             .with_context(|| format!("verifying {name}"))?;
@@ -153,6 +157,16 @@ impl PassProgram {
     pub fn program(&mut self) -> Result<&mut Xdp> {
         program(&mut self.0, self.1)
     }
+}
+
+/// The embedded object with a connection table of `flow_sets` sets.
+fn load_object(flow_sets: u32) -> Result<Ebpf> {
+    let mask = flow_sets - 1;
+    EbpfLoader::new()
+        .map_max_entries(FLOWS_MAP, flow_sets)
+        .override_global(FLOW_MASK_GLOBAL, &mask, true)
+        .load(embedded_object()?)
+        .context("loading the eBPF object")
 }
 
 /// Where a map is pinned before its pin is renamed into place (bpffs

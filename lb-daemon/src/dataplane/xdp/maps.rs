@@ -5,11 +5,12 @@ use aya::{
     Ebpf, Pod,
 };
 use lb_common::{
-    Counters, Flow, FlowKey, Real, SchedTable, Service, VipKey, CONNS_MAP, FILTER_MAP, FLOWS_MAP,
-    GENERATIONS_MAP, REALS_MAP, RS_STATS_MAP, TABLES_MAP, VIPS_MAP, VIP_STATS_MAP,
+    flow_hash, flow_set, Counters, FlowEntry, FlowKey, FlowSet, Real, SchedTable, Service, VipKey,
+    CONNS_MAP, FILTER_MAP, FLOWS_MAP, GENERATIONS_MAP, REALS_MAP, RS_STATS_MAP, TABLES_MAP,
+    VIPS_MAP, VIP_STATS_MAP,
 };
 
-use super::loader::missing_map;
+use super::{flow_view::FlowView, loader::missing_map};
 
 /// The maps of one loaded program.
 pub struct Maps<'a> {
@@ -80,27 +81,30 @@ impl<'a> Maps<'a> {
         Ok(map.get(&id, 0)?)
     }
 
-    /// The real server a flow was given, if the flow is known.
-    pub fn flow(&self, key: &FlowKey) -> Result<Option<Flow>> {
-        let map: HashMap<_, FlowKey, Flow> = HashMap::try_from(self.data(FLOWS_MAP)?)?;
-        match map.get(key, 0) {
-            Ok(flow) => Ok(Some(flow)),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+    /// The entry of a flow, if the connection table holds it.
+    pub fn flow(&self, key: &FlowKey) -> Result<Option<FlowEntry>> {
+        let map: Array<_, FlowSet> = Array::try_from(self.data(FLOWS_MAP)?)?;
+        let hash = flow_hash(key);
+        let set = map.get(&flow_set(hash, map.len() - 1), 0)?;
+        Ok(set.ways.into_iter().find(|entry| entry.holds(hash)))
     }
 
-    /// Gives `key` the assignment `flow` (adopting a killed run's flows).
-    pub fn set_flow(&mut self, key: &FlowKey, flow: &Flow) -> Result<()> {
-        let mut map: HashMap<_, FlowKey, Flow> = HashMap::try_from(self.data_mut(FLOWS_MAP)?)?;
-        map.insert(key, flow, 0)
-            .with_context(|| format!("{FLOWS_MAP}: setting {key:?}"))
+    /// The connection table's sets (a power of two).
+    pub fn flow_sets(&self) -> Result<u32> {
+        let map: Array<_, FlowSet> = Array::try_from(self.data(FLOWS_MAP)?)?;
+        Ok(map.len())
     }
 
-    /// How many flows the connection table holds (one lookup per entry).
+    /// Writes set `index` of the connection table (adopting a killed run's
+    /// flows).
+    pub fn set_flow_set(&mut self, index: u32, set: &FlowSet) -> Result<()> {
+        self.set(FLOWS_MAP, index, set)
+    }
+
+    /// How many flows the connection table holds (its memory read through
+    /// a mapping).
     pub fn flow_count(&self) -> Result<usize> {
-        let map: HashMap<_, FlowKey, Flow> = HashMap::try_from(self.data(FLOWS_MAP)?)?;
-        Ok(map.keys().filter(Result::is_ok).count())
+        Ok(FlowView::of(self.data(FLOWS_MAP)?)?.flows())
     }
 
     /// Traffic of service `id`, summed over CPUs.

@@ -3,6 +3,7 @@
 pub mod adopt;
 mod digest;
 mod filter;
+mod flow_view;
 mod loader;
 mod maps;
 mod object;

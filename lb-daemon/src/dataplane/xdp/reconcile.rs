@@ -45,7 +45,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Where the fast path runs and how.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Connection table capacity.
+    /// Connection table capacity in entries (rounded up to a power of two
+    /// of sets, see [`lb_common::flow_sets`]).
     pub flows: u32,
     /// Directory the maps are pinned in (`/sys/fs/bpf/lb-daemon/<instance>`).
     pub pin_dir: Option<PathBuf>,
@@ -404,7 +405,7 @@ impl Loop {
         self.status.send_replace(json!({
             "state": "running",
             "pin_dir": self.settings.pin_dir,
-            "flow_capacity": self.settings.flows,
+            "flow_capacity": self.programmer.fast_path().flow_capacity(),
             "maps": maps,
             "interfaces": interfaces,
             "services": services,
@@ -425,7 +426,7 @@ impl Loop {
         json!({
             "services": {"used": services, "capacity": MAX_SERVICES},
             "reals": {"used": reals, "capacity": MAX_REALS},
-            "flows": {"used": self.flows.map(|(n, _)| n), "capacity": self.settings.flows},
+            "flows": {"used": self.flows.map(|(n, _)| n), "capacity": self.programmer.fast_path().flow_capacity()},
         })
     }
 
