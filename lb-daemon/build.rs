@@ -26,5 +26,9 @@ fn main() {
         );
         Vec::new()
     });
-    fs::write(&out, bytes).expect("write embedded eBPF object into OUT_DIR");
+    // A new file renamed over the old one, never the old one rewritten: a
+    // build directory copied with hard links shares the old file's inode.
+    let tmp = out.with_extension("o.new");
+    fs::write(&tmp, bytes).expect("write embedded eBPF object into OUT_DIR");
+    fs::rename(&tmp, &out).expect("move embedded eBPF object into place");
 }
