@@ -1,4 +1,5 @@
-//! The XDP fast path: where it is attached, its flow table's capacity, and
+//! The XDP fast path: where it is attached, its flow table's capacity and
+//! fill, and
 //! its own per-service and per-backend counters (also summed into
 //! `keepalived_lvs_*`, see [`super::traffic`]).
 use serde_json::Value;
@@ -19,6 +20,11 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
     let mut capacity = Family::new(
         "lb_xdp_flow_table_capacity",
         "Entries the XDP connection table can hold.",
+        Kind::Gauge,
+    );
+    let mut entries = Family::new(
+        "lb_xdp_flow_table_entries",
+        "Flows the XDP connection table holds (counted at most every 5 s).",
         Kind::Gauge,
     );
     let mut svc_packets = Family::new(
@@ -55,6 +61,9 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
     }
     if let Some(flows) = fast_path["flow_capacity"].as_u64() {
         capacity.push(&labels([]), flows);
+    }
+    if let Some(used) = fast_path["maps"]["flows"]["used"].as_u64() {
+        entries.push(&labels([]), used);
     }
     let count = |v: &Value, k: &str| v[k].as_u64();
     for s in fast_path["services"].as_array().into_iter().flatten() {
@@ -103,6 +112,7 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
     vec![
         attached,
         capacity,
+        entries,
         svc_packets,
         svc_bytes,
         table,
@@ -121,6 +131,7 @@ mod tests {
     fn attachments_capacity_and_counters() {
         let status = json!({
             "state": "running", "flow_capacity": 262144,
+            "maps": {"flows": {"used": 6, "capacity": 262144}},
             "interfaces": [{"name": "eth1", "attached": true}, {"name": "eth2", "attached": false}],
             "services": [{"service": "UDP [2001:db8::1]:53", "traffic": {"packets": 4, "bytes": 400},
                 "scheduler": "mh", "table_digest": "80f464b82b8f273c",
@@ -132,6 +143,7 @@ mod tests {
             "lb_xdp_attached{interface=\"eth1\"} 1\n",
             "lb_xdp_attached{interface=\"eth2\"} 0\n",
             "lb_xdp_flow_table_capacity 262144\n",
+            "lb_xdp_flow_table_entries 6\n",
             "lb_xdp_table_info{vip=\"[2001:db8::1]:53\",proto=\"17\",scheduler=\"mh\",digest=\"80f464b82b8f273c\"} 1\n",
             "lb_xdp_service_packets_total{vip=\"[2001:db8::1]:53\",proto=\"17\"} 4\n",
             "lb_xdp_backend_bytes_total{vip=\"[2001:db8::1]:53\",addr=\"[2001:db8::2]:53\",proto=\"17\"} 400\n",
