@@ -29,7 +29,8 @@ pub enum Kind {
     /// SIGHUP with a broken configuration (refused), then the good one back
     /// on disk.
     ReloadBroken,
-    /// A real server's link down (its death), then up.
+    /// A real server's link down (its death) until both directors' checks
+    /// saw it, then up.
     RealServer,
     /// A director's `eth0` deleted, then created again.
     Recreate,
@@ -128,7 +129,10 @@ impl Fault {
             Kind::Loss => lab.loss(t, Some(self.loss))?,
             Kind::ReloadChanged => lab.reload_changed(t)?,
             Kind::ReloadBroken => lab.reload_broken(t)?,
-            Kind::RealServer => lab.link(t, false)?,
+            Kind::RealServer => {
+                lab.link(t, false)?;
+                lab.wait_real_server(t, false)?;
+            }
             Kind::Recreate => lab.recreate(t, false)?,
         }
         thread::sleep(self.hold);

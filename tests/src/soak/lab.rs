@@ -166,6 +166,27 @@ impl SoakLab {
             .map(drop)
     }
 
+    /// Waits until both daemons' checkers see real server `role` as `up`
+    /// (a death shorter than the checks' detection time is no fault the
+    /// directors could see).
+    pub fn wait_real_server(&self, role: &str, up: bool) -> Result<()> {
+        let address = self.host(role)?.ipv4().to_string();
+        for daemon in self.daemons.iter().flatten() {
+            daemon.wait_status(
+                &format!("{role} seen {}", if up { "up" } else { "down" }),
+                Duration::from_secs(15),
+                |s| {
+                    let reals = &s["lvs"]["virtual_servers"][0]["real_servers"];
+                    reals.as_array().is_some_and(|r| {
+                        r.iter()
+                            .any(|r| r["address"] == address.as_str() && r["up"] == up)
+                    })
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// Isolates the bridge ports of the directors in `pair` (`dir1+dir2`)
     /// from each other (isolated ports still reach the others).
     pub fn isolate(&self, pair: &str, on: bool) -> Result<()> {

@@ -50,6 +50,7 @@ struct Totals {
     kept_failed: AtomicU64,
     probes_answered: AtomicU64,
     probes_lost: AtomicU64,
+    refused: AtomicU64,
 }
 
 /// A snapshot of [`Totals`]; subtract two to get one fault's share.
@@ -67,6 +68,9 @@ pub struct Counts {
     pub probes_answered: u64,
     /// UDP probes without an answer.
     pub probes_lost: u64,
+    /// Failed TCP requests (new or kept) that were refused or reset, not
+    /// timed out: a node answered for the VIP without serving it.
+    pub refused: u64,
 }
 
 impl Counts {
@@ -79,6 +83,7 @@ impl Counts {
             kept_failed: self.kept_failed - earlier.kept_failed,
             probes_answered: self.probes_answered - earlier.probes_answered,
             probes_lost: self.probes_lost - earlier.probes_lost,
+            refused: self.refused - earlier.refused,
         }
     }
 }
@@ -157,6 +162,7 @@ impl Observer {
             kept_failed: get(&t.kept_failed),
             probes_answered: get(&t.probes_answered),
             probes_lost: get(&t.probes_lost),
+            refused: get(&t.refused),
         }
     }
 
@@ -252,17 +258,34 @@ fn requests(service: &str, stop: &AtomicBool, totals: &Totals) -> Result<()> {
                 totals.kept_ok.fetch_add(1, Ordering::Relaxed);
                 kept = Some(flow);
             }
-            Err(_) => drop(totals.kept_failed.fetch_add(1, Ordering::Relaxed)),
+            Err(e) => {
+                totals.kept_failed.fetch_add(1, Ordering::Relaxed);
+                count_refusal(&e, totals);
+            }
         }
-        let asked = KeptAlive::open(service).and_then(|mut f| f.ask());
-        let counter = match asked {
-            Ok(_) => &totals.new_ok,
-            Err(_) => &totals.new_failed,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        match KeptAlive::open(service).and_then(|mut f| f.ask()) {
+            Ok(_) => drop(totals.new_ok.fetch_add(1, Ordering::Relaxed)),
+            Err(e) => {
+                totals.new_failed.fetch_add(1, Ordering::Relaxed);
+                count_refusal(&e, totals);
+            }
+        }
         thread::sleep(TCP_EVERY.saturating_sub(started.elapsed()));
     }
     Ok(())
+}
+
+/// Counts `error` as a refusal when a node refused or reset the connection.
+fn count_refusal(error: &anyhow::Error, totals: &Totals) {
+    let refused = error.downcast_ref::<std::io::Error>().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
+        )
+    });
+    if refused {
+        totals.refused.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Every [`PROBE_EVERY`]: reads each VIP's answer to the previous probe,

@@ -84,7 +84,8 @@ impl Report {
         );
         out += "| fault | count | longest dual-master after heal (ms) | longest no-master (ms) \
                 | longest convergence (ms) | failed new conns | broken kept flow reqs \
-                | lost UDP probes | stale client ARP | violations |\n|---|---|---|---|---|---|---|---|---|---|\n";
+                | of which refused/reset | lost UDP probes | stale client ARP | violations |\n\
+                |---|---|---|---|---|---|---|---|---|---|---|\n";
         let mut total = Row::default();
         for kind in Kind::ALL {
             let row = Row::of(self.faults.iter().filter(|f| f.kind == kind));
@@ -136,6 +137,7 @@ struct Row {
     converged: Duration,
     new_failed: u64,
     kept_failed: u64,
+    refused: u64,
     probes_lost: u64,
     stale_arp: usize,
     violations: usize,
@@ -152,6 +154,7 @@ impl Row {
                 converged: r.converged_after,
                 new_failed: r.traffic.new_failed,
                 kept_failed: r.traffic.kept_failed,
+                refused: r.traffic.refused,
                 probes_lost: r.traffic.probes_lost,
                 stale_arp: usize::from(r.stale_arp),
                 violations: r.violations.len(),
@@ -167,6 +170,7 @@ impl Row {
         self.converged = self.converged.max(other.converged);
         self.new_failed += other.new_failed;
         self.kept_failed += other.kept_failed;
+        self.refused += other.refused;
         self.probes_lost += other.probes_lost;
         self.stale_arp += other.stale_arp;
         self.violations += other.violations;
@@ -174,13 +178,14 @@ impl Row {
 
     fn render(&self, name: &str) -> String {
         format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             self.count,
             self.dual.as_millis(),
             self.no_master.as_millis(),
             self.converged.as_millis(),
             self.new_failed,
             self.kept_failed,
+            self.refused,
             self.probes_lost,
             self.stale_arp,
             self.violations
@@ -221,9 +226,9 @@ mod tests {
             ..Report::default()
         };
         let table = report.markdown();
-        assert!(table.contains("| kill -9 + restart | 2 | 30 | 60 | 10 | 4 | 0 | 0 | 1 | 0 |"));
-        assert!(table.contains("| partition | 1 | 20 | 40 | 10 | 2 | 0 | 0 | 0 | 1 |"));
-        assert!(table.contains("| **all** | 3 | 30 | 60 | 10 | 6 | 0 | 0 | 1 | 1 |"));
+        assert!(table.contains("| kill -9 + restart | 2 | 30 | 60 | 10 | 4 | 0 | 0 | 0 | 1 | 0 |"));
+        assert!(table.contains("| partition | 1 | 20 | 40 | 10 | 2 | 0 | 0 | 0 | 0 | 1 |"));
+        assert!(table.contains("| **all** | 3 | 30 | 60 | 10 | 6 | 0 | 0 | 0 | 1 | 1 |"));
         assert!(!table.contains("SIGSTOP"), "kinds not seen have no row");
         assert!(table.contains("- fault 3 (partition dir1): VIP on two nodes"));
         assert!(!report.passed());
