@@ -25,6 +25,8 @@ const VRRP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const TCP_EVERY: Duration = Duration::from_millis(50);
 /// Spacing of the UDP probes.
 const PROBE_EVERY: Duration = Duration::from_millis(10);
+/// [`KeptAlive::ask`]'s error when the server closed the connection.
+const CLOSED: &str = "connection closed";
 /// A port nobody listens on: the VIP's holder answers port unreachable.
 const PROBE_PORT: u16 = 9;
 
@@ -258,6 +260,9 @@ fn requests(service: &str, stop: &AtomicBool, totals: &Totals) -> Result<()> {
                 totals.kept_ok.fetch_add(1, Ordering::Relaxed);
                 kept = Some(flow);
             }
+            // nginx closes a kept-alive connection after 1,000 requests:
+            // a graceful close, reopened next round.
+            Err(e) if e.to_string() == CLOSED => {}
             Err(e) => {
                 totals.kept_failed.fetch_add(1, Ordering::Relaxed);
                 count_refusal(&e, totals);
