@@ -12,6 +12,7 @@
 //!   daemons, and promtool's check of a scrape.
 //! - [`bpf`]: programs and pinned maps as `bpftool` sees them; [`crash`]:
 //!   the converged state a director must reach after `kill -9` and a restart.
+//! - [`soak`]: the chaos soak (faults, observer, report).
 //! - [`in_netns`], [`http_get`], [`wait_until`], [`retry`]: helpers for tests.
 //! - [`cleanup_current_process`], [`sweep_stale`]: cleanup outside of `Drop`.
 //!
@@ -37,6 +38,7 @@ pub mod pair;
 pub mod prometheus;
 pub mod signals;
 pub mod smtp_sink;
+pub mod soak;
 pub mod traffic;
 pub mod vrrp_conf;
 pub mod vrrp_wire;

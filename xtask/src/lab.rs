@@ -39,7 +39,7 @@ pub fn run(hold: Option<Duration>, bgp: bool) -> Result<()> {
             .args(["build", "-p", "lb-daemon"]),
     )?;
     if lb_daemon::dataplane::xdp::embedded_object().is_err() {
-        return rerun_with_the_xdp_object(hold, bgp);
+        return rerun_with_the_xdp_object();
     }
     if bgp {
         return lab_bgp::run(hold);
@@ -124,26 +124,22 @@ pub fn tear_down(daemons: Vec<Daemon>, lab: Lab) -> Result<()> {
 const RERUN: &str = "LB_LAB_RERUN";
 
 /// This xtask was built before the XDP object existed (a fresh checkout),
-/// and the lab needs the object in this process (the directors' bridge
-/// ports run its XDP_PASS program): run the lab again through cargo, which
-/// rebuilds xtask with the object now built.
-fn rerun_with_the_xdp_object(hold: Option<Duration>, bgp: bool) -> Result<()> {
+/// and the task needs the object in this process (the directors' bridge
+/// ports run its XDP_PASS program): run the same task again through cargo,
+/// which rebuilds xtask with the object now built.
+pub fn rerun_with_the_xdp_object() -> Result<()> {
     ensure!(
         std::env::var_os(RERUN).is_none(),
         "xtask was rebuilt but still has no XDP object embedded"
     );
     cmd::step("rebuilding xtask with the XDP object");
-    let mut lab = Command::new(env!("CARGO"));
-    lab.current_dir(cmd::workspace_root())
-        .args(["xtask", "lab"])
-        .env(RERUN, "1");
-    if let Some(hold) = hold {
-        lab.args(["--hold", &hold.as_secs().to_string()]);
-    }
-    if bgp {
-        lab.arg("--bgp");
-    }
-    cmd::run(&mut lab)
+    cmd::run(
+        Command::new(env!("CARGO"))
+            .current_dir(cmd::workspace_root())
+            .arg("xtask")
+            .args(std::env::args_os().skip(1))
+            .env(RERUN, "1"),
+    )
 }
 
 /// The VIP of the example configuration.

@@ -1,5 +1,5 @@
 //! Project tasks: `cargo xtask setup | build-ebpf | test | ipvs-test |
-//! ipvs-bench | lab | fuzz | fresh-check | deb | keepalived-import`.
+//! ipvs-bench | lab | soak | fuzz | fresh-check | deb | keepalived-import`.
 mod cmd;
 mod deb;
 mod docs;
@@ -11,6 +11,7 @@ mod keepalived;
 mod lab;
 mod lab_bgp;
 mod setup;
+mod soak;
 mod test;
 mod tools;
 
@@ -97,6 +98,24 @@ enum Task {
         #[arg(long)]
         bgp: bool,
     },
+    /// The chaos soak: two lb-daemon directors (VRRP sync group, XDP `mh`
+    /// service) and keepalived under seeded faults (kill -9, SIGSTOP, link
+    /// down, partition, loss, reloads, real server death, interface
+    /// re-created); prints a table per fault kind, fails when a goal broke.
+    Soak {
+        /// How many faults.
+        #[arg(long, default_value_t = 20)]
+        faults: usize,
+        /// The seed of the fault sequence.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Every instance's advert interval, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        advert_ms: u64,
+        /// Also write the table as markdown to this file.
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
     /// Regenerate keepalived's keyword list and sample configurations from
     /// its sources (a checkout or a bare git directory).
     KeepalivedImport {
@@ -144,6 +163,17 @@ fn main() -> Result<()> {
             })
         }
         Task::Lab { hold, bgp } => lab::run(hold.map(Duration::from_secs), bgp),
+        Task::Soak {
+            faults,
+            seed,
+            advert_ms,
+            report,
+        } => soak::run(&soak::Args {
+            faults,
+            seed,
+            advert_ms,
+            report,
+        }),
         Task::Deb => deb::run().map(drop),
         Task::KeepalivedImport { source } => keepalived::run(&source),
     }

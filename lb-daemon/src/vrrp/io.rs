@@ -140,6 +140,24 @@ impl VrrpSocket {
         }
     }
 
+    /// The next packet already queued on the socket, without waiting: read
+    /// straight from the kernel's queue, whatever the reactor has seen so
+    /// far; `None` when the queue is empty.
+    pub fn try_recv(&self) -> Option<io::Result<Option<Packet>>> {
+        let socket = self.rx.get_ref();
+        let received = match self.v6 {
+            false => {
+                let mut buf = [0u8; 2048];
+                (&*socket).read(&mut buf).map(|len| split_ipv4(&buf[..len]))
+            }
+            true => recv_v6(socket),
+        };
+        match received {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            other => Some(other),
+        }
+    }
+
     /// Sends `payload` (a VRRP message) to `dst`.
     pub async fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let to = SockAddr::from(match dst {

@@ -157,6 +157,12 @@ impl Link {
         }
     }
 
+    /// The next packet already queued on the sockets, without waiting
+    /// (see [`VrrpSocket::try_recv`]); `None` when there is none.
+    pub fn try_recv(&self) -> Option<io::Result<Option<Packet>>> {
+        self.endpoint.as_ref().ok()?.socket.try_recv()
+    }
+
     /// Looks the interface up again by name: closes the sockets when it is
     /// gone or was re-created, else reopens them on it when it is (back)
     /// there and usable. Returns whether [`Link::fault`] changed; then call

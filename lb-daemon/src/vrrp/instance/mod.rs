@@ -47,6 +47,11 @@ use crate::{
 /// siblings on the same interface instead of counting them as VRID drops.
 pub type Vrids = Arc<RwLock<BTreeSet<(String, u8)>>>;
 
+/// Most packets [`Instance::take_queued`] handles before a timer: enough
+/// for every advert a stall of seconds queues, too few for a flood to hold
+/// the timer back.
+const MAX_QUEUED: usize = 64;
+
 /// Requests to a running instance.
 #[derive(Debug)]
 pub enum Command {
@@ -261,6 +266,7 @@ impl Instance {
                 _ = self.links.next() => self.follow_links().await,
                 _ = sleep_until_opt(log_due) => self.rx_log.flush(self.now()),
                 _ = sleep_until_opt(deadline) => {
+                    self.take_queued().await;
                     let actions = self.fsm.handle(self.now(), Event::Timeout);
                     self.apply(actions).await;
                 }
@@ -350,6 +356,24 @@ impl Instance {
         self.carry_out(actions).await;
         if lower_priority {
             self.on_lower_priority();
+        }
+    }
+
+    /// Handles the packets queued before a timer is due, up to
+    /// [`MAX_QUEUED`]: a daemon that was stopped (SIGSTOP, a stall) finds
+    /// its master-down timer due and the master's adverts waiting at once,
+    /// and must hear the master before it would take over from it.
+    async fn take_queued(&mut self) {
+        for _ in 0..MAX_QUEUED {
+            match self.link.try_recv() {
+                Some(Ok(packet)) => self.on_packet(packet).await,
+                Some(Err(e)) => {
+                    return self
+                        .rx_log
+                        .log(Line::ReceiveError(e.to_string()), self.now());
+                }
+                None => return,
+            }
         }
     }
 
