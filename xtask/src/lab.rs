@@ -27,19 +27,8 @@ const DIRECTOR_CONFIGS: [&str; 2] = [
 /// Runs the lab (with `bgp`, the active-active one of [`lab_bgp`]);
 /// `hold` bounds how long it stays up (None: until Ctrl-C).
 pub fn run(hold: Option<Duration>, bgp: bool) -> Result<()> {
-    // First, before any thread exists: Ctrl-C removes every lab namespace.
-    lb_tests::install_cleanup_on_signals()?;
-    lb_tests::install_panic_cleanup_hook();
-    setup::run()?;
-    ebpf::build()?;
-    cmd::step("building lb-daemon");
-    cmd::run(
-        Command::new(env!("CARGO"))
-            .current_dir(cmd::workspace_root())
-            .args(["build", "-p", "lb-daemon"]),
-    )?;
-    if lb_daemon::dataplane::xdp::embedded_object().is_err() {
-        return rerun_with_the_xdp_object();
+    if let Prepared::RanAgain = prepare()? {
+        return Ok(());
     }
     if bgp {
         return lab_bgp::run(hold);
@@ -127,7 +116,39 @@ const RERUN: &str = "LB_LAB_RERUN";
 /// and the task needs the object in this process (the directors' bridge
 /// ports run its XDP_PASS program): run the same task again through cargo,
 /// which rebuilds xtask with the object now built.
-pub fn rerun_with_the_xdp_object() -> Result<()> {
+/// What [`prepare`] left to do.
+pub enum Prepared {
+    /// Everything is built: go on.
+    Ready,
+    /// xtask was rebuilt with the XDP object and ran the command itself.
+    RanAgain,
+}
+
+/// What every command that builds a lab does first: Ctrl-C removes every lab
+/// namespace (installed before any thread exists), setup, the XDP object
+/// (unless `LB_EBPF_OBJECT` names one) and lb-daemon; xtask runs again with
+/// the object embedded when it lacks it.
+pub fn prepare() -> Result<Prepared> {
+    lb_tests::install_cleanup_on_signals()?;
+    lb_tests::install_panic_cleanup_hook();
+    setup::run()?;
+    if std::env::var_os("LB_EBPF_OBJECT").is_none_or(|v| v.is_empty()) {
+        ebpf::build()?;
+    }
+    cmd::step("building lb-daemon");
+    cmd::run(
+        Command::new(env!("CARGO"))
+            .current_dir(cmd::workspace_root())
+            .args(["build", "-p", "lb-daemon"]),
+    )?;
+    if lb_daemon::dataplane::xdp::embedded_object().is_err() {
+        rerun_with_the_xdp_object()?;
+        return Ok(Prepared::RanAgain);
+    }
+    Ok(Prepared::Ready)
+}
+
+fn rerun_with_the_xdp_object() -> Result<()> {
     ensure!(
         std::env::var_os(RERUN).is_none(),
         "xtask was rebuilt but still has no XDP object embedded"

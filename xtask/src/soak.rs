@@ -1,12 +1,12 @@
 //! `cargo xtask soak`: the chaos soak of `lb_tests::soak` (two lb-daemon
 //! directors and keepalived under seeded faults), its table printed and
 //! optionally written as markdown; fails when any goal was broken.
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use lb_tests::soak::{self, Options};
 
-use crate::{cmd, ebpf, lab, setup};
+use crate::{cmd, lab};
 
 /// What `cargo xtask soak` was asked.
 pub struct Args {
@@ -22,21 +22,8 @@ pub struct Args {
 
 /// Builds what the soak needs and runs it.
 pub fn run(args: &Args) -> Result<()> {
-    // First, before any thread exists: Ctrl-C removes every lab namespace.
-    lb_tests::install_cleanup_on_signals()?;
-    lb_tests::install_panic_cleanup_hook();
-    setup::run()?;
-    if std::env::var_os("LB_EBPF_OBJECT").is_none() {
-        ebpf::build()?;
-    }
-    cmd::step("building lb-daemon");
-    cmd::run(
-        Command::new(env!("CARGO"))
-            .current_dir(cmd::workspace_root())
-            .args(["build", "-p", "lb-daemon"]),
-    )?;
-    if lb_daemon::dataplane::xdp::embedded_object().is_err() {
-        return lab::rerun_with_the_xdp_object();
+    if let lab::Prepared::RanAgain = lab::prepare()? {
+        return Ok(());
     }
     cmd::step(&format!(
         "soak: {} faults, seed {}, advert_int {} ms",
