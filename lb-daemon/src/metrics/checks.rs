@@ -1,5 +1,5 @@
-//! Health checks and the real servers' state: per real server its verdict
-//! and the weight the data planes are given, per checker its attempts,
+//! Health checks and the real servers' state: per real server its verdict,
+//! whether an operator drained it and the weight the data planes are given, per checker its attempts,
 //! failures (in all and by reason) and last duration.
 use serde_json::Value;
 
@@ -24,6 +24,11 @@ pub fn families(lvs: &Value) -> Vec<Family> {
     let mut weight = Family::new(
         "lb_real_weight",
         "Weight of the real server as programmed (0 while inhibited; absent while removed).",
+        Kind::Gauge,
+    );
+    let mut drained = Family::new(
+        "lb_real_drained",
+        "Whether an operator drained the real server (`lb-daemon drain`): no new flows.",
         Kind::Gauge,
     );
     let mut quorum = Family::new(
@@ -62,6 +67,7 @@ pub fn families(lvs: &Value) -> Vec<Family> {
                 .collect();
             for l in &per_service {
                 up.push(l, real["up"].as_bool().unwrap_or(false));
+                drained.push(l, real["drained"].as_bool().unwrap_or(false));
                 if let Some(w) = real["programmed_weight"].as_u64() {
                     weight.push(l, w);
                 }
@@ -70,7 +76,7 @@ pub fn families(lvs: &Value) -> Vec<Family> {
         }
         by_index.push(reals);
     }
-    let mut all = vec![up, weight, quorum];
+    let mut all = vec![up, drained, weight, quorum];
     all.extend(checkers(
         lvs["checkers"]
             .as_array()
@@ -138,8 +144,8 @@ mod tests {
                 "vs": 0, "quorum_up": true,
                 "services": [{"Addr": {"ip": "192.0.2.1", "port": 80, "protocol": "TCP"}}],
                 "real_servers": [
-                    {"address": "198.51.100.2", "port": 80, "up": true, "programmed_weight": 3},
-                    {"address": "198.51.100.3", "port": 80, "up": false, "programmed_weight": null},
+                    {"address": "198.51.100.2", "port": 80, "up": true, "programmed_weight": 3, "drained": false},
+                    {"address": "198.51.100.3", "port": 80, "up": false, "programmed_weight": null, "drained": true},
                 ],
             }],
             "checkers": [{"virtual_server": 0, "real_server": 1, "checker": 0, "kind": "TCP_CHECK",
@@ -151,6 +157,8 @@ mod tests {
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 1\n",
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 0\n",
             "lb_real_weight{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 3\n",
+            "lb_real_drained{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 0\n",
+            "lb_real_drained{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 1\n",
             "lb_check_failures_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\"} 2\n",
             "lb_check_failures_by_reason_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\",reason=\"refused\"} 1\n",
             "lb_check_failures_by_reason_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\",reason=\"timeout\"} 1\n",
