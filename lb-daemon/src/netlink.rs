@@ -67,6 +67,15 @@ impl Netlink {
 
     /// The interface called `name`.
     pub async fn interface(&self, name: &str) -> Result<Interface> {
+        match self.link_message(name).await? {
+            Some(msg) => Ok(interface_of(&msg)),
+            None => bail!("no interface {name}"),
+        }
+    }
+
+    /// The kernel's message about the link called `name`, `None` when
+    /// there is none.
+    async fn link_message(&self, name: &str) -> Result<Option<LinkMessage>> {
         let mut links = self
             .handle
             .link()
@@ -74,9 +83,8 @@ impl Netlink {
             .match_name(name.to_owned())
             .execute();
         match links.try_next().await {
-            Ok(Some(msg)) => Ok(interface_of(&msg)),
-            Ok(None) => bail!("no interface {name}"),
-            Err(e) if errno(&e) == Some(ENODEV) => bail!("no interface {name}"),
+            Ok(found) => Ok(found),
+            Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
             Err(e) => Err(anyhow!(e)).with_context(|| format!("looking up interface {name}")),
         }
     }

@@ -177,6 +177,15 @@ impl Daemon {
         Ok(status)
     }
 
+    /// The state of its first VRRP instance (`MASTER`, `BACKUP`, ...), empty
+    /// when the status cannot be read.
+    pub fn vrrp_state(&self) -> String {
+        self.status()
+            .ok()
+            .and_then(|s| s["vrrp"][0]["state"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// Waits until the daemon's `status --json` satisfies `ready`; the error
     /// names `what` and carries the last status and the log.
     pub fn wait_status(

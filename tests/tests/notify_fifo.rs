@@ -52,11 +52,6 @@ fn has(lines: &Mutex<Vec<String>>, line: &str) -> bool {
     lines.lock().unwrap().iter().any(|l| l == line)
 }
 
-fn state(daemon: &Daemon) -> String {
-    let status = daemon.status().unwrap_or_default();
-    status["vrrp"][0]["state"].as_str().unwrap_or("").to_owned()
-}
-
 #[test]
 fn fifo_lines_follow_a_failover_and_a_real_server_down_and_up() -> Result<()> {
     let lab = Lab::new(LabSpec::web(2, 1))?;
@@ -98,7 +93,7 @@ fn fifo_lines_follow_a_failover_and_a_real_server_down_and_up() -> Result<()> {
 
     d1.stop()?;
     wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-        state(&d2) == "MASTER" && has(&lines, &instance("MASTER"))
+        d2.vrrp_state() == "MASTER" && has(&lines, &instance("MASTER"))
     })
     .with_context(|| format!("no failover line: {:?}", lines.lock().unwrap()))?;
 

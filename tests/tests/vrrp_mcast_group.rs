@@ -23,14 +23,6 @@ fn start(host: &Host, text: &str) -> Result<(Daemon, tempfile::TempDir)> {
     Ok((Daemon::start(host.ns(), &path, host.role())?, tmp))
 }
 
-fn state(daemon: &Daemon) -> String {
-    daemon
-        .status()
-        .ok()
-        .and_then(|s| s["vrrp"][0]["state"].as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The client, which runs no VRRP, watches the bridge: every advert it sees
 /// comes from `from` and goes to `group`.
 fn adverts_go_to(lab: &Lab, from: IpAddr, group: &str) -> Result<()> {
@@ -64,7 +56,7 @@ fn pair_on_custom_group(ipv6: bool) -> Result<()> {
         true => (link_local(lab.director(1))?, GROUP6),
     };
     adverts_go_to(&lab, from, group)?;
-    ensure!(state(&dir2) == "BACKUP", "dir2 stayed BACKUP");
+    ensure!(dir2.vrrp_state() == "BACKUP", "dir2 stayed BACKUP");
     Ok(())
 }
 
@@ -111,7 +103,7 @@ fn with_keepalived(lb_priority: u8, keepalived_priority: u8) -> Result<()> {
     let vip = VrrpConf::fast("BACKUP", 100);
     let (winner, loser) = if lb_wins { (1, 2) } else { (2, 1) };
     wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
-        state(&daemon) == expected
+        daemon.vrrp_state() == expected
             && vip.held_by(lab.director(winner).ns())
             && !vip.held_by(lab.director(loser).ns())
     })
@@ -136,7 +128,7 @@ fn with_keepalived(lb_priority: u8, keepalived_priority: u8) -> Result<()> {
         lb_wins || me["adverts_received"].as_u64() > Some(0),
         "lb-daemon heard keepalived on the group: {me}"
     );
-    ensure!(state(&daemon) == expected, "no flapping");
+    ensure!(daemon.vrrp_state() == expected, "no flapping");
     Ok(())
 }
 
@@ -181,6 +173,9 @@ fn daemons_on_different_groups_do_not_hear_each_other_and_both_are_master() -> R
         seen.iter().any(|s| s.src == from(1)) && seen.iter().any(|s| s.src == from(2)),
         "both advertise as MASTER: {seen:?}"
     );
-    ensure!(state(&dir2) == "MASTER", "dir2 still MASTER: split brain");
+    ensure!(
+        dir2.vrrp_state() == "MASTER",
+        "dir2 still MASTER: split brain"
+    );
     Ok(())
 }

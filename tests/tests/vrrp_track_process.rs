@@ -45,19 +45,11 @@ fn config(priority: u8, extra: &str) -> String {
     .render()
 }
 
-fn state(daemon: &Daemon) -> String {
-    daemon
-        .status()
-        .ok()
-        .and_then(|s| s["vrrp"][0]["state"].as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// Waits until director `holder` alone holds the VIP and dir1 is in `dir1_state`.
 fn wait_holder(pair: &Pair, holder: usize, d1: &Daemon, dir1_state: &str) -> Result<()> {
     let other = 3 - holder;
     wait_until(FAILOVER, Duration::from_millis(50), || {
-        pair.holds(holder, VIP_24) && !pair.holds(other, VIP_24) && state(d1) == dir1_state
+        pair.holds(holder, VIP_24) && !pair.holds(other, VIP_24) && d1.vrrp_state() == dir1_state
     })
     .with_context(|| format!("dir{holder} should hold {VIP}:\n{}", d1.log()))
 }

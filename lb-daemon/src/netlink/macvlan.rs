@@ -1,8 +1,7 @@
 //! Macvlan links for `use_vmac`: looking a link up with its kind, creating
 //! a private-mode macvlan with a given MAC address on a base interface,
 //! bringing a link up and deleting it.
-use anyhow::{anyhow, Context, Result};
-use futures::TryStreamExt;
+use anyhow::{Context, Result};
 use rtnetlink::{
     packet_route::link::{
         InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode,
@@ -32,18 +31,7 @@ pub struct Link {
 impl Netlink {
     /// The link called `name`, `None` when there is none.
     pub async fn link(&self, name: &str) -> Result<Option<Link>> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_owned())
-            .execute();
-        match links.try_next().await {
-            Ok(Some(msg)) => Ok(Some(link_of(&msg))),
-            Ok(None) => Ok(None),
-            Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
-            Err(e) => Err(anyhow!(e)).with_context(|| format!("looking up interface {name}")),
-        }
+        Ok(self.link_message(name).await?.as_ref().map(link_of))
     }
 
     /// Creates macvlan `name` in private mode on interface `base`, with

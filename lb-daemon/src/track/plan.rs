@@ -125,78 +125,27 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
         .track_script
         .iter()
         .chain(groups.iter().flat_map(|g| &g.track_script));
-    for entry in scripts {
-        let Some(script) = config.vrrp_script.iter().find(|s| s.name == entry.name) else {
-            tracing::warn!(
-                "({}) track script {} not found, ignoring...",
-                instance.name,
-                entry.name
-            );
-            continue;
-        };
-        let (weight, reverse) = weight_of(entry, script.weight.unwrap_or(0), script.reverse);
-        push(
-            &mut tracks,
-            instance,
-            in_group,
-            Kind::Script,
-            entry,
-            weight,
-            reverse,
-        );
-    }
+    let defined = Defined { instance, in_group };
+    defined.push(&mut tracks, Kind::Script, scripts, |name| {
+        let s = config.vrrp_script.iter().find(|s| s.name == name)?;
+        Some((s.weight.unwrap_or(0), s.reverse))
+    });
     let files = instance
         .track_file
         .iter()
         .chain(groups.iter().flat_map(|g| &g.track_file));
-    for entry in files {
-        let Some(file) = config.track_file.iter().find(|f| f.name == entry.name) else {
-            tracing::warn!(
-                "({}) track file {} not found, ignoring...",
-                instance.name,
-                entry.name
-            );
-            continue;
-        };
-        let (weight, reverse) = weight_of(entry, file.weight.unwrap_or(1), file.reverse);
-        push(
-            &mut tracks,
-            instance,
-            in_group,
-            Kind::File,
-            entry,
-            weight,
-            reverse,
-        );
-    }
+    defined.push(&mut tracks, Kind::File, files, |name| {
+        let f = config.track_file.iter().find(|f| f.name == name)?;
+        Some((f.weight.unwrap_or(1), f.reverse))
+    });
     let processes = instance
         .track_process
         .iter()
         .chain(groups.iter().flat_map(|g| &g.track_process));
-    for entry in processes {
-        let found = config
-            .vrrp_track_process
-            .iter()
-            .find(|p| p.name == entry.name);
-        let Some(process) = found else {
-            tracing::warn!(
-                "({}) track process {} not found, ignoring...",
-                instance.name,
-                entry.name
-            );
-            continue;
-        };
-        let (weight, reverse) = weight_of(entry, process.weight.unwrap_or(0), process.reverse);
-        push(
-            &mut tracks,
-            instance,
-            in_group,
-            Kind::Process,
-            entry,
-            weight,
-            reverse,
-        );
-    }
+    defined.push(&mut tracks, Kind::Process, processes, |name| {
+        let p = config.vrrp_track_process.iter().find(|p| p.name == name)?;
+        Some((p.weight.unwrap_or(0), p.reverse))
+    });
     let interfaces: Vec<&TrackRef> = instance
         .track_interface
         .iter()
@@ -255,6 +204,58 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
     }
 }
 
+/// Tracking of objects defined at the top level (`vrrp_script`,
+/// `track_file`, `vrrp_track_process`) by one instance.
+struct Defined<'a> {
+    instance: &'a VrrpInstance,
+    in_group: bool,
+}
+
+impl Defined<'_> {
+    /// One track per entry whose object `lookup` finds (its default weight
+    /// and reverse flag); an entry naming no object is logged and skipped,
+    /// as keepalived does.
+    fn push<'e>(
+        &self,
+        tracks: &mut Vec<Track>,
+        kind: Kind,
+        entries: impl Iterator<Item = &'e TrackRef>,
+        lookup: impl Fn(&str) -> Option<(i32, bool)>,
+    ) {
+        for entry in entries {
+            let Some((weight, reverse)) = lookup(&entry.name) else {
+                tracing::warn!(
+                    "({}) track {} {} not found, ignoring...",
+                    self.instance.name,
+                    kind_name(kind),
+                    entry.name
+                );
+                continue;
+            };
+            let (weight, reverse) = weight_of(entry, weight, reverse);
+            push(
+                tracks,
+                self.instance,
+                self.in_group,
+                kind,
+                entry,
+                weight,
+                reverse,
+            );
+        }
+    }
+}
+
+/// How keepalived's log names a kind of tracked object.
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Script => "script",
+        Kind::Process => "process",
+        Kind::File => "file",
+        Kind::Interface => "interface",
+    }
+}
+
 /// The weight and reverse flag of an entry: its own weight when given,
 /// else the object's.
 fn weight_of(entry: &TrackRef, weight: i32, reverse: bool) -> (i32, bool) {
@@ -277,11 +278,7 @@ fn push(
         tracing::warn!(
             "({}) ignoring tracked {} {} with weights due to SYNC group",
             instance.name,
-            match kind {
-                Kind::Script => "script",
-                Kind::Process => "process",
-                _ => "file",
-            },
+            kind_name(kind),
             entry.name
         );
         return;
