@@ -9,7 +9,7 @@ use tracing::warn;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = cli::parse();
+    let mut cli = cli::parse();
     if let Some(sigfunc) = &cli.run.signum {
         return signum::print(sigfunc);
     }
@@ -35,6 +35,14 @@ fn main() -> ExitCode {
         _ => (cli.run.config_id.clone(), cli.run.all_config),
     };
     config::set_read_options(config::ReadOptions::new(config_id, all_config));
+    let configured = match &cli.command {
+        None => Some((cli.run.config.clone(), cli.run.config_test.is_some())),
+        Some(Command::Check(f)) => Some((f.config.clone(), true)),
+        Some(_) => None,
+    };
+    if let Some((path, testing)) = configured {
+        setup::follow_config(&mut cli.run, &path, testing);
+    }
     if let Err(e) = setup::apply(&cli.run) {
         eprintln!("lb-daemon: {e:#}");
         return ExitCode::FAILURE;

@@ -15,6 +15,7 @@ const LOADING: &[&str] = &[
     "PING_CHECK",
     "SSL_GET",
     "UDP_CHECK",
+    "conditional_conf",
     "fwmark",
     "inhibit",
     "misc_check",
@@ -47,10 +48,8 @@ fn samples() -> Vec<PathBuf> {
     files
 }
 
-/// What still keeps a sample from loading, when it is pinned: the
-/// conditional sample (run with `-i high`) is refused for its network
-/// namespace only, not for its templating nor its `use_vmac`.
-const REFUSED_FOR: &[(&str, &[&str])] = &[("conditional_conf", &["unsupported: net_namespace"])];
+/// What still keeps a sample from loading, when it is pinned.
+const REFUSED_FOR: &[(&str, &[&str])] = &[];
 
 #[test]
 fn keepalived_samples_load_or_name_what_is_missing() {

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::{log::Log, wait_until, Netns, NsChild};
+use crate::{log::Log, netns::detached, wait_until, Netns, NsChild};
 
 /// The `lb-daemon` binary of this build: `$LB_DAEMON_BIN`, or the one next to
 /// the running executable (test binaries live one level deeper, in `deps/`).
@@ -73,6 +73,21 @@ impl Daemon {
         Daemon::launch(ns, config, label, &[], &[])
     }
 
+    /// As [`Daemon::start`], but started in a new, empty network namespace
+    /// (`unshare --net`): the configuration's `net_namespace` must move it
+    /// into `ns`, whose deletion ends it. Should it not, it can only touch
+    /// that empty namespace, never the host's.
+    pub fn start_joining(ns: &Netns, config: &Path, label: &str) -> Result<Daemon> {
+        let runtime_dir = runtime_dir()?;
+        let mut command = detached(Command::new("unshare"));
+        command.args(["--net", "--"]).arg(daemon_binary()?);
+        let mut daemon =
+            Daemon::spawn_command(ns, command, config, label, runtime_dir.path(), &[])?;
+        daemon._own_runtime_dir = Some(runtime_dir);
+        daemon.wait_ready(READY)?;
+        Ok(daemon)
+    }
+
     /// As [`Daemon::start`], with more command-line arguments.
     pub fn start_with(ns: &Netns, config: &Path, label: &str, args: &[&str]) -> Result<Daemon> {
         Daemon::launch(ns, config, label, args, &[])
@@ -120,8 +135,21 @@ impl Daemon {
     ) -> Result<Daemon> {
         // Network namespace only: the daemon pins its maps in the host's bpffs.
         let mut cmd = ns.net_only_command(&[daemon_binary()?.as_os_str()]);
-        cmd.args(args)
-            .args(["-n", "-l", "-f"])
+        cmd.args(args);
+        Daemon::spawn_command(ns, cmd, config, label, runtime_dir, env)
+    }
+
+    /// Runs `cmd` (the daemon binary, perhaps behind nsenter) with the
+    /// daemon's usual options.
+    fn spawn_command(
+        ns: &Netns,
+        mut cmd: Command,
+        config: &Path,
+        label: &str,
+        runtime_dir: &Path,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<Daemon> {
+        cmd.args(["-n", "-l", "-f"])
             .arg(config)
             .arg("--runtime-dir")
             .arg(runtime_dir)

@@ -80,11 +80,9 @@ where
         .try_get_matches_from(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     cli.run.subsystems = subsystems(&matches);
-    if let Some(name) = &cli.run.namespace {
-        if matches.value_source("runtime_dir") != Some(ValueSource::CommandLine) {
-            cli.run.runtime_dir = PathBuf::from(DEFAULT_RUNTIME_DIR).join(name);
-        }
-    }
+    cli.run.runtime_dir_given =
+        matches.value_source("runtime_dir") == Some(ValueSource::CommandLine);
+    cli.run.name_runtime_dir();
     Ok(cli)
 }
 
@@ -184,6 +182,24 @@ fn subsystems(matches: &ArgMatches) -> Subsystems {
 }
 
 impl RunArgs {
+    /// Without `--runtime-dir`: the runtime directory the namespace and the
+    /// `instance` name imply, `/run/lb-daemon[/NAMESPACE][/instance-NAME]`,
+    /// so that daemons in other namespaces, or with other instance names,
+    /// keep their pid files, sockets and pinned maps apart.
+    pub fn name_runtime_dir(&mut self) {
+        if self.runtime_dir_given {
+            return;
+        }
+        let mut dir = PathBuf::from(DEFAULT_RUNTIME_DIR);
+        if let Some(namespace) = &self.namespace {
+            dir.push(namespace);
+        }
+        if let Some(instance) = &self.instance {
+            dir.push(format!("instance-{instance}"));
+        }
+        self.runtime_dir = dir;
+    }
+
     /// The log filter -D asks for: info, debug, or (twice) lb-daemon's trace.
     pub fn log_filter(&self) -> &'static str {
         match self.log_detail {

@@ -166,8 +166,9 @@ pub struct RunArgs {
     /// keepalived debug build option: ignored.
     #[arg(short = 'O', long = "openssl-mem-check")]
     pub openssl_mem_check: bool,
-    /// Run in network namespace NAME (/run/netns/NAME); the default
-    /// runtime directory becomes /run/lb-daemon/NAME.
+    /// Run in network namespace NAME (/run/netns/NAME; wins over the
+    /// configuration's net_namespace); the default runtime directory
+    /// becomes /run/lb-daemon/NAME.
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     pub namespace: Option<String>,
     /// Error if any configuration file is missing: the main one (lb-daemon:
@@ -213,6 +214,13 @@ pub struct RunArgs {
     /// Which subsystems run, from -P, -C and --all in their order.
     #[arg(skip)]
     pub subsystems: Subsystems,
+    /// Whether `--runtime-dir` was on the command line (else the
+    /// namespace and the configuration's `instance` name it).
+    #[arg(skip)]
+    pub runtime_dir_given: bool,
+    /// The configuration's `instance` name, if any.
+    #[arg(skip)]
+    pub instance: Option<String>,
 }
 
 /// Subcommands.

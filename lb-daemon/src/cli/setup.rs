@@ -1,5 +1,6 @@
 //! keepalived options that change the process itself, applied before the
-//! configuration is read: `-t LOG_FILE`, `-u`, `-m`/`-M` and `--namespace`.
+//! configuration is read: `-t LOG_FILE`, `-u`, `-m`/`-M` and `--namespace`,
+//! and the configuration's own `net_namespace` and `instance`.
 use std::{
     fs::{File, OpenOptions},
     os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
@@ -11,9 +12,10 @@ use nix::{
     sched::{setns, CloneFlags},
     sys::stat::{umask, Mode},
 };
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::RunArgs;
+use crate::config;
 
 /// Where named network namespaces live (`ip netns`, keepalived's netns_dir).
 const NETNS_DIR: &str = "/run/netns";
@@ -33,6 +35,36 @@ pub fn redirect_stderr(file: &Path) -> Result<()> {
         return Err(std::io::Error::last_os_error()).context("redirecting stderr");
     }
     Ok(())
+}
+
+/// keepalived's top-level `net_namespace` and `instance` in configuration
+/// `path`: they choose the
+/// namespace and the runtime directory, so they are read before anything
+/// else (the configuration is read again, and its errors reported, when
+/// the daemon loads it). `--namespace` wins over `net_namespace`, as
+/// keepalived's `-s` does. A configuration check (`testing`) stays in this
+/// namespace when the configured one does not exist here.
+pub fn follow_config(args: &mut RunArgs, path: &Path, testing: bool) {
+    let Ok(loaded) = config::load(path) else {
+        return;
+    };
+    let config::Config {
+        net_namespace,
+        instance,
+        ..
+    } = loaded.config;
+    match (&args.namespace, net_namespace) {
+        (Some(given), Some(configured)) if *given != configured => info!(
+            "Overriding config net_namespace '{configured}' with command line namespace '{given}'"
+        ),
+        (None, Some(configured)) if testing && !Path::new(NETNS_DIR).join(&configured).exists() => {
+            warn!("net_namespace {configured} does not exist: interfaces are checked here")
+        }
+        (None, configured) => args.namespace = configured,
+        _ => {}
+    }
+    args.instance = instance;
+    args.name_runtime_dir();
 }
 
 /// Applies `-u`, `-m`/`-M` and `--namespace` (this thread must be the only
@@ -110,6 +142,51 @@ fn enter_namespace(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::compat::parse_from;
+
+    /// `args` (after the program name) with `conf` as the configuration,
+    /// after [`follow_config`].
+    fn followed(conf: &str, args: &str, testing: bool) -> RunArgs {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.conf");
+        std::fs::write(&path, conf).unwrap();
+        let line = format!("lb-daemon -f {} {args}", path.display());
+        let mut run = parse_from(line.split_whitespace()).unwrap().run;
+        follow_config(&mut run, &path, testing);
+        run
+    }
+
+    #[test]
+    fn net_namespace_and_instance_name_the_namespace_and_the_runtime_dir() {
+        // Names no test creates in /run/netns.
+        let conf = "net_namespace lb-test-absent\ninstance web\n";
+        let run = followed(conf, "", false);
+        assert_eq!(run.namespace.as_deref(), Some("lb-test-absent"));
+        assert_eq!(
+            run.runtime_dir,
+            Path::new("/run/lb-daemon/lb-test-absent/instance-web")
+        );
+        let given = followed(conf, "-s red", false);
+        assert_eq!(given.namespace.as_deref(), Some("red"));
+        assert_eq!(
+            given.runtime_dir,
+            Path::new("/run/lb-daemon/red/instance-web")
+        );
+        let dir = followed(conf, "--runtime-dir /run/x", false);
+        assert_eq!(dir.runtime_dir, Path::new("/run/x"));
+        // A configuration check stays here when the namespace is not here.
+        let testing = followed(conf, "", true);
+        assert_eq!(testing.namespace, None);
+        assert_eq!(
+            testing.runtime_dir,
+            Path::new("/run/lb-daemon/instance-web")
+        );
+        let plain = followed("vrrp_script s {\n script /bin/true\n}\n", "", false);
+        assert_eq!(
+            (plain.namespace, plain.runtime_dir),
+            (None, Path::new("/run/lb-daemon").into())
+        );
+    }
 
     #[test]
     fn umask_in_c_notation() {

@@ -13,6 +13,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::io::unix::AsyncFd;
 
 use super::packet::{IPPROTO_VRRP, VRRP_TTL};
+use crate::config::UnicastPeer;
 
 /// A received VRRP packet with the IP header fields validation needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +34,14 @@ pub enum Transport {
     /// To this multicast group on the interface (`vrrp_mcast_group4/6`,
     /// by default 224.0.0.18 or ff02::12), which the receiving socket joins.
     Multicast(IpAddr),
-    /// To each of these peers (keepalived's `unicast_peer`).
-    Unicast(Vec<IpAddr>),
+    /// To each of these peers (keepalived's `unicast_peer`), with TTL /
+    /// hop limit `ttl` (`unicast_ttl`; [`VRRP_TTL`] when absent).
+    Unicast {
+        /// The peers, with the TTL range their adverts must arrive with.
+        peers: Vec<UnicastPeer>,
+        /// `unicast_ttl`.
+        ttl: Option<u8>,
+    },
 }
 
 /// Raw VRRP sockets on one interface: one to receive (unbound, since a raw
@@ -72,9 +79,9 @@ impl VrrpSocket {
             Ok(socket)
         };
         let (rx, tx) = (open()?, open()?);
-        let group = match transport {
-            Transport::Multicast(group) => Some(*group),
-            Transport::Unicast(_) => None,
+        let (group, unicast_ttl) = match transport {
+            Transport::Multicast(group) => (Some(*group), VRRP_TTL),
+            Transport::Unicast { ttl, .. } => (None, ttl.unwrap_or(VRRP_TTL)),
         };
         match src {
             IpAddr::V4(src) => {
@@ -88,7 +95,7 @@ impl VrrpSocket {
                     None => {}
                 }
                 tx.bind(&SocketAddrV4::new(src, 0).into())?;
-                tx.set_ttl_v4(u32::from(VRRP_TTL))?;
+                tx.set_ttl_v4(u32::from(unicast_ttl))?;
                 tx.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
                 tx.set_multicast_loop_v4(false)?;
             }
@@ -105,7 +112,7 @@ impl VrrpSocket {
                 setsockopt(&rx, sockopt::Ipv6RecvHopLimit, &true)?;
                 setsockopt(&rx, sockopt::Ipv6RecvPacketInfo, &true)?;
                 tx.bind(&SocketAddrV6::new(src, 0, 0, scope(src, ifindex)).into())?;
-                tx.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                tx.set_unicast_hops_v6(u32::from(unicast_ttl))?;
                 tx.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
                 tx.set_multicast_if_v6(ifindex)?;
                 tx.set_multicast_loop_v6(false)?;

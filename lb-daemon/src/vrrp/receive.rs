@@ -35,7 +35,8 @@ pub enum Refused {
 /// (the instance's multicast group, or not multicast for unicast, like
 /// keepalived's "Expected multicast packet but received unicast packet"),
 /// the instance checks ([`packet::validate`]) and last, as keepalived's
-/// `vrrp_check_packet` does, the source against `unicast_peer` when
+/// `vrrp_check_packet` does, the source against `unicast_peer` (and the
+/// TTL / hop limit against that peer's `min_ttl`..`max_ttl`) when
 /// `check_unicast_src` is set.
 pub fn accept(
     packet: &Packet,
@@ -51,7 +52,7 @@ pub fn accept(
         // default hop limit), so treat their packets as on-link.
         ttl: match spec.transport {
             Transport::Multicast(_) => packet.ttl,
-            Transport::Unicast(_) => VRRP_TTL,
+            Transport::Unicast { .. } => VRRP_TTL,
         },
     };
     let advert = packet::parse(&received).map_err(Refused::Dropped)?;
@@ -63,7 +64,7 @@ pub fn accept(
     }
     let destination_fits = match &spec.transport {
         Transport::Multicast(group) => packet.dst == *group,
-        Transport::Unicast(_) => !packet.dst.is_multicast(),
+        Transport::Unicast { .. } => !packet.dst.is_multicast(),
     };
     if !destination_fits {
         return Err(Refused::Dropped(Drop::Destination));
@@ -77,9 +78,13 @@ pub fn accept(
         addresses: &advertised,
     };
     packet::validate(&advert, &expect).map_err(Refused::Dropped)?;
-    if let Transport::Unicast(peers) = &spec.transport {
-        if spec.check_unicast_src && !peers.contains(&packet.src) {
-            return Err(Refused::Dropped(Drop::UnicastSource));
+    if let (Transport::Unicast { peers, .. }, true) = (&spec.transport, spec.check_unicast_src) {
+        match peers.iter().find(|peer| peer.address == packet.src) {
+            None => return Err(Refused::Dropped(Drop::UnicastSource)),
+            Some(peer) if !peer.accepts_ttl(packet.ttl) => {
+                return Err(Refused::Dropped(Drop::PeerTtl))
+            }
+            Some(_) => {}
         }
     }
     Ok(advert)
@@ -150,7 +155,8 @@ fn drop_level(drop: Drop) -> Level {
         | Drop::Interval
         | Drop::Addresses
         | Drop::Destination
-        | Drop::UnicastSource => Level::WARN,
+        | Drop::UnicastSource
+        | Drop::PeerTtl => Level::WARN,
     }
 }
 
@@ -273,6 +279,33 @@ mod tests {
             );
             assert_eq!(accept(&packet(51, PEER, US), spec, none), Ok(advert(51)));
         }
+    }
+
+    #[test]
+    fn a_peer_ttl_range_checks_the_source_and_the_ttl_of_its_adverts() {
+        let ranged = spec(
+            "",
+            " unicast_peer {\n 192.0.2.3 min_ttl 62 max_ttl 64\n }\n",
+        );
+        let at = |src, ttl| Packet {
+            ttl,
+            ..packet(51, src, US)
+        };
+        let none = |_| false;
+        assert_eq!(accept(&at(PEER, 64), &ranged, none), Ok(advert(51)));
+        assert_eq!(accept(&at(PEER, 62), &ranged, none), Ok(advert(51)));
+        for ttl in [61, 65, 255] {
+            assert_eq!(
+                accept(&at(PEER, ttl), &ranged, none),
+                Err(Refused::Dropped(Drop::PeerTtl)),
+                "{ttl}"
+            );
+        }
+        // The range turns the source check on, as in keepalived.
+        assert_eq!(
+            accept(&at(STRANGER, 64), &ranged, none),
+            Err(Refused::Dropped(Drop::UnicastSource))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use crate::{
-    config::{self, AuthType, VirtualIp, VrrpInstance},
+    config::{self, AuthType, UnicastPeer, VirtualIp, VrrpInstance},
     state::ownership::Owned,
 };
 
@@ -91,7 +91,8 @@ pub struct Identity<'a> {
     vrid: u8,
     ipv6: bool,
     version: Version,
-    unicast: bool,
+    /// `Some(unicast_ttl)` for unicast: the sending socket has that TTL.
+    unicast: Option<Option<u8>>,
     group: Option<IpAddr>,
     src: Option<IpAddr>,
     vmac: Option<&'a Vmac>,
@@ -127,8 +128,11 @@ pub struct InstanceSpec {
     /// Multicast group or unicast peers.
     pub transport: Transport,
     /// With unicast peers, accept adverts only from them
-    /// (`check_unicast_src`, or `vrrp_check_unicast_src` in `global_defs`).
+    /// (`check_unicast_src`, or `vrrp_check_unicast_src` in `global_defs`,
+    /// or a peer's `min_ttl`/`max_ttl`), and within the peer's TTL range.
     pub check_unicast_src: bool,
+    /// `unicast_fault_no_peer` without peers: the instance stays in FAULT.
+    pub no_peer_fault: bool,
     /// Fixed source address (`unicast_src_ip` or `mcast_src_ip`).
     pub src: Option<IpAddr>,
     /// Gratuitous ARP / NA timing.
@@ -196,9 +200,15 @@ impl InstanceSpec {
             excluded: inst.virtual_ipaddress_excluded.clone(),
             transport: match inst.unicast_peer.is_empty() {
                 true => Transport::Multicast(multicast_group(global, inst)),
-                false => Transport::Unicast(inst.unicast_peer.clone()),
+                false => Transport::Unicast {
+                    peers: inst.unicast_peer.clone(),
+                    ttl: inst.unicast_ttl,
+                },
             },
-            check_unicast_src: inst.check_unicast_src || global.vrrp_check_unicast_src,
+            check_unicast_src: inst.check_unicast_src
+                || global.vrrp_check_unicast_src
+                || inst.unicast_peer.iter().any(UnicastPeer::has_ttl_range),
+            no_peer_fault: inst.unicast_fault_no_peer && inst.unicast_peer.is_empty(),
             src: inst.unicast_src_ip.or(inst.mcast_src_ip),
             garp: Garp::new(inst, global),
             sync_group: config
@@ -222,8 +232,8 @@ impl InstanceSpec {
     /// change starts a new instance.
     pub fn identity(&self) -> Identity<'_> {
         let (unicast, group) = match &self.transport {
-            Transport::Multicast(group) => (false, Some(*group)),
-            Transport::Unicast(_) => (true, None),
+            Transport::Multicast(group) => (None, Some(*group)),
+            Transport::Unicast { ttl, .. } => (Some(*ttl), None),
         };
         Identity {
             interface: &self.interface,
@@ -235,6 +245,12 @@ impl InstanceSpec {
             src: self.src,
             vmac: self.vmac.as_ref(),
         }
+    }
+
+    /// Why the configuration alone keeps the instance in FAULT, if it does.
+    pub fn config_fault(&self) -> Option<&'static str> {
+        self.no_peer_fault
+            .then_some("no unicast peers (unicast_fault_no_peer)")
     }
 
     /// Whether `other` is the same virtual router on the wire (interface,
@@ -410,7 +426,7 @@ mod tests {
             "global_defs {\n vrrp_version 3\n vrrp_garp_master_delay 1\n vrrp_garp_master_refresh 60\n}\n\
              vrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 7\n priority 150\n\
              advert_int 0.05\n nopreempt\n garp_master_delay 2\n unicast_src_ip 192.0.2.2\n\
-             unicast_peer {\n 192.0.2.3\n }\n virtual_ipaddress {\n 192.0.2.50/24 dev eth0\n }\n}\n",
+             unicast_ttl 5\n unicast_peer {\n 192.0.2.3\n }\n virtual_ipaddress {\n 192.0.2.50/24 dev eth0\n }\n}\n",
         );
         assert_eq!((s.version, s.priority, s.vrid), (Version::V3, 150, 7));
         assert_eq!(s.advert_int, Duration::from_millis(50));
@@ -419,8 +435,12 @@ mod tests {
         assert_eq!(s.garp.refresh, Some(Duration::from_secs(60)));
         assert_eq!(
             s.transport,
-            Transport::Unicast(vec!["192.0.2.3".parse().unwrap()])
+            Transport::Unicast {
+                peers: vec![UnicastPeer::new("192.0.2.3".parse().unwrap())],
+                ttl: Some(5),
+            }
         );
+        assert_eq!(s.config_fault(), None);
         assert_eq!(s.src, Some("192.0.2.2".parse().unwrap()));
     }
 
@@ -447,6 +467,22 @@ mod tests {
         assert!(spec(&format!("{unicast} check_unicast_src\n}}\n")).check_unicast_src);
         let global = format!("global_defs {{\n vrrp_check_unicast_src\n}}\n{unicast}}}\n");
         assert!(spec(&global).check_unicast_src);
+        let ranged = unicast.replace("192.0.2.3\n", "192.0.2.3 max_ttl 64\n");
+        assert!(spec(&format!("{ranged}}}\n")).check_unicast_src);
+    }
+
+    #[test]
+    fn unicast_fault_no_peer_faults_only_without_peers() {
+        let instance = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n \
+                        unicast_src_ip 192.0.2.2\n unicast_fault_no_peer\n";
+        let alone = spec(&format!("{instance}}}\n"));
+        assert!(alone.config_fault().is_some());
+        let peered = spec(&format!(
+            "{instance} unicast_peer {{\n 192.0.2.3\n }}\n}}\n"
+        ));
+        assert_eq!(peered.config_fault(), None);
+        let fallback = spec("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n}\n");
+        assert_eq!(fallback.config_fault(), None);
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn no_more(args: &[Word], index: usize) -> Result<(), ArgError> {
 }
 
 /// Reads word `index`, which must be present.
-fn word<T: FromWord>(args: &[Word], index: usize, what: &str) -> Result<T, ArgError> {
+pub(super) fn word<T: FromWord>(args: &[Word], index: usize, what: &str) -> Result<T, ArgError> {
     let word = args
         .get(index)
         .ok_or_else(|| ArgError::at(index, format!("{what} is missing")))?;

@@ -12,7 +12,6 @@ pub const TOP_REFUSED: &[Missing] = &[
     ("garp_group", "gratuitous ARP/NA groups"),
     ("interface_up_down_delays", "debounced interface state"),
     ("namespace_with_ipsets", "ipsets inside a network namespace"),
-    ("net_namespace", "running inside a network namespace"),
     ("net_namespace_ipvs", "IPVS in another network namespace"),
     ("track_group", "tracking groups"),
     ("SSL", "client certificates for SSL_GET"),
@@ -21,7 +20,6 @@ pub const TOP_REFUSED: &[Missing] = &[
 /// Top-level keywords that only name files or tune the process.
 pub const TOP_IGNORED: &[Missing] = &[
     ("child_wait_time", "child process shutdown wait"),
-    ("instance", "per-instance file names"),
     ("linkbeat_interfaces", "link state by polling"),
     ("linkbeat_use_polling", "link state by polling"),
     ("use_pid_dir", "pid file directory"),
@@ -236,8 +234,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
     ("timer_expired_backup", "BACKUP after the master down timer"),
     ("track_bfd", "failover on BFD state"),
     ("track_src_ip", "failover on the source address"),
-    ("unicast_fault_no_peer", "FAULT without unicast peers"),
-    ("unicast_ttl", "the TTL of unicast adverts"),
     ("use_ipvlan", "ipvlan interfaces"),
     ("use_vmac_addr", "virtual MAC interfaces"),
     (

@@ -72,36 +72,16 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/data/keepalived-samples/keepalived.conf.conditional_conf");
         let sample = std::fs::read_to_string(&path).unwrap();
-        // Templating is not what stops it: only net_namespace (selected by
-        // -i high or -i low) is refused, a feature of its own.
-        for (id, refused) in [("high", true), ("low", true), ("vm", false)] {
-            let (_, _, diagnostics) = read(&sample, &path, &ReadOptions::id(id));
-            let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
-            let net_namespace =
-                |d: &&Diagnostic| d.message.starts_with("unsupported: net_namespace");
-            assert_eq!(errors.len(), usize::from(refused), "{id}: {errors:?}");
-            assert!(errors.iter().all(net_namespace), "{id}: {errors:?}");
-        }
-        let without: String = sample
-            .lines()
-            .filter(|l| !l.contains("net_namespace"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        for (id, priority, script) in [
-            (
-                "high",
-                Some(170),
-                Some("/etc/keepalived/scripts/check_high_VI_0.sh"),
-            ),
-            (
-                "low",
-                Some(85),
-                Some("/etc/keepalived/scripts/check_low_VI_0.sh"),
-            ),
-            ("vm", None, None),
+        let high = Some("/etc/keepalived/scripts/check_high_VI_0.sh");
+        let low = Some("/etc/keepalived/scripts/check_low_VI_0.sh");
+        for (id, namespace, priority, script) in [
+            ("high", Some("high"), Some(170), high),
+            ("low", Some("low"), Some(85), low),
+            ("vm", None, None, None),
         ] {
-            let (config, _, diagnostics) = read(&without, &path, &ReadOptions::id(id));
+            let (config, _, diagnostics) = read(&sample, &path, &ReadOptions::id(id));
             assert!(diagnostics.is_empty(), "{id}: {diagnostics:?}");
+            assert_eq!(config.net_namespace.as_deref(), namespace, "{id}");
             assert!(config.vrrp_instance[0].use_vmac, "{id}");
             assert_eq!(config.vrrp_instance[0].priority, priority, "{id}");
             assert_eq!(config.vrrp_script[0].script.as_deref(), script, "{id}");
@@ -157,13 +137,33 @@ mod tests {
     }
 
     #[test]
-    fn peer_ttl_ranges_are_refused_by_name() {
-        let text =
-            "vrrp_instance V {\n unicast_peer {\n  192.0.2.9\n  192.0.2.8 min_ttl 2\n }\n}\n";
+    fn peer_ttl_ranges_are_read_and_bad_ones_named() {
+        let text = "vrrp_instance V {\n unicast_peer {\n  192.0.2.9\n  \
+                    192.0.2.8 min_ttl 2 max_ttl 64\n  192.0.2.7 max_ttl 1\n }\n}\n";
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let ranges: Vec<_> = config.vrrp_instance[0]
+            .unicast_peer
+            .iter()
+            .map(|p| (p.address.to_string(), p.min_ttl, p.max_ttl))
+            .collect();
         assert_eq!(
-            messages(text),
-            ["k.conf:4:13: error: `unicast_peer`: unsupported: min_ttl (a TTL range for the peer's \
-              adverts) is not implemented"]
+            ranges,
+            [
+                ("192.0.2.9".into(), 0, 255),
+                ("192.0.2.8".into(), 2, 64),
+                ("192.0.2.7".into(), 0, 1)
+            ]
+        );
+        let bad = "vrrp_instance V {\n unicast_peer {\n  192.0.2.8 min_ttl 300\n  \
+                   192.0.2.7 ttl 3\n  192.0.2.6 max_ttl\n }\n}\n";
+        assert_eq!(
+            messages(bad),
+            [
+                "k.conf:3:21: error: `unicast_peer`: `300` is not a whole number from 0 to 255",
+                "k.conf:4:13: error: `unicast_peer`: unexpected `ttl`: expected min_ttl or max_ttl",
+                "k.conf:5:3: error: `unicast_peer`: the TTL is missing",
+            ]
         );
     }
 

@@ -1,7 +1,7 @@
 //! The top level of keepalived.conf: which blocks it holds, and the entry
 //! point binding a statement tree into the model. It sits above the block
 //! tables ([`vrrp`], [`lvs`], [`bgp`]), which sit above the [`Binder`].
-use super::bind::{list, Binder, Block, Keyword};
+use super::bind::{list, set, Binder, Block, Keyword};
 use super::parser::Stmt;
 use super::{bgp, lvs, missing, vrrp};
 use crate::config::diag::{Diagnostic, FieldLocations};
@@ -36,6 +36,8 @@ static TOP: Block<Config> = Block {
         list!(static_ipaddress),
         list!(static_routes),
         list!(static_rules),
+        set!(net_namespace),
+        set!(instance),
     ],
     refused: missing::TOP_REFUSED,
     ignored: missing::TOP_IGNORED,

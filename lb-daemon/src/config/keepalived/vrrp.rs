@@ -1,14 +1,12 @@
 //! Keyword tables of `global_defs` and the VRRP blocks.
 
-use std::net::IpAddr;
-
-use super::args::{ArgError, FromArgs, Weight};
+use super::args::{self, ArgError, FromArgs, Weight};
 use super::bind::{flag, list, set, Binder, Block, Keyword};
 use super::missing;
 use super::parser::{Stmt, Word};
 use crate::config::model::{
-    Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, VrrpInstance,
-    VrrpScript,
+    Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, UnicastPeer,
+    VrrpInstance, VrrpScript,
 };
 
 /// `global_defs`.
@@ -182,6 +180,8 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
             i.unicast_peer
                 .extend(peers.into_iter().map(|PeerLine(peer)| peer))
         }),
+        set!(unicast_ttl),
+        flag!(unicast_fault_no_peer),
         set!(mcast_src_ip),
         flag!(check_unicast_src),
         list!(track_interface),
@@ -218,23 +218,26 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
     ignored: missing::INSTANCE_IGNORED,
 };
 
-/// A `unicast_peer` line. keepalived's `min_ttl` / `max_ttl` options would
-/// drop adverts whose TTL is out of range: they are refused by name.
-struct PeerLine(IpAddr);
+/// A `unicast_peer` line: `ADDRESS [min_ttl N] [max_ttl N]`.
+struct PeerLine(UnicastPeer);
 
 impl FromArgs for PeerLine {
     fn from_args(args: &[Word]) -> Result<Self, ArgError> {
-        let ttl = args
-            .iter()
-            .position(|w| w.text == "min_ttl" || w.text == "max_ttl");
-        if let Some(index) = ttl {
-            let message = format!(
-                "unsupported: {} (a TTL range for the peer's adverts) is not implemented",
-                args[index].text
-            );
-            return Err(ArgError::at(index, message));
+        let mut peer = UnicastPeer::new(args::word(args, 0, "the peer's address")?);
+        let mut index = 1;
+        while let Some(option) = args.get(index) {
+            let ttl = match option.text.as_str() {
+                "min_ttl" => &mut peer.min_ttl,
+                "max_ttl" => &mut peer.max_ttl,
+                other => {
+                    let message = format!("unexpected `{other}`: expected min_ttl or max_ttl");
+                    return Err(ArgError::at(index, message));
+                }
+            };
+            *ttl = args::word(args, index + 1, "the TTL")?;
+            index += 2;
         }
-        IpAddr::from_args(args).map(PeerLine)
+        Ok(PeerLine(peer))
     }
 }
 

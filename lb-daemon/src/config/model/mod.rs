@@ -4,6 +4,7 @@
 mod bgp;
 mod lvs;
 mod routes;
+mod unicast;
 mod values;
 mod vrrp;
 
@@ -17,6 +18,7 @@ pub use lvs::{
     VirtualServer, VirtualServerGroup,
 };
 pub use routes::{NextHop, Route, RouteKind, Rule};
+pub use unicast::UnicastPeer;
 pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
@@ -30,6 +32,12 @@ pub use vrrp::{
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The network namespace (`ip netns` name) the daemon runs in; the
+    /// command line's `--namespace` wins. Read at start only.
+    pub net_namespace: Option<String>,
+    /// A name that keeps this daemon's runtime files apart from other
+    /// daemons' in the same namespace. Read at start only.
+    pub instance: Option<String>,
     /// Settings for the whole daemon.
     pub global_defs: GlobalDefs,
     /// Tracking scripts.

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::routes::{Route, Rule};
+use super::unicast::UnicastPeer;
 use super::values::{AuthType, Command, RunAs, State, TrackRef, VirtualIp};
 
 /// `vrrp_script NAME { … }`: a command whose exit status adjusts priority.
@@ -149,7 +150,12 @@ pub struct VrrpInstance {
     /// Source address of unicast advertisements.
     pub unicast_src_ip: Option<IpAddr>,
     /// Peers to send unicast advertisements to.
-    pub unicast_peer: Vec<IpAddr>,
+    pub unicast_peer: Vec<UnicastPeer>,
+    /// TTL (IPv4) or hop limit (IPv6) of unicast adverts (255 for IPv4,
+    /// the kernel's default for IPv6, when absent).
+    pub unicast_ttl: Option<u8>,
+    /// Without `unicast_peer`: FAULT instead of falling back to multicast.
+    pub unicast_fault_no_peer: bool,
     /// Source address of multicast advertisements.
     pub mcast_src_ip: Option<IpAddr>,
     /// With `unicast_peer`: accept adverts only from the listed peers.

@@ -26,6 +26,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     bgp::check(&mut check, config);
     routes::check(&mut check, config);
     notify_fifos(&mut check, &config.global_defs);
+    process_names(&mut check, config);
     check.range(
         "global_defs",
         "fast_path_flows",
@@ -33,6 +34,22 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
         FAST_PATH_FLOWS,
     );
     check.issues
+}
+
+/// `net_namespace` and `instance` become file names (`/run/netns/NAME`,
+/// the runtime directory): one path component each.
+fn process_names(check: &mut Check, config: &Config) {
+    let names = [
+        ("net_namespace", &config.net_namespace),
+        ("instance", &config.instance),
+    ];
+    for (field, name) in names {
+        if let Some(name) = name {
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                check.error(field, format!("`{name}` is not a valid {field} name"));
+            }
+        }
+    }
 }
 
 /// A `*notify_fifo_script` needs its FIFO (keepalived ignores it otherwise);

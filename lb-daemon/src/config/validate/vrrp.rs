@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::{names, Check};
 use crate::config::model::{
-    vmac_names, Config, GlobalDefs, State, SyncGroup, TrackFile, TrackProcess, TrackRef, VirtualIp,
-    VrrpInstance, VrrpScript,
+    vmac_names, Config, GlobalDefs, State, SyncGroup, TrackFile, TrackProcess, TrackRef,
+    UnicastPeer, VirtualIp, VrrpInstance, VrrpScript,
 };
 
 /// Weight range of tracked scripts and interfaces.
@@ -175,22 +175,49 @@ fn multicast_groups(check: &mut Check, globals: &GlobalDefs) {
     }
 }
 
-/// Unicast instances without `check_unicast_src` (here or as
-/// `vrrp_check_unicast_src` in `global_defs`) accept adverts from any source,
-/// so anyone who can reach the node can demote its master: say so loudly.
+/// Unicast instances without `check_unicast_src` (here, as
+/// `vrrp_check_unicast_src` in `global_defs`, or implied by a peer's TTL
+/// range) accept adverts from any source, so anyone who can reach the node
+/// can demote its master: say so loudly. Also the unicast settings that
+/// need peers, and TTL ranges that admit nothing.
 fn unicast_sources(check: &mut Check, path: &str, instance: &VrrpInstance, global: bool) {
-    let checked = instance.check_unicast_src || global;
+    let peers = &instance.unicast_peer;
+    let checked =
+        instance.check_unicast_src || global || peers.iter().any(UnicastPeer::has_ttl_range);
     let name = &instance.name;
-    if !instance.unicast_peer.is_empty() && !checked {
+    if !peers.is_empty() && !checked {
         let message = format!(
             "vrrp_instance `{name}` accepts adverts from any source address, not only its \
              `unicast_peer`s: add `check_unicast_src` (or `vrrp_check_unicast_src` in global_defs)"
         );
         check.warning(&format!("{path}.unicast_peer"), message);
     }
-    if instance.unicast_peer.is_empty() && instance.check_unicast_src {
+    for (i, peer) in peers.iter().enumerate() {
+        if peer.min_ttl > peer.max_ttl {
+            let message = format!(
+                "min_ttl {} > max_ttl {}: every advert from {} would be dropped",
+                peer.min_ttl, peer.max_ttl, peer.address
+            );
+            check.error(&format!("{path}.unicast_peer.{i}"), message);
+        }
+    }
+    if !peers.is_empty() {
+        return;
+    }
+    if instance.check_unicast_src {
         let message = "`check_unicast_src` has no effect without `unicast_peer`";
         check.warning(&format!("{path}.check_unicast_src"), message);
+    }
+    if instance.unicast_ttl.is_some() {
+        let message = "`unicast_ttl` has no effect without `unicast_peer`";
+        check.warning(&format!("{path}.unicast_ttl"), message);
+    }
+    if instance.unicast_fault_no_peer {
+        let message = format!(
+            "vrrp_instance `{name}` has no `unicast_peer`: with `unicast_fault_no_peer` it \
+             stays in FAULT"
+        );
+        check.warning(&format!("{path}.unicast_fault_no_peer"), message);
     }
 }
 
@@ -361,7 +388,7 @@ fn addresses(check: &mut Check, path: &str, instance: &VrrpInstance) {
         check.family(
             &format!("{path}.unicast_peer.{i}"),
             "unicast peer",
-            *peer,
+            peer.address,
             ipv6,
         );
     }

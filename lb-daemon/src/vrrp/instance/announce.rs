@@ -56,7 +56,7 @@ impl Instance {
         };
         let destinations = match &self.spec.transport {
             Transport::Multicast(group) => vec![*group],
-            Transport::Unicast(peers) => peers.clone(),
+            Transport::Unicast { peers, .. } => peers.iter().map(|p| p.address).collect(),
         };
         for dst in destinations {
             let message = packet::encode(&advert, endpoint.primary, dst);

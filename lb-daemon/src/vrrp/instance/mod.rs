@@ -245,10 +245,16 @@ impl Instance {
             instance.vips.remove_leftovers(instance.own_index()).await;
         }
         instance.publish_ownership();
-        // What tracking says already counts when the instance starts.
+        // What tracking and the configuration say already counts when the
+        // instance starts.
         if let Some(verdict) = instance.verdict.as_mut().map(|v| *v.borrow_and_update()) {
             instance.on_verdict(verdict).await;
         }
+        if let Some(reason) = instance.spec.config_fault() {
+            info!("({}) {reason}: going to FAULT state", instance.spec.name);
+        }
+        instance.publish_fault();
+        instance.tell_fault().await;
         let actions = instance.fsm.handle(instance.now(), Event::Startup);
         instance.apply(actions).await;
         Ok(instance)
@@ -390,14 +396,26 @@ impl Instance {
     }
 
     /// Tells the state machine whether the instance is in FAULT: tracking
-    /// says so, or its interface is gone or unusable.
+    /// says so, its interface is gone or unusable, or its configuration
+    /// keeps it there.
     async fn tell_fault(&mut self) {
-        let fault = self.applied.fault || self.link.fault().is_some();
+        let fault = self.applied.fault || self.fault_reason().is_some();
         if fault != self.told_fault {
             self.told_fault = fault;
             let actions = self.fsm.handle(self.now(), Event::Fault(fault));
             self.apply(actions).await;
         }
+    }
+
+    /// Why the instance is in FAULT whatever tracking says, if it is.
+    fn fault_reason(&self) -> Option<&str> {
+        self.link.fault().or(self.spec.config_fault())
+    }
+
+    /// Shows [`Instance::fault_reason`] in the instance's status.
+    fn publish_fault(&self) {
+        let error = self.fault_reason().map(str::to_owned);
+        self.shared.status.send_modify(|s| s.error = error);
     }
 
     /// After a link or address notification: follows the instance's
@@ -408,8 +426,7 @@ impl Instance {
             if let Some(endpoint) = self.link.endpoint() {
                 self.fsm.set_local_addr(endpoint.primary);
             }
-            let error = self.link.fault().map(str::to_owned);
-            self.shared.status.send_modify(|s| s.error = error);
+            self.publish_fault();
             self.tell_fault().await;
         }
         let master = self.fsm.state() == State::Master;

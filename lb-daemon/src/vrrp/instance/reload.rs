@@ -98,6 +98,8 @@ impl Instance {
         };
         let actions = self.fsm.handle(self.now(), event);
         self.apply(actions).await;
+        self.publish_fault();
+        self.tell_fault().await;
         if master && !self.second_burst_pending && old.garp.refresh != self.spec.garp.refresh {
             self.garp_due = self.spec.garp.refresh.map(|period| Instant::now() + period);
         }

@@ -6,7 +6,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Why a received advert was dropped: one variant per reason. The first group
 /// is found by [`parse`](super::parse), the second by
-/// [`validate`](super::validate), the last two by the instance's receive
+/// [`validate`](super::validate), the last three by the instance's receive
 /// filter (`crate::vrrp::receive`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Drop {
@@ -44,6 +44,8 @@ pub enum Drop {
     Destination,
     /// With `check_unicast_src`: the source is not one of the `unicast_peer`s.
     UnicastSource,
+    /// The TTL / hop limit is outside the peer's `min_ttl`..`max_ttl`.
+    PeerTtl,
 }
 
 impl Drop {
@@ -65,6 +67,7 @@ impl Drop {
         Drop::Addresses,
         Drop::Destination,
         Drop::UnicastSource,
+        Drop::PeerTtl,
     ];
 
     /// Stable snake_case name, used as the JSON key in `lb-daemon status`.
@@ -86,6 +89,7 @@ impl Drop {
             Drop::Addresses => "addresses",
             Drop::Destination => "destination",
             Drop::UnicastSource => "unicast_source",
+            Drop::PeerTtl => "peer_ttl",
         }
     }
 
@@ -115,6 +119,7 @@ impl fmt::Display for Drop {
             Drop::Addresses => "address list mismatch",
             Drop::Destination => "destination is not the instance's multicast group or unicast",
             Drop::UnicastSource => "source not a configured unicast peer",
+            Drop::PeerTtl => "TTL/HL not in the unicast peer's range",
         })
     }
 }
