@@ -219,7 +219,8 @@ impl InstanceSpec {
             vmac: vmac_name.map(|name| Vmac {
                 name,
                 mac: virtual_mac(vrid, inst.is_ipv6()),
-                xmit_base: inst.vmac_xmit_base,
+                // keepalived: unicast adverts leave from the base interface.
+                xmit_base: inst.vmac_xmit_base || !inst.unicast_peer.is_empty(),
             }),
             config: inst.clone(),
         }
@@ -469,6 +470,15 @@ mod tests {
         assert!(spec(&global).check_unicast_src);
         let ranged = unicast.replace("192.0.2.3\n", "192.0.2.3 max_ttl 64\n");
         assert!(spec(&format!("{ranged}}}\n")).check_unicast_src);
+    }
+
+    #[test]
+    fn unicast_with_use_vmac_sends_from_the_base_interface() {
+        let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n use_vmac\n \
+                    unicast_peer {\n 192.0.2.3\n }\n}\n";
+        assert!(spec(text).vmac.is_some_and(|v| v.xmit_base));
+        let multicast = text.replace(" unicast_peer {\n 192.0.2.3\n }\n", "");
+        assert!(spec(&multicast).vmac.is_some_and(|v| !v.xmit_base));
     }
 
     #[test]

@@ -253,7 +253,7 @@ fn track_file(check: &mut Check, path: &str, file: &TrackFile) {
 
 /// `use_vmac` names are valid interface names that no other instance and
 /// no instance's own interface use; `vmac_xmit_base` and `vmac_name` need
-/// `use_vmac`.
+/// `use_vmac`; unicast implies `vmac_xmit_base`.
 fn vmacs(check: &mut Check, instances: &[VrrpInstance]) {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (i, (instance, name)) in instances.iter().zip(vmac_names(instances)).enumerate() {
@@ -271,6 +271,11 @@ fn vmacs(check: &mut Check, instances: &[VrrpInstance]) {
             continue;
         };
         let at = format!("{path}.use_vmac");
+        if !instance.unicast_peer.is_empty() && !instance.vmac_xmit_base {
+            let message =
+                "unicast with `use_vmac` requires `vmac_xmit_base`: set, as keepalived does";
+            check.warning(&at, message);
+        }
         let valid = !name.is_empty()
             && name.len() <= 15
             && name != "."
