@@ -28,6 +28,10 @@ pub fn pinned_maps(dir: &Path) -> Result<BTreeMap<String, u32>> {
     let mut maps = BTreeMap::new();
     for entry in entries {
         let path = entry?.path();
+        // The pinned links live in a directory of their own.
+        if path.is_dir() {
+            continue;
+        }
         let info = bpftool_json(&[
             "map".as_ref(),
             "show".as_ref(),

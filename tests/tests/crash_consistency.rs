@@ -402,7 +402,7 @@ fn a_vip_dropped_while_the_daemon_was_down_is_removed_at_start() -> Result<()> {
 /// when the daemon is killed and started again with the same real servers,
 /// though `rr` would send a new connection elsewhere.
 #[test]
-fn established_flows_keep_their_real_server_across_kill_9() -> Result<()> {
+fn established_flows_are_served_while_the_daemon_is_dead_and_after_its_restart() -> Result<()> {
     let lab = dr_lab(1)?;
     let tmp = tempfile::tempdir()?;
     let runtime = runtime_dir()?;
@@ -420,8 +420,50 @@ fn established_flows_keep_their_real_server_across_kill_9() -> Result<()> {
     let mut flows = Flows::open(&lab)?;
     let held = crash::holdings(&daemon)?;
     daemon.kill()?;
+    // While no daemon runs, the pinned link keeps the program on eth0:
+    // the VIP the kill left answers through the real servers, not with
+    // resets from the local stack.
+    let attached = lb_tests::bpf::xdp_attached(host.ns(), "eth0")?;
+    ensure!(
+        attached == held.prog.into_iter().collect::<Vec<_>>(),
+        "XDP on eth0 after the kill: {attached:?}, the daemon's program was {:?}",
+        held.prog
+    );
+    flows
+        .check(&lab)
+        .context("flows while the daemon is dead")?;
     let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
     daemon.wait_ready(Duration::from_secs(10))?;
     crash::converge(host, &daemon, &expected, &held)?;
     flows.check(&lab)
+}
+
+#[test]
+fn a_restart_without_the_fast_path_ends_what_the_killed_daemon_left() -> Result<()> {
+    let lab = dr_lab(1)?;
+    let tmp = tempfile::tempdir()?;
+    let runtime = runtime_dir()?;
+    let path = tmp.path().join("dir1.conf");
+    let host = lab.director(1);
+    fs::write(&path, dir1_config(&lab, vips(false)))?;
+    let expected = Expected {
+        owner: true,
+        vips: vips(false),
+        all_vips: &ALL_VIPS,
+    };
+    let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
+    daemon.wait_ready(Duration::from_secs(10))?;
+    crash::converge(host, &daemon, &expected, &Leftovers::default())?;
+    let pins = crash::pin_dir(&daemon)?;
+    daemon.kill()?;
+    ensure!(pins.exists(), "the kill left {}", pins.display());
+    fs::write(&path, VrrpConf::fast("BACKUP", PRIORITY).render())?;
+    let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
+    daemon.wait_ready(Duration::from_secs(10))?;
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        !pins.exists() && lb_tests::bpf::xdp_attached(host.ns(), "eth0").is_ok_and(|a| a.is_empty())
+    })
+    .with_context(|| format!("the predecessor's XDP is still there:\n{}", daemon.log()))?;
+    daemon.stop()?;
+    Ok(())
 }

@@ -51,6 +51,16 @@ fn start(lab: &Lab, dir: &Path, n: usize, conf: &str) -> Result<Daemon> {
     Daemon::start(lab.director(n).ns(), &path, &format!("dir{n}"))
 }
 
+/// As [`start`], in runtime directory `runtime` (a restarted daemon finds
+/// there what its killed predecessor left, as under a service manager).
+fn start_in(lab: &Lab, dir: &Path, n: usize, conf: &str, runtime: &Path) -> Result<Daemon> {
+    let path = dir.join(format!("dir{n}.conf"));
+    fs::write(&path, conf)?;
+    let mut daemon = Daemon::spawn_in(lab.director(n).ns(), &path, &format!("dir{n}"), runtime)?;
+    daemon.wait_ready(Duration::from_secs(10))?;
+    Ok(daemon)
+}
+
 /// The daemon's fast-path status.
 fn fast_path(daemon: &Daemon) -> Value {
     daemon
@@ -351,7 +361,8 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
         "global_defs {{\n    fast_path_flows 65536\n}}\n{}",
         config(&master, &lab, "mh", &[1, 1, 1])
     );
-    let mut dir1 = start(&lab, tmp.path(), 1, &sized)?;
+    let runtime1 = lb_tests::daemon::runtime_dir()?;
+    let mut dir1 = start_in(&lab, tmp.path(), 1, &sized, runtime1.path())?;
     let dir2 = start(
         &lab,
         tmp.path(),
@@ -425,12 +436,14 @@ fn xdp_follows_vrrp_ownership_and_survives_a_failover() -> Result<()> {
     );
     let _ = dir1.stop();
 
-    // dir1 returns and preempts: dir2 leaves MASTER and detaches.
-    let dir1 = start(
+    // dir1 returns and preempts: it takes over the link its predecessor
+    // left pinned; dir2 leaves MASTER and detaches.
+    let dir1 = start_in(
         &lab,
         tmp.path(),
         1,
         &config(&master, &lab, "mh", &[1, 1, 1]),
+        runtime1.path(),
     )?;
     wait_serving(&dir1, 3)?;
     dir2.wait_status(

@@ -6,15 +6,13 @@ use std::path::{Path, PathBuf};
 
 use lb_common::DEFAULT_FLOWS;
 use tokio::sync::watch;
+use tracing::{info, warn};
 
 use crate::{
-    dataplane::xdp::{adopt, Reconciler, Settings},
+    dataplane::xdp::{adopt, unpin, Reconciler, Settings, BPFFS_ROOT},
     netlink::Netlink,
     state::{desired::DesiredState, ownership::Publisher},
 };
-
-/// Where every daemon pins its maps: `<this>/<instance>/<map>`.
-pub const BPFFS_ROOT: &str = "/sys/fs/bpf/lb-daemon";
 
 /// The pin directory of the daemon whose runtime directory is `runtime_dir`:
 /// one instance per runtime directory (which its lock makes unique), named
@@ -40,6 +38,15 @@ pub fn start(
     flows: Option<u32>,
 ) -> Option<Reconciler> {
     if !desired.borrow().services.iter().any(|s| s.fast_path) {
+        // A killed predecessor's attachments would go on forwarding with
+        // its last maps: without a fast path, nothing takes them over.
+        let dir = pin_dir(runtime_dir);
+        if dir.exists() {
+            match unpin(&dir) {
+                Ok(()) => info!("XDP fast path: removed the pins a stopped daemon left"),
+                Err(e) => warn!("XDP fast path: {e:#}"),
+            }
+        }
         return None;
     }
     let settings = Settings {

@@ -8,41 +8,32 @@ use std::{
 
 use anyhow::{anyhow, Context, Result};
 use aya::{
-    programs::{xdp::XdpLinkId, Xdp, XdpMode},
+    programs::{xdp::XdpLinkId, Xdp},
     Ebpf, EbpfLoader,
 };
 use lb_common::{
     flow_sets, FLOWS_MAP, FLOW_MASK_GLOBAL, FLOW_WAYS, MAPS, PASS_PROGRAM, XDP_PROGRAM,
 };
+use tracing::{info, warn};
 
-use super::{embedded_object, maps::Maps};
+use super::{
+    embedded_object,
+    links::{self, Held, Predecessors, XdpAttachMode},
+    maps::Maps,
+};
 
-/// How the program is attached to an interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum XdpAttachMode {
-    /// In the driver (native XDP); fails where the driver lacks XDP support.
-    Native,
-    /// In the generic network stack path (works on every interface, slower).
-    Generic,
-}
-
-impl From<XdpAttachMode> for XdpMode {
-    fn from(mode: XdpAttachMode) -> Self {
-        match mode {
-            XdpAttachMode::Native => XdpMode::Driver,
-            XdpAttachMode::Generic => XdpMode::Skb,
-        }
-    }
-}
-
-/// The loaded fast-path program and its maps. Dropping it detaches the
-/// program from every interface it is attached to (the attachments are BPF
-/// links owned by this process, so a killed daemon leaves none behind) and
-/// frees the maps unless they are pinned.
+/// The loaded fast-path program and its maps. Once [`FastPath::pin`]ned,
+/// its attachments are pinned links (see [`links`]): they outlive a killed
+/// process, and [`FastPath::detach`] (or a clean stop's [`unpin`]) ends
+/// them. Unpinned ones end with the process. The maps are freed with it
+/// unless pinned.
 pub struct FastPath {
     ebpf: Ebpf,
-    links: BTreeMap<u32, (XdpLinkId, XdpAttachMode)>,
+    links: BTreeMap<u32, (Held, XdpAttachMode)>,
+    /// A killed predecessor's attachments, until taken over or released.
+    predecessors: Predecessors,
+    /// Where attachments are pinned, once the maps are.
+    link_dir: Option<PathBuf>,
     flow_sets: u32,
 }
 
@@ -59,6 +50,8 @@ impl FastPath {
         Ok(FastPath {
             ebpf,
             links: BTreeMap::new(),
+            predecessors: Predecessors::new(),
+            link_dir: None,
             flow_sets,
         })
     }
@@ -69,27 +62,62 @@ impl FastPath {
     }
 
     /// Attaches the program to the interface with index `ifindex` of the
-    /// calling thread's network namespace (once; again is a no-op).
-    pub fn attach(&mut self, ifindex: u32, mode: XdpAttachMode) -> Result<()> {
-        if self.links.contains_key(&ifindex) {
-            return Ok(());
+    /// calling thread's network namespace (once; again is a no-op) and
+    /// says in which mode it is attached: `mode`, unless a predecessor's
+    /// link there is taken over in its own mode (its program is replaced in
+    /// one step: no packet sees the interface without XDP).
+    pub fn attach(&mut self, ifindex: u32, mode: XdpAttachMode) -> Result<XdpAttachMode> {
+        if let Some((_, attached)) = self.links.get(&ifindex) {
+            return Ok(*attached);
         }
-        let link = program(&mut self.ebpf, XDP_PROGRAM)?
-            .attach_to_if_index(ifindex, mode.into())
-            .with_context(|| format!("attaching XDP ({mode:?}) to interface index {ifindex}"))?;
-        self.links.insert(ifindex, (link, mode));
-        Ok(())
+        let prog = program(&mut self.ebpf, XDP_PROGRAM)?;
+        let (id, mode) = match self.predecessors.remove(&ifindex) {
+            Some((link, was)) => match links::take_over(prog, link) {
+                Ok(id) => (id, was),
+                Err(e) => {
+                    warn!("XDP fast path: interface index {ifindex}: {e:#}");
+                    (attach_to(prog, ifindex, mode)?, mode)
+                }
+            },
+            None => (attach_to(prog, ifindex, mode)?, mode),
+        };
+        let held = match &self.link_dir {
+            None => Held::Owned(id),
+            Some(dir) => match links::pin(prog, id, dir, ifindex, mode) {
+                Ok(pinned) => Held::Pinned(pinned),
+                Err(e) => {
+                    warn!("XDP fast path: interface index {ifindex}: {e:#}; attached unpinned");
+                    Held::Owned(attach_to(prog, ifindex, mode)?)
+                }
+            },
+        };
+        self.links.insert(ifindex, (held, mode));
+        Ok(mode)
     }
 
     /// Detaches the program from interface `ifindex` (no-op if it is not
     /// attached there).
     pub fn detach(&mut self, ifindex: u32) -> Result<()> {
-        let Some((link, _)) = self.links.remove(&ifindex) else {
+        let Some((held, _)) = self.links.remove(&ifindex) else {
             return Ok(());
         };
-        program(&mut self.ebpf, XDP_PROGRAM)?
-            .detach(link)
-            .with_context(|| format!("detaching XDP from interface index {ifindex}"))
+        let detached = match held {
+            Held::Pinned(link) => links::release(link),
+            Held::Owned(id) => program(&mut self.ebpf, XDP_PROGRAM)?
+                .detach(id)
+                .map_err(Into::into),
+        };
+        detached.with_context(|| format!("detaching XDP from interface index {ifindex}"))
+    }
+
+    /// Ends the predecessor's attachments this process did not take over.
+    pub fn release_predecessors(&mut self) {
+        for (ifindex, (link, _)) in std::mem::take(&mut self.predecessors) {
+            info!("XDP fast path: releasing the predecessor's link on interface index {ifindex}");
+            if let Err(e) = links::release(link) {
+                warn!("XDP fast path: interface index {ifindex}: {e:#}");
+            }
+        }
     }
 
     /// The interfaces the program is attached to, with the mode.
@@ -100,9 +128,15 @@ impl FastPath {
     /// Pins every map under `dir` (created if needed), so `bpftool` and
     /// operators find them. A pin left there by a previous run is replaced
     /// in one rename: whenever the process dies, each map is pinned, the
-    /// old one or the new one.
+    /// old one or the new one. From now on attachments are pinned too, and
+    /// a killed predecessor's pinned attachments are found, to be taken
+    /// over by [`FastPath::attach`] or ended by
+    /// [`FastPath::release_predecessors`].
     pub fn pin(&mut self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let link_dir = links::dir(dir);
+        self.predecessors = links::predecessors(&link_dir);
+        self.link_dir = Some(link_dir);
         for name in MAPS {
             let path = dir.join(name);
             let partial = partial_pin(dir, name);
@@ -175,8 +209,10 @@ fn partial_pin(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}_new"))
 }
 
-/// Removes the pins under `dir` and the directory itself.
+/// Removes the pins under `dir` (maps and links: attachments nobody holds
+/// end) and the directory itself.
 pub fn unpin(dir: &Path) -> Result<()> {
+    links::remove_all(&links::dir(dir))?;
     for name in MAPS {
         for path in [dir.join(name), partial_pin(dir, name)] {
             if path.exists() {
@@ -190,6 +226,33 @@ pub fn unpin(dir: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Attaches `prog` to interface `ifindex` in `mode`.
+fn attach_to(prog: &mut Xdp, ifindex: u32, mode: XdpAttachMode) -> Result<XdpLinkId> {
+    let attached = prog.attach_to_if_index(ifindex, mode.into());
+    let taken = attached.as_ref().err().is_some_and(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        std::iter::from_fn(|| {
+            let now = source?;
+            source = now.source();
+            Some(now)
+        })
+        .any(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.raw_os_error() == Some(libc::EEXIST))
+        })
+    });
+    let context = match taken {
+        false => format!("attaching XDP ({mode:?}) to interface index {ifindex}"),
+        true => format!(
+            "attaching XDP ({mode:?}) to interface index {ifindex}: another XDP program holds it \
+             (a killed lb-daemon that ran with another runtime directory leaves its link \
+             pinned under {}/<its directory>/links; removing that pin frees the interface)",
+            links::BPFFS_ROOT
+        ),
+    };
+    attached.context(context)
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {

@@ -4,6 +4,7 @@ pub mod adopt;
 mod digest;
 mod filter;
 mod flow_view;
+mod links;
 mod loader;
 mod maps;
 mod object;
@@ -13,7 +14,8 @@ mod reconcile;
 mod resolve;
 pub mod tables;
 
-pub use loader::{unpin, FastPath, PassProgram, XdpAttachMode};
+pub use links::{XdpAttachMode, BPFFS_ROOT};
+pub use loader::{unpin, FastPath, PassProgram};
 pub use maps::Maps;
 pub use object::{embedded_object, ObjectMissing};
 pub use plan::{NotServed, Plan};

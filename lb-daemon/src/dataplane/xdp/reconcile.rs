@@ -41,6 +41,10 @@ const REFRESH: Duration = Duration::from_secs(5);
 const PENDING_RETRY: Duration = Duration::from_millis(200);
 /// How often the status counters are read.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// How long a killed predecessor's attachments keep forwarding after the
+/// program is loaded, waiting to be taken over when this node turns out to
+/// own their VIPs (VRRP needs a few adverts to elect).
+const PREDECESSOR_GRACE: Duration = Duration::from_secs(5);
 
 /// Where the fast path runs and how.
 #[derive(Debug, Clone)]
@@ -101,6 +105,7 @@ impl Reconciler {
                 reported: BTreeSet::new(),
                 plan: Plan::default(),
                 flows: None,
+                loaded: Instant::now(),
             };
             lp.run(desired, ownership, follow_rx, stop_rx).await;
             lp.teardown();
@@ -182,6 +187,8 @@ struct Loop {
     plan: Plan,
     /// The connection table's entry count, and when it was counted.
     flows: Option<(usize, Instant)>,
+    /// When the program was loaded (see [`PREDECESSOR_GRACE`]).
+    loaded: Instant,
 }
 
 impl Loop {
@@ -230,9 +237,6 @@ impl Loop {
                 debug!("({service}) fast_path xdp: waiting for ownership of the VIP");
             }
         }
-        for name in plan.interfaces() {
-            self.attach(name).await;
-        }
         let mut pending = false;
         for (key, service) in &plan.services {
             let mut backends = Vec::with_capacity(service.backends.len());
@@ -251,6 +255,11 @@ impl Loop {
             if let Err(e) = self.programmer.set_service(*key, service.sched, &backends) {
                 error!("({}) XDP fast path: {e:#}", service.label);
             }
+        }
+        // After the maps: a predecessor's link taken over forwards with
+        // them from its first packet on.
+        for name in plan.interfaces() {
+            self.attach(name).await;
         }
         let gone: Vec<VipKey> = self
             .programmer
@@ -272,6 +281,9 @@ impl Loop {
             .collect();
         for name in unneeded {
             self.detach(&name);
+        }
+        if self.loaded.elapsed() >= PREDECESSOR_GRACE {
+            self.programmer.fast_path().release_predecessors();
         }
         self.plan = plan;
         pending
@@ -334,13 +346,12 @@ impl Loop {
     fn attach_index(&mut self, name: &str, ifindex: u32) -> Result<()> {
         let fast_path = self.programmer.fast_path();
         let mode = match fast_path.attach(ifindex, XdpAttachMode::Native) {
-            Ok(()) => XdpAttachMode::Native,
+            Ok(mode) => mode,
             Err(native) => {
                 warn!(
                     "XDP fast path: native mode on {name} failed ({native:#}); using generic mode"
                 );
-                fast_path.attach(ifindex, XdpAttachMode::Generic)?;
-                XdpAttachMode::Generic
+                fast_path.attach(ifindex, XdpAttachMode::Generic)?
             }
         };
         info!("XDP fast path attached to {name} ({mode:?})");
@@ -361,6 +372,7 @@ impl Loop {
         for name in names {
             self.detach(&name);
         }
+        self.programmer.fast_path().release_predecessors();
         if let Some(dir) = &self.settings.pin_dir {
             if let Err(e) = unpin(dir) {
                 warn!("XDP fast path: {e:#}");
