@@ -137,6 +137,11 @@ pub struct InstanceSpec {
     pub sync_group: Option<String>,
     /// `use_vmac`: the macvlan the instance runs on.
     pub vmac: Option<Vmac>,
+    /// keepalived's strict mode (see [`super::strict`]).
+    pub strict: bool,
+    /// Accept mode: when `false`, a master drops packets to its addresses
+    /// (nftables, [`crate::firewall`]).
+    pub accept: bool,
     /// The instance as configured (notify scripts, mail).
     pub config: VrrpInstance,
 }
@@ -146,14 +151,9 @@ impl InstanceSpec {
     /// ranges hold; out-of-range values are clamped rather than trusted).
     pub fn new(inst: &VrrpInstance, config: &config::Config) -> InstanceSpec {
         let global = &config.global_defs;
-        let has_v6 = inst
-            .virtual_ipaddress
-            .iter()
-            .any(|v| v.address.addr().is_ipv6());
-        let version = match inst.version.or(global.vrrp_version) {
-            Some(3) => Version::V3,
-            // VRRPv2 has no IPv6: keepalived runs IPv6 instances as v3.
-            _ if has_v6 || inst.native_ipv6 => Version::V3,
+        // VRRPv2 has no IPv6: keepalived runs IPv6 instances as v3.
+        let version = match inst.resolved_version(global) {
+            3 => Version::V3,
             _ => Version::V2,
         };
         let auth = match (&inst.authentication, version) {
@@ -172,7 +172,7 @@ impl InstanceSpec {
             .iter()
             .position(|i| i.name == inst.name)
             .and_then(|at| vmac_names.into_iter().nth(at).flatten());
-        InstanceSpec {
+        let mut spec = InstanceSpec {
             name: inst.name.clone(),
             interface: inst
                 .interface
@@ -211,8 +211,12 @@ impl InstanceSpec {
                 mac: virtual_mac(vrid, inst.is_ipv6()),
                 xmit_base: inst.vmac_xmit_base,
             }),
+            strict: false,
+            accept: true,
             config: inst.clone(),
-        }
+        };
+        super::strict::apply(&mut spec, global);
+        spec
     }
 
     /// What makes this the same virtual router across a reload (keepalived
@@ -255,6 +259,7 @@ impl InstanceSpec {
             preempt_delay: self.preempt_delay,
             initial: self.initial,
             local_addr,
+            strict: self.strict,
         }
     }
 

@@ -8,7 +8,7 @@ use super::missing;
 use super::parser::{Stmt, Word};
 use crate::config::model::{
     Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, VrrpInstance,
-    VrrpScript,
+    VrrpScript, DEFAULT_NFTABLES_TABLE,
 };
 
 /// `global_defs`.
@@ -27,6 +27,15 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(vrrp_mcast_group4),
         set!(vrrp_mcast_group6),
         flag!(vrrp_check_unicast_src),
+        flag!(vrrp_strict),
+        Keyword::new("nftables", |g, s, b| {
+            if let Some(NftTable(name)) = b.value(s) {
+                g.nftables = Some(name);
+            }
+        }),
+        set!(nftables_priority),
+        flag!(nftables_ifindex),
+        flag!(nftables_counters),
         set!(vrrp_startup_delay),
         set!(vrrp_garp_master_delay),
         set!(vrrp_garp_master_repeat),
@@ -206,7 +215,11 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         set!(notify),
         flag!(smtp_alert),
         flag!(dont_track_primary),
-        flag!(accept),
+        Keyword::new("accept", |i, s, b| i.accept = b.value(s).or(i.accept)),
+        Keyword::new("no_accept", |i, s, b| {
+            i.accept = b.value::<bool>(s).map(|no| !no).or(i.accept)
+        }),
+        set!(strict_mode),
         Keyword::new("use_vmac", |i, s, b| {
             if let Some(UseVmac(name)) = b.value(s) {
                 (i.use_vmac, i.vmac_name) = (true, name);
@@ -217,6 +230,19 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,
 };
+
+/// An `nftables [TABLE]` line: the table, keepalived's
+/// [`DEFAULT_NFTABLES_TABLE`] when bare.
+struct NftTable(String);
+
+impl FromArgs for NftTable {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        match args {
+            [] => Ok(NftTable(DEFAULT_NFTABLES_TABLE.to_owned())),
+            _ => String::from_args(args).map(NftTable),
+        }
+    }
+}
 
 /// A `unicast_peer` line. keepalived's `min_ttl` / `max_ttl` options would
 /// drop adverts whose TTL is out of range: they are refused by name.
