@@ -115,86 +115,74 @@ impl Ruleset {
         }
         let counter = if self.counters { "counter " } else { "" };
         let t = &self.table;
+        // Chains are declared first, in keepalived's order (`nft list`
+        // shows them so), then filled: a `goto` needs its target declared.
         if let Some(v4) = &self.v4 {
             let _ = writeln!(script, "table ip {t} {{");
-            set(
+            let vips = v4.iter().map(ToString::to_string);
+            set(&mut script, "vips", "ipv4_addr", "", vips);
+            self.declare(
                 &mut script,
-                "vips",
-                "ipv4_addr",
-                "",
-                v4.iter().map(ToString::to_string),
+                &[("out", Some("output")), ("in", Some("input"))],
             );
-            self.base(
-                &mut script,
-                "in",
-                "input",
-                &[&format!("ip daddr @vips {counter}drop")],
-            );
-            self.base(
-                &mut script,
-                "out",
-                "output",
-                &[&format!("ip saddr @vips {counter}drop")],
-            );
+            let rules = |dir| vec![format!("ip {dir} @vips {counter}drop")];
+            chain(&mut script, "in", &rules("daddr"));
+            chain(&mut script, "out", &rules("saddr"));
             script.push_str("}\n");
         }
         if let Some(v6) = &self.v6 {
             let _ = writeln!(script, "table ip6 {t} {{");
-            set(
-                &mut script,
-                "vips",
-                "ipv6_addr",
-                "",
-                v6.vips.iter().map(ToString::to_string),
-            );
+            let vips = v6.vips.iter().map(ToString::to_string);
+            set(&mut script, "vips", "ipv6_addr", "", vips);
             let discovery = ["nd-neighbor-solicit", "nd-neighbor-advert"].map(String::from);
+            let constant = "flags constant; ";
             set(
                 &mut script,
                 "neighbor-discovery",
                 "icmpv6_type",
-                "flags constant; ",
+                constant,
                 discovery.into_iter(),
             );
-            let mut linked = |name, kind, elements: &Option<BTreeSet<(Ipv6Addr, String)>>| {
-                let elements = elements.iter().flatten();
-                let elements = elements.map(|(a, i)| format!("{a} . {}", quoted(i)));
-                set(&mut script, name, kind, "", elements);
-            };
-            if v6.by_index.is_some() {
-                linked("vips_link_local", "ipv6_addr . iface_index", &v6.by_index);
-            }
-            if v6.by_name.is_some() {
-                linked("vips_link_local_name", "ipv6_addr . ifname", &v6.by_name);
-            }
-            for (chain, dir, iface) in [
-                ("in_link_local", "daddr", "iif"),
-                ("out_link_local", "saddr", "oif"),
-            ] {
-                let mut rules = Vec::new();
-                if v6.by_index.is_some() {
-                    rules.push(format!(
-                        "ip6 {dir} . {iface} @vips_link_local {counter}drop"
-                    ));
+            let linked = [
+                (
+                    "vips_link_local",
+                    "ipv6_addr . iface_index",
+                    &v6.by_index,
+                    "",
+                ),
+                (
+                    "vips_link_local_name",
+                    "ipv6_addr . ifname",
+                    &v6.by_name,
+                    "name",
+                ),
+            ];
+            for (name, kind, elements, _) in linked {
+                if let Some(elements) = elements {
+                    let elements = elements.iter().map(|(a, i)| format!("{a} . {}", quoted(i)));
+                    set(&mut script, name, kind, "", elements);
                 }
-                if v6.by_name.is_some() {
-                    rules.push(format!(
-                        "ip6 {dir} . {iface}name @vips_link_local_name {counter}drop"
-                    ));
-                }
-                let _ = writeln!(script, "\tchain {chain} {{");
-                rules.iter().for_each(|r| {
-                    let _ = writeln!(script, "\t\t{r}");
-                });
-                script.push_str("\t}\n");
             }
-            for (chain, hook, dir) in [("in", "input", "daddr"), ("out", "output", "saddr")] {
+            let chains = [
+                ("out", Some("output")),
+                ("in", Some("input")),
+                ("in_link_local", None),
+                ("out_link_local", None),
+            ];
+            self.declare(&mut script, &chains);
+            for (chain_name, dir, iface) in [("in", "daddr", "iif"), ("out", "saddr", "oif")] {
                 let rules = [
                     format!("icmpv6 type @neighbor-discovery {counter}accept"),
-                    format!("ip6 {dir} fe80::/10 goto {chain}_link_local"),
+                    format!("ip6 {dir} fe80::/10 goto {chain_name}_link_local"),
                     format!("ip6 {dir} @vips {counter}drop"),
                 ];
-                let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
-                self.base(&mut script, chain, hook, &rules);
+                chain(&mut script, chain_name, &rules);
+                let local: Vec<String> = linked
+                    .iter()
+                    .filter(|(_, _, elements, _)| elements.is_some())
+                    .map(|(set, _, _, by)| format!("ip6 {dir} . {iface}{by} @{set} {counter}drop"))
+                    .collect();
+                chain(&mut script, &format!("{chain_name}_link_local"), &local);
             }
             script.push_str("}\n");
         }
@@ -243,19 +231,33 @@ impl Ruleset {
         script
     }
 
-    /// A base chain `name` on `hook` at the configured priority.
-    fn base(&self, script: &mut String, name: &str, hook: &str, rules: &[&str]) {
-        let _ = writeln!(script, "\tchain {name} {{");
-        let _ = writeln!(
-            script,
-            "\t\ttype filter hook {hook} priority {}; policy accept;",
-            self.priority
-        );
-        for rule in rules {
-            let _ = writeln!(script, "\t\t{rule}");
+    /// Declares `chains`, those with a hook as base chains at the
+    /// configured priority.
+    fn declare(&self, script: &mut String, chains: &[(&str, Option<&str>)]) {
+        for (name, hook) in chains {
+            let _ = writeln!(script, "\tchain {name} {{");
+            if let Some(hook) = hook {
+                let priority = self.priority;
+                let _ = writeln!(
+                    script,
+                    "\t\ttype filter hook {hook} priority {priority}; policy accept;"
+                );
+            }
+            script.push_str("\t}\n");
         }
-        script.push_str("\t}\n");
     }
+}
+
+/// Appends `rules` to chain `name` (nothing without rules).
+fn chain(script: &mut String, name: &str, rules: &[String]) {
+    if rules.is_empty() {
+        return;
+    }
+    let _ = writeln!(script, "\tchain {name} {{");
+    for rule in rules {
+        let _ = writeln!(script, "\t\t{rule}");
+    }
+    script.push_str("\t}\n");
 }
 
 /// A script removing table `name` of both families, whether it exists or

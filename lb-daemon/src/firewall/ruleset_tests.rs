@@ -47,10 +47,10 @@ fn ipv4_master_drops_to_and_from_its_addresses() {
          add table ip6 keepalived\ndelete table ip6 keepalived\n\
          table ip keepalived {\n\
          \tset vips { type ipv4_addr; elements = { 192.0.2.50, 198.51.100.7 }; }\n\
-         \tchain in {\n\t\ttype filter hook input priority -1; policy accept;\n\
-         \t\tip daddr @vips drop\n\t}\n\
-         \tchain out {\n\t\ttype filter hook output priority -1; policy accept;\n\
-         \t\tip saddr @vips drop\n\t}\n\
+         \tchain out {\n\t\ttype filter hook output priority -1; policy accept;\n\t}\n\
+         \tchain in {\n\t\ttype filter hook input priority -1; policy accept;\n\t}\n\
+         \tchain in {\n\t\tip daddr @vips drop\n\t}\n\
+         \tchain out {\n\t\tip saddr @vips drop\n\t}\n\
          }\n"
     );
     assert!(master.v6.is_none(), "no IPv6 table without IPv6 addresses");
@@ -112,20 +112,24 @@ fn ipv6_accepts_neighbour_discovery_and_matches_link_local_with_the_interface() 
          elements = { nd-neighbor-solicit, nd-neighbor-advert }; }\n\
          \tset vips_link_local { type ipv6_addr . iface_index; elements = { fe80::50 . \"eth0\" }; }\n\
          \tset vips_link_local_name { type ipv6_addr . ifname; elements = { fe80::51 . \"eth1\" }; }\n\
-         \tchain in_link_local {\n\
-         \t\tip6 daddr . iif @vips_link_local drop\n\
-         \t\tip6 daddr . iifname @vips_link_local_name drop\n\t}\n\
-         \tchain out_link_local {\n\
-         \t\tip6 saddr . oif @vips_link_local drop\n\
-         \t\tip6 saddr . oifname @vips_link_local_name drop\n\t}\n\
-         \tchain in {\n\t\ttype filter hook input priority -1; policy accept;\n\
+         \tchain out {\n\t\ttype filter hook output priority -1; policy accept;\n\t}\n\
+         \tchain in {\n\t\ttype filter hook input priority -1; policy accept;\n\t}\n\
+         \tchain in_link_local {\n\t}\n\
+         \tchain out_link_local {\n\t}\n\
+         \tchain in {\n\
          \t\ticmpv6 type @neighbor-discovery accept\n\
          \t\tip6 daddr fe80::/10 goto in_link_local\n\
          \t\tip6 daddr @vips drop\n\t}\n\
-         \tchain out {\n\t\ttype filter hook output priority -1; policy accept;\n\
+         \tchain in_link_local {\n\
+         \t\tip6 daddr . iif @vips_link_local drop\n\
+         \t\tip6 daddr . iifname @vips_link_local_name drop\n\t}\n\
+         \tchain out {\n\
          \t\ticmpv6 type @neighbor-discovery accept\n\
          \t\tip6 saddr fe80::/10 goto out_link_local\n\
          \t\tip6 saddr @vips drop\n\t}\n\
+         \tchain out_link_local {\n\
+         \t\tip6 saddr . oif @vips_link_local drop\n\
+         \t\tip6 saddr . oifname @vips_link_local_name drop\n\t}\n\
          }\n"
     );
     assert_eq!(
