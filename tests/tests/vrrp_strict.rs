@@ -8,7 +8,7 @@
 use std::{fs, time::Duration};
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{wait_until, Daemon, Keepalived, Netns, Pair, VrrpConf, VIP};
+use lb_tests::{wait_until, Daemon, Keepalived, Netns, Pair, VrrpConf, VIP, VIP6};
 use nix::sys::signal::Signal;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -225,25 +225,62 @@ fn layout(table: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn keepalived_builds_the_same_table_for_the_same_configuration() -> Result<()> {
+/// keepalived's table `family keepalived` for configuration `text` (run
+/// alone in dir2 until its set holds `vip`), then lb-daemon's (alone in
+/// dir1): both as `nft list table` shows them.
+fn both_tables(family: &str, text: &str, vip: &str) -> Result<(String, String)> {
     let pair = Pair::new()?;
-    let text = config(150, "", "");
+    let list = |ns: &Netns| nft(ns, &["list", "table", family, "keepalived"]);
     let ns2 = pair.host(2).ns();
-    let mut keepalived = Keepalived::start(ns2, &text, "keepalived")?;
+    let mut keepalived = Keepalived::start(ns2, text, "keepalived")?;
     keepalived.wait_for_log("Entering MASTER STATE", TIMEOUT)?;
-    let theirs = || nft(ns2, &["list", "table", "ip", "keepalived"]);
-    wait_until(TIMEOUT, POLL, || theirs().is_some_and(|t| t.contains(VIP)))
+    wait_until(TIMEOUT, POLL, || list(ns2).is_some_and(|t| t.contains(vip)))
         .with_context(|| format!("keepalived's ruleset: {:?}", nft(ns2, &["list", "ruleset"])))?;
-    let theirs = theirs().context("keepalived's table")?;
+    let theirs = list(ns2).context("keepalived's table")?;
     keepalived.stop()?;
     let ns1 = pair.host(1).ns();
-    let mut d1 = pair.start(1, &text)?;
-    wait_master(&pair, 1, &d1)?;
-    let ours = || nft(ns1, &["list", "table", "ip", "keepalived"]);
-    wait_until(TIMEOUT, POLL, || ours().is_some_and(|t| t.contains(VIP)))?;
-    let ours = ours().context("our table")?;
+    let mut d1 = pair.start(1, text)?;
+    wait_until(TIMEOUT, POLL, || d1.vrrp_state() == "MASTER")
+        .with_context(|| format!("dir1 never became master:\n{}", d1.log()))?;
+    wait_until(TIMEOUT, POLL, || list(ns1).is_some_and(|t| t.contains(vip)))
+        .with_context(|| format!("our ruleset: {:?}", nft(ns1, &["list", "ruleset"])))?;
+    let ours = list(ns1).context("our table")?;
+    if family == "ip6" {
+        // The master holds the address, but IPv6 traffic to it is dropped.
+        let client = pair.lab.client().ns();
+        let out = client.exec(&["ping", "-6", "-c", "1", "-W", "1", VIP6])?;
+        ensure!(
+            !out.status.success(),
+            "ping of {VIP6} answered in no_accept mode"
+        );
+    }
     d1.stop()?;
+    ensure!(list(ns1).is_none(), "our table is gone after a clean stop");
+    Ok((ours, theirs))
+}
+
+#[test]
+fn keepalived_builds_the_same_table_for_the_same_configuration() -> Result<()> {
+    let (ours, theirs) = both_tables("ip", &config(150, "", ""), VIP)?;
+    ensure!(
+        layout(&ours) == layout(&theirs),
+        "ours:\n{ours}\nkeepalived's:\n{theirs}"
+    );
+    Ok(())
+}
+
+#[test]
+fn keepalived_builds_the_same_ipv6_table_with_link_local_addresses() -> Result<()> {
+    let instance = VrrpConf {
+        extra: "    virtual_ipaddress_excluded {\n        fe80::50/64 dev eth0\n    }\n".into(),
+        ..VrrpConf::fast("BACKUP", 150).ipv6()
+    };
+    let text = format!("global_defs {{\n    vrrp_strict\n}}\n{}", instance.render());
+    let (ours, theirs) = both_tables("ip6", &text, VIP6)?;
+    ensure!(
+        ours.contains("fe80::50 . \"eth0\""),
+        "the link-local address with its interface:\n{ours}"
+    );
     ensure!(
         layout(&ours) == layout(&theirs),
         "ours:\n{ours}\nkeepalived's:\n{theirs}"

@@ -97,7 +97,7 @@ pub(super) fn instance(check: &mut Check, path: &str, inst: &VrrpInstance, globa
 mod tests {
     use std::path::Path;
 
-    use crate::config::parse_keepalived_str;
+    use crate::config::{parse_keepalived_str, parse_toml_str, to_toml};
 
     /// Every diagnostic of `text` (warnings of a valid configuration, or
     /// everything found in an invalid one) as `file:line:col: severity: …`.
@@ -201,5 +201,28 @@ mod tests {
         let found = findings(&conf(" nftables \"a;b\"", ""));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("error: nftables table name"), "{found:?}");
+    }
+
+    #[test]
+    fn the_toml_form_mirrors_the_keywords() {
+        let text = conf(
+            " vrrp_strict\n nftables fw\n nftables_priority 3\n nftables_ifindex\n nftables_counters",
+            " strict_mode off\n no_accept",
+        );
+        let loaded = parse_keepalived_str(&text, Path::new("k.conf")).unwrap();
+        let toml = to_toml(&loaded.config);
+        for line in [
+            "vrrp_strict = true",
+            "nftables = \"fw\"",
+            "nftables_priority = 3",
+            "nftables_ifindex = true",
+            "nftables_counters = true",
+            "strict_mode = false",
+            "accept = false",
+        ] {
+            assert!(toml.contains(line), "{line} in\n{toml}");
+        }
+        let back = parse_toml_str(&toml, Path::new("k.toml")).unwrap();
+        assert_eq!(back.config, loaded.config);
     }
 }
