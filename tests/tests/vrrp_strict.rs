@@ -208,6 +208,42 @@ fn a_table_left_by_a_killed_daemon_is_replaced_at_start() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn a_failing_nft_never_costs_the_vip_and_is_retried() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let pair = Pair::new()?;
+    // An `nft` first in PATH that fails until the file `works` exists.
+    let bin = pair.dir.path().join("bin");
+    fs::create_dir(&bin)?;
+    let works = pair.dir.path().join("works");
+    let fake = bin.join("nft");
+    let script = format!(
+        "#!/bin/sh\n[ -e {} ] && exec /usr/sbin/nft \"$@\"\necho simulated failure >&2\nexit 1\n",
+        works.display()
+    );
+    fs::write(&fake, script)?;
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755))?;
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    fs::write(pair.path(1), config(150, "", ""))?;
+    let env = [("PATH", std::ffi::OsStr::new(&path))];
+    let mut d1 = Daemon::start_with_env(pair.host(1).ns(), &pair.path(1), "dir1", &env)?;
+    // VRRP goes on: the master holds its VIP, the failure is an error.
+    wait_master(&pair, 1, &d1)?;
+    d1.wait_for_log("ERROR", TIMEOUT)?;
+    d1.wait_for_log("simulated failure", TIMEOUT)?;
+    let ns1 = pair.host(1).ns();
+    ensure!(vip_in_set(ns1).is_none(), "nothing programmed yet");
+    // nft works again: the next retry programs the table.
+    fs::write(&works, "")?;
+    wait_until(TIMEOUT, POLL, || vip_in_set(ns1) == Some(true))
+        .with_context(|| format!("not retried:\n{}", d1.log()))?;
+    d1.wait_for_log("nftables firewall programmed again", TIMEOUT)?;
+    ensure!(pair.holds(1, &format!("{VIP}/24")), "the VIP stayed");
+    d1.stop()?;
+    ensure!(vip_in_set(ns1).is_none(), "table removed at stop");
+    Ok(())
+}
+
 /// The table's layout as `nft list table` shows it: set and chain
 /// declarations, hooks and rules, without elements and counter values.
 fn layout(table: &str) -> Vec<String> {

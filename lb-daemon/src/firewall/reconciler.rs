@@ -158,10 +158,8 @@ async fn nft(script: &str) -> Result<()> {
         .spawn()
         .with_context(|| format!("running {NFT} (is the nftables package installed?)"))?;
     let mut stdin = child.stdin.take().context("nft stdin")?;
-    stdin
-        .write_all(script.as_bytes())
-        .await
-        .context("writing to nft")?;
+    // nft's own words say more than a broken pipe when it exits early.
+    let written = stdin.write_all(script.as_bytes()).await;
     drop(stdin);
     let output = tokio::time::timeout(NFT_TIMEOUT, child.wait_with_output())
         .await
@@ -171,5 +169,5 @@ async fn nft(script: &str) -> Result<()> {
         let stderr = String::from_utf8_lossy(&output.stderr);
         bail!("nft failed ({}): {}", output.status, stderr.trim());
     }
-    Ok(())
+    written.context("writing to nft")
 }
