@@ -179,4 +179,29 @@ mod tests {
             .await
             .expect("unregistered");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn gated_waits_for_every_gate() {
+        let (publisher, rx) = Publisher::new();
+        let (xdp, firewall) = (publisher.gate("xdp"), publisher.gate("firewall"));
+        publisher.set("VI_1", owned(true));
+        let waiting = tokio::spawn({
+            let publisher = publisher.clone();
+            async move { publisher.gated("VI_1", true).await }
+        });
+        xdp.acted_on(&rx.borrow());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "the firewall has not acted yet");
+        firewall.acted_on(&rx.borrow());
+        tokio::time::timeout(Duration::from_millis(1), waiting)
+            .await
+            .expect("released once both acted")
+            .unwrap();
+        // A new gate of the same consumer replaces the old one.
+        drop(xdp);
+        let _xdp = publisher.gate("xdp");
+        let _again = publisher.gate("xdp");
+        let gates = publisher.gates.lock().unwrap();
+        assert_eq!(gates.iter().filter(|(who, _)| *who == "xdp").count(), 1);
+    }
 }
