@@ -13,7 +13,6 @@ pub mod packet;
 pub mod promote;
 pub mod receive;
 pub mod spec;
-pub mod strict;
 pub mod sync_group;
 pub mod vip_record;
 pub mod vips;

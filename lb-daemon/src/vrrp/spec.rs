@@ -16,6 +16,8 @@ use super::{
     Version,
 };
 
+pub mod strict;
+
 /// keepalived's defaults.
 const DEFAULT_PRIORITY: u32 = 100;
 const DEFAULT_ADVERT_INT: f64 = 1.0;
@@ -137,7 +139,7 @@ pub struct InstanceSpec {
     pub sync_group: Option<String>,
     /// `use_vmac`: the macvlan the instance runs on.
     pub vmac: Option<Vmac>,
-    /// keepalived's strict mode (see [`super::strict`]).
+    /// keepalived's strict mode (see [`strict`]).
     pub strict: bool,
     /// Accept mode: when `false`, a master drops packets to its addresses
     /// (nftables, [`crate::firewall`]).
@@ -215,7 +217,7 @@ impl InstanceSpec {
             accept: true,
             config: inst.clone(),
         };
-        super::strict::apply(&mut spec, global);
+        strict::apply(&mut spec, global);
         spec
     }
 

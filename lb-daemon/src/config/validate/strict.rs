@@ -2,7 +2,7 @@
 //! nftables settings. Where keepalived refuses an instance in strict mode
 //! this is an error; where it corrects a setting and goes on, a warning
 //! naming the keyword (the correction itself is applied where the instance
-//! is resolved, `vrrp::strict`).
+//! is resolved, `vrrp::spec::strict`).
 
 use std::net::IpAddr;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::config::GlobalDefs;
 
-use super::{fsm::State, packet::Auth, spec::InstanceSpec};
+use super::InstanceSpec;
+use crate::vrrp::{fsm::State, packet::Auth};
 
 /// Applies strict mode to `spec` when its configuration asks for it (the
 /// instance's `strict_mode`, else `vrrp_strict` in `global`), and records
