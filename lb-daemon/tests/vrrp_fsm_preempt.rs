@@ -99,6 +99,7 @@ fn tie_break(version: Version, low: &str, high: &str) {
         from: low.parse().unwrap(),
         priority: 100,
         ours: 100,
+        election: true,
     };
     assert!(net.nodes[1].notices.iter().any(|(_, r)| *r == forcing));
     let reason = Reason::HigherAddress {
@@ -143,6 +144,7 @@ fn master_answers_a_lower_priority_advert_at_once() {
         from,
         priority: 50,
         ours: 100,
+        election: true,
     };
     assert_eq!(fsm.notices(), [notice]);
     assert_eq!(
@@ -150,6 +152,40 @@ fn master_answers_a_lower_priority_advert_at_once() {
         "Received advert from 10.0.0.2 with lower priority 50, ours 100, forcing new election"
     );
     assert_eq!(fsm.next_deadline(), Some(at + SEC), "advert timer re-armed");
+}
+
+#[test]
+fn strict_master_keeps_quiet_on_lower_priority_and_owner_ignores_adverts() {
+    // keepalived strict mode: `lower_prio_no_advert` ...
+    let strict = |priority| Params {
+        strict: true,
+        ..params(Version::V2, priority, SEC, "10.0.0.1")
+    };
+    let mut fsm = Fsm::new(strict(100));
+    fsm.handle(ms(0), Event::Startup);
+    fsm.handle(MDI_100, Event::Timeout);
+    let from = "10.0.0.2".parse().unwrap();
+    let advert = |priority| Event::Advert {
+        src: from,
+        priority,
+        max_advert_int: SEC,
+    };
+    assert_eq!(fsm.handle(ms(4_000), advert(50)), vec![]);
+    assert_eq!(
+        notice_text(fsm.notices()),
+        "Received advert from 10.0.0.2 with lower priority 50, ours 100"
+    );
+    // ... and `owner_ignore_adverts`: the owner stays MASTER even when
+    // another owner with a higher address advertises.
+    let mut owner = Fsm::new(strict(255));
+    owner.handle(ms(0), Event::Startup);
+    assert_eq!(owner.state(), State::Master);
+    assert_eq!(owner.handle(ms(500), advert(255)), vec![]);
+    assert_eq!(owner.state(), State::Master);
+    assert_eq!(
+        notice_text(owner.notices()),
+        "Dropping packet(s) from 10.0.0.2 since we are address owner"
+    );
 }
 
 fn notice_text(notices: &[Reason]) -> String {

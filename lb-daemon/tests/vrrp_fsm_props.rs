@@ -24,6 +24,7 @@ fn params_for(version: Version, priority: u8, advert_ms: u64, addr: IpAddr) -> P
         preempt_delay: Duration::ZERO,
         initial: State::Backup,
         local_addr: addr,
+        strict: false,
     }
 }
 

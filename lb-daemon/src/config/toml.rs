@@ -130,8 +130,12 @@ pub fn set_fields<T: serde::Serialize>(value: &T) -> Vec<String> {
 /// Largest float that converts to an integer exactly.
 const EXACT: f64 = 9_007_199_254_740_992.0;
 
+/// Fields of type `Option<bool>`, where `false` is a choice (`no_accept`,
+/// `strict_mode off`, `alpha off`) rather than the default, so it is kept.
+const CHOSEN_FALSE: &[&str] = &["accept", "alpha", "strict_mode"];
+
 fn prune(table: &mut toml::Table) {
-    table.retain(|_, value| {
+    table.retain(|key, value| {
         match value {
             toml::Value::Float(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
                 *value = toml::Value::Integer(*f as i64)
@@ -144,7 +148,7 @@ fn prune(table: &mut toml::Table) {
             }),
             _ => {}
         }
-        !matches!(value, toml::Value::Boolean(false))
+        (!matches!(value, toml::Value::Boolean(false)) || CHOSEN_FALSE.contains(&key))
             && !matches!(value, toml::Value::Array(items) if items.is_empty())
             && !matches!(value, toml::Value::Table(inner) if inner.is_empty())
     });

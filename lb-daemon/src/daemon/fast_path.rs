@@ -58,7 +58,7 @@ pub fn start(
         settings,
         desired,
         ownership.subscribe(),
-        ownership.gate(),
+        ownership.gate("the XDP fast path"),
         netlink,
     ))
 }

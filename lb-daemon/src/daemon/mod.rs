@@ -31,6 +31,7 @@ use crate::{
         Request as ControlRequest,
     },
     dataplane::xdp::Reconciler,
+    firewall::{self, Firewall},
     metrics,
     netlink::{Held, Netlink},
     notify::{
@@ -77,6 +78,8 @@ struct Running {
     statics: Held,
     /// The XDP fast path, once a configuration asked for it.
     fast_path: Option<Reconciler>,
+    /// The nftables rules of instances not in accept mode.
+    firewall: Firewall,
     /// The BGP announcer, while a configuration has a `bgp_speaker`.
     bgp: Option<crate::bgp::Announcer>,
     /// Where the maps are pinned (from the runtime directory).
@@ -144,6 +147,7 @@ impl Running {
                     self.fifos = Fifos::open(&self.config.global_defs);
                 }
                 self.notifier = Notifier::with_fifos(&self.config, self.fifos.clone());
+                self.firewall.follow(firewall::settings(&self.config));
                 self.vrrp
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
@@ -357,6 +361,8 @@ async fn serve(
     vip_record.remove_leftovers(&netlink).await;
     let mut statics = static_held(&config);
     statics.install(&netlink).await;
+    // Its gate must be registered before an instance can become MASTER.
+    let firewall = Firewall::start(firewall::settings(&config), &ownership);
     let vrrp = Engine::start(
         &config,
         netlink.clone(),
@@ -400,6 +406,7 @@ async fn serve(
         ownership,
         statics,
         fast_path,
+        firewall,
         bgp,
         runtime_dir: runtime.path().to_owned(),
         subsystems: args.subsystems,
@@ -448,6 +455,7 @@ async fn serve(
         lvs.shutdown().await;
     }
     running.vrrp.shutdown().await;
+    running.firewall.shutdown().await;
     running.statics.remove(&running.netlink).await;
     if let Some(fast_path) = running.fast_path.take() {
         fast_path.shutdown().await;

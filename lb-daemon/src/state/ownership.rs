@@ -3,11 +3,16 @@
 //! channel; consumers (the XDP fast-path gate) subscribe and never look at
 //! VRRP internals.
 //!
-//! A consumer that must act before the VIPs are announced registers a
-//! [`Gate`] and reports each ownership it has acted on; an instance entering
-//! MASTER publishes first, then waits for the gate ([`Publisher::gated`])
-//! before adding its VIPs and sending gratuitous ARPs.
-use std::{collections::BTreeMap, time::Duration};
+//! A consumer that must act before the VIPs are announced (the XDP fast
+//! path, the accept-mode firewall) registers a [`Gate`] and reports each
+//! ownership it has acted on; an instance entering MASTER publishes first,
+//! then waits for every gate ([`Publisher::gated`]) before adding its VIPs
+//! and sending gratuitous ARPs.
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -31,12 +36,16 @@ pub struct Owned {
 /// Ownership of every instance, by instance name.
 pub type Ownership = BTreeMap<String, Owned>;
 
+/// A registered gate: who it is (for logs) and what it has acted on
+/// (`None` once dropped).
+type Registered = (&'static str, watch::Sender<Option<Ownership>>);
+
 /// The publishing side; cheap to clone.
 #[derive(Clone)]
 pub struct Publisher {
     owned: watch::Sender<Ownership>,
-    /// What the registered gate has acted on (`None`: no gate).
-    gate: watch::Sender<Option<Ownership>>,
+    /// The registered gates.
+    gates: Arc<Mutex<Vec<Registered>>>,
 }
 
 /// A consumer that acts on ownership before VIPs are announced; dropping
@@ -60,8 +69,8 @@ impl Publisher {
     /// A publisher with nothing owned, and a first subscriber.
     pub fn new() -> (Publisher, watch::Receiver<Ownership>) {
         let (owned, rx) = watch::channel(Ownership::new());
-        let gate = watch::channel(None).0;
-        (Publisher { owned, gate }, rx)
+        let gates = Arc::default();
+        (Publisher { owned, gates }, rx)
     }
 
     /// Another subscriber, seeing the current value first.
@@ -69,22 +78,32 @@ impl Publisher {
         self.owned.subscribe()
     }
 
-    /// Registers the gate (one at a time; a new one replaces the old).
-    pub fn gate(&self) -> Gate {
-        self.gate.send_replace(Some(Ownership::new()));
-        Gate(self.gate.clone())
+    /// Registers a gate for `who` (one per consumer; a new one replaces
+    /// the old).
+    pub fn gate(&self, who: &'static str) -> Gate {
+        let sender = watch::channel(Some(Ownership::new())).0;
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates.retain(|(name, acted)| *name != who && acted.borrow().is_some());
+        gates.push((who, sender.clone()));
+        Gate(sender)
     }
 
-    /// Waits until the gate, if any, has acted on instance `name` being
-    /// master or not as `master` says (at most [`GATE_TIMEOUT`]).
+    /// Waits until every registered gate has acted on instance `name`
+    /// being master or not as `master` says (at most [`GATE_TIMEOUT`]
+    /// each).
     pub async fn gated(&self, name: &str, master: bool) {
-        let mut acted = self.gate.subscribe();
-        let done = acted.wait_for(|a| match a {
-            None => true,
-            Some(o) => o.get(name).is_some_and(|x| x.master == master),
-        });
-        if tokio::time::timeout(GATE_TIMEOUT, done).await.is_err() {
-            warn!("({name}) the XDP fast path did not follow within {GATE_TIMEOUT:?}; going on");
+        let gates: Vec<_> = {
+            let gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+            gates.iter().map(|(who, g)| (*who, g.subscribe())).collect()
+        };
+        for (who, mut acted) in gates {
+            let done = acted.wait_for(|a| match a {
+                None => true,
+                Some(o) => o.get(name).is_some_and(|x| x.master == master),
+            });
+            if tokio::time::timeout(GATE_TIMEOUT, done).await.is_err() {
+                warn!("({name}) {who} did not follow within {GATE_TIMEOUT:?}; going on");
+            }
         }
     }
 
@@ -138,7 +157,7 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(1), publisher.gated("VI_1", true))
             .await
             .expect("no gate, no wait");
-        let gate = publisher.gate();
+        let gate = publisher.gate("test");
         publisher.set("VI_1", owned(true));
         let waiting = tokio::spawn({
             let publisher = publisher.clone();
@@ -159,5 +178,30 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(1), publisher.gated("VI_1", false))
             .await
             .expect("unregistered");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gated_waits_for_every_gate() {
+        let (publisher, rx) = Publisher::new();
+        let (xdp, firewall) = (publisher.gate("xdp"), publisher.gate("firewall"));
+        publisher.set("VI_1", owned(true));
+        let waiting = tokio::spawn({
+            let publisher = publisher.clone();
+            async move { publisher.gated("VI_1", true).await }
+        });
+        xdp.acted_on(&rx.borrow());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "the firewall has not acted yet");
+        firewall.acted_on(&rx.borrow());
+        tokio::time::timeout(Duration::from_millis(1), waiting)
+            .await
+            .expect("released once both acted")
+            .unwrap();
+        // A new gate of the same consumer replaces the old one.
+        drop(xdp);
+        let _xdp = publisher.gate("xdp");
+        let _again = publisher.gate("xdp");
+        let gates = publisher.gates.lock().unwrap();
+        assert_eq!(gates.iter().filter(|(who, _)| *who == "xdp").count(), 1);
     }
 }

@@ -16,6 +16,8 @@ use super::{
     Version,
 };
 
+pub mod strict;
+
 /// keepalived's defaults.
 const DEFAULT_PRIORITY: u32 = 100;
 const DEFAULT_ADVERT_INT: f64 = 1.0;
@@ -141,6 +143,11 @@ pub struct InstanceSpec {
     pub sync_group: Option<String>,
     /// `use_vmac`: the macvlan the instance runs on.
     pub vmac: Option<Vmac>,
+    /// keepalived's strict mode (see [`strict`]).
+    pub strict: bool,
+    /// Accept mode: when `false`, a master drops packets to its addresses
+    /// (nftables, [`crate::firewall`]).
+    pub accept: bool,
     /// The instance as configured (notify scripts, mail).
     pub config: VrrpInstance,
 }
@@ -150,14 +157,9 @@ impl InstanceSpec {
     /// ranges hold; out-of-range values are clamped rather than trusted).
     pub fn new(inst: &VrrpInstance, config: &config::Config) -> InstanceSpec {
         let global = &config.global_defs;
-        let has_v6 = inst
-            .virtual_ipaddress
-            .iter()
-            .any(|v| v.address.addr().is_ipv6());
-        let version = match inst.version.or(global.vrrp_version) {
-            Some(3) => Version::V3,
-            // VRRPv2 has no IPv6: keepalived runs IPv6 instances as v3.
-            _ if has_v6 || inst.native_ipv6 => Version::V3,
+        // VRRPv2 has no IPv6: keepalived runs IPv6 instances as v3.
+        let version = match inst.resolved_version(global) {
+            3 => Version::V3,
             _ => Version::V2,
         };
         let auth = match (&inst.authentication, version) {
@@ -176,7 +178,7 @@ impl InstanceSpec {
             .iter()
             .position(|i| i.name == inst.name)
             .and_then(|at| vmac_names.into_iter().nth(at).flatten());
-        InstanceSpec {
+        let mut spec = InstanceSpec {
             name: inst.name.clone(),
             interface: inst
                 .interface
@@ -222,8 +224,12 @@ impl InstanceSpec {
                 // keepalived: unicast adverts leave from the base interface.
                 xmit_base: inst.vmac_xmit_base || !inst.unicast_peer.is_empty(),
             }),
+            strict: false,
+            accept: true,
             config: inst.clone(),
-        }
+        };
+        strict::apply(&mut spec, global);
+        spec
     }
 
     /// What makes this the same virtual router across a reload (keepalived
@@ -272,6 +278,7 @@ impl InstanceSpec {
             preempt_delay: self.preempt_delay,
             initial: self.initial,
             local_addr,
+            strict: self.strict,
         }
     }
 

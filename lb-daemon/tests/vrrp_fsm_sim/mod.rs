@@ -34,6 +34,7 @@ pub fn params(version: Version, priority: u8, advert_int: Duration, addr: &str) 
         preempt_delay: Duration::ZERO,
         initial: State::Backup,
         local_addr: addr.parse().expect("address"),
+        strict: false,
     }
 }
 

@@ -36,13 +36,9 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "state notifications through a FIFO",
     ),
     ("lvs_sync_daemon", "IPVS connection synchronisation"),
-    ("nftables", "nftables rules for accept mode"),
-    ("nftables_counters", "nftables rules for accept mode"),
-    ("nftables_ifindex", "nftables rules for accept mode"),
     ("nftables_ipvs", "nftables rules for IPVS"),
     ("nftables_ipvs_priority", "nftables rules for IPVS"),
     ("nftables_ipvs_start_fwmark", "nftables rules for IPVS"),
-    ("nftables_priority", "nftables rules for accept mode"),
     (
         "rs_init_notifies",
         "notify scripts for real servers' first state",
@@ -90,10 +86,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
     (
         "vrrp_skip_check_adv_addr",
         "skipping the advert address check",
-    ),
-    (
-        "vrrp_strict",
-        "strict RFC VRRP with accept-mode firewall rules",
     ),
     (
         "vrrp_vmac_garp_intvl",
@@ -206,7 +198,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
         "IPVS connection synchronisation",
     ),
     ("mcast_dst_ip", "adverts to another multicast group"),
-    ("no_accept", "dropping traffic to the virtual addresses"),
     (
         "no_virtual_ipaddress",
         "instances without virtual addresses",
@@ -226,10 +217,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
     ),
     ("owner_ignore_adverts", "address owners ignoring adverts"),
     ("skip_check_adv_addr", "skipping the advert address check"),
-    (
-        "strict_mode",
-        "strict RFC VRRP with accept-mode firewall rules",
-    ),
     ("thread_timer_expired", "BACKUP after the master down timer"),
     ("timer_expired_backup", "BACKUP after the master down timer"),
     ("track_bfd", "failover on BFD state"),

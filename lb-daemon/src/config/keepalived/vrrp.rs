@@ -6,7 +6,7 @@ use super::missing;
 use super::parser::{Stmt, Word};
 use crate::config::model::{
     Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, UnicastPeer,
-    VrrpInstance, VrrpScript,
+    VrrpInstance, VrrpScript, DEFAULT_NFTABLES_TABLE,
 };
 
 /// `global_defs`.
@@ -25,6 +25,15 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(vrrp_mcast_group4),
         set!(vrrp_mcast_group6),
         flag!(vrrp_check_unicast_src),
+        flag!(vrrp_strict),
+        Keyword::new("nftables", |g, s, b| {
+            if let Some(NftTable(name)) = b.value(s) {
+                g.nftables = Some(name);
+            }
+        }),
+        set!(nftables_priority),
+        flag!(nftables_ifindex),
+        flag!(nftables_counters),
         set!(vrrp_startup_delay),
         set!(vrrp_garp_master_delay),
         set!(vrrp_garp_master_repeat),
@@ -206,7 +215,11 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         set!(notify),
         flag!(smtp_alert),
         flag!(dont_track_primary),
-        flag!(accept),
+        Keyword::new("accept", |i, s, b| i.accept = b.value(s).or(i.accept)),
+        Keyword::new("no_accept", |i, s, b| {
+            i.accept = b.value::<bool>(s).map(|no| !no).or(i.accept)
+        }),
+        set!(strict_mode),
         Keyword::new("use_vmac", |i, s, b| {
             if let Some(UseVmac(name)) = b.value(s) {
                 (i.use_vmac, i.vmac_name) = (true, name);
@@ -217,6 +230,19 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,
 };
+
+/// An `nftables [TABLE]` line: the table, keepalived's
+/// [`DEFAULT_NFTABLES_TABLE`] when bare.
+struct NftTable(String);
+
+impl FromArgs for NftTable {
+    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
+        match args {
+            [] => Ok(NftTable(DEFAULT_NFTABLES_TABLE.to_owned())),
+            _ => String::from_args(args).map(NftTable),
+        }
+    }
+}
 
 /// A `unicast_peer` line: `ADDRESS [min_ttl N] [max_ttl N]`.
 struct PeerLine(UnicastPeer);

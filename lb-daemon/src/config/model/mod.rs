@@ -28,6 +28,9 @@ pub use vrrp::{
     VrrpInstance, VrrpScript,
 };
 
+/// keepalived's nftables table when `nftables` names none.
+pub const DEFAULT_NFTABLES_TABLE: &str = "keepalived";
+
 /// A whole configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,6 +97,22 @@ pub struct GlobalDefs {
     pub vrrp_mcast_group6: Option<Ipv6Addr>,
     /// `check_unicast_src` for every instance.
     pub vrrp_check_unicast_src: bool,
+    /// `vrrp_strict`: every instance without `strict_mode` runs RFC-strict
+    /// VRRP (no accept mode by default, no authentication, no unicast...).
+    pub vrrp_strict: bool,
+    /// `nftables [TABLE]`: the nftables table (families `ip` and `ip6`)
+    /// holding the drop rules of instances not in accept mode
+    /// (`keepalived`, the default, is also used when such an instance
+    /// exists and this is absent).
+    pub nftables: Option<String>,
+    /// `nftables_priority N`: the priority of the input/output hooks of
+    /// that table (-1 when absent).
+    pub nftables_priority: Option<i32>,
+    /// `nftables_ifindex`: link-local IPv6 addresses are matched with the
+    /// interface's index even with `dont_track_primary`.
+    pub nftables_ifindex: bool,
+    /// `nftables_counters`: the drop rules count what they drop.
+    pub nftables_counters: bool,
     /// Seconds after start-up before VRRP instances start.
     pub vrrp_startup_delay: Option<f64>,
     /// Default `garp_master_delay` of instances.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::routes::{Route, Rule};
 use super::unicast::UnicastPeer;
 use super::values::{AuthType, Command, RunAs, State, TrackRef, VirtualIp};
+use super::GlobalDefs;
 
 /// `vrrp_script NAME { … }`: a command whose exit status adjusts priority.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -200,8 +201,13 @@ pub struct VrrpInstance {
     pub smtp_alert: bool,
     /// Ignore the state of `interface` itself.
     pub dont_track_primary: bool,
-    /// Accept packets to the virtual addresses when not the address owner.
-    pub accept: bool,
+    /// `accept` (`Some(true)`) / `no_accept` (`Some(false)`): whether a
+    /// master that is not the address owner takes packets addressed to the
+    /// virtual addresses; see [`VrrpInstance::accepts`] for the default.
+    pub accept: Option<bool>,
+    /// `strict_mode [on|off]`: RFC-strict VRRP for this instance (else
+    /// `vrrp_strict` of `global_defs`).
+    pub strict_mode: Option<bool>,
     /// `use_vmac`: run on a macvlan interface carrying the VRRP virtual MAC.
     pub use_vmac: bool,
     /// `use_vmac NAME`: the macvlan's name (keepalived's default,
@@ -213,6 +219,43 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
+    /// Whether the instance runs in strict mode: `strict_mode`, else
+    /// `vrrp_strict` of `global_defs`.
+    pub fn strict(&self, global: &GlobalDefs) -> bool {
+        self.strict_mode.unwrap_or(global.vrrp_strict)
+    }
+
+    /// The configured priority as lb-daemon runs it (100 when absent).
+    pub fn base_priority(&self) -> u32 {
+        self.priority.unwrap_or(100)
+    }
+
+    /// The VRRP version the instance speaks: `version`, else
+    /// `vrrp_version`; IPv6 instances always speak version 3.
+    pub fn resolved_version(&self, global: &GlobalDefs) -> u8 {
+        let has_v6 = self
+            .virtual_ipaddress
+            .iter()
+            .any(|v| v.address.addr().is_ipv6());
+        match self.version.or(global.vrrp_version) {
+            Some(3) => 3,
+            _ if has_v6 || self.native_ipv6 => 3,
+            _ => 2,
+        }
+    }
+
+    /// keepalived's accept mode: the address owner (priority 255) always
+    /// accepts; else `accept`/`no_accept`, by default on except in strict
+    /// mode; strict VRRPv2 never accepts (RFC 3768 has no accept mode).
+    pub fn accepts(&self, global: &GlobalDefs) -> bool {
+        if self.base_priority() == 255 {
+            return true;
+        }
+        let strict = self.strict(global);
+        let accept = self.accept.unwrap_or(!strict);
+        accept && !(strict && self.resolved_version(global) == 2)
+    }
+
     /// Whether the instance speaks IPv6: its first virtual address says so
     /// (`native_ipv6` without addresses).
     pub fn is_ipv6(&self) -> bool {

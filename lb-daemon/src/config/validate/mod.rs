@@ -5,6 +5,7 @@
 mod bgp;
 mod lvs;
 mod routes;
+mod strict;
 mod vrrp;
 
 use std::collections::HashSet;
@@ -25,6 +26,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     lvs::check(&mut check, config);
     bgp::check(&mut check, config);
     routes::check(&mut check, config);
+    strict::globals(&mut check, &config.global_defs);
     notify_fifos(&mut check, &config.global_defs);
     process_names(&mut check, config);
     check.range(

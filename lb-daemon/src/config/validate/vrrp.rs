@@ -69,7 +69,8 @@ pub(super) fn check(check: &mut Check, config: &Config) {
             .or(globals.default_interface.as_ref());
         check.required(&path, "interface", interface.is_some());
         let version = instance.version.or(globals.vrrp_version).unwrap_or(2);
-        vrrp_instance(check, &path, instance, version);
+        vrrp_instance(check, &path, instance, version, instance.strict(globals));
+        super::strict::instance(check, &path, instance, globals);
         unicast_sources(check, &path, instance, globals.vrrp_check_unicast_src);
         known.tracks(
             check,
@@ -298,7 +299,13 @@ fn vmacs(check: &mut Check, instances: &[VrrpInstance]) {
     }
 }
 
-fn vrrp_instance(check: &mut Check, path: &str, instance: &VrrpInstance, version: u8) {
+fn vrrp_instance(
+    check: &mut Check,
+    path: &str,
+    instance: &VrrpInstance,
+    version: u8,
+    strict: bool,
+) {
     check.required(
         path,
         "virtual_router_id",
@@ -321,12 +328,12 @@ fn vrrp_instance(check: &mut Check, path: &str, instance: &VrrpInstance, version
         check.warning(&format!("{path}.nopreempt"), message);
     }
     advert_int(check, path, instance.advert_int, version);
-    if instance.virtual_ipaddress.is_empty() && !instance.no_virtual_ipaddress {
-        // keepalived: an error for VRRPv3, a warning for VRRPv2.
+    if instance.virtual_ipaddress.is_empty() && (strict || !instance.no_virtual_ipaddress) {
+        // keepalived: an error for VRRPv3 and in strict mode, a warning for VRRPv2.
         let message = |need| {
             format!("no `virtual_ipaddress`; at least one is {need} (`no_virtual_ipaddress` if none is meant)")
         };
-        match version == 3 || instance.native_ipv6 {
+        match version == 3 || instance.native_ipv6 || strict {
             true => check.error(path, message("required")),
             false => check.warning(path, message("sensible")),
         }

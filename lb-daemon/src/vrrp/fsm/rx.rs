@@ -14,6 +14,10 @@ impl Fsm {
         interval: Duration,
         out: &mut Vec<Action>,
     ) {
+        if self.params.strict && self.priority == OWNER {
+            // keepalived `owner_ignore_adverts`, on in strict mode.
+            return self.notices.push(Reason::OwnerIgnoresAdvert { from: src });
+        }
         match self.state {
             State::Backup => self.backup_rx(now, src, priority, interval),
             State::Master => self.master_rx(now, src, priority, interval, out),
@@ -96,13 +100,18 @@ impl Fsm {
         let mine = (ours, Ordering::Equal);
         if theirs < mine {
             // keepalived: not in the RFC (which ignores it); the immediate
-            // advert makes a lower-priority master step down at once.
+            // advert makes a lower-priority master step down at once. Strict
+            // mode keeps to the RFC (`lower_prio_no_advert`).
+            let election = !self.params.strict;
             self.notices.push(Reason::LowerPriority {
                 from: src,
                 priority,
                 ours,
+                election,
             });
-            out.push(self.advert_action());
+            if election {
+                out.push(self.advert_action());
+            }
         } else if theirs > mine {
             self.learn(interval);
             self.master = Some(src);

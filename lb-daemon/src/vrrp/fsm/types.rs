@@ -49,6 +49,10 @@ pub struct Params {
     pub initial: State,
     /// Our primary address, for the equal-priority tie-break.
     pub local_addr: IpAddr,
+    /// keepalived's strict mode: a master does not answer lower-priority
+    /// adverts (`lower_prio_no_advert`), the address owner ignores adverts
+    /// (`owner_ignore_adverts`).
+    pub strict: bool,
 }
 
 /// An input to [`super::Fsm::handle`].
@@ -135,7 +139,8 @@ pub enum Reason {
         /// The common priority.
         priority: u8,
     },
-    /// Notice: a master heard a lower priority and answered at once.
+    /// Notice: a master heard a lower priority (and answered at once,
+    /// forcing a new election, unless in strict mode).
     LowerPriority {
         /// The sender.
         from: IpAddr,
@@ -143,6 +148,13 @@ pub enum Reason {
         priority: u8,
         /// Ours.
         ours: u8,
+        /// Whether an advert was sent at once.
+        election: bool,
+    },
+    /// Notice: the address owner in strict mode dropped an advert.
+    OwnerIgnoresAdvert {
+        /// The sender.
+        from: IpAddr,
     },
     /// Notice: a preempting backup ignored a lower-priority master.
     LowerPriorityDiscarded {
@@ -205,9 +217,19 @@ impl fmt::Display for Reason {
                 f,
                 "Master received advert from {from} with same priority {priority} but higher IP address than ours"
             ),
-            Reason::LowerPriority { from, priority, ours } => write!(
+            Reason::LowerPriority {
+                from,
+                priority,
+                ours,
+                election,
+            } => write!(
                 f,
-                "Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election"
+                "Received advert from {from} with lower priority {priority}, ours {ours}{}",
+                if *election { ", forcing new election" } else { "" }
+            ),
+            Reason::OwnerIgnoresAdvert { from } => write!(
+                f,
+                "Dropping packet(s) from {from} since we are address owner"
             ),
             Reason::LowerPriorityDiscarded { from, priority } => write!(
                 f,
