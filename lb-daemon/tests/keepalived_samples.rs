@@ -13,6 +13,7 @@ const LOADING: &[&str] = &[
     "HTTP_GET.port",
     "IPv6",
     "PING_CHECK",
+    "SMTP_CHECK",
     "SSL_GET",
     "UDP_CHECK",
     "conditional_conf",

@@ -100,7 +100,49 @@ fn bind_checker(server: &mut RealServer, statement: &Stmt, binder: &mut Binder) 
         kind,
         ..Checker::default()
     };
-    binder.push_item(statement, "checker", &mut server.checker, &CHECKER, checker)
+    let hosts: Vec<&Stmt> = match (&kind, &statement.body) {
+        (CheckerKind::SmtpCheck, Some(body)) => {
+            body.iter().filter(|s| s.keyword.text == "host").collect()
+        }
+        _ => Vec::new(),
+    };
+    if hosts.is_empty() {
+        return binder.push_item(statement, "checker", &mut server.checker, &CHECKER, checker);
+    }
+    let main = Stmt {
+        body: statement.body.as_ref().map(|body| {
+            let rest = body.iter().filter(|s| s.keyword.text != "host");
+            rest.cloned().collect()
+        }),
+        ..statement.clone()
+    };
+    let at = server.checker.len();
+    binder.push_item(&main, "checker", &mut server.checker, &CHECKER, checker);
+    smtp_hosts(server, at, &hosts, binder);
+}
+
+/// keepalived's deprecated `host { … }` blocks of an SMTP_CHECK (the one
+/// at index `at`): each is one more SMTP_CHECK, the block's settings (its
+/// connection above all) over the checker's. Without connection settings
+/// of its own the checker itself becomes the first host's, as in
+/// keepalived, so that every host listed is checked and nothing else.
+fn smtp_hosts(server: &mut RealServer, at: usize, hosts: &[&Stmt], binder: &mut Binder) {
+    let main = server.checker[at].clone();
+    let connected = main.connect_ip.is_some()
+        || main.connect_port.is_some()
+        || main.bindto.is_some()
+        || main.bind_port.is_some()
+        || main.bind_if.is_some();
+    let mut slot = (!connected).then_some(at);
+    for host in hosts {
+        let index = slot.take().unwrap_or(server.checker.len());
+        let mut checker = main.clone();
+        binder.body(host, &format!("checker.{index}"), &CHECKER, &mut checker);
+        match server.checker.get_mut(index) {
+            Some(existing) => *existing = checker,
+            None => server.checker.push(checker),
+        }
+    }
 }
 
 static REAL_SERVER: Block<RealServer> = Block {

@@ -275,7 +275,6 @@ pub const REAL_SERVER_IGNORED: &[Missing] = &[
 pub const CHECKER_REFUSED: &[Missing] = &[
     ("fast_recovery", "TCP fast recovery of HTTP checks"),
     ("fwmark", "marked checker traffic"),
-    ("host", "SMTP checks of other hosts"),
     ("tls_compliant", "TLS-compliant connection shutdown"),
 ];
 

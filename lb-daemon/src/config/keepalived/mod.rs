@@ -89,6 +89,48 @@ mod tests {
     }
 
     #[test]
+    fn smtp_check_host_blocks_are_one_checker_each() {
+        let server = |checker: &str| {
+            let text = format!(
+                "virtual_server 192.0.2.1 25 {{\n real_server 192.0.2.2 25 {{\n  \
+                 SMTP_CHECK {{\n{checker}  }}\n }}\n}}\n"
+            );
+            let (config, _, diagnostics) =
+                read(&text, Path::new("k.conf"), &ReadOptions::id("node"));
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let checkers = &config.virtual_server[0].real_server[0].checker;
+            checkers
+                .iter()
+                .map(|c| {
+                    let ip = c.connect_ip.map(|ip| ip.to_string());
+                    (ip, c.connect_port, c.helo_name.clone(), c.retry)
+                })
+                .collect::<Vec<_>>()
+        };
+        let hosts = "   host {\n    connect_ip 192.0.2.2\n   }\n   host {\n    \
+                     connect_ip 198.51.100.7\n    connect_port 587\n    retry 5\n   }\n";
+        let helo = Some("lb.example".to_owned());
+        let ip = |s: &str| Some(s.to_owned());
+        // Without a connection of its own the checker is the first host's.
+        assert_eq!(
+            server(&format!("{hosts}   helo_name lb.example\n   retry 2\n")),
+            [
+                (ip("192.0.2.2"), None, helo.clone(), Some(2)),
+                (ip("198.51.100.7"), Some(587), helo.clone(), Some(5)),
+            ]
+        );
+        // With one, it stays and each host is one more.
+        assert_eq!(
+            server(&format!("   connect_port 2525\n{hosts}")),
+            [
+                (None, Some(2525), None, None),
+                (ip("192.0.2.2"), Some(2525), None, None),
+                (ip("198.51.100.7"), Some(587), None, Some(5)),
+            ]
+        );
+    }
+
+    #[test]
     fn unknown_refused_ignored_and_miscased_keywords() {
         let text = "global_defs {\n vrrp_iptables\n Router_ID x\n lvs_flus\n umask 022\n}\n";
         assert_eq!(
