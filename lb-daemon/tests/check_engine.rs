@@ -298,7 +298,7 @@ fn every_kind_is_built_and_misconfiguration_is_named() {
         };
         // Bare defaults: either a working checker or an error about the
         // missing option, never "not supported".
-        if let Err(e) = build(&checker, &rs, &vs, &env, &[]) {
+        if let Err(e) = build(&checker, &rs, &vs, &env, &config::Config::default()) {
             assert!(
                 !format!("{e:#}").contains("not supported"),
                 "{kind:?}: {e:#}"
@@ -309,7 +309,15 @@ fn every_kind_is_built_and_misconfiguration_is_named() {
         kind: CheckerKind::HttpGet,
         ..Default::default()
     };
-    let err = build(&http_without_url, &rs, &vs, &env, &[]).err().unwrap();
+    let err = build(
+        &http_without_url,
+        &rs,
+        &vs,
+        &env,
+        &config::Config::default(),
+    )
+    .err()
+    .unwrap();
     assert!(format!("{err:#}").contains("no urls"), "{err:#}");
 }
 

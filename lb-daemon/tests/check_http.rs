@@ -212,18 +212,39 @@ fn tls_server(ns: &str) -> Arc<Mutex<Vec<Option<String>>>> {
 /// A TLS endpoint (self-signed) on `port` in namespace `ns`, answering every
 /// request with [`TLS_BODY`]; returns the SNI names it saw.
 fn tls_server_on(ns: &str, port: u16) -> Arc<Mutex<Vec<Option<String>>>> {
+    tls_server_asking(ns, port, None)
+}
+
+/// As [`tls_server_on`]; with `client_ca`, only clients presenting a
+/// certificate that CA signed get through the handshake.
+fn tls_server_asking(
+    ns: &str,
+    port: u16,
+    client_ca: Option<rustls::pki_types::CertificateDer<'static>>,
+) -> Arc<Mutex<Vec<Option<String>>>> {
     let listener = in_netns(ns, || TcpListener::bind(("0.0.0.0", port)).unwrap()).unwrap();
     listener.set_nonblocking(true).unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["rs1.test".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).unwrap();
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let names = Arc::new(Mutex::new(Vec::new()));
     let seen = names.clone();
@@ -294,6 +315,64 @@ fn ssl_get_skips_certificate_checks_and_sends_sni_only_when_enabled_or_named() {
     // Plain HTTP to a TLS port fails.
     checker.kind = CheckerKind::HttpGet;
     assert!(matches!(attempt(&lab, &checker, addr), Outcome::Down(_)));
+}
+
+/// keepalived's global `SSL { certificate key }`: SSL_GET presents that
+/// client certificate, and a server that requires one lets it through.
+#[test]
+fn ssl_get_presents_the_ssl_blocks_client_certificate() {
+    let lab = lab();
+    let rs = lab.real_server(1);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client = rcgen::CertificateParams::new(vec!["lb.test".to_owned()])
+        .unwrap()
+        .signed_by(&client_key, &ca)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("client.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, client.pem()).unwrap();
+    std::fs::write(&key_file, client_key.serialize_pem()).unwrap();
+    tls_server_asking(rs.ns_name(), 8444, Some(ca.der().clone()));
+    let addr = SocketAddr::new(IpAddr::V4(rs.ipv4()), 8444);
+    let checker = Checker {
+        kind: CheckerKind::SslGet,
+        url: vec![url("/")],
+        ..Default::default()
+    };
+    let run = |ssl: Option<&config::SslClient>| {
+        let check = HttpCheck::new(&checker, &any_real_server(), &Default::default())
+            .unwrap()
+            .presenting(ssl)
+            .unwrap();
+        let t = target(addr);
+        block_on_in(lab.director(1).ns_name(), async { check.check(&t).await }).unwrap()
+    };
+    // TLS 1.3 refuses the missing certificate after the client's handshake
+    // is done: the failure shows when the reply is read.
+    assert!(matches!(run(None), Outcome::Down(_)));
+    let ssl = config::SslClient {
+        certificate: Some(cert_file.to_string_lossy().into_owned()),
+        key: Some(key_file.to_string_lossy().into_owned()),
+    };
+    assert_eq!(run(Some(&ssl)), Outcome::Up);
+    // An unreadable file is an error naming it, when the checker is built.
+    let missing = config::SslClient {
+        key: Some("/nonexistent/key.pem".into()),
+        ..ssl
+    };
+    let err = HttpCheck::new(&checker, &any_real_server(), &Default::default())
+        .unwrap()
+        .presenting(Some(&missing))
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("SSL key /nonexistent/key.pem"),
+        "{err:#}"
+    );
 }
 
 #[test]

@@ -68,12 +68,14 @@ pub fn build(
     rs: &config::RealServer,
     vs: &config::VirtualServer,
     env: &ScriptEnv,
-    track_files: &[config::TrackFile],
+    config: &Config,
 ) -> Result<Box<dyn Check>> {
     let weight = rs.effective_weight(vs);
     Ok(match checker.kind {
         CheckerKind::TcpCheck => Box::new(TcpCheck::new(checker)),
-        CheckerKind::HttpGet | CheckerKind::SslGet => Box::new(HttpCheck::new(checker, rs, vs)?),
+        CheckerKind::HttpGet | CheckerKind::SslGet => {
+            Box::new(HttpCheck::new(checker, rs, vs)?.presenting(config.ssl.as_ref())?)
+        }
         CheckerKind::MiscCheck => {
             let timeout = misc_timeout(checker, rs, vs);
             Box::new(MiscCheck::new(checker, env.clone(), timeout, weight)?)
@@ -82,7 +84,7 @@ pub fn build(
         CheckerKind::DnsCheck => Box::new(DnsCheck::new(checker)?),
         CheckerKind::UdpCheck => Box::new(UdpCheck::new(checker)?),
         CheckerKind::PingCheck => Box::new(PingCheck::new(checker)?),
-        CheckerKind::FileCheck => Box::new(FileCheck::new(checker, track_files, weight)?),
+        CheckerKind::FileCheck => Box::new(FileCheck::new(checker, &config.track_file, weight)?),
     })
 }
 
@@ -559,7 +561,7 @@ fn spec(config: &Config, id: RealServerId, c: usize, env: &ScriptEnv) -> Result<
     let vs = &config.virtual_server[id.vs];
     let rs = &vs.real_server[id.rs];
     let checker = &rs.checker[c];
-    let check = build(checker, rs, vs, env, &config.track_file)?;
+    let check = build(checker, rs, vs, env, config)?;
     let rs_port = rs.port.or(vs.port).unwrap_or(0);
     Ok(CheckerSpec {
         id,

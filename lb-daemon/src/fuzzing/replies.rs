@@ -81,6 +81,7 @@ pub fn http_reply(data: &[u8]) {
         host: "www.example.org".into(),
         protocol,
         tls: None,
+        tls_client: None,
     };
     let target = target();
     let result = against(reply, async |stream| {

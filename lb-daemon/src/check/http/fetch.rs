@@ -19,6 +19,7 @@
 //! `Timeout HTTP read` (body unfinished), `Read error with`, and the body
 //! limit.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty};
@@ -27,7 +28,7 @@ use hyper::header::{HeaderValue, CONNECTION, HOST, USER_AGENT};
 use hyper::{Request, Uri, Version};
 use hyper_util::rt::TokioIo;
 use md5::{Digest, Md5};
-use rustls::pki_types::ServerName;
+use rustls::{pki_types::ServerName, ClientConfig};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
@@ -51,6 +52,9 @@ pub struct Get {
     pub protocol: HttpProtocol,
     /// `Some` for TLS, with the SNI name to send, if any.
     pub tls: Option<Option<String>>,
+    /// The TLS client to use (one presenting a client certificate); the
+    /// shared one without a certificate when `None`.
+    pub tls_client: Option<Arc<ClientConfig>>,
 }
 
 /// What the body is read for, besides its length.
@@ -139,7 +143,8 @@ pub async fn head(target: &Target, get: &Get, deadline: Instant) -> Result<Head,
                 })?,
                 None => ServerName::IpAddress(target.addr.ip().into()),
             };
-            let connector = TlsConnector::from(super::tls::config());
+            let client = get.tls_client.clone().unwrap_or_else(super::tls::config);
+            let connector = TlsConnector::from(client);
             let tls = match timeout_at(deadline, connector.connect(name, stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {

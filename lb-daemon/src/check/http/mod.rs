@@ -28,11 +28,13 @@ pub(crate) mod fetch;
 mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use hyper::Uri;
 use regex::bytes::Regex;
+use rustls::ClientConfig;
 use tokio::time::Instant;
 
 pub use fetch::MAX_BODY;
@@ -127,6 +129,8 @@ pub struct HttpCheck {
     /// `virtualhost`, else this fallback (the checker's, else the virtual
     /// server's `virtualhost`, as keepalived's `ssl_connect`).
     sni: Option<Sni>,
+    /// SSL_GET presenting the `SSL` block's client certificate.
+    client: Option<Arc<ClientConfig>>,
 }
 
 /// The names SNI is chosen from.
@@ -166,7 +170,19 @@ impl HttpCheck {
                     .clone()
                     .or_else(|| vs.virtualhost.clone()),
             }),
+            client: None,
         })
+    }
+
+    /// An SSL_GET that presents the certificate of keepalived's global
+    /// `SSL { certificate key }` block (read now: an unreadable file is an
+    /// error naming it).
+    pub fn presenting(self, ssl: Option<&config::SslClient>) -> Result<HttpCheck> {
+        let client = match (self.tls, ssl) {
+            (true, Some(ssl)) => tls::presenting(ssl)?,
+            _ => None,
+        };
+        Ok(HttpCheck { client, ..self })
     }
 
     /// Every url in turn, all within one `connect_timeout`.
@@ -183,6 +199,7 @@ impl HttpCheck {
                     let named = sni.name.as_ref().or(url.virtualhost.as_ref());
                     named.or(sni.fallback.as_ref()).cloned()
                 }),
+                tls_client: self.client.clone(),
             };
             if let Some(failure) = url.check(target, &get, deadline).await {
                 return Outcome::Down(failure);
@@ -270,6 +287,7 @@ pub async fn genhash(
         host: virtualhost.map_or_else(|| addr.to_string(), str::to_string),
         protocol: options.protocol,
         tls: tls.then(|| virtualhost.filter(|_| options.sni).map(str::to_string)),
+        tls_client: None,
     };
     let deadline = Instant::now() + options.timeout;
     let head = fetch::head(&target, &get, deadline)

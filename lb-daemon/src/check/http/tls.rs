@@ -3,25 +3,48 @@
 
 use std::sync::{Arc, OnceLock};
 
+use anyhow::{Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::client::WantsClientCert;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ConfigBuilder, DigitallySignedStruct, SignatureScheme};
 
-/// The client configuration shared by every SSL_GET.
+use crate::config::SslClient;
+
+/// The client configuration shared by every SSL_GET without a client
+/// certificate.
 pub(super) fn config() -> Arc<ClientConfig> {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-                .with_no_client_auth();
-            Arc::new(config)
-        })
+        .get_or_init(|| Arc::new(builder().with_no_client_auth()))
         .clone()
+}
+
+/// The client configuration presenting `ssl`'s certificate, when it names
+/// one (its chain and key are read now).
+pub(super) fn presenting(ssl: &SslClient) -> Result<Option<Arc<ClientConfig>>> {
+    let (Some(certificate), Some(key)) = (&ssl.certificate, &ssl.key) else {
+        return Ok(None);
+    };
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("SSL certificate {certificate}"))?;
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("SSL key {key}"))?;
+    let config = builder()
+        .with_client_auth_cert(chain, key)
+        .with_context(|| format!("SSL certificate {certificate} with its key"))?;
+    Ok(Some(Arc::new(config)))
+}
+
+/// TLS 1.2/1.3 with ring, accepting any server certificate.
+fn builder() -> ConfigBuilder<ClientConfig, WantsClientCert> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
 }
 
 /// Accepts any certificate (keepalived's SSL_GET does not verify), while

@@ -14,8 +14,13 @@ pub const TOP_REFUSED: &[Missing] = &[
     ("namespace_with_ipsets", "ipsets inside a network namespace"),
     ("net_namespace_ipvs", "IPVS in another network namespace"),
     ("track_group", "tracking groups"),
-    ("SSL", "client certificates for SSL_GET"),
 ];
+
+/// `SSL`.
+pub const SSL_REFUSED: &[Missing] = &[("password", "encrypted private keys")];
+
+/// `SSL`: keepalived loads the file, but its SSL_GET verifies no server.
+pub const SSL_IGNORED: &[Missing] = &[("ca", "verifying servers with a CA")];
 
 /// Top-level keywords that only name files or tune the process.
 pub const TOP_IGNORED: &[Missing] = &[

@@ -62,6 +62,10 @@ pub fn read(
 mod tests {
     use super::*;
 
+    fn messages_of(text: &str) -> Vec<String> {
+        messages(text)
+    }
+
     fn messages(text: &str) -> Vec<String> {
         let (_, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
         diagnostics.iter().map(ToString::to_string).collect()
@@ -127,6 +131,24 @@ mod tests {
                 (ip("192.0.2.2"), Some(2525), None, None),
                 (ip("198.51.100.7"), Some(587), None, Some(5)),
             ]
+        );
+    }
+
+    #[test]
+    fn the_ssl_block_names_the_client_certificate() {
+        let text = "SSL {\n certificate /etc/lb/c.pem\n key /etc/lb/k.pem\n ca /etc/lb/ca.pem\n}\n";
+        let (config, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
+        let ssl = config.ssl.unwrap();
+        assert_eq!(ssl.certificate.as_deref(), Some("/etc/lb/c.pem"));
+        assert_eq!(ssl.key.as_deref(), Some("/etc/lb/k.pem"));
+        let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            ["k.conf:4:2: warning: `ca` (verifying servers with a CA) is not implemented; ignored"]
+        );
+        assert_eq!(
+            messages_of("SSL {\n password secret\n}\n"),
+            ["k.conf:2:2: error: unsupported: password (encrypted private keys) is not implemented"]
         );
     }
 

@@ -5,7 +5,9 @@ use super::bind::{list, set, Binder, Block, Keyword};
 use super::parser::Stmt;
 use super::{bgp, lvs, missing, vrrp};
 use crate::config::diag::{Diagnostic, FieldLocations};
-use crate::config::model::{Config, SyncGroup, TrackFile, TrackProcess, VrrpInstance, VrrpScript};
+use crate::config::model::{
+    Config, SslClient, SyncGroup, TrackFile, TrackProcess, VrrpInstance, VrrpScript,
+};
 
 /// `Keyword` for a named block appended to the list field of the same name.
 macro_rules! named {
@@ -38,9 +40,22 @@ static TOP: Block<Config> = Block {
         list!(static_rules),
         set!(net_namespace),
         set!(instance),
+        Keyword::new("SSL", |c, s, b| {
+            let ssl = c.ssl.get_or_insert_with(Default::default);
+            b.body(s, "SSL", &SSL, ssl)
+        }),
     ],
     refused: missing::TOP_REFUSED,
     ignored: missing::TOP_IGNORED,
+};
+
+/// `SSL { … }`. keepalived's `ca` is loaded but never used (its SSL_GET
+/// verifies no server); `password` (encrypted keys) is refused.
+static SSL: Block<SslClient> = Block {
+    name: "SSL",
+    keywords: &[set!(certificate), set!(key)],
+    refused: missing::SSL_REFUSED,
+    ignored: missing::SSL_IGNORED,
 };
 
 /// Binds `statements` into a [`Config`], returning where each field was

@@ -65,6 +65,21 @@ pub struct Config {
     pub static_routes: Vec<Route>,
     /// Routing rules held from start to stop.
     pub static_rules: Vec<Rule>,
+    /// keepalived's `SSL { … }`: the client certificate SSL_GET presents.
+    #[serde(rename = "SSL")]
+    pub ssl: Option<SslClient>,
+}
+
+/// `SSL { certificate FILE key FILE }`: the certificate (chain, PEM) and
+/// private key (PEM, unencrypted) every SSL_GET presents to servers that
+/// ask for a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SslClient {
+    /// The certificate chain file.
+    pub certificate: Option<String>,
+    /// The private key file.
+    pub key: Option<String>,
 }
 
 /// `global_defs { … }`.

@@ -29,6 +29,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     strict::globals(&mut check, &config.global_defs);
     notify_fifos(&mut check, &config.global_defs);
     process_names(&mut check, config);
+    ssl_client(&mut check, config);
     check.range(
         "global_defs",
         "fast_path_flows",
@@ -51,6 +52,18 @@ fn process_names(check: &mut Check, config: &Config) {
                 check.error(field, format!("`{name}` is not a valid {field} name"));
             }
         }
+    }
+}
+
+/// A client certificate needs its key, and a key its certificate.
+fn ssl_client(check: &mut Check, config: &Config) {
+    let Some(ssl) = &config.ssl else {
+        return;
+    };
+    match (&ssl.certificate, &ssl.key) {
+        (Some(_), None) => check.error("SSL.certificate", "`certificate` needs `key`"),
+        (None, Some(_)) => check.error("SSL.key", "`key` needs `certificate`"),
+        _ => {}
     }
 }
 
