@@ -11,6 +11,7 @@ mod plan;
 mod programmer;
 mod reconcile;
 mod resolve;
+mod stats;
 pub mod tables;
 
 pub use loader::{unpin, FastPath, PassProgram, XdpAttachMode};
@@ -19,3 +20,4 @@ pub use object::{embedded_object, ObjectMissing};
 pub use plan::{NotServed, Plan};
 pub use programmer::{addr_of, Backend, Programmer, RealId, ServiceIds, SLOT_QUIET};
 pub use reconcile::{Reconciler, Settings};
+pub use stats::PacketCounts;
