@@ -15,12 +15,16 @@
 //!              │                                             │
 //!              └─> vip_stats[id]          lb_reals[real] <───┘ ─> rs_stats[real], lb_conns[real]
 //! ```
+//!
+//! `lb_xdp_stats` counts new flows and, by [`PassReason`], the packets
+//! handed to the kernel.
 #![no_std]
 
 mod filter;
 mod flows;
 mod hash;
 mod keys;
+mod stats;
 mod values;
 
 pub use filter::{filter_bit, filter_bit_of, FILTER_BITS, FILTER_WORDS};
@@ -30,6 +34,7 @@ pub use flows::{
 };
 pub use hash::{hash_addr, hash_addr_port};
 pub use keys::{widen_v4, FlowKey, VipKey};
+pub use stats::{PassReason, STATS_LEN, STAT_NEW_FLOWS};
 pub use values::{Counters, Real, SchedTable, Service};
 
 /// Name of the load-balancing XDP program in the object file.
@@ -64,6 +69,9 @@ pub const CONNS_MAP: &str = "lb_conns";
 pub const VIP_STATS_MAP: &str = "vip_stats";
 /// Per-CPU traffic counters per real id: `u32` -> [`Counters`].
 pub const RS_STATS_MAP: &str = "rs_stats";
+/// Per-CPU packet counters: `u32` -> `u64`, indexed by [`STAT_NEW_FLOWS`]
+/// and [`PassReason`] ([`STATS_LEN`] entries).
+pub const STATS_MAP: &str = "lb_xdp_stats";
 
 /// The VIP pre-filter: `u32` word index -> `u64` (two bitmaps; see
 /// [`FILTER_WORDS`]).
@@ -74,7 +82,7 @@ pub const FILTER_MAP: &str = "lb_vip_filter";
 pub const GENERATIONS_MAP: &str = "lb_svc_gen";
 
 /// Every map of the object, for pinning.
-pub const MAPS: [&str; 10] = [
+pub const MAPS: [&str; 11] = [
     VIPS_MAP,
     TABLES_MAP,
     REALS_MAP,
@@ -85,6 +93,7 @@ pub const MAPS: [&str; 10] = [
     RS_STATS_MAP,
     FILTER_MAP,
     GENERATIONS_MAP,
+    STATS_MAP,
 ];
 
 /// Services the fast path can hold (ids `0..MAX_SERVICES`).

@@ -5,7 +5,7 @@
 use core::mem;
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_redirect, programs::XdpContext};
-use lb_common::{Real, FAMILY_IPV4, FWD_TUN};
+use lb_common::{PassReason, Real, FAMILY_IPV4, FWD_TUN};
 use network_types::{
     eth::EthHdr,
     ip::{Ipv4Hdr, Ipv6Hdr},
@@ -16,20 +16,20 @@ use crate::parse::{ptr_at, Packet, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, IPV4_DF};
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_IPV6: u8 = 41;
 
-/// Forwards the parsed packet to `real`; `None` when it cannot (the packet
-/// then goes to the kernel).
+/// Forwards the parsed packet to `real`; the reason when it cannot (the
+/// packet then goes to the kernel).
 #[inline(always)]
-pub fn forward(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<u32> {
+pub fn forward(ctx: &XdpContext, packet: &Packet, real: &Real) -> Result<u32, PassReason> {
     if real.forward == FWD_TUN {
         encapsulate(ctx, packet, real)?;
     }
-    let macs: *mut [u8; 12] = ptr_at(ctx, 0)?;
+    let macs: *mut [u8; 12] = ptr_at(ctx, 0).ok_or(PassReason::Internal)?;
     set_macs(macs, real);
     if real.ifindex == unsafe { (*ctx.ctx).ingress_ifindex } {
-        Some(xdp_action::XDP_TX)
+        Ok(xdp_action::XDP_TX)
     } else {
         // SAFETY: plain helper call.
-        Some(unsafe { bpf_redirect(real.ifindex, 0) } as u32)
+        Ok(unsafe { bpf_redirect(real.ifindex, 0) } as u32)
     }
 }
 
@@ -56,23 +56,25 @@ fn set_macs(macs: *mut [u8; 12], real: &Real) {
 }
 
 /// Prepends the outer IP header toward `real`, keeping the link-layer
-/// header (and its 802.1Q tag) in front.
+/// header (and its 802.1Q tag) in front; [`PassReason::TooBig`] when the
+/// result would exceed the real server's MTU.
 #[inline(always)]
-fn encapsulate(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<()> {
+fn encapsulate(ctx: &XdpContext, packet: &Packet, real: &Real) -> Result<(), PassReason> {
+    use PassReason::Internal;
     let v4 = real.family == FAMILY_IPV4;
     if v4 != (packet.flow.family == FAMILY_IPV4) {
-        return None;
+        return Err(Internal);
     }
     let outer = if v4 { Ipv4Hdr::LEN } else { Ipv6Hdr::LEN };
     let total = usize::from(packet.ip_len) + outer;
     if total > usize::from(real.mtu) {
-        return None;
+        return Err(PassReason::TooBig);
     }
     // What the inner header says, read before the head moves.
-    let inner: *const [u8; 12] = ptr_at(ctx, packet.l3)?;
+    let inner: *const [u8; 12] = ptr_at(ctx, packet.l3).ok_or(Internal)?;
     let inner = unsafe { *inner };
     let vlan_tci: Option<[u8; 2]> = if packet.l3 > EthHdr::LEN {
-        let tag: *const [u8; 4] = ptr_at(ctx, EthHdr::LEN)?;
+        let tag: *const [u8; 4] = ptr_at(ctx, EthHdr::LEN).ok_or(Internal)?;
         let tag = unsafe { *tag };
         Some([tag[0], tag[1]])
     } else {
@@ -80,13 +82,13 @@ fn encapsulate(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<()> {
     };
     // SAFETY: plain helper call; every pointer is re-derived afterwards.
     if unsafe { aya_ebpf::helpers::bpf_xdp_adjust_head(ctx.ctx, -(outer as i32)) } != 0 {
-        return None;
+        return Err(Internal);
     }
     let ether_type = if v4 { ETH_P_IP } else { ETH_P_IPV6 };
-    let eth: *mut EthHdr = ptr_at(ctx, 0)?;
+    let eth: *mut EthHdr = ptr_at(ctx, 0).ok_or(Internal)?;
     match vlan_tci {
         Some(tci) => {
-            let tag: *mut [u8; 4] = ptr_at(ctx, EthHdr::LEN)?;
+            let tag: *mut [u8; 4] = ptr_at(ctx, EthHdr::LEN).ok_or(Internal)?;
             let inner_type = ether_type.to_be_bytes();
             // SAFETY: bounds checked by `ptr_at`.
             unsafe {
@@ -98,7 +100,7 @@ fn encapsulate(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<()> {
         None => unsafe { (*eth).ether_type = ether_type.to_be() },
     }
     if v4 {
-        let ip: *mut Ipv4Hdr = ptr_at(ctx, packet.l3)?;
+        let ip: *mut Ipv4Hdr = ptr_at(ctx, packet.l3).ok_or(Internal)?;
         // The inner TOS, DF bit and TTL carry over, as IPVS does.
         let df = u16::from_be_bytes([inner[6], inner[7]]) & IPV4_DF;
         let mut header = Ipv4Hdr {
@@ -117,7 +119,7 @@ fn encapsulate(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<()> {
         // SAFETY: bounds checked by `ptr_at`.
         unsafe { *ip = header };
     } else {
-        let ip: *mut Ipv6Hdr = ptr_at(ctx, packet.l3)?;
+        let ip: *mut Ipv6Hdr = ptr_at(ctx, packet.l3).ok_or(Internal)?;
         // Traffic class straddles the first two bytes of the inner header.
         let class = (inner[0] << 4) | (inner[1] >> 4);
         let header = Ipv6Hdr {
@@ -131,7 +133,7 @@ fn encapsulate(ctx: &XdpContext, packet: &Packet, real: &Real) -> Option<()> {
         // SAFETY: bounds checked by `ptr_at`.
         unsafe { *ip = header };
     }
-    Some(())
+    Ok(())
 }
 
 /// The IPv4 header checksum of `header` (whose checksum field is zero).

@@ -7,7 +7,8 @@
 //! destinations, other protocols, fragments, IPv4 options, IPv6 extension
 //! headers, truncated or inconsistent headers, services without an available
 //! real server, and packets that would not fit the egress MTU once
-//! encapsulated.
+//! encapsulated. `lb_xdp_stats` counts those by [`PassReason`], and new
+//! flows; established flows' packets count only in `vip_stats`/`rs_stats`.
 #![no_std]
 #![no_main]
 // `LB_CONNS` needs an atomic add, which `core` offers on BPF only as an intrinsic.
@@ -21,14 +22,20 @@ mod parse;
 mod sched;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use lb_common::{Service, VipKey, FILTER_WORDS, SCHED_LC};
+use lb_common::{PassReason, Service, VipKey, FILTER_WORDS, SCHED_LC, STAT_NEW_FLOWS};
 
-use maps::{LB_FILTER, LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
+use maps::{count_stat, LB_FILTER, LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_STATS};
 
 /// The load balancer.
 #[xdp]
 pub fn lb_xdp(ctx: XdpContext) -> u32 {
-    balance(&ctx).unwrap_or(xdp_action::XDP_PASS)
+    match balance(&ctx) {
+        Ok(action) => action,
+        Err(reason) => {
+            count_stat(reason as u32);
+            xdp_action::XDP_PASS
+        }
+    }
 }
 
 /// Reference program: passes every packet (benchmarks subtract its cost).
@@ -49,37 +56,40 @@ pub fn lb_drop(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_DROP
 }
 
+/// The action for the packet, or why it goes to the kernel.
 #[inline(always)]
-fn balance(ctx: &XdpContext) -> Option<u32> {
+fn balance(ctx: &XdpContext) -> Result<u32, PassReason> {
+    use PassReason::Internal;
     let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
     let len = (ctx.data_end() - ctx.data()) as u64;
-    let set = flows::Set::of(&packet)?;
+    let set = flows::Set::of(&packet).ok_or(Internal)?;
     let known = set.find(&packet);
     // An established flow of a service still in place needs no lookup.
     let (service_id, real_id) = match known.as_ref().and_then(|k| k.current_service()) {
-        Some(id) => (id, known.as_ref()?.real()),
+        Some(id) => (id, known.as_ref().ok_or(Internal)?.real()),
         None => {
-            let service = lookup(&packet)?;
+            let service = lookup(&packet).ok_or(PassReason::NotVip)?;
             let real = match known {
                 Some(known) => {
                     known.adopt(service.id);
                     known.real()
                 }
                 None => {
-                    let table = LB_TABLES.get(service.table)?;
+                    let table = LB_TABLES.get(service.table).ok_or(Internal)?;
                     let real = sched::pick(&service, table, &packet.flow)?;
                     set.insert(&packet, real, service.id, service.sched == SCHED_LC);
+                    count_stat(STAT_NEW_FLOWS);
                     real
                 }
             };
             (service.id, real)
         }
     };
-    let real = LB_REALS.get(real_id)?;
+    let real = LB_REALS.get(real_id).ok_or(Internal)?;
     let action = fwd::forward(ctx, &packet, real)?;
     maps::count(&VIP_STATS, service_id, len);
     maps::count(&RS_STATS, real_id, len);
-    Some(action)
+    Ok(action)
 }
 
 /// Whether bit `bit` of the pre-filter's bitmap starting at word `first`

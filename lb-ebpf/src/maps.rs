@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use lb_common::{
     flow_sets, Counters, FlowSet, Real, SchedTable, Service, VipKey, DEFAULT_FLOWS, FILTER_WORDS,
-    MAX_REALS, MAX_SERVICES,
+    MAX_REALS, MAX_SERVICES, STATS_LEN,
 };
 
 /// VIP -> service. Not preallocated: an update swaps the whole value under
@@ -76,6 +76,21 @@ pub static VIP_STATS: PerCpuArray<Counters, { MAX_SERVICES as usize }> = PerCpuA
 /// Traffic per real server.
 #[btf_map(name = "rs_stats")]
 pub static RS_STATS: PerCpuArray<Counters, { MAX_REALS as usize }> = PerCpuArray::new();
+
+/// New flows and packets passed to the kernel, by reason
+/// (`lb_common::STAT_NEW_FLOWS`, `lb_common::PassReason`).
+#[btf_map(name = "lb_xdp_stats")]
+pub static LB_STATS: PerCpuArray<u64, { STATS_LEN as usize }> = PerCpuArray::new();
+
+/// Adds one to counter `index` of [`LB_STATS`]: one per-CPU array lookup
+/// (inlined by the kernel) and one increment.
+#[inline(always)]
+pub fn count_stat(index: u32) {
+    if let Some(c) = LB_STATS.get_ptr_mut(index) {
+        // SAFETY: this CPU's slot; XDP runs with preemption disabled.
+        unsafe { *c += 1 };
+    }
+}
 
 /// Adds one packet of `len` bytes to `counters[index]`.
 #[inline(always)]

@@ -1,11 +1,13 @@
 //! Bounds-checked header parsing. Every read goes through [`ptr_at`], which
 //! proves to the verifier that the access lies inside the packet. Anything
 //! the fast path must not touch (other protocols, fragments, IPv4 options,
-//! IPv6 extension headers, truncated or inconsistent headers) yields `None`.
+//! IPv6 extension headers, truncated or inconsistent headers) yields the
+//! [`PassReason`] it goes to the kernel for; telling the reasons apart is
+//! left to the exits, so the accepted path tests no more than before.
 use core::mem;
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{filter_bit, FlowKey, FAMILY_IPV4, FAMILY_IPV6};
+use lb_common::{filter_bit, FlowKey, PassReason, FAMILY_IPV4, FAMILY_IPV6};
 use network_types::{
     eth::EthHdr,
     ip::{Ipv4Hdr, Ipv6Hdr},
@@ -17,6 +19,11 @@ pub const ETH_P_IPV6: u16 = 0x86DD;
 pub const ETH_P_8021Q: u16 = 0x8100;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
+/// IPv6 fragment header.
+const IPPROTO_FRAGMENT: u8 = 44;
+/// IPv6 extension headers other than fragment, AH and ESP: hop-by-hop,
+/// routing, destination options, mobility, HIP, shim6.
+const IPV6_EXTENSIONS: [u8; 6] = [0, 43, 60, 135, 139, 140];
 /// "More fragments" flag and fragment offset bits of the IPv4 `frags` field.
 const IPV4_FRAG_MASK: u16 = 0x3FFF;
 /// The IPv4 "don't fragment" bit.
@@ -79,13 +86,17 @@ fn v6_key(hi: u64, lo: u64) -> [u8; 16] {
 /// the first byte on the wire is the lowest byte of the word). `admit` is
 /// asked, with the destination's pre-filter bit, before the transport
 /// header is read: `false` stops there (the packet is for no service).
+/// It is also asked before an IPv4 fragment or a header with options is
+/// counted as such, so every reason but `NotIp` and `Malformed` concerns
+/// packets to addresses the pre-filter admits.
 #[inline(always)]
-pub fn packet(ctx: &XdpContext, admit: impl FnOnce(u32) -> bool) -> Option<Packet> {
+pub fn packet(ctx: &XdpContext, admit: impl Fn(u32) -> bool) -> Result<Packet, PassReason> {
+    use PassReason::Malformed;
     let mut l3 = EthHdr::LEN;
-    let mut ether_type = u16::from_be(load::<u16>(ctx, 12)?);
+    let mut ether_type = u16::from_be(load::<u16>(ctx, 12).ok_or(Malformed)?);
     if ether_type == ETH_P_8021Q {
         // The tag's own ether type is its last two bytes.
-        ether_type = u16::from_be(load::<u16>(ctx, l3 + VlanHdr::LEN - 2)?);
+        ether_type = u16::from_be(load::<u16>(ctx, l3 + VlanHdr::LEN - 2).ok_or(Malformed)?);
         l3 += VlanHdr::LEN;
     }
     let available = ctx.data_end() - ctx.data() - l3;
@@ -93,27 +104,33 @@ pub fn packet(ctx: &XdpContext, admit: impl FnOnce(u32) -> bool) -> Option<Packe
     let (l4, ip_len, filter_bit) = match ether_type {
         ETH_P_IP => {
             // vihl, tos, tot_len | id, frags | ttl, proto, check | src | dst
-            let w: [u32; 5] = load(ctx, l3)?;
+            let w: [u32; 5] = load(ctx, l3).ok_or(Malformed)?;
             let total = u16::from_be((w[0] >> 16) as u16);
+            let frags = u16::from_be((w[1] >> 16) as u16);
+            let bit = filter_bit([w[4], 0, 0, 0]);
             if w[0] as u8 != 0x45 // version 4 and no options
-                || u16::from_be((w[1] >> 16) as u16) & IPV4_FRAG_MASK != 0
+                || frags & IPV4_FRAG_MASK != 0
                 || usize::from(total) > available
             {
-                return None;
+                return Err(match ipv4_reason(w[0] as u8, frags, total, available) {
+                    Malformed => Malformed,
+                    _ if !admit(bit) => PassReason::NotVip,
+                    reason => reason,
+                });
             }
             flow.src = v4_key(w[3]);
             flow.dst = v4_key(w[4]);
             flow.proto = (w[2] >> 8) as u8;
             flow.family = FAMILY_IPV4;
-            (l3 + Ipv4Hdr::LEN, total, filter_bit([w[4], 0, 0, 0]))
+            (l3 + Ipv4Hdr::LEN, total, bit)
         }
         ETH_P_IPV6 => {
             // vcf, payload_len, next_hdr, hop_limit | src | dst
-            let w: [u64; 5] = load(ctx, l3)?;
+            let w: [u64; 5] = load(ctx, l3).ok_or(Malformed)?;
             let payload = u16::from_be((w[0] >> 32) as u16);
-            let total = payload.checked_add(Ipv6Hdr::LEN as u16)?;
+            let total = payload.checked_add(Ipv6Hdr::LEN as u16).ok_or(Malformed)?;
             if (w[0] as u8) >> 4 != 6 || usize::from(total) > available {
-                return None;
+                return Err(Malformed);
             }
             flow.src = v6_key(w[1], w[2]);
             flow.dst = v6_key(w[3], w[4]);
@@ -127,36 +144,69 @@ pub fn packet(ctx: &XdpContext, admit: impl FnOnce(u32) -> bool) -> Option<Packe
             ];
             (l3 + Ipv6Hdr::LEN, total, filter_bit(dst))
         }
-        _ => return None,
+        _ => return Err(PassReason::NotIp),
     };
     if !admit(filter_bit) {
-        return None;
+        return Err(PassReason::NotVip);
     }
     let l4_len = match flow.proto {
         IPPROTO_TCP => TCP_HDR_LEN,
         IPPROTO_UDP => UDP_HDR_LEN,
-        _ => return None,
+        proto => return Err(transport_reason(flow.family, proto)),
     };
     if usize::from(ip_len) < l4 - l3 + l4_len {
-        return None;
+        return Err(Malformed);
     }
     // Both headers start with the ports; TCP's flags are byte 13.
-    let ports: u32 = load(ctx, l4)?;
+    let ports: u32 = load(ctx, l4).ok_or(Malformed)?;
     flow.sport = u16::from_be(ports as u16);
     flow.dport = u16::from_be((ports >> 16) as u16);
     let mut tcp_flags = 0;
     if flow.proto == IPPROTO_TCP {
-        let tcp: *const [u8; TCP_HDR_LEN] = ptr_at(ctx, l4)?;
+        let tcp: *const [u8; TCP_HDR_LEN] = ptr_at(ctx, l4).ok_or(Malformed)?;
         // SAFETY: `ptr_at` checked the header lies inside the packet.
         tcp_flags = unsafe { (*tcp)[13] };
     } else {
-        let _udp: *const [u8; UDP_HDR_LEN] = ptr_at(ctx, l4)?;
+        let _udp: *const [u8; UDP_HDR_LEN] = ptr_at(ctx, l4).ok_or(Malformed)?;
     }
-    Some(Packet {
+    Ok(Packet {
         flow,
         l3,
         ip_len,
         tcp_flags,
         filter_bit,
     })
+}
+
+/// Why an IPv4 header the fast path refused was refused, from its first
+/// byte (version and header length), fragment field and total length.
+#[inline(always)]
+fn ipv4_reason(vihl: u8, frags: u16, total: u16, available: usize) -> PassReason {
+    if vihl >> 4 != 4 || vihl & 0x0F < 5 || usize::from(total) > available {
+        PassReason::Malformed
+    } else if frags & IPV4_FRAG_MASK != 0 {
+        PassReason::Fragment
+    } else {
+        PassReason::IpOptions
+    }
+}
+
+/// Why a packet to a VIP address whose next protocol `proto` is neither
+/// TCP nor UDP was refused.
+#[inline(always)]
+fn transport_reason(family: u8, proto: u8) -> PassReason {
+    // A volatile read keeps the compiler from merging these tests into the
+    // TCP/UDP switch of the accepted path (measured: it otherwise adds
+    // branches and spills there).
+    // SAFETY: a read of a local.
+    let proto = unsafe { core::ptr::read_volatile(&proto) };
+    if family != FAMILY_IPV6 {
+        PassReason::NotTcpUdp
+    } else if proto == IPPROTO_FRAGMENT {
+        PassReason::Fragment
+    } else if IPV6_EXTENSIONS.contains(&proto) {
+        PassReason::IpOptions
+    } else {
+        PassReason::NotTcpUdp
+    }
 }

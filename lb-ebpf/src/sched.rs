@@ -5,29 +5,33 @@
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
 use lb_common::{
-    hash_addr, hash_addr_port, FlowKey, SchedTable, Service, MAX_BACKENDS, SCHED_LC, SCHED_MH,
-    SCHED_SH,
+    hash_addr, hash_addr_port, FlowKey, PassReason, SchedTable, Service, MAX_BACKENDS, SCHED_LC,
+    SCHED_MH, SCHED_SH,
 };
 
 use crate::maps::{LB_CONNS, LB_RR};
 
-/// The real id for a new flow of `service`, or `None` when no real server
-/// is available.
+/// The real id for a new flow of `service`, or [`PassReason::NoBackend`]
+/// when no real server is available.
 #[inline(always)]
-pub fn pick(service: &Service, table: &SchedTable, flow: &FlowKey) -> Option<u32> {
+pub fn pick(service: &Service, table: &SchedTable, flow: &FlowKey) -> Result<u32, PassReason> {
     if table.count == 0 || table.len == 0 {
-        return None;
+        return Err(PassReason::NoBackend);
     }
     if service.sched == SCHED_LC {
-        return least_connections(table);
+        return least_connections(table).ok_or(PassReason::NoBackend);
     }
     let slot = match service.sched {
         SCHED_SH => hash_addr(&flow.src),
         SCHED_MH => hash_addr_port(&flow.src, flow.sport),
         _ => next_cursor(service.id),
     } % table.len;
-    let position = *table.ring.get(slot as usize)? as usize;
-    table.reals.get(position).copied()
+    let position = *table.ring.get(slot as usize).ok_or(PassReason::Internal)? as usize;
+    table
+        .reals
+        .get(position)
+        .copied()
+        .ok_or(PassReason::Internal)
 }
 
 /// This CPU's round-robin cursor for service `id`, advanced by one.

@@ -1,6 +1,7 @@
 //! lb-daemon's `/metrics` in the lab: a scrape (served on IPv6) passes
 //! `promtool check metrics`; a real Prometheus scraping a VRRP pair every
-//! second sees the XDP per-backend counters grow with client traffic and
+//! second sees the XDP per-backend and new-flow counters grow with client
+//! traffic (and the packets passed as not for a VIP with the scrapes), and
 //! the failover in `keepalived_vrrp_state`; every metric the example Grafana
 //! dashboard queries is served.
 use std::{fs, path::Path, time::Duration};
@@ -88,14 +89,31 @@ fn a_scrape_over_ipv6_passes_promtool() -> Result<()> {
             .find(|l| l.starts_with(&format!("{name}{checker}")))?;
         line.rsplit(' ').next()?.parse().ok()
     };
+    // One connection through the fast path: a new flow. The scrapes come
+    // over IPv6 to the director itself, which XDP passes as not for a VIP.
+    let (status, _) = http_get(client, &format!("http://{VIP}/"), Duration::from_secs(2))?;
+    ensure!(status == 200, "GET through the VIP: {status}");
+    let fast_path = |scrape: &str, line: &str| -> Option<f64> {
+        scrape
+            .lines()
+            .find(|l| l.starts_with(line))?
+            .rsplit(' ')
+            .next()?
+            .parse()
+            .ok()
+    };
     let mut scrape = String::new();
     // The script's first result and the checkers' first attempts come soon
-    // after the start; the scrape must show them.
+    // after the start; the scrape must show them, and the XDP counters
+    // (refreshed every second).
     wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
         scrape = http_get(client, &url, Duration::from_secs(2))
             .map_or_else(|e| e.to_string(), |(_, b)| b);
         scrape.contains("keepalived_script_status{name=\"chk_true\"} 1")
             && value(&scrape, "lb_check_attempts_total").is_some_and(|n| n >= 1.0)
+            && fast_path(&scrape, "lb_xdp_new_flows_total ").is_some_and(|n| n >= 1.0)
+            && fast_path(&scrape, "lb_xdp_passed_packets_total{reason=\"not_vip\"} ")
+                .is_some_and(|n| n >= 1.0)
     })
     .with_context(|| format!("scrape:\n{scrape}\nlog:\n{}", daemon.log()))?;
     promtool_check(&scrape)?;
@@ -110,6 +128,13 @@ fn a_scrape_over_ipv6_passes_promtool() -> Result<()> {
         ensure!(scrape.contains(&line), "{line} missing from:\n{scrape}");
     }
     ensure!(scrape.contains("\nprocess_open_fds "), "{scrape}");
+    for reason in lb_common::PassReason::ALL {
+        let line = format!(
+            "lb_xdp_passed_packets_total{{reason=\"{}\"}} ",
+            reason.name()
+        );
+        ensure!(scrape.contains(&line), "{line} missing from:\n{scrape}");
+    }
     ensure!(
         value(&scrape, "lb_check_failures_total") == Some(0.0),
         "failures in:\n{scrape}"
@@ -221,6 +246,10 @@ fn prometheus_sees_fast_path_traffic_the_dashboard_and_the_failover() -> Result<
     let on_dir1 = format!("instance=\"{}\"", target(1));
     let total = format!("sum(lb_xdp_backend_packets_total{{{on_dir1}}})");
     let before = scalar(&prometheus, &total)?;
+    let flows = format!("lb_xdp_new_flows_total{{{on_dir1}}}");
+    let flows_before = scalar(&prometheus, &flows)?;
+    let not_vip = format!("lb_xdp_passed_packets_total{{{on_dir1},reason=\"not_vip\"}}");
+    let not_vip_before = scalar(&prometheus, &not_vip)?;
     for _ in 0..30 {
         let (status, _) = http_get(
             lab.client().ns_name(),
@@ -235,6 +264,11 @@ fn prometheus_sees_fast_path_traffic_the_dashboard_and_the_failover() -> Result<
         scalar(&prometheus, &total).is_ok_and(|now| now >= before + 30.0)
             && prometheus.query(&each).is_ok_and(|r| r.len() == 3)
             && scalar(&prometheus, &mirrored).is_ok_and(|now| now >= before + 30.0)
+            // Each GET is a connection of its own: a new flow.
+            && scalar(&prometheus, &flows).is_ok_and(|now| now >= flows_before + 30.0)
+            // The scrapes reach the director through the fast path's
+            // interface: not for a VIP.
+            && scalar(&prometheus, &not_vip).is_ok_and(|now| now > not_vip_before)
     })
     .with_context(|| {
         format!(

@@ -339,25 +339,3 @@ fn a_service_without_serving_servers_passes_and_counters_count() -> Result<()> {
     ensure!(u32::from(recorded.real) == ids.reals[0].id);
     Ok(())
 }
-
-fn fix_ipv4_checksum(frame: &mut [u8]) {
-    frame[24..26].copy_from_slice(&[0, 0]);
-    let header_len = usize::from(frame[14] & 0x0F) * 4;
-    let sum = frame[14..14 + header_len]
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum::<u32>();
-    let folded = (sum & 0xFFFF) + (sum >> 16);
-    frame[24..26].copy_from_slice(&(!(folded as u16)).to_be_bytes());
-}
-
-/// `frame` with a 4-byte IPv4 option (NOPs) inserted.
-fn ipv4_with_options(frame: &[u8]) -> Vec<u8> {
-    let mut f = frame.to_vec();
-    f.splice(34..34, [1, 1, 1, 1]);
-    f[14] = 0x46;
-    let total = u16::from_be_bytes([f[16], f[17]]) + 4;
-    f[16..18].copy_from_slice(&total.to_be_bytes());
-    fix_ipv4_checksum(&mut f);
-    f
-}

@@ -1,7 +1,10 @@
 //! The XDP fast path: where it is attached, its flow table's capacity and
-//! fill, and
+//! fill, new flows and packets passed to the kernel by reason, and
 //! its own per-service and per-backend counters (also summed into
-//! `keepalived_lvs_*`, see [`super::traffic`]).
+//! `keepalived_lvs_*`, see [`super::traffic`]). The counters are the loaded
+//! program's: they start from zero when the daemon loads it (at start),
+//! and only then.
+use lb_common::PassReason;
 use serde_json::Value;
 
 use super::{
@@ -52,6 +55,25 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
         "Bytes the XDP fast path forwarded to the real server.",
         Kind::Counter,
     );
+    let mut new_flows = Family::new(
+        "lb_xdp_new_flows",
+        "Flows the XDP fast path found no connection table entry for and gave a real server (flow-table misses).",
+        Kind::Counter,
+    );
+    let mut passed = Family::new(
+        "lb_xdp_passed_packets",
+        "Packets the XDP program handed to the kernel's stack (XDP_PASS), by reason.",
+        Kind::Counter,
+    );
+    let packets = &fast_path["packets"];
+    if let Some(n) = packets["new_flows"].as_u64() {
+        new_flows.push(&labels([]), n);
+    }
+    for reason in PassReason::ALL {
+        if let Some(n) = packets["passed"][reason.name()].as_u64() {
+            passed.push(&labels([("reason", reason.name().to_owned())]), n);
+        }
+    }
     for i in fast_path["interfaces"].as_array().into_iter().flatten() {
         let l = labels([(
             "interface",
@@ -113,6 +135,8 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
         attached,
         capacity,
         entries,
+        new_flows,
+        passed,
         svc_packets,
         svc_bytes,
         table,
@@ -132,6 +156,7 @@ mod tests {
         let status = json!({
             "state": "running", "flow_capacity": 262144,
             "maps": {"flows": {"used": 6, "capacity": 262144}},
+            "packets": {"new_flows": 5, "passed": {"not_vip": 12, "too_big": 0}},
             "interfaces": [{"name": "eth1", "attached": true}, {"name": "eth2", "attached": false}],
             "services": [{"service": "UDP [2001:db8::1]:53", "traffic": {"packets": 4, "bytes": 400},
                 "scheduler": "mh", "table_digest": "80f464b82b8f273c",
@@ -144,6 +169,9 @@ mod tests {
             "lb_xdp_attached{interface=\"eth2\"} 0\n",
             "lb_xdp_flow_table_capacity 262144\n",
             "lb_xdp_flow_table_entries 6\n",
+            "lb_xdp_new_flows_total 5\n",
+            "lb_xdp_passed_packets_total{reason=\"not_vip\"} 12\n",
+            "lb_xdp_passed_packets_total{reason=\"too_big\"} 0\n",
             "lb_xdp_table_info{vip=\"[2001:db8::1]:53\",proto=\"17\",scheduler=\"mh\",digest=\"80f464b82b8f273c\"} 1\n",
             "lb_xdp_service_packets_total{vip=\"[2001:db8::1]:53\",proto=\"17\"} 4\n",
             "lb_xdp_backend_bytes_total{vip=\"[2001:db8::1]:53\",addr=\"[2001:db8::2]:53\",proto=\"17\"} 400\n",

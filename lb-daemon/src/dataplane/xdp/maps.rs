@@ -6,11 +6,11 @@ use aya::{
 };
 use lb_common::{
     flow_hash, flow_set, Counters, FlowEntry, FlowKey, FlowSet, Real, SchedTable, Service, VipKey,
-    CONNS_MAP, FILTER_MAP, FLOWS_MAP, GENERATIONS_MAP, REALS_MAP, RS_STATS_MAP, TABLES_MAP,
-    VIPS_MAP, VIP_STATS_MAP,
+    CONNS_MAP, FILTER_MAP, FLOWS_MAP, GENERATIONS_MAP, REALS_MAP, RS_STATS_MAP, STATS_LEN,
+    STATS_MAP, TABLES_MAP, VIPS_MAP, VIP_STATS_MAP,
 };
 
-use super::{flow_view::FlowView, loader::missing_map};
+use super::{flow_view::FlowView, loader::missing_map, PacketCounts};
 
 /// The maps of one loaded program.
 pub struct Maps<'a> {
@@ -115,6 +115,20 @@ impl<'a> Maps<'a> {
     /// Traffic of real `id`, summed over CPUs.
     pub fn real_counters(&self, id: u32) -> Result<Counters> {
         self.counters(RS_STATS_MAP, id)
+    }
+
+    /// New flows and packets passed to the kernel by reason, summed over
+    /// CPUs.
+    pub fn packet_counts(&self) -> Result<PacketCounts> {
+        let map: PerCpuArray<_, u64> = PerCpuArray::try_from(self.data(STATS_MAP)?)?;
+        let mut counts = [0; STATS_LEN as usize];
+        for (index, count) in (0..STATS_LEN).zip(&mut counts) {
+            let per_cpu = map
+                .get(&index, 0)
+                .with_context(|| format!("{STATS_MAP}: reading entry {index}"))?;
+            *count = per_cpu.iter().sum();
+        }
+        Ok(PacketCounts(counts))
     }
 
     fn counters(&self, name: &str, index: u32) -> Result<Counters> {

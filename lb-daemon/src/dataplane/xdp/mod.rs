@@ -12,6 +12,7 @@ mod plan;
 mod programmer;
 mod reconcile;
 mod resolve;
+mod stats;
 pub mod tables;
 
 pub use links::{XdpAttachMode, BPFFS_ROOT};
@@ -21,3 +22,4 @@ pub use object::{embedded_object, ObjectMissing};
 pub use plan::{NotServed, Plan};
 pub use programmer::{addr_of, Backend, Programmer, RealId, ServiceIds, SLOT_QUIET};
 pub use reconcile::{Reconciler, Settings};
+pub use stats::PacketCounts;

@@ -23,6 +23,7 @@ use super::{
     loader::unpin,
     plan::{plan, Plan, PlannedBackend},
     resolve::{resolve, Resolution},
+    stats::{packets, traffic},
     tables::Member,
     Backend, FastPath, Programmer, XdpAttachMode, SLOT_QUIET,
 };
@@ -419,6 +420,7 @@ impl Loop {
             "pin_dir": self.settings.pin_dir,
             "flow_capacity": self.programmer.fast_path().flow_capacity(),
             "maps": maps,
+            "packets": packets(&mut self.programmer),
             "interfaces": interfaces,
             "services": services,
             "not_served": not_served,
@@ -487,21 +489,6 @@ impl Loop {
             "traffic": service_traffic,
             "backends": backends,
         })
-    }
-}
-
-/// Packets and bytes of service (or, with `real`, real server) `id`.
-fn traffic(programmer: &mut Programmer, id: Option<u32>, real: bool) -> Value {
-    let Some(id) = id else { return Value::Null };
-    let maps = programmer.fast_path().maps();
-    let counters = if real {
-        maps.real_counters(id)
-    } else {
-        maps.service_counters(id)
-    };
-    match counters {
-        Ok(c) => json!({"packets": c.packets, "bytes": c.bytes}),
-        Err(e) => json!({"error": format!("{e:#}")}),
     }
 }
 
