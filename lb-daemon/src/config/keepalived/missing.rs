@@ -37,7 +37,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "fifo_write_vrrp_states_on_reload",
         "state notifications through a FIFO",
     ),
-    ("lvs_sync_daemon", "IPVS connection synchronisation"),
     ("nftables", "nftables rules for accept mode"),
     ("nftables_counters", "nftables rules for accept mode"),
     ("nftables_ifindex", "nftables rules for accept mode"),
@@ -203,10 +202,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
         "adverts on higher-priority adverts",
     ),
     ("lower_prio_no_advert", "silence on lower-priority adverts"),
-    (
-        "lvs_sync_daemon_interface",
-        "IPVS connection synchronisation",
-    ),
     ("mcast_dst_ip", "adverts to another multicast group"),
     ("no_accept", "dropping traffic to the virtual addresses"),
     (

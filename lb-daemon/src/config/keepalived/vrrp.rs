@@ -39,6 +39,7 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         flag!(lvs_flush),
         set!(lvs_flush_onstop, "lvs_flush_on_stop"),
         set!(lvs_timeouts),
+        set!(lvs_sync_daemon),
         set!(default_interface),
         set!(fast_path),
         set!(fast_path_flows),
@@ -213,6 +214,7 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
             }
         }),
         flag!(vmac_xmit_base),
+        set!(lvs_sync_daemon_interface),
     ],
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,

@@ -5,6 +5,7 @@
 mod bgp;
 mod lvs;
 mod routes;
+mod syncd;
 mod vrrp;
 
 use std::collections::HashSet;
@@ -25,6 +26,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     lvs::check(&mut check, config);
     bgp::check(&mut check, config);
     routes::check(&mut check, config);
+    syncd::check(&mut check, config);
     notify_fifos(&mut check, &config.global_defs);
     check.range(
         "global_defs",
