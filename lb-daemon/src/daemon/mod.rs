@@ -30,7 +30,7 @@ use crate::{
         server::{Policy, Query, Server},
         Request as ControlRequest,
     },
-    dataplane::xdp::Reconciler,
+    dataplane::{ipvs::SyncReconciler, xdp::Reconciler},
     metrics,
     netlink::{Held, Netlink},
     notify::{
@@ -77,6 +77,8 @@ struct Running {
     statics: Held,
     /// The XDP fast path, once a configuration asked for it.
     fast_path: Option<Reconciler>,
+    /// The IPVS connection sync daemons (`lvs_sync_daemon`).
+    sync: SyncReconciler,
     /// The BGP announcer, while a configuration has a `bgp_speaker`.
     bgp: Option<crate::bgp::Announcer>,
     /// Where the maps are pinned (from the runtime directory).
@@ -147,6 +149,7 @@ impl Running {
                 self.vrrp
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
+                self.sync.follow(&self.config);
                 if let Some(old) = self.lvs.take() {
                     let lvs = old
                         .reload(&self.config, self.ownership.subscribe(), &self.fifos)
@@ -335,6 +338,9 @@ async fn serve(
         args.subsystems.describe()
     );
     let (ownership, _) = Publisher::new();
+    // Before the instances start: a named instance's backup daemon runs
+    // from the start, as keepalived's does.
+    let sync = SyncReconciler::start(&config, ownership.subscribe());
     let ipvs = lvs::IpvsOptions {
         dont_release: args.dont_release_ipvs,
         record: runtime.file(crate::dataplane::ipvs::record::FILE),
@@ -400,6 +406,7 @@ async fn serve(
         ownership,
         statics,
         fast_path,
+        sync,
         bgp,
         runtime_dir: runtime.path().to_owned(),
         subsystems: args.subsystems,
@@ -448,6 +455,7 @@ async fn serve(
         lvs.shutdown().await;
     }
     running.vrrp.shutdown().await;
+    running.sync.stop().await;
     running.statics.remove(&running.netlink).await;
     if let Some(fast_path) = running.fast_path.take() {
         fast_path.shutdown().await;
