@@ -454,8 +454,10 @@ async fn serve(
     if let Some(lvs) = running.lvs.take() {
         lvs.shutdown().await;
     }
-    running.vrrp.shutdown().await;
+    // Before the instances leave MASTER: their stop must not start a
+    // backup daemon on the way out (keepalived stops its daemon first too).
     running.sync.stop().await;
+    running.vrrp.shutdown().await;
     running.statics.remove(&running.netlink).await;
     if let Some(fast_path) = running.fast_path.take() {
         fast_path.shutdown().await;
