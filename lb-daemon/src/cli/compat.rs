@@ -31,6 +31,16 @@ impl Subsystems {
     /// `config` without the blocks of the subsystems that do not run (a
     /// `track_file` stays: FILE_CHECK reads it too).
     pub fn select(self, mut config: Config) -> Config {
+        // keepalived's VRRP process runs the sync daemon that follows an
+        // instance, its checker process the one that follows none.
+        let sync_runs = match config.sync_daemon().map(|s| s.instance.is_some()) {
+            Some(true) => self.vrrp,
+            Some(false) => self.checkers,
+            None => true,
+        };
+        if !sync_runs {
+            config.global_defs.lvs_sync_daemon = None;
+        }
         if !self.vrrp {
             config.vrrp_instance.clear();
             config.vrrp_sync_group.clear();

@@ -30,7 +30,7 @@ use crate::{
         server::{Policy, Query, Server},
         Request as ControlRequest,
     },
-    dataplane::xdp::Reconciler,
+    dataplane::{ipvs::SyncReconciler, xdp::Reconciler},
     firewall::{self, Firewall},
     metrics,
     netlink::{Held, Netlink},
@@ -80,6 +80,8 @@ struct Running {
     fast_path: Option<Reconciler>,
     /// The nftables rules of instances not in accept mode.
     firewall: Firewall,
+    /// The IPVS connection sync daemons (`lvs_sync_daemon`).
+    sync: SyncReconciler,
     /// The BGP announcer, while a configuration has a `bgp_speaker`.
     bgp: Option<crate::bgp::Announcer>,
     /// Where the maps are pinned (from the runtime directory).
@@ -151,6 +153,7 @@ impl Running {
                 self.vrrp
                     .reload(&self.config, &self.tracking, self.notifier.clone())
                     .await;
+                self.sync.follow(&self.config);
                 if let Some(old) = self.lvs.take() {
                     let lvs = old
                         .reload(&self.config, self.ownership.subscribe(), &self.fifos)
@@ -339,6 +342,9 @@ async fn serve(
         args.subsystems.describe()
     );
     let (ownership, _) = Publisher::new();
+    // Before the instances start: a named instance's backup daemon runs
+    // from the start, as keepalived's does.
+    let sync = SyncReconciler::start(&config, ownership.subscribe());
     let ipvs = lvs::IpvsOptions {
         dont_release: args.dont_release_ipvs,
         record: runtime.file(crate::dataplane::ipvs::record::FILE),
@@ -407,6 +413,7 @@ async fn serve(
         statics,
         fast_path,
         firewall,
+        sync,
         bgp,
         runtime_dir: runtime.path().to_owned(),
         subsystems: args.subsystems,
@@ -454,6 +461,9 @@ async fn serve(
     if let Some(lvs) = running.lvs.take() {
         lvs.shutdown().await;
     }
+    // Before the instances leave MASTER: their stop must not start a
+    // backup daemon on the way out (keepalived stops its daemon first too).
+    running.sync.stop().await;
     running.vrrp.shutdown().await;
     running.firewall.shutdown().await;
     running.statics.remove(&running.netlink).await;

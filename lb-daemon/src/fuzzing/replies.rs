@@ -15,7 +15,7 @@ use crate::check::http::fetch::{head_over, Get, Wanted, MAX_BODY};
 use crate::check::{dns, smtp, Outcome, Reason, Target};
 use crate::config::{Checker, HttpProtocol};
 use crate::control::{read_reply, server::read_request, Request, MAX_REQUEST};
-use crate::dataplane::ipvs::client::{destinations_of, read_datagram, services_of};
+use crate::dataplane::ipvs::client::{daemons_of, destinations_of, read_datagram, services_of};
 use crate::dataplane::ipvs::wire::{FamilyQuery, IpvsMessage};
 use crate::dataplane::ipvs::{Info, IpvsError, Timeouts};
 use crate::netlink::neighbours::{neighbour_mac, route_of};
@@ -187,6 +187,7 @@ pub fn ipvs_reply(data: &[u8]) {
         let _ = Timeouts::from_nlas(&reply.nlas);
     }
     let _ = services_of(replies.clone());
+    let _ = daemons_of(replies.clone());
     let _ = destinations_of(replies.clone(), Family::V4, "GET_DEST");
     let _ = destinations_of(replies, Family::V6, "GET_DEST");
 }

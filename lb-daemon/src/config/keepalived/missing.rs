@@ -40,7 +40,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "fifo_write_vrrp_states_on_reload",
         "state notifications through a FIFO",
     ),
-    ("lvs_sync_daemon", "IPVS connection synchronisation"),
     ("nftables_ipvs", "nftables rules for IPVS"),
     ("nftables_ipvs_priority", "nftables rules for IPVS"),
     ("nftables_ipvs_start_fwmark", "nftables rules for IPVS"),
@@ -198,10 +197,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
         "adverts on higher-priority adverts",
     ),
     ("lower_prio_no_advert", "silence on lower-priority adverts"),
-    (
-        "lvs_sync_daemon_interface",
-        "IPVS connection synchronisation",
-    ),
     ("mcast_dst_ip", "adverts to another multicast group"),
     (
         "no_virtual_ipaddress",

@@ -12,6 +12,7 @@ mod lvs;
 mod missing;
 mod parser;
 mod routes;
+mod syncd;
 mod template;
 mod top;
 mod vip;

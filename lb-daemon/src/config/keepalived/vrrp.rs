@@ -46,6 +46,7 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         flag!(lvs_flush),
         set!(lvs_flush_onstop, "lvs_flush_on_stop"),
         set!(lvs_timeouts),
+        set!(lvs_sync_daemon),
         set!(default_interface),
         set!(fast_path),
         set!(fast_path_flows),
@@ -226,6 +227,7 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
             }
         }),
         flag!(vmac_xmit_base),
+        set!(lvs_sync_daemon_interface),
     ],
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,

@@ -4,6 +4,7 @@
 mod bgp;
 mod lvs;
 mod routes;
+mod syncd;
 mod unicast;
 mod values;
 mod vrrp;
@@ -18,6 +19,7 @@ pub use lvs::{
     VirtualServer, VirtualServerGroup,
 };
 pub use routes::{NextHop, Route, RouteKind, Rule};
+pub use syncd::{LvsSyncDaemon, SYNC_IFNAME_MAX};
 pub use unicast::UnicastPeer;
 pub use values::{
     parse_prefixed, AuthType, Command, Endpoint, FastPath, HttpProtocol, LbAlgo, LbKind,
@@ -153,6 +155,8 @@ pub struct GlobalDefs {
     pub lvs_flush_onstop: Option<LvsFlushOnStop>,
     /// IPVS connection timeouts.
     pub lvs_timeouts: Option<LvsTimeouts>,
+    /// IPVS connection synchronisation.
+    pub lvs_sync_daemon: Option<LvsSyncDaemon>,
     /// Interface for instances that do not name one.
     pub default_interface: Option<String>,
     /// Data path for virtual servers that do not choose one (our extension).

@@ -216,6 +216,9 @@ pub struct VrrpInstance {
     /// `vmac_xmit_base`: with `use_vmac`, send and receive adverts on
     /// `interface` rather than on the macvlan.
     pub vmac_xmit_base: bool,
+    /// Deprecated `lvs_sync_daemon_interface IF`: `lvs_sync_daemon IF
+    /// THIS_INSTANCE id 0` (see [`super::Config::sync_daemon`]).
+    pub lvs_sync_daemon_interface: Option<String>,
 }
 
 impl VrrpInstance {

@@ -6,6 +6,7 @@ mod bgp;
 mod lvs;
 mod routes;
 mod strict;
+mod syncd;
 mod vrrp;
 
 use std::collections::HashSet;
@@ -27,6 +28,7 @@ pub fn validate(config: &Config) -> Vec<PathIssue> {
     bgp::check(&mut check, config);
     routes::check(&mut check, config);
     strict::globals(&mut check, &config.global_defs);
+    syncd::check(&mut check, config);
     notify_fifos(&mut check, &config.global_defs);
     process_names(&mut check, config);
     ssl_client(&mut check, config);

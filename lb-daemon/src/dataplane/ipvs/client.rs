@@ -14,7 +14,10 @@ use netlink_packet_generic::GenlMessage;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use super::error::IpvsError;
-use super::model::{key_family, DestCounters, Destination, Info, Service, ServiceStats, Timeouts};
+use super::model::{
+    key_family, DestCounters, Destination, Info, Service, ServiceStats, SyncDaemon, SyncRole,
+    Timeouts,
+};
 use super::wire::{CmdNla, FamilyQuery, IpvsCmd, IpvsMessage, FAMILY_NAME};
 use crate::state::desired::{Family, ServiceKey};
 
@@ -268,6 +271,37 @@ impl IpvsClient {
     pub fn flush(&mut self) -> Result<(), IpvsError> {
         self.ipvs(IpvsCmd::Flush, vec![], false, "FLUSH").map(drop)
     }
+
+    /// The running connection sync daemons (`ipvsadm -L --daemon`).
+    pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        daemons_of(self.ipvs(IpvsCmd::GetDaemon, vec![], true, "GET_DAEMON dump")?)
+    }
+
+    /// Starts `daemon` (`EEXIST` when one of its role runs already).
+    pub fn new_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
+        let what = format!("NEW_DAEMON {daemon}");
+        let nlas = vec![CmdNla::Daemon(daemon.to_nlas())];
+        self.ipvs(IpvsCmd::NewDaemon, nlas, false, &what).map(drop)
+    }
+
+    /// Stops the daemon of `role` (`ESRCH` when none runs).
+    pub fn del_daemon(&mut self, role: SyncRole) -> Result<(), IpvsError> {
+        let what = format!("DEL_DAEMON {role}");
+        let nlas = vec![CmdNla::Daemon(SyncDaemon::stop_nlas(role))];
+        self.ipvs(IpvsCmd::DelDaemon, nlas, false, &what).map(drop)
+    }
+}
+
+/// The sync daemons in the replies to a `GET_DAEMON` dump.
+pub(crate) fn daemons_of(replies: Vec<IpvsMessage>) -> Result<Vec<SyncDaemon>, IpvsError> {
+    let nests = replies.into_iter().flat_map(|reply| reply.nlas);
+    nests
+        .filter_map(|nla| match nla {
+            CmdNla::Daemon(nlas) => Some(SyncDaemon::from_nlas(&nlas)),
+            _ => None,
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| IpvsError::Decode(format!("GET_DAEMON dump: {e}")))
 }
 
 /// The services (of the protocols lb-daemon manages) in the replies to a

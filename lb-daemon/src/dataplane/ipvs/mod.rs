@@ -6,7 +6,9 @@
 //! * [`IpvsClient`]: a blocking client: add, change, remove and dump;
 //! * [`target`]: the desired state as IPVS tables (pure);
 //! * [`diff`]: desired vs programmed tables -> operations (pure);
-//! * [`Reconciler`]: the running task keeping IPVS equal to the desired state.
+//! * [`Reconciler`]: the running task keeping IPVS equal to the desired state;
+//! * [`SyncReconciler`]: the one keeping the connection sync daemons
+//!   (`lvs_sync_daemon`) as VRRP ownership wants them.
 //!
 //! No crate on crates.io speaks IPVS over the maintained rust-netlink stack
 //! (`netlink-packet-ipvs` 0.0.1 is a 2024 one-off on netlink-packet-core 0.7,
@@ -19,12 +21,15 @@ mod error;
 pub mod model;
 mod reconciler;
 pub mod record;
+mod sync;
 pub mod target;
 pub mod wire;
 
 pub use client::{endpoint, DumpedDest, DumpedService, IpvsClient};
 pub use error::IpvsError;
 pub use model::{
-    DestCounters, Destination, Forwarding, Info, Service, Stats, Timeouts, Tunnel, TunnelType,
+    DestCounters, Destination, Forwarding, Info, Service, Stats, SyncDaemon, SyncRole, Timeouts,
+    Tunnel, TunnelType,
 };
 pub use reconciler::{OnStop, Reconciler, Settings};
+pub use sync::SyncReconciler;

@@ -1,5 +1,6 @@
 //! IPVS objects with their meaning: what the client sends and what dumps
 //! return, converted from and to the [`wire`](super::wire) attributes.
+mod daemon;
 mod dest;
 mod service;
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 use super::wire::{CmdNla, StatKind, StatsNla};
 use crate::state::desired::Family;
 
+pub use daemon::{SyncDaemon, SyncRole, DEFAULT_GROUP, DEFAULT_PORT, DEFAULT_TTL};
 pub use dest::{
     DestCounters, Destination, Forwarding, Tunnel, TunnelType, TUN_F_CSUM, TUN_F_REMCSUM,
 };

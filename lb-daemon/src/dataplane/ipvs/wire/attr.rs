@@ -35,6 +35,11 @@ pub fn raw4(value: &[u8], name: &str) -> Result<[u8; 4], DecodeError> {
     fixed(value, name)
 }
 
+/// Sixteen raw bytes.
+pub fn raw16(value: &[u8], name: &str) -> Result<[u8; 16], DecodeError> {
+    fixed(value, name)
+}
+
 /// A host-order `u64`.
 pub fn u64(value: &[u8], name: &str) -> Result<u64, DecodeError> {
     fixed(value, name).map(u64::from_ne_bytes)

@@ -1,11 +1,13 @@
 //! The generic netlink family "IPVS" on the wire (`include/uapi/linux/ip_vs.h`):
 //! one message type, [`IpvsMessage`], whose attributes are typed netlink
-//! attribute enums ([`CmdNla`], [`SvcNla`], [`DestNla`], [`StatsNla`]), each
+//! attribute enums ([`CmdNla`], [`SvcNla`], [`DestNla`], [`StatsNla`],
+//! [`DaemonNla`]), each
 //! implementing `netlink-packet-core`'s `Nla` (hence `Emitable`) and `Parseable`.
 //!
 //! Values are kept as the kernel sends them (addresses as raw bytes, the
 //! netmask as stored); [`super::types`] gives them meaning.
 mod attr;
+mod daemon;
 mod dest;
 mod family;
 mod service;
@@ -17,6 +19,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_generic::{GenlFamily, GenlHeader};
 
+pub use daemon::DaemonNla;
 pub use dest::DestNla;
 pub use family::FamilyQuery;
 pub use service::{SvcFlags, SvcNla};
@@ -100,6 +103,8 @@ pub enum CmdNla {
     Service(Vec<SvcNla>),
     /// `IPVS_CMD_ATTR_DEST`: a nested destination.
     Dest(Vec<DestNla>),
+    /// `IPVS_CMD_ATTR_DAEMON`: a nested sync daemon.
+    Daemon(Vec<DaemonNla>),
     /// `IPVS_CMD_ATTR_TIMEOUT_TCP`, seconds.
     TimeoutTcp(u32),
     /// `IPVS_CMD_ATTR_TIMEOUT_TCP_FIN`, seconds.
@@ -110,12 +115,13 @@ pub enum CmdNla {
     InfoVersion(u32),
     /// `IPVS_INFO_ATTR_CONN_TAB_SIZE` (`SET_INFO` only).
     InfoConnTabSize(u32),
-    /// Anything else (`IPVS_CMD_ATTR_DAEMON`, newer attributes).
+    /// Anything else (newer attributes).
     Other(DefaultNla),
 }
 
 const CMD_ATTR_SERVICE: u16 = 1;
 const CMD_ATTR_DEST: u16 = 2;
+const CMD_ATTR_DAEMON: u16 = 3;
 const CMD_ATTR_TIMEOUT_TCP: u16 = 4;
 const CMD_ATTR_TIMEOUT_TCP_FIN: u16 = 5;
 const CMD_ATTR_TIMEOUT_UDP: u16 = 6;
@@ -127,6 +133,7 @@ impl Nla for CmdNla {
         match self {
             CmdNla::Service(nlas) => nlas.as_slice().buffer_len(),
             CmdNla::Dest(nlas) => nlas.as_slice().buffer_len(),
+            CmdNla::Daemon(nlas) => nlas.as_slice().buffer_len(),
             CmdNla::TimeoutTcp(_)
             | CmdNla::TimeoutTcpFin(_)
             | CmdNla::TimeoutUdp(_)
@@ -142,6 +149,7 @@ impl Nla for CmdNla {
             // kernel's replies leave it out.
             CmdNla::Service(_) => CMD_ATTR_SERVICE | NLA_F_NESTED,
             CmdNla::Dest(_) => CMD_ATTR_DEST | NLA_F_NESTED,
+            CmdNla::Daemon(_) => CMD_ATTR_DAEMON | NLA_F_NESTED,
             CmdNla::TimeoutTcp(_) => CMD_ATTR_TIMEOUT_TCP,
             CmdNla::TimeoutTcpFin(_) => CMD_ATTR_TIMEOUT_TCP_FIN,
             CmdNla::TimeoutUdp(_) => CMD_ATTR_TIMEOUT_UDP,
@@ -155,6 +163,7 @@ impl Nla for CmdNla {
         match self {
             CmdNla::Service(nlas) => nlas.as_slice().emit(buffer),
             CmdNla::Dest(nlas) => nlas.as_slice().emit(buffer),
+            CmdNla::Daemon(nlas) => nlas.as_slice().emit(buffer),
             CmdNla::TimeoutTcp(v)
             | CmdNla::TimeoutTcpFin(v)
             | CmdNla::TimeoutUdp(v)
@@ -181,6 +190,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> ParseableParametrized<NlaBuffer<&'a T>, IpvsCm
             }
             (_, CMD_ATTR_DEST) => {
                 CmdNla::Dest(attr::nested(value).context("in IPVS_CMD_ATTR_DEST")?)
+            }
+            (_, CMD_ATTR_DAEMON) => {
+                CmdNla::Daemon(attr::nested(value).context("in IPVS_CMD_ATTR_DAEMON")?)
             }
             (_, CMD_ATTR_TIMEOUT_TCP) => {
                 CmdNla::TimeoutTcp(attr::u32(value, "IPVS_CMD_ATTR_TIMEOUT_TCP")?)
