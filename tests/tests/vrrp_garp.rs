@@ -4,6 +4,7 @@
 //! `garp_lower_prio_repeat` at once and another `garp_lower_prio_delay`
 //! later.
 use std::{
+    collections::BTreeMap,
     fs,
     io::{BufRead, BufReader, Read},
     net::IpAddr,
@@ -34,17 +35,30 @@ impl ArpCapture {
     /// seconds, from `sender`'s MAC if given) and returns once tcpdump
     /// listens.
     fn start(switch: &Netns, count: usize, secs: u32, sender: Option<&Host>) -> Result<ArpCapture> {
+        let sender = sender.map(Host::mac_string);
+        ArpCapture::start_on(switch, BRIDGE, count, secs, sender.as_deref())
+    }
+
+    /// As [`ArpCapture::start`], on `interface` of namespace `ns`, from MAC
+    /// address `sender` if given.
+    fn start_on(
+        ns: &Netns,
+        interface: &str,
+        count: usize,
+        secs: u32,
+        sender: Option<&str>,
+    ) -> Result<ArpCapture> {
         let count = count.to_string();
         let mut filter = "arp and arp[6:2] = 1 and arp[14:4] = arp[24:4]".to_owned();
-        if let Some(host) = sender {
-            filter += &format!(" and ether src {}", host.mac_string());
+        if let Some(mac) = sender {
+            filter += &format!(" and ether src {mac}");
         }
-        let mut cmd = switch.command(&[
+        let mut cmd = ns.command(&[
             "timeout",
             &secs.to_string(),
             "tcpdump",
             "-i",
-            BRIDGE,
+            interface,
             "-n",
             "-l",
             "-tt",
@@ -54,7 +68,7 @@ impl ArpCapture {
             &filter,
         ]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = switch.spawn_command(cmd)?;
+        let mut child = ns.spawn_command(cmd)?;
         let stderr = child.child_mut().stderr.take().context("tcpdump stderr")?;
         let stdout = child.child_mut().stdout.take().context("tcpdump stdout")?;
         let mut stderr = BufReader::new(stderr);
@@ -71,15 +85,24 @@ impl ArpCapture {
 
     /// The capture times (seconds) of the VIP's gratuitous ARPs, once
     /// tcpdump has its count or gives up.
-    fn vip_times(mut self) -> Result<Vec<f64>> {
+    fn vip_times(self) -> Result<Vec<f64>> {
+        Ok(self.times()?.remove(VIP).unwrap_or_default())
+    }
+
+    /// The capture times (seconds) of the gratuitous ARPs, by address.
+    fn times(mut self) -> Result<BTreeMap<String, Vec<f64>>> {
         let mut text = String::new();
         self.stdout.read_to_string(&mut text)?;
+        let mut times = BTreeMap::<String, Vec<f64>>::new();
         // `1733300000.123456 ARP, Request who-has 192.0.2.50 tell 192.0.2.50, length 28`
-        let times = text
-            .lines()
-            .filter(|l| l.contains(&format!("who-has {VIP} ")))
-            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-            .collect();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            let at = words.next().and_then(|t| t.parse().ok());
+            let address = words.skip_while(|w| *w != "who-has").nth(1);
+            if let (Some(at), Some(address)) = (at, address) {
+                times.entry(address.to_owned()).or_default().push(at);
+            }
+        }
         Ok(times)
     }
 }
@@ -196,6 +219,48 @@ fn leaving_master_stops_a_paced_burst() -> Result<()> {
     ensure!(
         late.is_empty(),
         "dir1 went on announcing the VIP as BACKUP (seconds after): {late:?}"
+    );
+    Ok(())
+}
+
+/// As keepalived, each address is announced on the interface it lives on:
+/// an excluded VIP with `dev ext0` gets its gratuitous ARPs on ext0, from
+/// ext0's MAC address, and none on eth0.
+#[test]
+fn an_address_on_another_interface_is_announced_there() -> Result<()> {
+    const OTHER: &str = "198.51.100.50";
+    let lab = Lab::new(LabSpec::directors_only(1))?;
+    let ns = lab.director(1).ns();
+    ns.ip(&[
+        "link", "add", "ext0", "type", "veth", "peer", "name", "ext1",
+    ])?;
+    ns.ip(&["link", "set", "ext0", "up"])?;
+    ns.ip(&["link", "set", "ext1", "up"])?;
+    let link = ns.ip(&["-o", "link", "show", "ext0"])?;
+    let mac = link
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .context("ext0's MAC address")?
+        .to_owned();
+    let on_ext = ArpCapture::start_on(ns, "ext1", 100, 4, Some(&mac))?;
+    let on_eth = ArpCapture::start(lab.switch(), 100, 4, None)?;
+    let mut conf = VrrpConf::fast("MASTER", 100);
+    conf.extra = format!(
+        "    garp_master_repeat 3\n    garp_master_delay 60\n    \
+         virtual_ipaddress_excluded {{\n        {OTHER}/24 dev ext0\n    }}\n"
+    );
+    let (daemon, _tmp) = start(lab.director(1), "", &conf)?;
+    wait_master(&daemon)?;
+    let ext = on_ext.times()?;
+    let eth = on_eth.times()?;
+    ensure!(
+        ext.get(OTHER).map(Vec::len) == Some(3) && !ext.contains_key(VIP),
+        "on ext0: {ext:?}"
+    );
+    ensure!(
+        eth.get(VIP).map(Vec::len) == Some(3) && !eth.contains_key(OTHER),
+        "on eth0: {eth:?}"
     );
     Ok(())
 }

@@ -62,6 +62,22 @@ pub fn na_message(mac: [u8; 6], target: Ipv6Addr) -> [u8; 32] {
     m
 }
 
+/// The index and Ethernet address of interface `name` in this network
+/// namespace (for the addresses that live on an interface other than the
+/// instance's).
+pub fn interface(name: &str) -> io::Result<(u32, [u8; 6])> {
+    let link = nix::ifaddrs::getifaddrs()?
+        .filter(|a| a.interface_name == name)
+        .find_map(|a| {
+            let link = a.address?.as_link_addr().copied()?;
+            Some((u32::try_from(link.ifindex()).ok()?, link.addr()?))
+        });
+    link.ok_or_else(|| {
+        let message = format!("interface {name} has no Ethernet address");
+        io::Error::new(io::ErrorKind::NotFound, message)
+    })
+}
+
 /// Something that announces addresses of one family on one interface.
 pub trait Announcer: Send + 'static {
     /// The announced address type.

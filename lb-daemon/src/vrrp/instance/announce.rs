@@ -2,7 +2,10 @@
 //! / unsolicited NA bursts (on becoming master, the delayed second burst,
 //! and periodic refreshes, `garp_master_*`; on lower-priority adverts,
 //! `garp_lower_prio_*`).
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use tokio::{task::AbortHandle, time::Instant};
 use tracing::{debug, info, warn};
@@ -122,59 +125,76 @@ impl Instance {
         let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
             return;
         };
-        let (mut v4, mut v6) = (Vec::<Ipv4Addr>::new(), Vec::<Ipv6Addr>::new());
+        let (own, own_index, own_mac) = (iface.name.clone(), iface.index, *mac);
+        // As keepalived: each address is announced on the interface it
+        // lives on (`dev`), so the hosts of that link learn the MAC there.
+        let mut by_interface: BTreeMap<String, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = BTreeMap::new();
         for vip in self.spec.all_vips() {
+            let dev = self.spec.placed(vip).dev;
+            let lists = by_interface
+                .entry(dev.unwrap_or_else(|| own.clone()))
+                .or_default();
             match vip.address.addr() {
-                IpAddr::V4(a) => v4.push(a),
-                IpAddr::V6(a) => v6.push(a),
+                IpAddr::V4(a) => lists.0.push(a),
+                IpAddr::V6(a) => lists.1.push(a),
             }
         }
         let name = &self.spec.name;
-        let listed: Vec<String> = self
-            .spec
-            .all_vips()
-            .map(|v| v.address.addr().to_string())
-            .collect();
-        info!(
-            "({name}) Sending/queueing gratuitous ARPs on {} for {}",
-            iface.name,
-            listed.join(", ")
-        );
-        let (ifindex, mac, interface) = (iface.index, *mac, &iface.name);
-        let garp = &self.spec.garp;
         let mut paced = Vec::new();
-        if !v4.is_empty() {
-            let context = format!("({name}) gratuitous ARP on {interface}");
-            match garp::ArpSocket::open(ifindex) {
-                Ok(announcer) => paced.extend(
-                    Burst {
-                        announcer,
-                        ifindex,
-                        mac,
-                        addrs: v4,
-                        count: repeat,
-                        interval: garp.arp_interval,
+        for (interface, (v4, v6)) in by_interface {
+            let (ifindex, mac) = match interface == own {
+                true => (own_index, own_mac),
+                false => match garp::interface(&interface) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        warn!("({name}) gratuitous ARP/NA on {interface}: {e}");
+                        continue;
                     }
-                    .send(context),
-                ),
-                Err(e) => warn!("{context}: {e}"),
+                },
+            };
+            let listed: Vec<String> = v4
+                .iter()
+                .map(ToString::to_string)
+                .chain(v6.iter().map(ToString::to_string))
+                .collect();
+            info!(
+                "({name}) Sending/queueing gratuitous ARPs on {interface} for {}",
+                listed.join(", ")
+            );
+            let garp = &self.spec.garp;
+            if !v4.is_empty() {
+                let context = format!("({name}) gratuitous ARP on {interface}");
+                match garp::ArpSocket::open(ifindex) {
+                    Ok(announcer) => paced.extend(
+                        Burst {
+                            announcer,
+                            ifindex,
+                            mac,
+                            addrs: v4,
+                            count: repeat,
+                            interval: garp.arp_interval,
+                        }
+                        .send(context),
+                    ),
+                    Err(e) => warn!("{context}: {e}"),
+                }
             }
-        }
-        if !v6.is_empty() {
-            let context = format!("({name}) unsolicited NA on {interface}");
-            match garp::NaSocket::open(interface, ifindex) {
-                Ok(announcer) => paced.extend(
-                    Burst {
-                        announcer,
-                        ifindex,
-                        mac,
-                        addrs: v6,
-                        count: repeat,
-                        interval: garp.na_interval,
-                    }
-                    .send(context),
-                ),
-                Err(e) => warn!("{context}: {e}"),
+            if !v6.is_empty() {
+                let context = format!("({name}) unsolicited NA on {interface}");
+                match garp::NaSocket::open(&interface, ifindex) {
+                    Ok(announcer) => paced.extend(
+                        Burst {
+                            announcer,
+                            ifindex,
+                            mac,
+                            addrs: v6,
+                            count: repeat,
+                            interval: garp.na_interval,
+                        }
+                        .send(context),
+                    ),
+                    Err(e) => warn!("{context}: {e}"),
+                }
             }
         }
         let running = &mut self.pending.paced;
