@@ -20,6 +20,12 @@ modprobe crc32c_generic
 modprobe virtio_pci
 modprobe 9pnet_virtio
 modprobe 9p
+# Loaded before the tests: tests run in parallel, and a second `ip link add
+# type bridge` racing the first one's module autoload fails with "Unknown
+# device type" while the module is still coming up.
+modprobe veth
+modprobe bridge
+modprobe dummy
 rc=125
 if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 host0 /mnt; then
     echo "GUEST_RUN_START uptime=$(cut -d' ' -f1 /proc/uptime)"
