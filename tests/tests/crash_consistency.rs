@@ -398,26 +398,60 @@ fn a_vip_dropped_while_the_daemon_was_down_is_removed_at_start() -> Result<()> {
     crash::converge(host, &daemon, &expected, &Leftovers::default())
 }
 
+/// dir1 alone in a DR lab; its configuration and runtime directory stay
+/// for a restart.
+struct Alone {
+    lab: Lab,
+    _tmp: tempfile::TempDir,
+    runtime: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Alone {
+    /// dir1 started, owning the VIP and serving it through the fast path.
+    fn start() -> Result<(Alone, Daemon)> {
+        let lab = dr_lab(1)?;
+        let tmp = tempfile::tempdir()?;
+        let runtime = runtime_dir()?;
+        let path = tmp.path().join("dir1.conf");
+        fs::write(&path, dir1_config(&lab, vips(false)))?;
+        let host = lab.director(1);
+        let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
+        daemon.wait_ready(Duration::from_secs(10))?;
+        crash::converge(host, &daemon, &OWNER, &Leftovers::default())?;
+        let alone = Alone {
+            lab,
+            _tmp: tmp,
+            runtime,
+            path,
+        };
+        Ok((alone, daemon))
+    }
+
+    /// Starts dir1 again in the same runtime directory.
+    fn restart(&self) -> Result<Daemon> {
+        let host = self.lab.director(1);
+        let mut daemon = Daemon::spawn_in(host.ns(), &self.path, "dir1", self.runtime.path())?;
+        daemon.wait_ready(Duration::from_secs(10))?;
+        Ok(daemon)
+    }
+}
+
+/// What [`Alone`]'s dir1 holds.
+const OWNER: Expected = Expected {
+    owner: true,
+    vips: &[VIP],
+    all_vips: &ALL_VIPS,
+};
+
 /// Connections established through the fast path keep their real server
 /// when the daemon is killed and started again with the same real servers,
 /// though `rr` would send a new connection elsewhere.
 #[test]
 fn established_flows_are_served_while_the_daemon_is_dead_and_after_its_restart() -> Result<()> {
-    let lab = dr_lab(1)?;
-    let tmp = tempfile::tempdir()?;
-    let runtime = runtime_dir()?;
-    let path = tmp.path().join("dir1.conf");
-    let host = lab.director(1);
-    fs::write(&path, dir1_config(&lab, vips(false)))?;
-    let expected = Expected {
-        owner: true,
-        vips: vips(false),
-        all_vips: &ALL_VIPS,
-    };
-    let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
-    daemon.wait_ready(Duration::from_secs(10))?;
-    crash::converge(host, &daemon, &expected, &Leftovers::default())?;
-    let mut flows = Flows::open(&lab)?;
+    let (alone, daemon) = Alone::start()?;
+    let (lab, host) = (&alone.lab, alone.lab.director(1));
+    let mut flows = Flows::open(lab)?;
     let held = crash::holdings(&daemon)?;
     daemon.kill()?;
     // While no daemon runs, the pinned link keeps the program on eth0:
@@ -429,37 +463,21 @@ fn established_flows_are_served_while_the_daemon_is_dead_and_after_its_restart()
         "XDP on eth0 after the kill: {attached:?}, the daemon's program was {:?}",
         held.prog
     );
-    flows
-        .check(&lab)
-        .context("flows while the daemon is dead")?;
-    let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
-    daemon.wait_ready(Duration::from_secs(10))?;
-    crash::converge(host, &daemon, &expected, &held)?;
-    flows.check(&lab)
+    flows.check(lab).context("flows while the daemon is dead")?;
+    let daemon = alone.restart()?;
+    crash::converge(host, &daemon, &OWNER, &held)?;
+    flows.check(lab)
 }
 
 #[test]
 fn a_restart_without_the_fast_path_ends_what_the_killed_daemon_left() -> Result<()> {
-    let lab = dr_lab(1)?;
-    let tmp = tempfile::tempdir()?;
-    let runtime = runtime_dir()?;
-    let path = tmp.path().join("dir1.conf");
-    let host = lab.director(1);
-    fs::write(&path, dir1_config(&lab, vips(false)))?;
-    let expected = Expected {
-        owner: true,
-        vips: vips(false),
-        all_vips: &ALL_VIPS,
-    };
-    let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
-    daemon.wait_ready(Duration::from_secs(10))?;
-    crash::converge(host, &daemon, &expected, &Leftovers::default())?;
+    let (alone, daemon) = Alone::start()?;
+    let host = alone.lab.director(1);
     let pins = crash::pin_dir(&daemon)?;
     daemon.kill()?;
     ensure!(pins.exists(), "the kill left {}", pins.display());
-    fs::write(&path, VrrpConf::fast("BACKUP", PRIORITY).render())?;
-    let mut daemon = Daemon::spawn_in(host.ns(), &path, "dir1", runtime.path())?;
-    daemon.wait_ready(Duration::from_secs(10))?;
+    fs::write(&alone.path, VrrpConf::fast("BACKUP", PRIORITY).render())?;
+    let mut daemon = alone.restart()?;
     wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
         !pins.exists() && lb_tests::bpf::xdp_attached(host.ns(), "eth0").is_ok_and(|a| a.is_empty())
     })
