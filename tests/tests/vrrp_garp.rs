@@ -2,7 +2,7 @@
 //! `vrrp_garp_interval` spaces the ARPs of a burst on an interface, and a
 //! lower-priority advert reaching the MASTER makes it send a burst of
 //! `garp_lower_prio_repeat` at once and another `garp_lower_prio_delay`
-//! later.
+//! later; `garp_extra_if` repeats one on the other interfaces.
 use std::{
     collections::BTreeMap,
     fs,
@@ -223,12 +223,10 @@ fn leaving_master_stops_a_paced_burst() -> Result<()> {
     Ok(())
 }
 
-/// As keepalived, each address is announced on the interface it lives on:
-/// an excluded VIP with `dev ext0` gets its gratuitous ARPs on ext0, from
-/// ext0's MAC address, and none on eth0.
-#[test]
-fn an_address_on_another_interface_is_announced_there() -> Result<()> {
-    const OTHER: &str = "198.51.100.50";
+/// A one-director lab whose director also has veth pair ext0/ext1, with
+/// captures of `secs` seconds on ext1 (of ARPs from ext0's MAC address)
+/// and on the switch's bridge.
+fn lab_with_other_link(secs: u32) -> Result<(Lab, ArpCapture, ArpCapture)> {
     let lab = Lab::new(LabSpec::directors_only(1))?;
     let ns = lab.director(1).ns();
     ns.ip(&[
@@ -241,10 +239,19 @@ fn an_address_on_another_interface_is_announced_there() -> Result<()> {
         .split_whitespace()
         .skip_while(|w| *w != "link/ether")
         .nth(1)
-        .context("ext0's MAC address")?
-        .to_owned();
-    let on_ext = ArpCapture::start_on(ns, "ext1", 100, 4, Some(&mac))?;
-    let on_eth = ArpCapture::start(lab.switch(), 100, 4, None)?;
+        .context("ext0's MAC address")?;
+    let on_ext = ArpCapture::start_on(ns, "ext1", 100, secs, Some(mac))?;
+    let on_eth = ArpCapture::start(lab.switch(), 100, secs, None)?;
+    Ok((lab, on_ext, on_eth))
+}
+
+/// As keepalived, each address is announced on the interface it lives on:
+/// an excluded VIP with `dev ext0` gets its gratuitous ARPs on ext0, from
+/// ext0's MAC address, and none on eth0.
+#[test]
+fn an_address_on_another_interface_is_announced_there() -> Result<()> {
+    const OTHER: &str = "198.51.100.50";
+    let (lab, on_ext, on_eth) = lab_with_other_link(4)?;
     let mut conf = VrrpConf::fast("MASTER", 100);
     conf.extra = format!(
         "    garp_master_repeat 3\n    garp_master_delay 60\n    \
@@ -262,5 +269,36 @@ fn an_address_on_another_interface_is_announced_there() -> Result<()> {
         eth.get(VIP).map(Vec::len) == Some(3) && !eth.contains_key(OTHER),
         "on eth0: {eth:?}"
     );
+    Ok(())
+}
+
+/// `vrrp_garp_extra_if all 1` with `vrrp_min_garp`: one gratuitous ARP per
+/// address on becoming MASTER and no second burst, then every second one
+/// more on ext0 (an interface that sends no adverts), for its first address
+/// only, and none more on eth0, where adverts keep the switch informed.
+#[test]
+fn garp_extra_if_repeats_one_arp_on_the_other_interfaces() -> Result<()> {
+    const OTHER: &str = "198.51.100.50";
+    const SECOND: &str = "198.51.100.51";
+    let (lab, on_ext, on_eth) = lab_with_other_link(5)?;
+    let mut conf = VrrpConf::fast("MASTER", 100);
+    conf.extra = format!(
+        "    virtual_ipaddress_excluded {{\n        {OTHER}/24 dev ext0\n        \
+         {SECOND}/24 dev ext0\n    }}\n"
+    );
+    let globals = " vrrp_min_garp\n vrrp_garp_extra_if all 1\n";
+    let (daemon, _tmp) = start(lab.director(1), globals, &conf)?;
+    wait_master(&daemon)?;
+    let ext = on_ext.times()?;
+    let eth = on_eth.times()?;
+    let other = ext.get(OTHER).cloned().unwrap_or_default();
+    ensure!(other.len() >= 4, "on ext0: {ext:?}");
+    let spacing = gaps(&other);
+    ensure!(
+        spacing.iter().all(|gap| (0.8..1.4).contains(gap)),
+        "one a second on ext0: {spacing:?}"
+    );
+    ensure!(ext.get(SECOND).map(Vec::len) == Some(1), "on ext0: {ext:?}");
+    ensure!(eth.get(VIP).map(Vec::len) == Some(1), "on eth0: {eth:?}");
     Ok(())
 }

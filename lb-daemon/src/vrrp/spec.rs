@@ -16,75 +16,14 @@ use super::{
     Version,
 };
 
+mod garp;
 pub mod strict;
+
+pub use garp::{ExtraGarp, Garp};
 
 /// keepalived's defaults.
 const DEFAULT_PRIORITY: u32 = 100;
 const DEFAULT_ADVERT_INT: f64 = 1.0;
-const DEFAULT_GARP_DELAY: u32 = 5;
-const DEFAULT_GARP_REPEAT: u32 = 5;
-const DEFAULT_GARP_REFRESH_REPEAT: u32 = 1;
-
-/// Gratuitous ARP / NA timing of a master (`garp_master_*`,
-/// `garp_lower_prio_*`, `vrrp_garp_interval`, `vrrp_gna_interval`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Garp {
-    /// Delay before the second burst after becoming master.
-    pub delay: Duration,
-    /// Packets per address in each burst.
-    pub repeat: u32,
-    /// Period of refresh bursts while master (`None`: no refresh).
-    pub refresh: Option<Duration>,
-    /// Packets per address in each refresh burst.
-    pub refresh_repeat: u32,
-    /// Delay of the second burst after a lower-priority advert reached the
-    /// master (zero: no second burst).
-    pub lower_prio_delay: Duration,
-    /// Packets per address in each lower-priority burst (0: none).
-    pub lower_prio_repeat: u32,
-    /// Minimum spacing of gratuitous ARPs on the interface (zero: none).
-    pub arp_interval: Duration,
-    /// Minimum spacing of unsolicited NAs on the interface (zero: none).
-    pub na_interval: Duration,
-}
-
-impl Garp {
-    /// keepalived's resolution: the instance's value, else the global one;
-    /// the lower-priority globals default to the global `garp_master_*`.
-    fn new(inst: &VrrpInstance, global: &config::GlobalDefs) -> Garp {
-        let secs = |s: u32| Duration::from_secs(u64::from(s));
-        let global_delay = global.vrrp_garp_master_delay.unwrap_or(DEFAULT_GARP_DELAY);
-        let global_repeat = global
-            .vrrp_garp_master_repeat
-            .unwrap_or(DEFAULT_GARP_REPEAT);
-        // Validation bounds both to 0.000001-4294.967295 seconds.
-        let pacing = |v: Option<f64>| v.map_or(Duration::ZERO, Duration::from_secs_f64);
-        Garp {
-            delay: secs(inst.garp_master_delay.unwrap_or(global_delay)),
-            repeat: inst.garp_master_repeat.unwrap_or(global_repeat),
-            refresh: inst
-                .garp_master_refresh
-                .or(global.vrrp_garp_master_refresh)
-                .filter(|&s| s > 0)
-                .map(secs),
-            refresh_repeat: inst
-                .garp_master_refresh_repeat
-                .or(global.vrrp_garp_master_refresh_repeat)
-                .unwrap_or(DEFAULT_GARP_REFRESH_REPEAT),
-            lower_prio_delay: secs(
-                inst.garp_lower_prio_delay
-                    .or(global.vrrp_garp_lower_prio_delay)
-                    .unwrap_or(global_delay),
-            ),
-            lower_prio_repeat: inst
-                .garp_lower_prio_repeat
-                .or(global.vrrp_garp_lower_prio_repeat)
-                .unwrap_or(global_repeat),
-            arp_interval: pacing(global.vrrp_garp_interval),
-            na_interval: pacing(global.vrrp_gna_interval),
-        }
-    }
-}
 
 /// See [`InstanceSpec::identity`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +116,7 @@ impl InstanceSpec {
             .vrrp_instance
             .iter()
             .position(|i| i.name == inst.name)
-            .and_then(|at| vmac_names.into_iter().nth(at).flatten());
+            .and_then(|at| vmac_names.get(at).cloned().flatten());
         let mut spec = InstanceSpec {
             name: inst.name.clone(),
             interface: inst
@@ -229,6 +168,8 @@ impl InstanceSpec {
             config: inst.clone(),
         };
         strict::apply(&mut spec, global);
+        let ours: Vec<&str> = vmac_names.iter().flatten().map(String::as_str).collect();
+        spec.garp.extra = garp::extra_interfaces(&spec, global, &ours);
         spec
     }
 
@@ -367,7 +308,8 @@ mod tests {
     use crate::config::parse_keepalived_str;
     use std::path::Path;
 
-    fn spec(text: &str) -> InstanceSpec {
+    /// The first instance of keepalived.conf `text`, resolved.
+    pub(super) fn spec(text: &str) -> InstanceSpec {
         let loaded = parse_keepalived_str(text, Path::new("t.conf")).unwrap();
         InstanceSpec::new(&loaded.config.vrrp_instance[0], &loaded.config)
     }
@@ -396,35 +338,8 @@ mod tests {
                 lower_prio_repeat: 5,
                 arp_interval: Duration::ZERO,
                 na_interval: Duration::ZERO,
+                extra: None,
             }
-        );
-    }
-
-    #[test]
-    fn lower_priority_bursts_and_pacing() {
-        let vi = |body: &str| {
-            format!("vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n{body} virtual_ipaddress {{\n 192.0.2.50\n }}\n}}\n")
-        };
-        // The lower-priority globals follow the global garp_master_* values,
-        // not the instance's.
-        let s = spec(&format!(
-            "global_defs {{\n vrrp_garp_master_delay 3\n vrrp_garp_master_repeat 2\n\
-             vrrp_garp_interval 0.25\n vrrp_gna_interval 0.000001\n}}\n{}",
-            vi(" garp_master_repeat 9\n")
-        ));
-        assert_eq!(
-            (s.garp.lower_prio_delay, s.garp.lower_prio_repeat),
-            (Duration::from_secs(3), 2)
-        );
-        assert_eq!(s.garp.arp_interval, Duration::from_millis(250));
-        assert_eq!(s.garp.na_interval, Duration::from_micros(1));
-        let s = spec(&format!(
-            "global_defs {{\n vrrp_garp_lower_prio_delay 7\n vrrp_garp_lower_prio_repeat 4\n}}\n{}",
-            vi(" garp_lower_prio_repeat 0\n")
-        ));
-        assert_eq!(
-            (s.garp.lower_prio_delay, s.garp.lower_prio_repeat),
-            (Duration::from_secs(7), 0)
         );
     }
 

@@ -15,7 +15,7 @@ const CLASSES: &str = include_str!("keyword-classes.txt");
 
 /// How many of keepalived's keyword paths are in each class (a keyword
 /// inside a refused or ignored block counts with its block).
-const COUNTS: [(&str, usize); 3] = [("implemented", 333), ("refused", 104), ("ignored", 101)];
+const COUNTS: [(&str, usize); 3] = [("implemented", 338), ("refused", 99), ("ignored", 101)];
 
 /// The words after a block keyword that make its header valid.
 fn header(keyword: &str) -> &'static str {

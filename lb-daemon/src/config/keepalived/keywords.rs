@@ -129,6 +129,19 @@ impl<T, B> Block<T, B> {
         )
     }
 
+    /// Refused or ignored names that a keyword of the block already binds:
+    /// entries that can never be reached.
+    #[cfg(test)]
+    pub fn shadowed(&self) -> Vec<&'static str> {
+        let bound = |name: &str| {
+            (self.keywords.iter()).any(|k| k.name == name || k.aliases.contains(&name))
+        };
+        (self.refused.iter().chain(self.ignored))
+            .map(|(name, _)| *name)
+            .filter(|name| bound(name))
+            .collect()
+    }
+
     /// The known keyword closest to the unknown `word`, if one is close.
     pub fn suggest(&self, word: &str) -> Option<&'static str> {
         closest(word, self.names())

@@ -41,7 +41,7 @@ pub fn bind_virtual_server(config: &mut Config, statement: &Stmt, binder: &mut B
     binder.push_item(statement, "virtual_server", list, &VIRTUAL_SERVER, server);
 }
 
-static VIRTUAL_SERVER: Block<VirtualServer> = Block {
+pub(super) static VIRTUAL_SERVER: Block<VirtualServer> = Block {
     name: "virtual_server",
     keywords: &[
         set!(delay_loop),
@@ -145,7 +145,7 @@ fn smtp_hosts(server: &mut RealServer, at: usize, hosts: &[&Stmt], binder: &mut 
     }
 }
 
-static REAL_SERVER: Block<RealServer> = Block {
+pub(super) static REAL_SERVER: Block<RealServer> = Block {
     name: "real_server",
     keywords: &[
         set!(weight),
@@ -180,7 +180,7 @@ static REAL_SERVER: Block<RealServer> = Block {
     ignored: missing::REAL_SERVER_IGNORED,
 };
 
-static CHECKER: Block<Checker> = Block {
+pub(super) static CHECKER: Block<Checker> = Block {
     name: "a checker",
     keywords: &[
         set!(connect_ip),
@@ -230,7 +230,7 @@ static CHECKER: Block<Checker> = Block {
     ignored: missing::CHECKER_IGNORED,
 };
 
-static URL: Block<Url> = Block {
+pub(super) static URL: Block<Url> = Block {
     name: "url",
     keywords: &[
         set!(path),

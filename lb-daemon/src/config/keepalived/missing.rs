@@ -65,10 +65,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "missed adverts before taking over",
     ),
     (
-        "vrrp_garp_extra_if",
-        "gratuitous ARP/NA on other interfaces",
-    ),
-    (
         "vrrp_higher_prio_send_advert",
         "adverts on higher-priority adverts",
     ),
@@ -78,7 +74,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
         "vrrp_lower_prio_no_advert",
         "silence on lower-priority adverts",
     ),
-    ("vrrp_min_garp", "reduced gratuitous ARP"),
     (
         "vrrp_notify_priority_changes",
         "notifications of priority changes",
@@ -90,10 +85,6 @@ pub const GLOBAL_REFUSED: &[Missing] = &[
     (
         "vrrp_skip_check_adv_addr",
         "skipping the advert address check",
-    ),
-    (
-        "vrrp_vmac_garp_intvl",
-        "gratuitous ARP on virtual MAC interfaces",
     ),
 ];
 
@@ -191,17 +182,12 @@ pub const GLOBAL_IGNORED: &[Missing] = &[
 pub const INSTANCE_REFUSED: &[Missing] = &[
     ("auth_hmac", "HMAC authentication of adverts"),
     ("down_timer_adverts", "missed adverts before taking over"),
-    ("garp_extra_if", "gratuitous ARP/NA on other interfaces"),
     (
         "higher_prio_send_advert",
         "adverts on higher-priority adverts",
     ),
     ("lower_prio_no_advert", "silence on lower-priority adverts"),
     ("mcast_dst_ip", "adverts to another multicast group"),
-    (
-        "no_virtual_ipaddress",
-        "instances without virtual addresses",
-    ),
     ("notify_deleted", "a script when the instance is deleted"),
     (
         "notify_master_rx_lower_pri",
@@ -227,7 +213,6 @@ pub const INSTANCE_REFUSED: &[Missing] = &[
         "v3_checksum_as_v2",
         "VRRPv3 checksums of old keepalived versions",
     ),
-    ("vmac_garp_intvl", "gratuitous ARP on other interfaces"),
     ("vrf", "running in a VRF"),
 ];
 

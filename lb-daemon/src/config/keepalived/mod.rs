@@ -17,6 +17,7 @@ mod template;
 mod top;
 mod vip;
 mod vrrp;
+mod vrrp_lines;
 mod words;
 
 use std::path::Path;
@@ -70,6 +71,22 @@ mod tests {
     fn messages(text: &str) -> Vec<String> {
         let (_, _, diagnostics) = read(text, Path::new("k.conf"), &ReadOptions::id("node"));
         diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn no_refused_or_ignored_entry_is_shadowed_by_a_bound_keyword() {
+        let shadowed = [
+            vrrp::GLOBAL.shadowed(),
+            vrrp::INSTANCE.shadowed(),
+            vrrp::SYNC_GROUP.shadowed(),
+            lvs::VIRTUAL_SERVER.shadowed(),
+            lvs::REAL_SERVER.shadowed(),
+            lvs::CHECKER.shadowed(),
+            lvs::URL.shadowed(),
+            top::TOP.shadowed(),
+            top::SSL.shadowed(),
+        ];
+        assert_eq!(shadowed.concat(), Vec::<&str>::new());
     }
 
     #[test]

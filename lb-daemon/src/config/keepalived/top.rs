@@ -21,7 +21,7 @@ macro_rules! named {
 }
 
 /// The statements allowed at the top level of keepalived.conf.
-static TOP: Block<Config> = Block {
+pub(super) static TOP: Block<Config> = Block {
     name: "the top level",
     keywords: &[
         Keyword::new("global_defs", |c, s, b| {
@@ -51,7 +51,7 @@ static TOP: Block<Config> = Block {
 
 /// `SSL { … }`. keepalived's `ca` is loaded but never used (its SSL_GET
 /// verifies no server); `password` (encrypted keys) is refused.
-static SSL: Block<SslClient> = Block {
+pub(super) static SSL: Block<SslClient> = Block {
     name: "SSL",
     keywords: &[set!(certificate), set!(key)],
     refused: missing::SSL_REFUSED,

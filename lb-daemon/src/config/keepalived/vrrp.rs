@@ -1,12 +1,12 @@
 //! Keyword tables of `global_defs` and the VRRP blocks.
 
-use super::args::{self, ArgError, FromArgs, Weight};
+use super::args::Weight;
 use super::bind::{flag, list, set, Binder, Block, Keyword};
 use super::missing;
-use super::parser::{Stmt, Word};
+use super::parser::Stmt;
+use super::vrrp_lines::{GarpExtraIfLine, NftTable, ParamMatchLine, PeerLine, UseVmac};
 use crate::config::model::{
-    Authentication, GlobalDefs, ParamMatch, SyncGroup, TrackFile, TrackProcess, UnicastPeer,
-    VrrpInstance, VrrpScript, DEFAULT_NFTABLES_TABLE,
+    Authentication, GlobalDefs, SyncGroup, TrackFile, TrackProcess, VrrpInstance, VrrpScript,
 };
 
 /// `global_defs`.
@@ -43,6 +43,16 @@ pub static GLOBAL: Block<GlobalDefs> = Block {
         set!(vrrp_garp_lower_prio_repeat),
         set!(vrrp_garp_interval),
         set!(vrrp_gna_interval),
+        Keyword::aliased(
+            "vrrp_garp_extra_if",
+            &["vrrp_vmac_garp_intvl"],
+            |g, s, b| {
+                if let Some(GarpExtraIfLine(extra)) = b.value(s) {
+                    g.vrrp_garp_extra_if = Some(extra);
+                }
+            },
+        ),
+        flag!(vrrp_min_garp),
         flag!(lvs_flush),
         set!(lvs_flush_onstop, "lvs_flush_on_stop"),
         set!(lvs_timeouts),
@@ -108,26 +118,6 @@ pub static TRACK_FILE: Block<TrackFile> = Block {
 fn set_process_weight(process: &mut TrackProcess, statement: &Stmt, binder: &mut Binder) {
     if let Some(Weight { value, reverse }) = binder.value(statement) {
         (process.weight, process.reverse) = (Some(value), reverse);
-    }
-}
-
-/// `param_match [initial|partial]`: bare, the parameters match exactly.
-struct ParamMatchLine(ParamMatch);
-
-impl FromArgs for ParamMatchLine {
-    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
-        match args {
-            [] => Ok(ParamMatchLine(ParamMatch::Exact)),
-            [word] => match word.text.as_str() {
-                "initial" => Ok(ParamMatchLine(ParamMatch::Initial)),
-                "partial" => Ok(ParamMatchLine(ParamMatch::Partial)),
-                other => Err(ArgError::at(
-                    0,
-                    format!("`{other}` is not `initial` or `partial`"),
-                )),
-            },
-            [_, extra, ..] => Err(ArgError::at(1, format!("unexpected `{}`", extra.text))),
-        }
     }
 }
 
@@ -209,6 +199,11 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
         set!(garp_master_refresh_repeat),
         set!(garp_lower_prio_delay),
         set!(garp_lower_prio_repeat),
+        Keyword::aliased("garp_extra_if", &["vmac_garp_intvl"], |i, s, b| {
+            if let Some(GarpExtraIfLine(extra)) = b.value(s) {
+                i.garp_extra_if = Some(extra);
+            }
+        }),
         set!(notify_master),
         set!(notify_backup),
         set!(notify_fault),
@@ -232,78 +227,6 @@ pub static INSTANCE: Block<VrrpInstance> = Block {
     refused: missing::INSTANCE_REFUSED,
     ignored: missing::INSTANCE_IGNORED,
 };
-
-/// An `nftables [TABLE]` line: the table, keepalived's
-/// [`DEFAULT_NFTABLES_TABLE`] when bare.
-struct NftTable(String);
-
-impl FromArgs for NftTable {
-    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
-        match args {
-            [] => Ok(NftTable(DEFAULT_NFTABLES_TABLE.to_owned())),
-            _ => String::from_args(args).map(NftTable),
-        }
-    }
-}
-
-/// A `unicast_peer` line: `ADDRESS [min_ttl N] [max_ttl N]`.
-struct PeerLine(UnicastPeer);
-
-impl FromArgs for PeerLine {
-    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
-        let mut peer = UnicastPeer::new(args::word(args, 0, "the peer's address")?);
-        let mut index = 1;
-        while let Some(option) = args.get(index) {
-            let ttl = match option.text.as_str() {
-                "min_ttl" => &mut peer.min_ttl,
-                "max_ttl" => &mut peer.max_ttl,
-                other => {
-                    let message = format!("unexpected `{other}`: expected min_ttl or max_ttl");
-                    return Err(ArgError::at(index, message));
-                }
-            };
-            *ttl = args::word(args, index + 1, "the TTL")?;
-            index += 2;
-        }
-        Ok(PeerLine(peer))
-    }
-}
-
-/// A `use_vmac [[name] NAME]` line: the name, if any. keepalived's other
-/// options (a MAC address, `netlink_notify_msg`, `group`) are refused by
-/// name.
-struct UseVmac(Option<String>);
-
-impl FromArgs for UseVmac {
-    fn from_args(args: &[Word]) -> Result<Self, ArgError> {
-        let unsupported = |index: usize, what: &str| {
-            let message = format!("unsupported: use_vmac {what} is not implemented");
-            Err(ArgError::at(index, message))
-        };
-        let mut name = None;
-        let mut index = 0;
-        while let Some(word) = args.get(index) {
-            let text = word.text.as_str();
-            match text {
-                "netlink_notify_msg" => return unsupported(index, "netlink_notify_msg"),
-                "group" => return unsupported(index, "group (the macvlan's link group)"),
-                // keepalived reads a word with a colon as the MAC address.
-                _ if text.contains(':') => {
-                    return unsupported(index, "with a MAC address of its own")
-                }
-                "name" if index + 1 < args.len() => index += 1,
-                _ => {}
-            }
-            if name.is_some() {
-                let message = format!("unexpected `{}`", args[index].text);
-                return Err(ArgError::at(index, message));
-            }
-            name = Some(args[index].text.clone());
-            index += 1;
-        }
-        Ok(UseVmac(name))
-    }
-}
 
 /// `vrrp_sync_group NAME { … }`.
 pub static SYNC_GROUP: Block<SyncGroup> = Block {
@@ -367,6 +290,42 @@ mod tests {
         // The TOML form carries the same.
         let again = parse_toml_str(&to_toml(&loaded.config), Path::new("k.toml")).unwrap();
         assert_eq!(again.config.vrrp_instance, *instances);
+    }
+
+    #[test]
+    fn garp_extra_if_lines_and_their_errors() {
+        let text = format!(
+            "global_defs {{\n vrrp_vmac_garp_intvl 30\n}}\n{}",
+            instance("A", " garp_extra_if 5 all\n")
+        );
+        let loaded = parse_keepalived_str(&text, Path::new("k.conf")).unwrap();
+        let global = loaded.config.global_defs.vrrp_garp_extra_if.unwrap();
+        let own = loaded.config.vrrp_instance[0].garp_extra_if.unwrap();
+        assert_eq!((global.interval, global.all), (30, false));
+        assert_eq!((own.interval, own.all), (5, true));
+        let again = parse_toml_str(&to_toml(&loaded.config), Path::new("k.toml")).unwrap();
+        assert_eq!(again.config, loaded.config);
+        let one = |extra: &str| errors(&instance("A", extra));
+        assert_eq!(
+            one(" garp_extra_if all\n"),
+            ["k.conf:4:2: error: `garp_extra_if`: the interval is missing"]
+        );
+        assert_eq!(
+            one(" garp_extra_if 5 6\n"),
+            ["k.conf:4:18: error: `garp_extra_if`: unexpected `6`"]
+        );
+        assert_eq!(
+            one(" garp_extra_if 86401\n"),
+            ["k.conf:4:16: error: `garp_extra_if` must be 0-86400, not 86401"]
+        );
+        let global_zero = format!(
+            "global_defs {{\n vrrp_garp_extra_if 0\n}}\n{}",
+            instance("A", "")
+        );
+        assert_eq!(
+            errors(&global_zero),
+            ["k.conf:2:21: error: `vrrp_garp_extra_if` must be 1-86400, not 0"]
+        );
     }
 
     #[test]

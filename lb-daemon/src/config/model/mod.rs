@@ -26,8 +26,8 @@ pub use values::{
     NotifyFifo, Protocol, RunAs, State, StatusRange, TrackRef, VirtualIp,
 };
 pub use vrrp::{
-    vmac_names, Authentication, InitFile, ParamMatch, SyncGroup, TrackFile, TrackProcess,
-    VrrpInstance, VrrpScript,
+    vmac_names, Authentication, GarpExtraIf, InitFile, ParamMatch, SyncGroup, TrackFile,
+    TrackProcess, VrrpInstance, VrrpScript,
 };
 
 /// keepalived's nftables table when `nftables` names none.
@@ -144,6 +144,11 @@ pub struct GlobalDefs {
     pub vrrp_garp_lower_prio_delay: Option<u32>,
     /// Default `garp_lower_prio_repeat` of instances (else `vrrp_garp_master_repeat`).
     pub vrrp_garp_lower_prio_repeat: Option<u32>,
+    /// Default `garp_extra_if` of instances.
+    pub vrrp_garp_extra_if: Option<GarpExtraIf>,
+    /// `vrrp_min_garp`: the `vrrp_garp_master_*` defaults not set here
+    /// become one gratuitous ARP/NA, no second burst, no refresh.
+    pub vrrp_min_garp: bool,
     /// Minimum seconds between two gratuitous ARPs sent on one interface.
     pub vrrp_garp_interval: Option<f64>,
     /// Minimum seconds between two unsolicited NAs sent on one interface.

@@ -104,6 +104,20 @@ pub enum ParamMatch {
     Initial,
 }
 
+/// `garp_extra_if [all] N` of an instance, `vrrp_garp_extra_if` of
+/// `global_defs`: while MASTER, one gratuitous ARP (or unsolicited NA) every
+/// `interval` seconds on each interface holding the instance's addresses
+/// that sends no adverts, so switches keep the MAC there. Without `all` only
+/// the daemon's own `use_vmac` interfaces get them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GarpExtraIf {
+    /// Seconds between two announcements, 0-86400 (0: none).
+    pub interval: u32,
+    /// Every interface, not only virtual MAC ones.
+    pub all: bool,
+}
+
 /// `authentication { … }` of a VRRPv2 instance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -187,6 +201,9 @@ pub struct VrrpInstance {
     /// Gratuitous ARPs per burst when a lower-priority advert reaches this
     /// MASTER (0: none).
     pub garp_lower_prio_repeat: Option<u32>,
+    /// `garp_extra_if [all] N` (alias `vmac_garp_intvl`): one gratuitous
+    /// ARP/NA every N seconds on the other interfaces of the addresses.
+    pub garp_extra_if: Option<GarpExtraIf>,
     /// Run on transition to MASTER.
     pub notify_master: Option<Command>,
     /// Run on transition to BACKUP.

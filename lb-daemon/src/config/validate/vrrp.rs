@@ -12,6 +12,10 @@ use crate::config::model::{
 const WEIGHT: (i32, i32) = (-253, 253);
 /// Weight range of tracked files.
 const FILE_WEIGHT: (i32, i32) = (-254, 254);
+/// Range of an instance's `garp_extra_if` seconds (0 turns the global one off).
+const GARP_EXTRA_IF: (u32, u32) = (0, 86_400);
+/// Range of `vrrp_garp_extra_if` seconds.
+const GARP_EXTRA_IF_GLOBAL: (u32, u32) = (1, 86_400);
 /// Range of `vrrp_garp_interval` / `vrrp_gna_interval`: keepalived keeps
 /// them as a 32-bit count of microseconds, at least one.
 const PACING: (f64, f64) = (0.000001, 4294.967295);
@@ -34,6 +38,10 @@ pub(super) fn check(check: &mut Check, config: &Config) {
         check.seconds("global_defs", field, value);
         let valid = value.filter(|v| v.is_finite() && *v > 0.0);
         check.range("global_defs", field, valid, PACING);
+    }
+    if let Some(extra) = globals.vrrp_garp_extra_if {
+        let (at, field) = ("global_defs", "vrrp_garp_extra_if");
+        check.range(at, field, Some(extra.interval), GARP_EXTRA_IF_GLOBAL);
     }
     let mut seen = HashSet::new();
     for (i, script) in config.vrrp_script.iter().enumerate() {
@@ -328,6 +336,9 @@ fn vrrp_instance(
         check.warning(&format!("{path}.nopreempt"), message);
     }
     advert_int(check, path, instance.advert_int, version);
+    if let Some(extra) = instance.garp_extra_if {
+        check.range(path, "garp_extra_if", Some(extra.interval), GARP_EXTRA_IF);
+    }
     if instance.virtual_ipaddress.is_empty() && (strict || !instance.no_virtual_ipaddress) {
         // keepalived: an error for VRRPv3 and in strict mode, a warning for VRRPv2.
         let message = |need| {

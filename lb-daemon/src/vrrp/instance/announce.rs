@@ -1,10 +1,12 @@
 //! What an instance announces: its adverts, and a MASTER's gratuitous ARP
 //! / unsolicited NA bursts (on becoming master, the delayed second burst,
 //! and periodic refreshes, `garp_master_*`; on lower-priority adverts,
-//! `garp_lower_prio_*`).
+//! `garp_lower_prio_*`; and every `garp_extra_if` seconds one on each
+//! interface that sends no adverts).
 use std::{
     collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::Duration,
 };
 
 use tokio::{task::AbortHandle, time::Instant};
@@ -26,6 +28,8 @@ pub(super) struct Pending {
     lower_prio_due: Option<Instant>,
     /// When the last lower-priority burst went out.
     lower_prio_sent: Option<Instant>,
+    /// When the next `garp_extra_if` round is due.
+    extra_due: Option<Instant>,
     /// Paced bursts still sending.
     paced: Vec<AbortHandle>,
 }
@@ -36,10 +40,16 @@ impl Pending {
         self.lower_prio_due
     }
 
+    /// When [`Instance::extra_garp_timer`] is due.
+    pub(super) fn extra_due(&self) -> Option<Instant> {
+        self.extra_due
+    }
+
     /// Leaving MASTER: nothing more is announced, not even the rest of a
     /// paced burst (the addresses are someone else's now).
     pub(super) fn cancel(&mut self) {
         self.lower_prio_due = None;
+        self.extra_due = None;
         self.paced.drain(..).for_each(|task| task.abort());
     }
 }
@@ -120,12 +130,36 @@ impl Instance {
         self.garp_burst(self.spec.garp.lower_prio_repeat);
     }
 
+    /// Starts the `garp_extra_if` rounds of a new MASTER (keepalived: the
+    /// first `garp_master_delay` plus the interval later), or after a reload
+    /// changed them.
+    pub(super) fn schedule_extra_garp(&mut self, delay: Duration) {
+        let extra = self.spec.garp.extra.as_ref();
+        self.pending.extra_due = extra.map(|e| Instant::now() + delay + e.interval);
+    }
+
+    /// One `garp_extra_if` round: one gratuitous ARP/NA on each interface
+    /// that sends no adverts, so its switch keeps the MAC.
+    pub(super) fn extra_garp_timer(&mut self) {
+        let Some(extra) = self.spec.garp.extra.clone() else {
+            return self.pending.extra_due = None;
+        };
+        self.pending.extra_due = Some(Instant::now() + extra.interval);
+        for (interface, address) in extra.announce {
+            let (v4, v6) = match address {
+                IpAddr::V4(a) => (vec![a], vec![]),
+                IpAddr::V6(a) => (vec![], vec![a]),
+            };
+            self.announce_on(&interface, v4, v6, 1);
+        }
+    }
+
     /// Announces every address `repeat` times, paced per interface.
     pub(super) fn garp_burst(&mut self, repeat: u32) {
-        let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
+        let Some(Endpoint { iface, .. }) = self.link.endpoint() else {
             return;
         };
-        let (own, own_index, own_mac) = (iface.name.clone(), iface.index, *mac);
+        let own = iface.name.clone();
         // As keepalived: each address is announced on the interface it
         // lives on (`dev`), so the hosts of that link learn the MAC there.
         let mut by_interface: BTreeMap<String, (Vec<Ipv4Addr>, Vec<Ipv6Addr>)> = BTreeMap::new();
@@ -139,62 +173,68 @@ impl Instance {
                 IpAddr::V6(a) => lists.1.push(a),
             }
         }
-        let name = &self.spec.name;
-        let mut paced = Vec::new();
         for (interface, (v4, v6)) in by_interface {
-            let (ifindex, mac) = match interface == own {
-                true => (own_index, own_mac),
-                false => match garp::interface(&interface) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        warn!("({name}) gratuitous ARP/NA on {interface}: {e}");
-                        continue;
+            self.announce_on(&interface, v4, v6, repeat);
+        }
+    }
+
+    /// Sends `repeat` gratuitous ARPs for `v4` and unsolicited NAs for `v6`
+    /// on `interface`, from its MAC, paced as configured.
+    fn announce_on(&mut self, interface: &str, v4: Vec<Ipv4Addr>, v6: Vec<Ipv6Addr>, repeat: u32) {
+        let Some(Endpoint { iface, mac, .. }) = self.link.endpoint() else {
+            return;
+        };
+        let name = &self.spec.name;
+        let (ifindex, mac) = match interface == iface.name {
+            true => (iface.index, *mac),
+            false => match garp::interface(interface) {
+                Ok(found) => found,
+                Err(e) => return warn!("({name}) gratuitous ARP/NA on {interface}: {e}"),
+            },
+        };
+        let listed: Vec<String> = v4
+            .iter()
+            .map(ToString::to_string)
+            .chain(v6.iter().map(ToString::to_string))
+            .collect();
+        info!(
+            "({name}) Sending/queueing gratuitous ARPs on {interface} for {}",
+            listed.join(", ")
+        );
+        let garp = &self.spec.garp;
+        let mut paced = Vec::new();
+        if !v4.is_empty() {
+            let context = format!("({name}) gratuitous ARP on {interface}");
+            match garp::ArpSocket::open(ifindex) {
+                Ok(announcer) => paced.extend(
+                    Burst {
+                        announcer,
+                        ifindex,
+                        mac,
+                        addrs: v4,
+                        count: repeat,
+                        interval: garp.arp_interval,
                     }
-                },
-            };
-            let listed: Vec<String> = v4
-                .iter()
-                .map(ToString::to_string)
-                .chain(v6.iter().map(ToString::to_string))
-                .collect();
-            info!(
-                "({name}) Sending/queueing gratuitous ARPs on {interface} for {}",
-                listed.join(", ")
-            );
-            let garp = &self.spec.garp;
-            if !v4.is_empty() {
-                let context = format!("({name}) gratuitous ARP on {interface}");
-                match garp::ArpSocket::open(ifindex) {
-                    Ok(announcer) => paced.extend(
-                        Burst {
-                            announcer,
-                            ifindex,
-                            mac,
-                            addrs: v4,
-                            count: repeat,
-                            interval: garp.arp_interval,
-                        }
-                        .send(context),
-                    ),
-                    Err(e) => warn!("{context}: {e}"),
-                }
+                    .send(context),
+                ),
+                Err(e) => warn!("{context}: {e}"),
             }
-            if !v6.is_empty() {
-                let context = format!("({name}) unsolicited NA on {interface}");
-                match garp::NaSocket::open(&interface, ifindex) {
-                    Ok(announcer) => paced.extend(
-                        Burst {
-                            announcer,
-                            ifindex,
-                            mac,
-                            addrs: v6,
-                            count: repeat,
-                            interval: garp.na_interval,
-                        }
-                        .send(context),
-                    ),
-                    Err(e) => warn!("{context}: {e}"),
-                }
+        }
+        if !v6.is_empty() {
+            let context = format!("({name}) unsolicited NA on {interface}");
+            match garp::NaSocket::open(interface, ifindex) {
+                Ok(announcer) => paced.extend(
+                    Burst {
+                        announcer,
+                        ifindex,
+                        mac,
+                        addrs: v6,
+                        count: repeat,
+                        interval: garp.na_interval,
+                    }
+                    .send(context),
+                ),
+                Err(e) => warn!("{context}: {e}"),
             }
         }
         let running = &mut self.pending.paced;

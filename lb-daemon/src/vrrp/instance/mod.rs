@@ -278,6 +278,7 @@ impl Instance {
                 }
                 _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
                 _ = sleep_until_opt(self.pending.lower_prio_due()) => self.lower_prio_timer(),
+                _ = sleep_until_opt(self.pending.extra_due()) => self.extra_garp_timer(),
                 verdict = next_verdict(&mut self.verdict) => self.on_verdict(verdict).await,
                 command = commands.recv() => match command {
                     Some(Command::Sync(event)) => {
@@ -497,8 +498,16 @@ impl Instance {
             self.vips.add_all(self.own_index()).await;
             self.routes.install(&self.shared.netlink).await;
             self.garp_burst(self.spec.garp.repeat);
-            self.garp_due = Some(Instant::now() + self.spec.garp.delay);
-            self.second_burst_pending = true;
+            // keepalived: `garp_master_delay 0` means no second burst
+            // (`vrrp_min_garp`: one gratuitous ARP/NA and no more).
+            let garp = &self.spec.garp;
+            let now = Instant::now();
+            self.second_burst_pending = !garp.delay.is_zero();
+            self.garp_due = match self.second_burst_pending {
+                true => Some(now + garp.delay),
+                false => garp.refresh.map(|period| now + period),
+            };
+            self.schedule_extra_garp(self.spec.garp.delay);
         } else if from == State::Master {
             self.garp_due = None;
             self.pending.cancel();

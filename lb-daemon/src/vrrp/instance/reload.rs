@@ -3,7 +3,10 @@
 //! router change in place, without a state change and without touching the
 //! addresses it keeps; an instance whose identity changed hands its
 //! addresses to its successor instead of dropping them.
-use std::net::{IpAddr, Ipv4Addr};
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    time::Duration,
+};
 
 use ipnet::IpNet;
 use tokio::time::Instant;
@@ -102,6 +105,9 @@ impl Instance {
         self.tell_fault().await;
         if master && !self.second_burst_pending && old.garp.refresh != self.spec.garp.refresh {
             self.garp_due = self.spec.garp.refresh.map(|period| Instant::now() + period);
+        }
+        if master && old.garp.extra != self.spec.garp.extra {
+            self.schedule_extra_garp(Duration::ZERO);
         }
         let vips = self
             .spec
