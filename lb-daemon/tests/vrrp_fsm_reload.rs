@@ -2,7 +2,8 @@
 //! `clear_diff_vrrp`, `restore_vrrp_state`, `vrrp_init_state` with
 //! `reload_master`): settings change in place without a state change, a
 //! MASTER advertises the new values at once, and an instance that replaces
-//! a MASTER resumes as MASTER.
+//! a MASTER resumes as MASTER. Also what a MASTER does when something
+//! it added is deleted from under it (keepalived `set_vrrp_backup`).
 mod vrrp_fsm_sim;
 
 use std::time::Duration;
@@ -141,4 +142,30 @@ fn a_reload_that_lowers_the_master_below_its_peer_hands_over() {
     net.run_until(ms(20_000));
     assert_eq!(net.states(), vec![State::Backup, State::Master]);
     assert_eq!(net.masters(), 1);
+}
+
+#[test]
+fn a_master_whose_address_was_deleted_leaves_and_returns_after_skew_time() {
+    let mut fsm = master();
+    let actions = fsm.handle(ms(5500), Event::Deleted);
+    assert_eq!(
+        actions,
+        vec![Action::Transition {
+            from: State::Master,
+            to: State::Backup,
+            reason: Reason::Deleted,
+        }],
+        "no priority 0 advert"
+    );
+    // v2 Skew_Time at priority 150: (256 - 150) / 256 s.
+    let skew = Duration::from_micros(106 * 1_000_000 / 256);
+    assert_eq!(fsm.next_deadline(), Some(ms(5500) + skew));
+    let actions = fsm.handle(ms(5500) + skew, Event::Timeout);
+    assert_eq!(actions[0], Action::SendAdvert { priority: 150 });
+    assert_eq!(fsm.state(), State::Master);
+    // Only a MASTER leaves.
+    let mut backup = Fsm::new(params(Version::V2, 100, SEC, "10.0.0.1"));
+    backup.handle(ms(0), Event::Startup);
+    assert!(backup.handle(ms(100), Event::Deleted).is_empty());
+    assert_eq!(backup.state(), State::Backup);
 }

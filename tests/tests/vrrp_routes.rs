@@ -3,7 +3,10 @@
 //! failover moves them), `static_ipaddress` / `static_routes` /
 //! `static_rules` are there from start to stop whatever the state, and a
 //! route that existed before lb-daemon started is someone else's: left in
-//! place. keepalived -t accepts the same configuration.
+//! place. Deleted by someone else, a virtual one makes its MASTER leave
+//! and come back to add it again, a static one is added again, and a
+//! `no_track` one stays deleted (keepalived's tracking). keepalived -t
+//! accepts the same configuration.
 use std::{ffi::OsStr, time::Duration};
 
 use anyhow::{ensure, Context, Result};
@@ -134,6 +137,112 @@ fn virtual_routes_follow_master_and_static_ones_the_daemon() -> Result<()> {
 
     d2.stop()?;
     wait_seen(&pair, 2, &holding(false, false, false), &d2)?;
+    Ok(())
+}
+
+/// Deletes with `ip` in dir1's namespace, then waits for `log` (the
+/// daemon noticing) unless it is empty, and for everything to be back.
+fn delete(pair: &Pair, daemon: &Daemon, what: &[&str], log: &str) -> Result<()> {
+    pair.host(1).ns().ip(what)?;
+    if !log.is_empty() {
+        daemon.wait_for_log(log, Duration::from_secs(5))?;
+        wait_seen(pair, 1, &holding(true, true, false), daemon)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn deleted_items_come_back_unless_no_track() -> Result<()> {
+    let pair = Pair::new()?;
+    let d1 = pair.start(1, &config(1, "MASTER", 150))?;
+    wait_seen(&pair, 1, &holding(true, true, false), &d1)?;
+    ensure!(pair.holds(1, "192.0.2.50/24"), "the VIP");
+    let back = |what: &str| format!("(VI_1) {what} was deleted");
+    delete(
+        &pair,
+        &d1,
+        &["addr", "del", "192.0.2.50/24", "dev", "eth0"],
+        &back("virtual address 192.0.2.50/24 on eth0"),
+    )?;
+    ensure!(pair.holds(1, "192.0.2.50/24"), "the VIP is added again");
+    let route = ["route", "del", "203.0.113.0/25", "table", "200"];
+    delete(
+        &pair,
+        &d1,
+        &route,
+        &back("route to 203.0.113.0/25 (table 200)"),
+    )?;
+    let rule = ["rule", "del", "priority", "1000"];
+    delete(
+        &pair,
+        &d1,
+        &rule,
+        &back("rule from 203.0.113.0/24 to all table 200"),
+    )?;
+    let reinstated = |what: &str| format!("(static) {what} was deleted: reinstated");
+    let route = ["route", "del", "203.0.113.128/25", "table", "201"];
+    delete(
+        &pair,
+        &d1,
+        &route,
+        &reinstated("route to 203.0.113.128/25 (table 201)"),
+    )?;
+    let address = ["addr", "del", "198.51.100.1/32", "dev", "eth0"];
+    delete(
+        &pair,
+        &d1,
+        &address,
+        &reinstated("address 198.51.100.1/32 on eth0"),
+    )?;
+    let rule = ["rule", "del", "priority", "1001"];
+    delete(
+        &pair,
+        &d1,
+        &rule,
+        &reinstated("rule from all to all table 201"),
+    )?;
+    // `no_track`: deleted they stay deleted, and the instance stays MASTER.
+    delete(
+        &pair,
+        &d1,
+        &["route", "del", "198.51.100.128/25", "table", "200"],
+        "",
+    )?;
+    delete(
+        &pair,
+        &d1,
+        &["route", "del", "203.0.113.64/26", "table", "201"],
+        "",
+    )?;
+    std::thread::sleep(Duration::from_secs(1));
+    let want = Seen {
+        blackhole: false,
+        static_multipath: false,
+        ..holding(true, true, false)
+    };
+    ensure!(
+        seen(&pair, 1)? == want,
+        "{:?}\n{}",
+        seen(&pair, 1),
+        d1.log()
+    );
+    // Three times MASTER left and came back, three static items were
+    // reinstated, and the `no_track` deletions went unremarked.
+    let log = d1.log();
+    let left = log
+        .matches("a virtual address, route or rule was deleted")
+        .count();
+    let reinstated = log.matches("was deleted: reinstated").count();
+    let untracked = ["198.51.100.128/25", "203.0.113.64/26"]
+        .iter()
+        .any(|route| {
+            log.lines()
+                .any(|line| line.contains(route) && line.contains("was deleted"))
+        });
+    ensure!(
+        (left, reinstated, untracked) == (3, 3, false),
+        "left {left}, reinstated {reinstated}, untracked noticed {untracked}:\n{log}"
+    );
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod lvs;
 mod pid_files;
 pub mod runtime_dir;
 mod secrets;
+mod statics;
 mod status;
 pub mod systemd;
 
@@ -25,7 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     cli::{RunArgs, Subsystems},
-    config::{self, Config},
+    config,
     control::{
         server::{Policy, Query, Server},
         Request as ControlRequest,
@@ -33,7 +34,7 @@ use crate::{
     dataplane::{ipvs::SyncReconciler, xdp::Reconciler},
     firewall::{self, Firewall},
     metrics,
-    netlink::{Held, Netlink},
+    netlink::Netlink,
     notify::{
         fifo::{Fifos, CLOSE_GRACE},
         Notifier,
@@ -46,6 +47,7 @@ use crate::{
 };
 use pid_files::PidFiles;
 use runtime_dir::{Access, RuntimeDir};
+use statics::Statics;
 use systemd::Systemd;
 
 /// How long a stopping daemon waits for notify scripts and mail in flight.
@@ -75,7 +77,7 @@ struct Running {
     /// VIP ownership, which `ha_suspend` and the fast path follow.
     ownership: Publisher,
     /// `static_ipaddress`, `static_routes` and `static_rules`.
-    statics: Held,
+    statics: Statics,
     /// The XDP fast path, once a configuration asked for it.
     fast_path: Option<Reconciler>,
     /// The nftables rules of instances not in accept mode.
@@ -131,7 +133,9 @@ impl Running {
                 {
                     warn!("fast_path_flows changed: it takes effect when lb-daemon restarts");
                 }
-                self.follow_statics(&config).await;
+                self.statics
+                    .follow(&self.config, &config, &self.netlink)
+                    .await;
                 self.config = Arc::new(config);
                 self.generation += 1;
                 self.loaded_at = SystemTime::now();
@@ -183,35 +187,6 @@ impl Running {
                     error: Some(format!("{e:#}")),
                 });
             }
-        }
-    }
-}
-
-/// What the configuration holds from start to stop.
-fn static_held(config: &Config) -> Held {
-    let (addresses, routes, rules) = (
-        &config.static_ipaddress,
-        &config.static_routes,
-        &config.static_rules,
-    );
-    Held::new("static", addresses, routes, rules)
-}
-
-impl Running {
-    /// A reload that changed the static addresses, routes or rules:
-    /// removes what lb-daemon added for the old ones, adds the new ones.
-    async fn follow_statics(&mut self, config: &Config) {
-        let old = &self.config;
-        let same = (&old.static_ipaddress, &old.static_routes, &old.static_rules)
-            == (
-                &config.static_ipaddress,
-                &config.static_routes,
-                &config.static_rules,
-            );
-        if !same {
-            self.statics.remove(&self.netlink).await;
-            self.statics = static_held(config);
-            self.statics.install(&self.netlink).await;
         }
     }
 
@@ -365,8 +340,7 @@ async fn serve(
     // Before any instance runs: what a killed run left is nobody's now.
     let vip_record = VipRecord::at(runtime.file(vip_record::FILE));
     vip_record.remove_leftovers(&netlink).await;
-    let mut statics = static_held(&config);
-    statics.install(&netlink).await;
+    let statics = Statics::install(&config, &netlink).await;
     // Its gate must be registered before an instance can become MASTER.
     let firewall = Firewall::start(firewall::settings(&config), &ownership);
     let vrrp = Engine::start(
@@ -449,6 +423,7 @@ async fn serve(
             },
             Some(query) = queries.recv() => running.answer(query),
             Some(scrape) = scrapes.recv() => answer(scrape.reply, running.runtime_document()),
+            () = running.statics.changed() => running.statics.reinstate(&running.netlink).await,
         }
     }
     control.stop();

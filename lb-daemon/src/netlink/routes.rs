@@ -17,7 +17,7 @@ use rtnetlink::{
     },
     IpVersion,
 };
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{errno, Netlink, EEXIST};
 use crate::config::{Route, RouteKind, Rule, VirtualIp};
@@ -176,7 +176,68 @@ fn same_rule(existing: &RuleMessage, ours: &RuleMessage) -> bool {
         })
 }
 
+/// The table of a kernel route message (the attribute, else the header's).
+fn route_table(msg: &RouteMessage) -> u32 {
+    let attribute = msg.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Table(table) => Some(*table),
+        _ => None,
+    });
+    attribute.unwrap_or(u32::from(msg.header.table))
+}
+
+/// Whether the kernel's route `existing` is the one `ours` adds: the same
+/// family, destination, table, TOS and type, and the same metric when
+/// ours sets one (the kernel's key of a route).
+fn same_route(existing: &RouteMessage, ours: &RouteMessage) -> bool {
+    let (a, b) = (&existing.header, &ours.header);
+    let destination = |m: &RouteMessage| {
+        m.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Destination(d) => Some(d.clone()),
+            _ => None,
+        })
+    };
+    let metric = |m: &RouteMessage| {
+        m.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Priority(p) => Some(*p),
+            _ => None,
+        })
+    };
+    (a.address_family, a.destination_prefix_length, a.tos, a.kind)
+        == (b.address_family, b.destination_prefix_length, b.tos, b.kind)
+        && destination(existing) == destination(ours)
+        && route_table(existing) == route_table(ours)
+        && metric(ours).is_none_or(|m| metric(existing) == Some(m))
+}
+
 impl Netlink {
+    /// Whether `route` is in the kernel (see [`same_route`]).
+    pub async fn has_route(&self, route: &Route) -> Result<bool> {
+        let ours = route_message(route, &Oifs::default());
+        let mut dump = RouteMessage::default();
+        dump.header.address_family = ours.header.address_family;
+        let _dump = self.dumping.lock().await;
+        let routes: Vec<RouteMessage> = (self.handle.route().get(dump).execute())
+            .try_collect()
+            .await
+            .context("listing routes")?;
+        Ok(routes.iter().any(|existing| same_route(existing, &ours)))
+    }
+
+    /// Whether `rule` is in the kernel.
+    pub async fn has_rule(&self, rule: &Rule) -> Result<bool> {
+        let ours = rule_message(rule);
+        let version = match rule.is_ipv6() {
+            true => IpVersion::V6,
+            false => IpVersion::V4,
+        };
+        let _dump = self.dumping.lock().await;
+        let rules: Vec<RuleMessage> = (self.handle.rule().get(version).execute())
+            .try_collect()
+            .await
+            .context("listing routing rules")?;
+        Ok(rules.iter().any(|existing| same_rule(existing, &ours)))
+    }
+
     /// Adds `route`; one already there is reported as [`Installed::Present`].
     pub async fn add_route(&self, route: &Route) -> Result<Installed> {
         let msg = route_message(route, &self.oifs(route).await?);
@@ -199,21 +260,11 @@ impl Netlink {
     /// Adds `rule`; one already there is reported as [`Installed::Present`]
     /// (the kernel would add a rule without priority twice).
     pub async fn add_rule(&self, rule: &Rule) -> Result<Installed> {
-        let msg = rule_message(rule);
-        let version = match rule.is_ipv6() {
-            true => IpVersion::V6,
-            false => IpVersion::V4,
-        };
-        let existing: Vec<RuleMessage> = {
-            let _dump = self.dumping.lock().await;
-            let rules = self.handle.rule().get(version).execute();
-            rules.try_collect().await.context("listing routing rules")?
-        };
-        if existing.iter().any(|e| same_rule(e, &msg)) {
+        if self.has_rule(rule).await? {
             return Ok(Installed::Present);
         }
         let mut req = self.handle.rule().add();
-        *req.message_mut() = msg;
+        *req.message_mut() = rule_message(rule);
         match req.execute().await {
             Ok(()) => Ok(Installed::Added),
             Err(e) if errno(&e) == Some(EEXIST) => Ok(Installed::Present),
@@ -270,6 +321,28 @@ impl Item {
                 netlink.add_address(index, address).await?;
                 Ok(Installed::Added)
             }
+        }
+    }
+
+    /// Whether the item is in the kernel.
+    async fn exists(&self, netlink: &Netlink) -> Result<bool> {
+        match self {
+            Item::Route(route) => netlink.has_route(route).await,
+            Item::Rule(rule) => netlink.has_rule(rule).await,
+            Item::Address(address) => {
+                let index = netlink.interface(address_dev(address)).await?.index;
+                let present = netlink.addresses(index).await?;
+                Ok(present.iter().any(|a| a.addr() == address.address.addr()))
+            }
+        }
+    }
+
+    /// Whether its deletion counts (keepalived: unless `no_track`).
+    fn tracked(&self) -> bool {
+        match self {
+            Item::Address(a) => !a.no_track,
+            Item::Route(r) => !r.no_track,
+            Item::Rule(r) => !r.no_track,
         }
     }
 
@@ -358,6 +431,36 @@ impl Held {
                     item.describe()
                 ),
                 Err(e) => error!("({}) {e:#}", self.owner),
+            }
+        }
+    }
+
+    /// A tracked item (not `no_track`) lb-daemon added that is no longer in
+    /// the kernel, described. An item that cannot be looked up (its
+    /// interface is gone) is not counted.
+    pub async fn deleted(&self, netlink: &Netlink) -> Option<String> {
+        for (item, added) in self.items.iter().zip(&self.added) {
+            if *added && item.tracked() && matches!(item.exists(netlink).await, Ok(false)) {
+                return Some(item.describe());
+            }
+        }
+        None
+    }
+
+    /// Adds back every tracked item lb-daemon added that was deleted
+    /// (keepalived reinstates static addresses, routes and rules).
+    pub async fn reinstate(&mut self, netlink: &Netlink) {
+        for (item, added) in self.items.iter().zip(&self.added) {
+            if !*added || !item.tracked() || !matches!(item.exists(netlink).await, Ok(false)) {
+                continue;
+            }
+            match item.add(netlink).await {
+                Ok(_) => warn!(
+                    "({}) {} was deleted: reinstated",
+                    self.owner,
+                    item.describe()
+                ),
+                Err(e) => error!("({}) reinstating: {e:#}", self.owner),
             }
         }
     }

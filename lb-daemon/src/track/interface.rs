@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use futures::{stream::BoxStream, StreamExt};
+use futures::{stream::BoxStream, FutureExt, StreamExt};
 use rtnetlink::MulticastGroup;
 use tokio::time::Interval;
 
@@ -64,9 +64,13 @@ impl Notifications {
     pub(crate) async fn next(&mut self) {
         match self.events.as_mut() {
             Some(stream) => tokio::select! {
-                event = stream.next() => if event.is_none() {
-                    self.events = None;
-                    self.ticks = tokio::time::interval(FALLBACK_POLL);
+                event = stream.next() => match event {
+                    // A burst (e.g. many addresses added) wakes once.
+                    Some(()) => while let Some(Some(())) = stream.next().now_or_never() {},
+                    None => {
+                        self.events = None;
+                        self.ticks = tokio::time::interval(FALLBACK_POLL);
+                    }
                 },
                 _ = self.ticks.tick() => {}
             },

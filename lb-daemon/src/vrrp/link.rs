@@ -211,14 +211,25 @@ impl Link {
 }
 
 /// Wake-ups for following interfaces: link changes, and address changes (a
-/// re-created interface is usable once it has its address). Subscribe before
-/// [`Link::open`], so that no change slips between.
-pub(crate) fn notifications() -> Notifications {
-    Notifications::subscribe(&[
+/// re-created interface is usable once it has its address; a VIP may have
+/// been deleted), and with `routes` route and rule changes (a virtual route
+/// or rule may have been deleted). Subscribe before [`Link::open`], so that
+/// no change slips between.
+pub(crate) fn notifications(routes: bool) -> Notifications {
+    let mut groups = vec![
         MulticastGroup::Link,
         MulticastGroup::Ipv4Ifaddr,
         MulticastGroup::Ipv6Ifaddr,
-    ])
+    ];
+    if routes {
+        groups.extend([
+            MulticastGroup::Ipv4Route,
+            MulticastGroup::Ipv6Route,
+            MulticastGroup::Ipv4Rule,
+            MulticastGroup::Ipv6Rule,
+        ]);
+    }
+    Notifications::subscribe(&groups)
 }
 
 /// The advert source: the interface's first IPv4 address that is not one of

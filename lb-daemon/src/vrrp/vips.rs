@@ -3,13 +3,14 @@
 //! removed at start (every address added is noted in the [`VipRecord`],
 //! which also finds the ones a changed configuration no longer names), and
 //! re-added when a `dev` interface they live on is re-created while the
-//! instance is master.
+//! instance is master. [`Vips::deleted`] finds a VIP deleted from under a
+//! MASTER (keepalived then leaves MASTER, unless the VIP is `no_track`).
 //!
 //! Each VIP lives on its own `dev`, else on the instance's interface (its
 //! `use_vmac` macvlan, see [`InstanceSpec::placed`]). An interface that
 //! does not exist holds no addresses: removing from it is a
 //! no-op, adding to it waits until it comes back.
-use std::collections::{btree_map::Entry, BTreeMap};
+use std::collections::{btree_map::Entry, BTreeMap, BTreeSet};
 
 use ipnet::IpNet;
 use tracing::{debug, error, info, warn};
@@ -30,6 +31,9 @@ pub struct Vips {
     /// Last seen index of each other interface a VIP names with `dev`
     /// (`None` while it does not exist).
     devs: BTreeMap<String, Option<u32>>,
+    /// The VIPs added since the instance became MASTER (interface,
+    /// address): only those can be found deleted.
+    held: BTreeSet<(String, IpNet)>,
 }
 
 impl Vips {
@@ -51,27 +55,51 @@ impl Vips {
             netlink,
             record,
             devs,
+            held: BTreeSet::new(),
         }
     }
 
     /// Adds every VIP; `own` is the index of the instance's interface.
-    pub async fn add_all(&self, own: Option<u32>) {
+    pub async fn add_all(&mut self, own: Option<u32>) {
         info!("({}) setting VIPs.", self.name);
-        for vip in &self.vips {
-            match self.ifindex(vip, own).await {
-                Some(index) => self.add(index, vip).await,
+        for vip in self.vips.clone() {
+            match self.ifindex(&vip, own).await {
+                Some(index) => self.add(index, &vip).await,
                 None => warn!(
                     "({}) cannot add {}: interface {} does not exist (added when it returns)",
                     self.name,
                     vip.address,
-                    self.dev_of(vip)
+                    self.dev_of(&vip)
                 ),
             }
         }
     }
 
+    /// A tracked VIP (not `no_track`) added while MASTER that is no longer
+    /// on its interface, described; `own` is the index of the instance's
+    /// interface. A VIP whose interface is gone is not counted: the
+    /// interface following deals with it.
+    pub async fn deleted(&self, own: Option<u32>) -> Option<String> {
+        for vip in self.vips.iter().filter(|v| !v.no_track) {
+            let dev = self.dev_of(vip);
+            if !self.held.contains(&(dev.to_owned(), vip.address)) {
+                continue;
+            }
+            let index = self.ifindex(vip, own).await?;
+            match self.netlink.addresses(index).await {
+                Ok(present) if !present.iter().any(|a| a.addr() == vip.address.addr()) => {
+                    return Some(format!("virtual address {} on {dev}", vip.address))
+                }
+                Ok(_) => {}
+                Err(e) => debug!("({}) {e:#}", self.name),
+            }
+        }
+        None
+    }
+
     /// Removes every VIP; `own` is the index of the instance's interface.
-    pub async fn remove_all(&self, own: Option<u32>) {
+    pub async fn remove_all(&mut self, own: Option<u32>) {
+        self.held.clear();
         if self.vips.is_empty() {
             return;
         }
@@ -178,16 +206,22 @@ impl Vips {
             return;
         }
         for (dev, index) in appeared {
-            for vip in self.vips.iter().filter(|v| v.dev.as_ref() == Some(&dev)) {
-                self.add(index, vip).await;
+            let placed: Vec<VirtualIp> = (self.vips.iter())
+                .filter(|v| v.dev.as_ref() == Some(&dev))
+                .cloned()
+                .collect();
+            for vip in placed {
+                self.add(index, &vip).await;
             }
         }
     }
 
-    async fn add(&self, index: u32, vip: &VirtualIp) {
-        self.record.adding(self.dev_of(vip), vip.address);
-        if let Err(e) = self.netlink.add_address(index, vip).await {
-            error!("({}) {e:#}", self.name);
+    async fn add(&mut self, index: u32, vip: &VirtualIp) {
+        let dev = self.dev_of(vip).to_owned();
+        self.record.adding(&dev, vip.address);
+        match self.netlink.add_address(index, vip).await {
+            Ok(()) => _ = self.held.insert((dev, vip.address)),
+            Err(e) => error!("({}) {e:#}", self.name),
         }
     }
 

@@ -34,6 +34,20 @@ impl Fsm {
         }
     }
 
+    /// keepalived `set_vrrp_backup`: a MASTER whose virtual address, route
+    /// or rule was deleted enters BACKUP (no priority 0 advert) with a down
+    /// timer of Skew_Time, so that it comes back at once and adds it again
+    /// unless a peer took over meanwhile.
+    pub(super) fn deleted(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.state != State::Master {
+            return;
+        }
+        self.wants_master = false;
+        self.preempt_until = None;
+        self.deadline = Some(now + self.skew());
+        self.go(State::Backup, Reason::Deleted, out);
+    }
+
     /// keepalived `down_instance` / `try_up_instance`.
     pub(super) fn fault(&mut self, now: Time, down: bool, out: &mut Vec<Action>) {
         if down == self.own_fault {

@@ -135,6 +135,7 @@ impl Fsm {
                 self.reconfigure(now, normalize(params), priority, &mut out)
             }
             Event::Shutdown => self.shutdown(&mut out),
+            Event::Deleted => self.deleted(now, &mut out),
             Event::SyncGroup(state) => self.sync_to(now, state, &mut out),
         }
         for _ in 0..MAX_EXPIRIES {

@@ -88,6 +88,9 @@ pub enum Event {
     },
     /// The daemon is stopping.
     Shutdown,
+    /// Not in the RFC: a virtual address, route or rule the MASTER added was
+    /// deleted by someone else (keepalived `set_vrrp_backup`).
+    Deleted,
     /// Not in the RFC: the instance's `vrrp_sync_group` forces this state
     /// on it. Produced by [`crate::vrrp::sync_group::SyncGroup::reconcile`].
     SyncGroup(State),
@@ -199,6 +202,8 @@ pub enum Reason {
     SyncGroup(State),
     /// The instance replaced one that was MASTER before a reload.
     Resumed,
+    /// A virtual address, route or rule of the MASTER was deleted.
+    Deleted,
     /// Notice: a sync-group member waits for its group before changing state.
     SyncGroupWait,
 }
@@ -259,6 +264,7 @@ impl fmt::Display for Reason {
             Reason::Shutdown => f.write_str("Stopping"),
             Reason::SyncGroup(state) => write!(f, "Syncing instances to {state} state"),
             Reason::Resumed => f.write_str("was MASTER before the configuration reload"),
+            Reason::Deleted => f.write_str("a virtual address, route or rule was deleted"),
             Reason::SyncGroupWait => f.write_str("waiting for the other sync group members"),
         }
     }

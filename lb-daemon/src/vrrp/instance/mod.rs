@@ -2,6 +2,7 @@
 //! its timers, its addresses and its announcements. Logs use keepalived's
 //! phrases (`(VI_1) Entering MASTER STATE`) so existing alerting keeps working.
 mod announce;
+mod follow;
 mod reload;
 mod startup;
 mod status;
@@ -203,7 +204,10 @@ impl Instance {
         verdict: Option<watch::Receiver<Verdict>>,
         resume: bool,
     ) -> Result<Instance> {
-        let links = link::notifications();
+        let config = &spec.config;
+        let routes_tracked = (config.virtual_routes.iter().any(|r| !r.no_track))
+            || config.virtual_rules.iter().any(|r| !r.no_track);
+        let links = link::notifications(routes_tracked);
         let (link, primary) = Link::open(&shared.netlink, &spec, !resume).await?;
         let vips = Vips::new(&spec, shared.netlink.clone(), shared.record.clone()).await;
         let promote = spec
@@ -417,21 +421,6 @@ impl Instance {
     fn publish_fault(&self) {
         let error = self.fault_reason().map(str::to_owned);
         self.shared.status.send_modify(|s| s.error = error);
-    }
-
-    /// After a link or address notification: follows the instance's
-    /// interface (FAULT while it is gone, sockets reopened on its new index
-    /// when it is back) and the interfaces VIPs name with `dev`.
-    async fn follow_links(&mut self) {
-        while self.link.follow(&self.shared.netlink, &self.spec).await {
-            if let Some(endpoint) = self.link.endpoint() {
-                self.fsm.set_local_addr(endpoint.primary);
-            }
-            self.publish_fault();
-            self.tell_fault().await;
-        }
-        let master = self.fsm.state() == State::Master;
-        self.vips.follow_devs(master).await;
     }
 
     /// Sends the member's view to its sync group when it changed.

@@ -121,7 +121,7 @@ impl Instance {
     /// follows first, then new addresses are added (announced by a
     /// gratuitous ARP/NA burst) and dropped ones removed.
     async fn replace_vips(&mut self, master: bool) {
-        let vips = Vips::new(
+        let mut vips = Vips::new(
             &self.spec,
             self.shared.netlink.clone(),
             self.shared.record.clone(),

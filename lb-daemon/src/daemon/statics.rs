@@ -1,0 +1,86 @@
+//! `static_ipaddress`, `static_routes` and `static_rules`: held from start
+//! to stop, replaced when a reload changes them, and, as keepalived does,
+//! reinstated when someone deletes one (unless it is `no_track`).
+use futures::future::pending;
+use rtnetlink::MulticastGroup;
+
+use crate::{
+    config::Config,
+    netlink::{Held, Netlink},
+    track::interface::Notifications,
+};
+
+/// The static items and the notifications that tell when one may be gone.
+pub(super) struct Statics {
+    held: Held,
+    /// `None` when nothing static is tracked.
+    events: Option<Notifications>,
+}
+
+impl Statics {
+    /// Adds what `config` holds statically.
+    pub(super) async fn install(config: &Config, netlink: &Netlink) -> Statics {
+        let mut held = Held::new(
+            "static",
+            &config.static_ipaddress,
+            &config.static_routes,
+            &config.static_rules,
+        );
+        held.install(netlink).await;
+        Statics {
+            held,
+            events: notifications(config),
+        }
+    }
+
+    /// A reload: when the static items changed, removes what lb-daemon
+    /// added for the old ones and adds the new ones.
+    pub(super) async fn follow(&mut self, old: &Config, new: &Config, netlink: &Netlink) {
+        let items = |c: &Config| {
+            (
+                c.static_ipaddress.clone(),
+                c.static_routes.clone(),
+                c.static_rules.clone(),
+            )
+        };
+        if items(old) != items(new) {
+            self.held.remove(netlink).await;
+            *self = Statics::install(new, netlink).await;
+        }
+    }
+
+    /// Waits until a static item may have been deleted (never, when none is
+    /// tracked).
+    pub(super) async fn changed(&mut self) {
+        match self.events.as_mut() {
+            Some(events) => events.next().await,
+            None => pending().await,
+        }
+    }
+
+    /// Adds back the tracked items that were deleted.
+    pub(super) async fn reinstate(&mut self, netlink: &Netlink) {
+        self.held.reinstate(netlink).await;
+    }
+
+    /// Removes what lb-daemon added (at stop).
+    pub(super) async fn remove(&mut self, netlink: &Netlink) {
+        self.held.remove(netlink).await;
+    }
+}
+
+/// Subscribes to the changes that can delete a tracked static item of
+/// `config`: addresses, routes, rules (each only when one is tracked).
+fn notifications(config: &Config) -> Option<Notifications> {
+    let mut groups = Vec::new();
+    if config.static_ipaddress.iter().any(|a| !a.no_track) {
+        groups.extend([MulticastGroup::Ipv4Ifaddr, MulticastGroup::Ipv6Ifaddr]);
+    }
+    if config.static_routes.iter().any(|r| !r.no_track) {
+        groups.extend([MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route]);
+    }
+    if config.static_rules.iter().any(|r| !r.no_track) {
+        groups.extend([MulticastGroup::Ipv4Rule, MulticastGroup::Ipv6Rule]);
+    }
+    (!groups.is_empty()).then(|| Notifications::subscribe(&groups))
+}
