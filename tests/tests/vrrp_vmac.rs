@@ -4,8 +4,9 @@
 //! MASTER's adverts and gratuitous ARPs leave with the virtual MAC (with
 //! `vmac_xmit_base` the adverts with the base interface's), the VIP lives on
 //! the macvlan, failover works both ways (IPv4 and IPv6), the macvlan goes
-//! away when the daemon stops or a reload drops it, and one left behind by
-//! a killed daemon is replaced.
+//! away when the daemon stops or a reload drops it, one left behind by
+//! a killed daemon is replaced, and one set down by hand means FAULT until
+//! it is set up again (as keepalived tracks it).
 use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
@@ -366,5 +367,32 @@ fn reloads_keep_rename_and_drop_the_macvlan() -> Result<()> {
     reload(conf(140, "").render(), &|| {
         holds_on(dir1, "eth0") && link(dir1, "vip51").is_empty()
     })?;
+    Ok(())
+}
+
+#[test]
+fn a_macvlan_set_down_by_hand_means_fault_until_it_is_up() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(1))?;
+    let dir1 = lab.director(1).ns();
+    let tmp = tempfile::tempdir()?;
+    let daemon = start_daemon(dir1, tmp.path(), &conf(150, "    use_vmac\n").render())?;
+    let in_state = |want: &str| {
+        wait_until(ELECTION, Duration::from_millis(50), || {
+            state(&daemon).as_deref() == Some(want)
+        })
+        .with_context(|| format!("{want}: {:?}\n{}", state(&daemon), daemon.log()))
+    };
+    in_state("MASTER")?;
+    ensure!(holds_on(dir1, VMAC), "the VIP lives on {VMAC}");
+    dir1.ip(&["link", "set", VMAC, "down"])?;
+    in_state("FAULT")?;
+    ensure!(!holds(dir1), "a FAULT instance holds no VIP");
+    // It stays down and in FAULT: lb-daemon does not set it up itself.
+    std::thread::sleep(Duration::from_secs(1));
+    ensure!(state(&daemon).as_deref() == Some("FAULT") && !link(dir1, VMAC).contains(",UP"));
+    dir1.ip(&["link", "set", VMAC, "up"])?;
+    in_state("MASTER")?;
+    ensure!(holds_on(dir1, VMAC), "the VIP is back on {VMAC}");
+    daemon.wait_for_log("(VI_1) macvlan vrrp.51 is down", Duration::from_secs(1))?;
     Ok(())
 }

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result};
 use rtnetlink::{
     packet_route::link::{
-        InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode,
+        InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+        MacVlanMode,
     },
     LinkMacVlan, LinkUnspec,
 };
@@ -26,6 +27,8 @@ pub struct Link {
     pub macvlan: bool,
     /// The interface it sits on (`IFLA_LINK`), if any.
     pub base: Option<u32>,
+    /// Administratively up.
+    pub up: bool,
 }
 
 impl Netlink {
@@ -78,6 +81,7 @@ fn link_of(msg: &LinkMessage) -> Link {
         private_macvlan: false,
         macvlan: false,
         base: None,
+        up: msg.header.flags.contains(LinkFlags::Up),
     };
     for attr in &msg.attributes {
         match attr {

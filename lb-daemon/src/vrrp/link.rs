@@ -17,7 +17,7 @@ use super::{
     vmac,
 };
 use crate::{
-    netlink::{Interface, Netlink},
+    netlink::{Interface, Link as MacvlanLink, Netlink},
     track::interface::Notifications,
 };
 
@@ -107,8 +107,10 @@ impl Endpoint {
             }
             Ok(_) => {
                 let vmac = spec.vmac.as_ref()?;
-                match netlink.interface(&vmac.name).await {
-                    Ok(iface) if iface.index == self.iface.index => None,
+                match netlink.link(&vmac.name).await {
+                    Ok(Some(link)) if link.index == self.iface.index => {
+                        vmac_down(&vmac.name, &link)
+                    }
                     _ => Some(format!("macvlan {} is gone", vmac.name)),
                 }
             }
@@ -178,23 +180,29 @@ impl Link {
                 warn!("({name}) {reason}: closing its VRRP sockets");
                 Err(reason)
             }
-            Err(_) => match Endpoint::open(netlink, spec, false).await {
-                Ok(endpoint) => {
-                    info!(
-                        "({name}) interface {interface} is back (index {}): VRRP sockets reopened",
-                        endpoint.iface.index
-                    );
-                    Ok(endpoint)
-                }
-                Err(e) => {
-                    let reason = format!("{e:#}");
-                    if self.fault() == Some(reason.as_str()) {
-                        return false;
+            Err(fault) => {
+                // keepalived: a macvlan set down by hand keeps the instance
+                // in FAULT until it is set up again.
+                let opened = match down_by_hand(netlink, spec).await {
+                    Some(reason) => Err(anyhow!(reason)),
+                    None => Endpoint::open(netlink, spec, false).await,
+                };
+                match opened {
+                    Ok(endpoint) => {
+                        let index = endpoint.iface.index;
+                        info!("({name}) interface {interface} is back (index {index}): VRRP sockets reopened");
+                        Ok(endpoint)
                     }
-                    warn!("({name}) {reason}");
-                    Err(reason)
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        if *fault == reason {
+                            return false;
+                        }
+                        warn!("({name}) {reason}");
+                        Err(reason)
+                    }
                 }
-            },
+            }
         };
         self.endpoint = result;
         true
@@ -230,6 +238,18 @@ pub(crate) fn notifications(routes: bool) -> Notifications {
         ]);
     }
     Notifications::subscribe(&groups)
+}
+
+/// Why the `use_vmac` macvlan `link` is unusable when it is set down.
+fn vmac_down(name: &str, link: &MacvlanLink) -> Option<String> {
+    (!link.up).then(|| format!("macvlan {name} is down"))
+}
+
+/// [`vmac_down`] for the instance's macvlan, when it exists.
+async fn down_by_hand(netlink: &Netlink, spec: &InstanceSpec) -> Option<String> {
+    let vmac = spec.vmac.as_ref()?;
+    let link = netlink.link(&vmac.name).await.ok()??;
+    vmac_down(&vmac.name, &link)
 }
 
 /// The advert source: the interface's first IPv4 address that is not one of

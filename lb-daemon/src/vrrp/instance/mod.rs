@@ -501,7 +501,19 @@ impl Instance {
             self.garp_due = None;
             self.pending.cancel();
             self.routes.remove(&self.shared.netlink).await;
-            self.vips.remove_all(self.own_index()).await;
+            // With the sockets closed (a macvlan set down) the interface
+            // may still be there, holding the addresses.
+            let own = match self.own_index() {
+                Some(index) => Some(index),
+                None => (self
+                    .shared
+                    .netlink
+                    .interface(self.spec.vip_interface())
+                    .await)
+                    .ok()
+                    .map(|iface| iface.index),
+            };
+            self.vips.remove_all(own).await;
         }
         if self.handover.is_some() {
             // The successor publishes ownership and notifies.
