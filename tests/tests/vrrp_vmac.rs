@@ -6,7 +6,9 @@
 //! the macvlan, failover works both ways (IPv4 and IPv6), the macvlan goes
 //! away when the daemon stops or a reload drops it, one left behind by
 //! a killed daemon is replaced, and one set down by hand means FAULT until
-//! it is set up again (as keepalived tracks it).
+//! it is set up again (as keepalived tracks it). With a strict
+//! `all.rp_filter`, lb-daemon clears it as keepalived does, or its macvlan
+//! would never hear the peer's adverts.
 use std::{fs, path::Path, time::Duration};
 
 use anyhow::{ensure, Context, Result};
@@ -394,5 +396,45 @@ fn a_macvlan_set_down_by_hand_means_fault_until_it_is_up() -> Result<()> {
     in_state("MASTER")?;
     ensure!(holds_on(dir1, VMAC), "the VIP is back on {VMAC}");
     daemon.wait_for_log("(VI_1) macvlan vrrp.51 is down", Duration::from_secs(1))?;
+    Ok(())
+}
+
+#[test]
+fn strict_rp_filter_is_cleared_so_the_macvlan_hears_its_peer() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(2))?;
+    let (dir1, dir2) = (lab.director(1).ns(), lab.director(2).ns());
+    let write = |dev: &str, value: &str| {
+        let path = format!("/proc/sys/net/ipv4/conf/{dev}/rp_filter");
+        dir1.run(&["sh", "-c", &format!("echo {value} > {path}")])
+    };
+    for (dev, value) in [("all", "1"), ("default", "0"), ("eth0", "0")] {
+        write(dev, value)?;
+    }
+    let keepalived = Keepalived::start(dir2, &conf(150, "    use_vmac\n").render(), "keepalived")?;
+    keepalived.wait_for_log("Entering MASTER STATE", ELECTION)?;
+    let tmp = tempfile::tempdir()?;
+    let mut daemon = start_daemon(dir1, tmp.path(), &conf(100, "    use_vmac\n").render())?;
+    wait_until(ELECTION, Duration::from_millis(50), || {
+        state(&daemon).as_deref() == Some("BACKUP")
+    })?;
+    // Many master-down intervals: lb-daemon hears keepalived on its macvlan.
+    std::thread::sleep(Duration::from_millis(1500));
+    ensure!(
+        state(&daemon).as_deref() == Some("BACKUP") && !holds(dir1),
+        "lb-daemon took over, deaf to keepalived:\n{}",
+        daemon.log()
+    );
+    let now = |dev: &str| sysctl(dir1, dev, "rp_filter");
+    let seen = [now("all")?, now("default")?, now("eth0")?, now(VMAC)?];
+    ensure!(
+        seen == ["0", "1", "1", "0"],
+        "all, default, eth0, {VMAC}: {seen:?}"
+    );
+    daemon.stop()?;
+    let seen = [now("all")?, now("default")?, now("eth0")?];
+    ensure!(
+        seen == ["1", "0", "0"],
+        "restored all, default, eth0: {seen:?}"
+    );
     Ok(())
 }

@@ -21,9 +21,7 @@ fn holders() -> &'static Mutex<HashMap<String, (usize, bool)>> {
 }
 
 fn sysctl(interface: &str) -> PathBuf {
-    PathBuf::from(format!(
-        "/proc/sys/net/ipv4/conf/{interface}/promote_secondaries"
-    ))
+    super::sysctl::path("ipv4", interface, "promote_secondaries")
 }
 
 /// The setting held for one instance; dropping it releases it.

@@ -11,7 +11,8 @@
 //! (and for IPv4 `accept_local=1`, `rp_filter=0`, `promote_secondaries=1`,
 //! IPv6 off; for IPv6 no automatic link-local address, the base's one
 //! instead), and for IPv4 `arp_ignore=1` and `arp_filter=1` on the base
-//! interface, put back when the last macvlan on it goes away.
+//! interface, put back when the last macvlan on it goes away, and
+//! `all.rp_filter=0` ([`super::rp_filter`]).
 //!
 //! The macvlan is created when the instance starts (replacing one of that
 //! name left by a previous run), re-created when it disappears, and deleted
@@ -26,6 +27,7 @@ use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 use tracing::{info, warn};
 
+use super::{rp_filter::RpFilterHold, sysctl};
 use crate::{
     config::VirtualIp,
     netlink::{Interface, Netlink},
@@ -53,6 +55,8 @@ pub struct Up {
     pub iface: Interface,
     /// The base interface's ARP settings, held while the macvlan is up.
     _base_arp: Option<BaseArp>,
+    /// For IPv4, `all.rp_filter` at 0 (see [`super::rp_filter`]).
+    _rp_filter: Option<RpFilterHold>,
 }
 
 impl Vmac {
@@ -99,6 +103,9 @@ impl Vmac {
             );
         }
         let iface = netlink.interface(name).await?;
+        // Before the macvlan's own settings: clearing raises every
+        // interface's rp_filter, the macvlan's included.
+        let rp_filter = (!ipv6).then(RpFilterHold::hold);
         configure(name, ipv6);
         let base_arp = (!ipv6).then(|| BaseArp::hold(&base.name));
         netlink.set_link_up(iface.index).await?;
@@ -117,6 +124,7 @@ impl Vmac {
         Ok(Up {
             iface: netlink.interface(name).await?,
             _base_arp: base_arp,
+            _rp_filter: rp_filter,
         })
     }
 
@@ -149,23 +157,10 @@ fn configure(name: &str, ipv6: bool) {
         ]),
     }
     for (family, key, value) in settings {
-        if let Err(e) = write_sysctl(family, name, key, value) {
+        if let Err(e) = sysctl::write(family, name, key, value) {
             warn!("setting net.{family}.conf.{name}.{key}={value}: {e}");
         }
     }
-}
-
-fn sysctl_path(family: &str, interface: &str, key: &str) -> String {
-    format!("/proc/sys/net/{family}/conf/{interface}/{key}")
-}
-
-fn write_sysctl(family: &str, interface: &str, key: &str, value: u32) -> std::io::Result<()> {
-    std::fs::write(sysctl_path(family, interface, key), value.to_string())
-}
-
-fn read_sysctl(interface: &str, key: &str) -> Option<u32> {
-    let text = std::fs::read_to_string(sysctl_path("ipv4", interface, key)).ok()?;
-    text.trim().parse().ok()
 }
 
 /// The base interface settings keepalived needs with IPv4 macvlans, so that
@@ -192,13 +187,13 @@ impl BaseArp {
     fn hold(base: &str) -> BaseArp {
         let mut holders = holders().lock().unwrap_or_else(|e| e.into_inner());
         let entry = holders.entry(base.to_string()).or_insert_with(|| {
-            let saved = BASE_ARP.map(|key| read_sysctl(base, key));
+            let saved = BASE_ARP.map(|key| sysctl::read(base, key));
             (0, saved)
         });
         if entry.0 == 0 {
             for (key, saved) in BASE_ARP.iter().zip(entry.1) {
                 if saved != Some(1) {
-                    if let Err(e) = write_sysctl("ipv4", base, key, 1) {
+                    if let Err(e) = sysctl::write("ipv4", base, key, 1) {
                         warn!("setting net.ipv4.conf.{base}.{key}=1: {e}");
                     }
                 }
@@ -226,7 +221,7 @@ impl Drop for BaseArp {
         for (key, saved) in BASE_ARP.iter().zip(saved) {
             match saved {
                 Some(value) if value != 1 => {
-                    if let Err(e) = write_sysctl("ipv4", &self.base, key, value) {
+                    if let Err(e) = sysctl::write("ipv4", &self.base, key, value) {
                         warn!("restoring net.ipv4.conf.{}.{key}: {e}", self.base);
                     }
                 }
