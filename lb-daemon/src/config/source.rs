@@ -5,7 +5,7 @@ use std::{fs::File, io::Read, path::Path};
 
 /// The largest configuration file read: far above any real one (keepalived
 /// configurations of 10,000 real servers are a few MiB).
-pub const MAX_BYTES: u64 = 64 << 20;
+pub const MAX_BYTES: u64 = 8 << 20;
 
 /// The text of `path`, or why it cannot be had (the message names the
 /// file).
@@ -38,7 +38,7 @@ mod tests {
     fn endless_and_binary_files_are_errors_naming_them() {
         let endless = read(Path::new("/dev/zero")).unwrap_err();
         assert!(
-            endless.contains("/dev/zero: larger than 64 MiB"),
+            endless.contains("/dev/zero: larger than 8 MiB"),
             "{endless}"
         );
         let dir = tempfile::tempdir().unwrap();

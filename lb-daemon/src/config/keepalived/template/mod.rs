@@ -36,8 +36,13 @@ use repeat::Repeat;
 
 /// Most lines, and characters, replication and multi-line definitions may
 /// produce in all (keeps `~SEQ(N, 0, 9223372036854775807)` from exhausting
-/// memory).
-const MAX_GENERATED: (usize, usize) = (500_000, 64 << 20);
+/// memory; 200,000 lines is about 40,000 real servers).
+const MAX_GENERATED: (usize, usize) = (200_000, 8 << 20);
+
+/// Most characters the whole configuration may have once definitions are
+/// replaced (a short line of references can stand for 64 KiB of text): as
+/// much as one file may hold.
+const MAX_TEXT: usize = crate::config::source::MAX_BYTES as usize;
 
 /// Most times one line goes round the `@` / `$` / `~` steps.
 const MAX_PASSES: usize = 100;
@@ -153,6 +158,7 @@ pub fn read(
         checks: include::checks(options.all_config),
         blocks: Blocks::default(),
         generated: (0, 0),
+        emitted: 0,
         diagnostics,
         pieces: Vec::new(),
     };
@@ -176,6 +182,8 @@ struct Reader<'a> {
     /// Lines and characters produced by replication and multi-line
     /// definitions so far.
     generated: (usize, usize),
+    /// Characters handed to the lexer so far.
+    emitted: usize,
     diagnostics: &'a mut Vec<Diagnostic>,
     pieces: Vec<Piece>,
 }
@@ -369,7 +377,21 @@ impl Reader<'_> {
     }
 
     /// Hands `piece` to the lexer, after [`Reader::include_check`].
+    /// Past [`MAX_TEXT`], says so once and reads no further.
     fn emit(&mut self, piece: Piece) {
+        if self.emitted > MAX_TEXT {
+            return;
+        }
+        self.emitted += piece.text.len();
+        if self.emitted > MAX_TEXT {
+            let message = format!(
+                "the configuration is longer than {MAX_TEXT} characters once definitions are \
+                 replaced; the rest is not read"
+            );
+            self.error(piece.location(1), message);
+            self.sources.clear();
+            return;
+        }
         self.include_check(&piece);
         self.pieces.push(piece);
     }

@@ -243,11 +243,28 @@ fn runaway_templates_are_errors_not_hangs() {
     assert_eq!(
         diagnostics,
         [
-            "t.conf:1:1: error: replication and definitions produce more than 500000 lines or \
-          67108864 characters"
+            "t.conf:1:1: error: replication and definitions produce more than 200000 lines or \
+          8388608 characters"
         ]
     );
     assert_eq!(pieces.last().map(String::as_str), Some("y"));
+    // Lines of references, each under the line limit, that would make
+    // 185 MB of text in all (the fuzzer found it took 14 s and 2 GB).
+    let (pieces, diagnostics) = read_as(
+        &format!(
+            "$A={}\n$B=$A $A $A $A $A $A $A $A $A $A\n~SEQ(i,1,20000) $B $B $B $B $B $B $B $B\ny\n",
+            "x ".repeat(58)
+        ),
+        "n",
+    );
+    assert_eq!(
+        diagnostics,
+        [
+            "t.conf:3:1: error: the configuration is longer than 8388608 characters once \
+          definitions are replaced; the rest is not read"
+        ]
+    );
+    assert!(pieces.len() < 20_000 && pieces.last().is_some_and(|p| p != "y"));
 }
 
 #[test]
