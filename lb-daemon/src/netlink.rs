@@ -18,6 +18,7 @@ use crate::config::VirtualIp;
 
 mod macvlan;
 pub(crate) mod neighbours;
+mod route_match;
 mod routes;
 
 pub use macvlan::Link;

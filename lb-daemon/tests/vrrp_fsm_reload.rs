@@ -150,12 +150,14 @@ fn a_master_whose_address_was_deleted_leaves_and_returns_after_skew_time() {
     let actions = fsm.handle(ms(5500), Event::Deleted);
     assert_eq!(
         actions,
-        vec![Action::Transition {
-            from: State::Master,
-            to: State::Backup,
-            reason: Reason::Deleted,
-        }],
-        "no priority 0 advert"
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::Transition {
+                from: State::Master,
+                to: State::Backup,
+                reason: Reason::Deleted,
+            }
+        ]
     );
     // v2 Skew_Time at priority 150: (256 - 150) / 256 s.
     let skew = Duration::from_micros(106 * 1_000_000 / 256);

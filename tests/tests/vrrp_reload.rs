@@ -252,3 +252,36 @@ fn identity_change_and_rename_hand_the_vip_over_without_a_gap() -> Result<()> {
     );
     Ok(())
 }
+
+/// A reload that changes only a VIP's attributes (here its label) replaces
+/// the address: the old one goes first, so the new one is not taken with
+/// it, and the MASTER neither loses it nor leaves.
+#[test]
+fn a_changed_label_replaces_the_address_in_place() -> Result<()> {
+    let pair = Pair::new()?;
+    let d1 = pair.start(1, &conf(150, "0.1", ""))?;
+    wait_state(&d1, "MASTER", Duration::from_secs(5))?;
+    let before = instance(&d1)?;
+    let labelled = VrrpConf {
+        vip: format!("{VIP_24} label eth0:vip"),
+        ..VrrpConf::fast("MASTER", 150)
+    }
+    .render();
+    fs::write(pair.path(1), labelled)?;
+    d1.signal(Signal::SIGHUP)?;
+    let ns = pair.host(1).ns();
+    wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        ns.ip(&["-o", "addr", "show", "dev", "eth0"])
+            .is_ok_and(|a| a.contains(&format!(" {VIP_24} ")) && a.contains("eth0:vip"))
+    })
+    .with_context(|| format!("{VIP} not relabelled:\n{}", d1.log()))?;
+    thread::sleep(Duration::from_millis(500));
+    let after = instance(&d1)?;
+    ensure!(pair.holds(1, VIP_24), "{VIP} lost:\n{}", d1.log());
+    ensure!(
+        after["state"] == "MASTER" && after["last_transition"] == before["last_transition"],
+        "{before} -> {after}\n{}",
+        d1.log()
+    );
+    Ok(())
+}

@@ -19,6 +19,7 @@ use rtnetlink::{
 };
 use tracing::{error, info, warn};
 
+use super::route_match::{same_route, same_rule};
 use super::{errno, Netlink, EEXIST};
 use crate::config::{Route, RouteKind, Rule, VirtualIp};
 
@@ -163,78 +164,35 @@ fn rule_message(rule: &Rule) -> RuleMessage {
     msg
 }
 
-/// Whether the kernel's rule `existing` is `ours` (which may leave the
-/// priority to the kernel).
-fn same_rule(existing: &RuleMessage, ours: &RuleMessage) -> bool {
-    let (a, b) = (&existing.header, &ours.header);
-    let header = (a.family, a.dst_len, a.src_len, a.tos, a.action)
-        == (b.family, b.dst_len, b.src_len, b.tos, b.action);
-    header
-        && ours.attributes.iter().all(|attribute| {
-            existing.attributes.contains(attribute)
-                || (matches!(attribute, RuleAttribute::Table(t) if *t == u32::from(a.table)))
-        })
-}
-
-/// The table of a kernel route message (the attribute, else the header's).
-fn route_table(msg: &RouteMessage) -> u32 {
-    let attribute = msg.attributes.iter().find_map(|a| match a {
-        RouteAttribute::Table(table) => Some(*table),
-        _ => None,
-    });
-    attribute.unwrap_or(u32::from(msg.header.table))
-}
-
-/// Whether the kernel's route `existing` is the one `ours` adds: the same
-/// family, destination, table, TOS and type, and the same metric when
-/// ours sets one (the kernel's key of a route).
-fn same_route(existing: &RouteMessage, ours: &RouteMessage) -> bool {
-    let (a, b) = (&existing.header, &ours.header);
-    let destination = |m: &RouteMessage| {
-        m.attributes.iter().find_map(|a| match a {
-            RouteAttribute::Destination(d) => Some(d.clone()),
-            _ => None,
-        })
-    };
-    let metric = |m: &RouteMessage| {
-        m.attributes.iter().find_map(|a| match a {
-            RouteAttribute::Priority(p) => Some(*p),
-            _ => None,
-        })
-    };
-    (a.address_family, a.destination_prefix_length, a.tos, a.kind)
-        == (b.address_family, b.destination_prefix_length, b.tos, b.kind)
-        && destination(existing) == destination(ours)
-        && route_table(existing) == route_table(ours)
-        && metric(ours).is_none_or(|m| metric(existing) == Some(m))
-}
-
 impl Netlink {
-    /// Whether `route` is in the kernel (see [`same_route`]).
-    pub async fn has_route(&self, route: &Route) -> Result<bool> {
-        let ours = route_message(route, &Oifs::default());
+    /// The routes of one family, every table.
+    async fn routes(&self, ipv6: bool) -> Result<Vec<RouteMessage>> {
         let mut dump = RouteMessage::default();
-        dump.header.address_family = ours.header.address_family;
+        dump.header.address_family = family(ipv6);
         let _dump = self.dumping.lock().await;
-        let routes: Vec<RouteMessage> = (self.handle.route().get(dump).execute())
+        (self.handle.route().get(dump).execute())
             .try_collect()
             .await
-            .context("listing routes")?;
-        Ok(routes.iter().any(|existing| same_route(existing, &ours)))
+            .context("listing routes")
+    }
+
+    /// The routing rules of one family.
+    async fn rules(&self, ipv6: bool) -> Result<Vec<RuleMessage>> {
+        let version = match ipv6 {
+            true => IpVersion::V6,
+            false => IpVersion::V4,
+        };
+        let _dump = self.dumping.lock().await;
+        (self.handle.rule().get(version).execute())
+            .try_collect()
+            .await
+            .context("listing routing rules")
     }
 
     /// Whether `rule` is in the kernel.
     pub async fn has_rule(&self, rule: &Rule) -> Result<bool> {
         let ours = rule_message(rule);
-        let version = match rule.is_ipv6() {
-            true => IpVersion::V6,
-            false => IpVersion::V4,
-        };
-        let _dump = self.dumping.lock().await;
-        let rules: Vec<RuleMessage> = (self.handle.rule().get(version).execute())
-            .try_collect()
-            .await
-            .context("listing routing rules")?;
+        let rules = self.rules(rule.is_ipv6()).await?;
         Ok(rules.iter().any(|existing| same_rule(existing, &ours)))
     }
 
@@ -300,6 +258,14 @@ impl Netlink {
     }
 }
 
+/// The kernel's routes and rules, dumped at most once per family for one
+/// look at what lb-daemon holds (index 0: IPv4, 1: IPv6).
+#[derive(Default)]
+struct Kernel {
+    routes: [Option<Vec<RouteMessage>>; 2],
+    rules: [Option<Vec<RuleMessage>>; 2],
+}
+
 /// One thing lb-daemon holds in the kernel.
 #[derive(Debug, Clone)]
 enum Item {
@@ -324,11 +290,32 @@ impl Item {
         }
     }
 
-    /// Whether the item is in the kernel.
-    async fn exists(&self, netlink: &Netlink) -> Result<bool> {
+    /// Whether the item is in the kernel, looked up in `kernel`.
+    async fn exists(&self, netlink: &Netlink, kernel: &mut Kernel) -> Result<bool> {
         match self {
-            Item::Route(route) => netlink.has_route(route).await,
-            Item::Rule(rule) => netlink.has_rule(rule).await,
+            Item::Route(route) => {
+                // The kernel masks an IPv6 destination's host bits.
+                let masked = Route {
+                    to: route.to.trunc(),
+                    ..route.clone()
+                };
+                let ours = route_message(&masked, &Oifs::default());
+                let ipv6 = route.to.addr().is_ipv6();
+                let routes = match &mut kernel.routes[usize::from(ipv6)] {
+                    Some(routes) => routes,
+                    slot => slot.insert(netlink.routes(ipv6).await?),
+                };
+                Ok(routes.iter().any(|existing| same_route(existing, &ours)))
+            }
+            Item::Rule(rule) => {
+                let ours = rule_message(rule);
+                let ipv6 = rule.is_ipv6();
+                let rules = match &mut kernel.rules[usize::from(ipv6)] {
+                    Some(rules) => rules,
+                    slot => slot.insert(netlink.rules(ipv6).await?),
+                };
+                Ok(rules.iter().any(|existing| same_rule(existing, &ours)))
+            }
             Item::Address(address) => {
                 let index = netlink.interface(address_dev(address)).await?.index;
                 let present = netlink.addresses(index).await?;
@@ -439,8 +426,10 @@ impl Held {
     /// the kernel, described. An item that cannot be looked up (its
     /// interface is gone) is not counted.
     pub async fn deleted(&self, netlink: &Netlink) -> Option<String> {
+        let mut kernel = Kernel::default();
         for (item, added) in self.items.iter().zip(&self.added) {
-            if *added && item.tracked() && matches!(item.exists(netlink).await, Ok(false)) {
+            let tracked = *added && item.tracked();
+            if tracked && matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
                 return Some(item.describe());
             }
         }
@@ -450,8 +439,10 @@ impl Held {
     /// Adds back every tracked item lb-daemon added that was deleted
     /// (keepalived reinstates static addresses, routes and rules).
     pub async fn reinstate(&mut self, netlink: &Netlink) {
+        let mut kernel = Kernel::default();
         for (item, added) in self.items.iter().zip(&self.added) {
-            if !*added || !item.tracked() || !matches!(item.exists(netlink).await, Ok(false)) {
+            let tracked = *added && item.tracked();
+            if !tracked || !matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
                 continue;
             }
             match item.add(netlink).await {

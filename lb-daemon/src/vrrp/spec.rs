@@ -223,6 +223,14 @@ impl InstanceSpec {
         }
     }
 
+    /// Whether a tracked (not `no_track`) virtual route or rule is held
+    /// while MASTER: the instance then follows route and rule changes.
+    pub fn tracks_routes(&self) -> bool {
+        let config = &self.config;
+        (config.virtual_routes.iter().any(|r| !r.no_track))
+            || config.virtual_rules.iter().any(|r| !r.no_track)
+    }
+
     /// Every address the master holds: advertised ones, then excluded ones.
     pub fn all_vips(&self) -> impl Iterator<Item = &VirtualIp> {
         self.vips.iter().chain(&self.excluded)

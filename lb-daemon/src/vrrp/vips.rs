@@ -80,18 +80,28 @@ impl Vips {
     /// interface. A VIP whose interface is gone is not counted: the
     /// interface following deals with it.
     pub async fn deleted(&self, own: Option<u32>) -> Option<String> {
+        let mut present: BTreeMap<u32, Vec<IpNet>> = BTreeMap::new();
         for vip in self.vips.iter().filter(|v| !v.no_track) {
             let dev = self.dev_of(vip);
             if !self.held.contains(&(dev.to_owned(), vip.address)) {
                 continue;
             }
-            let index = self.ifindex(vip, own).await?;
-            match self.netlink.addresses(index).await {
-                Ok(present) if !present.iter().any(|a| a.addr() == vip.address.addr()) => {
-                    return Some(format!("virtual address {} on {dev}", vip.address))
-                }
-                Ok(_) => {}
-                Err(e) => debug!("({}) {e:#}", self.name),
+            let Some(index) = self.ifindex(vip, own).await else {
+                continue;
+            };
+            // One dump per interface.
+            let addresses = match present.entry(index) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => match self.netlink.addresses(index).await {
+                    Ok(addresses) => slot.insert(addresses),
+                    Err(e) => {
+                        debug!("({}) {e:#}", self.name);
+                        continue;
+                    }
+                },
+            };
+            if !addresses.iter().any(|a| a.addr() == vip.address.addr()) {
+                return Some(format!("virtual address {} on {dev}", vip.address));
             }
         }
         None

@@ -35,13 +35,14 @@ impl Fsm {
     }
 
     /// keepalived `set_vrrp_backup`: a MASTER whose virtual address, route
-    /// or rule was deleted enters BACKUP (no priority 0 advert) with a down
-    /// timer of Skew_Time, so that it comes back at once and adds it again
-    /// unless a peer took over meanwhile.
+    /// or rule was deleted sends a priority 0 advert and enters BACKUP with
+    /// a down timer of Skew_Time, so that it comes back first (a peer with
+    /// a lower priority waits its own, longer, Skew_Time) and adds it again.
     pub(super) fn deleted(&mut self, now: Time, out: &mut Vec<Action>) {
         if self.state != State::Master {
             return;
         }
+        out.push(Action::SendAdvert { priority: 0 });
         self.wants_master = false;
         self.preempt_until = None;
         self.deadline = Some(now + self.skew());

@@ -204,10 +204,7 @@ impl Instance {
         verdict: Option<watch::Receiver<Verdict>>,
         resume: bool,
     ) -> Result<Instance> {
-        let config = &spec.config;
-        let routes_tracked = (config.virtual_routes.iter().any(|r| !r.no_track))
-            || config.virtual_rules.iter().any(|r| !r.no_track);
-        let links = link::notifications(routes_tracked);
+        let links = link::notifications(spec.tracks_routes());
         let (link, primary) = Link::open(&shared.netlink, &spec, !resume).await?;
         let vips = Vips::new(&spec, shared.netlink.clone(), shared.record.clone()).await;
         let promote = spec

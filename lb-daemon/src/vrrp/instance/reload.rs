@@ -17,7 +17,7 @@ use crate::{
     netlink::{Held, Netlink},
     track::priority::OWNER_PRIORITY,
     vrrp::{
-        fsm::Event, fsm::State, promote::PromoteSecondaries, spec::InstanceSpec,
+        fsm::Event, fsm::State, link, promote::PromoteSecondaries, spec::InstanceSpec,
         vip_record::VipRecord, vips::Vips,
     },
 };
@@ -106,6 +106,9 @@ impl Instance {
         if master && !self.second_burst_pending && old.garp.refresh != self.spec.garp.refresh {
             self.garp_due = self.spec.garp.refresh.map(|period| Instant::now() + period);
         }
+        if old.tracks_routes() != self.spec.tracks_routes() {
+            self.links = link::notifications(self.spec.tracks_routes());
+        }
         if master && old.garp.extra != self.spec.garp.extra {
             self.schedule_extra_garp(Duration::ZERO);
         }
@@ -118,8 +121,8 @@ impl Instance {
     }
 
     /// Moves to the reloaded address list: while MASTER the fast path
-    /// follows first, then new addresses are added (announced by a
-    /// gratuitous ARP/NA burst) and dropped ones removed.
+    /// follows first, then dropped or changed addresses are removed and
+    /// new ones added (announced by a gratuitous ARP/NA burst).
     async fn replace_vips(&mut self, master: bool) {
         let mut vips = Vips::new(
             &self.spec,
@@ -132,8 +135,11 @@ impl Instance {
             self.publish_ownership();
             self.shared.ownership.gated(&self.spec.name, true).await;
             let added = vips.missing_from(&self.vips).count() > 0;
-            vips.add_all(own).await;
+            // Dropped ones first: one whose attributes (label, scope...)
+            // changed is the same address, which the adding must see
+            // gone, or removing it afterwards would take the new one.
             self.vips.remove_missing_from(&vips, own).await;
+            vips.add_all(own).await;
             if added {
                 self.garp_burst(self.spec.garp.repeat);
             }
