@@ -89,16 +89,8 @@ impl Vips {
             let Some(index) = self.ifindex(vip, own).await else {
                 continue;
             };
-            // One dump per interface.
-            let addresses = match present.entry(index) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => match self.netlink.addresses(index).await {
-                    Ok(addresses) => slot.insert(addresses),
-                    Err(e) => {
-                        debug!("({}) {e:#}", self.name);
-                        continue;
-                    }
-                },
+            let Some(addresses) = self.addresses(&mut present, index).await else {
+                continue;
             };
             if !addresses.iter().any(|a| a.addr() == vip.address.addr()) {
                 return Some(format!("virtual address {} on {dev}", vip.address));
@@ -168,15 +160,8 @@ impl Vips {
             let Some(index) = self.ifindex(vip, own).await else {
                 continue;
             };
-            let addresses = match present.entry(index) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => match self.netlink.addresses(index).await {
-                    Ok(addresses) => slot.insert(addresses),
-                    Err(e) => {
-                        error!("({}) {e:#}", self.name);
-                        continue;
-                    }
-                },
+            let Some(addresses) = self.addresses(&mut present, index).await else {
+                continue;
             };
             if addresses.contains(&vip.address) {
                 info!(
@@ -223,6 +208,25 @@ impl Vips {
             for vip in placed {
                 self.add(index, &vip).await;
             }
+        }
+    }
+
+    /// The addresses on interface `index`, dumped once into `present`
+    /// (a failed dump is logged and gives `None`).
+    async fn addresses<'a>(
+        &self,
+        present: &'a mut BTreeMap<u32, Vec<IpNet>>,
+        index: u32,
+    ) -> Option<&'a Vec<IpNet>> {
+        match present.entry(index) {
+            Entry::Occupied(known) => Some(known.into_mut()),
+            Entry::Vacant(slot) => match self.netlink.addresses(index).await {
+                Ok(addresses) => Some(slot.insert(addresses)),
+                Err(e) => {
+                    error!("({}) {e:#}", self.name);
+                    None
+                }
+            },
         }
     }
 
