@@ -6,7 +6,7 @@ mod desired_common;
 
 use desired_common::*;
 use lb_daemon::config::{Protocol, VirtualServer};
-use lb_daemon::state::desired::{Carried, Model, ServiceRef};
+use lb_daemon::state::desired::{Model, ServiceRef};
 
 fn named(text: &str) -> ServiceRef {
     text.parse().unwrap()
@@ -59,15 +59,15 @@ fn a_drain_survives_a_reload_that_keeps_the_real_server() {
     model
         .set_drained(named("192.0.2.1:80"), "10.0.0.2:80".parse().unwrap(), true)
         .unwrap();
-    let (reloaded, _) = Model::carrying(&config(vec![vs.clone()]), &Carried::from_model(&model));
+    let (reloaded, _) = Model::carrying(&config(vec![vs.clone()]), &model.carried());
     assert_eq!(
         weights(&reloaded, 0),
         vec![(ip("10.0.0.1"), 1), (ip("10.0.0.2"), 0)]
     );
     // Removed by one reload, it comes back undrained in the next.
     let without = server(vec![real(1, 0)]);
-    let (gone, _) = Model::carrying(&config(vec![without]), &Carried::from_model(&reloaded));
-    let (back, _) = Model::carrying(&config(vec![vs]), &Carried::from_model(&gone));
+    let (gone, _) = Model::carrying(&config(vec![without]), &reloaded.carried());
+    let (back, _) = Model::carrying(&config(vec![vs]), &gone.carried());
     assert_eq!(weights(&back, 0)[1], (ip("10.0.0.2"), 1));
 }
 

@@ -4,7 +4,7 @@ mod desired_common;
 use desired_common::*;
 use lb_daemon::check::{RealServerId, VerdictChange};
 use lb_daemon::config::{GroupMember, LbKind, VirtualServerGroup};
-use lb_daemon::state::desired::{Carried, Event, Family, Model, ServiceKey};
+use lb_daemon::state::desired::{Event, Family, Model, ServiceKey};
 
 const RS0: RealServerId = RealServerId { vs: 0, rs: 0 };
 const RS1: RealServerId = RealServerId { vs: 0, rs: 1 };
@@ -359,7 +359,7 @@ fn a_reload_keeps_verdicts_and_quorum_of_real_servers_still_configured() {
     vs.quorum_up = Some(command("/bin/true up"));
     let (mut model, _) = Model::new(&config(vec![vs.clone()]));
     apply(&mut model, verdict(0, 0, 0, false));
-    let carried = Carried::from_model(&model);
+    let carried = model.carried();
     // The reloaded configuration adds a third real server.
     vs.real_server.push(real(3, 1));
     let (reloaded, effects) = Model::carrying(&config(vec![vs]), &carried);

@@ -6,8 +6,8 @@ mod vrrp_fsm_sim;
 use std::time::Duration;
 
 use lb_daemon::vrrp::{
-    fsm::{Action, Event, Reason, State},
-    sync_group::{MemberView, SyncGroup},
+    fsm::{Action, Event, MemberView, Reason, State},
+    sync_group::SyncGroup,
     Version,
 };
 use vrrp_fsm_sim::{ms, params, us, Net};

@@ -18,10 +18,10 @@ use tokio::{
 use tracing::{info, warn};
 
 use super::{
-    fsm::State,
+    fsm::{MemberView, State},
     instance::{self, Command, Handover, InstanceStatus, Shared, SyncLink},
     spec::InstanceSpec,
-    sync_group::{MemberView, SyncGroup},
+    sync_group::SyncGroup,
     vip_record::VipRecord,
 };
 use crate::{

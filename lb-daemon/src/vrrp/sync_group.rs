@@ -18,19 +18,7 @@
 //!   (`vrrp_sync_master`); a MASTER group lets any such member in at once;
 //! - a member of a MASTER group that falls to BACKUP (higher priority heard)
 //!   takes every member to BACKUP (`vrrp_sync_backup`).
-use super::fsm::{Event, State};
-
-/// What the group needs to know about a member
-/// ([`Fsm::sync_view`](super::fsm::Fsm::sync_view)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemberView {
-    /// The member's state.
-    pub state: State,
-    /// keepalived `wantstate == MASTER`: its master-down timer expired.
-    pub wants_master: bool,
-    /// A tracked object of the member itself is down.
-    pub faulted: bool,
-}
+use super::fsm::{Event, MemberView, State};
 
 /// A `vrrp_sync_group`: member names and the group state.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //!   `sorry_server_inhibit` (`init_service_vs`).
 use crate::config::{Config, LbKind, RealServer, VirtualServer};
 
-use super::model::{RealState, VirtualState};
+use super::server_state::{RealState, VirtualState};
 use super::services::services_of;
 use super::types::{Backend, VirtualService};
 

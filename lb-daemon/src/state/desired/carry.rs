@@ -12,7 +12,7 @@ use std::{
 
 use crate::config::{RealServer, VirtualServer};
 
-use super::model::Model;
+use super::server_state::VirtualState;
 
 /// The verdicts of a running model, by identity rather than position.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,10 +35,10 @@ fn real_key(vs: &VirtualServer, rs: &RealServer) -> (String, IpAddr, u16) {
 }
 
 impl Carried {
-    /// The verdicts `model` holds now.
-    pub fn from_model(model: &Model) -> Carried {
+    /// The verdicts held now in `states`, those of `servers` in order.
+    pub(super) fn from_states(servers: &[VirtualServer], states: &[VirtualState]) -> Carried {
         let mut carried = Carried::default();
-        for (vs, state) in model.config.virtual_server.iter().zip(&model.states) {
+        for (vs, state) in servers.iter().zip(states) {
             carried.quorum.insert(identity(vs), state.quorum_up);
             for (rs, real) in vs.real_server.iter().zip(&state.reals) {
                 carried

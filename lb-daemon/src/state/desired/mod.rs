@@ -15,6 +15,7 @@ mod drain;
 mod lines;
 mod model;
 mod runtime;
+mod server_state;
 mod services;
 mod status;
 mod suspend;

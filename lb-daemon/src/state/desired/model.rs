@@ -25,6 +25,7 @@ use crate::config::{Checker, Command, Config, VirtualServer};
 
 use super::backends::services;
 use super::carry::Carried;
+use super::server_state::{RealState, VirtualState};
 use super::types::VirtualService;
 
 /// Something that happened and the command configured for it, if any.
@@ -59,31 +60,6 @@ pub struct Applied {
     pub effects: Vec<Effect>,
 }
 
-/// State of one real server.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct RealState {
-    /// Each checker's verdict.
-    pub checkers: Vec<bool>,
-    /// All checkers say up.
-    pub alive: bool,
-    /// Effective weight (configured, or the last dynamic weight).
-    pub weight: u32,
-    /// When `alive` last changed.
-    pub last_change: Option<SystemTime>,
-    /// Drained by the operator (see [`super::drain`]): programmed with
-    /// weight 0 while it serves.
-    pub drained: bool,
-}
-
-/// State of one virtual server.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct VirtualState {
-    /// Its real servers.
-    pub reals: Vec<RealState>,
-    /// keepalived's `quorum_state_up`.
-    pub quorum_up: bool,
-}
-
 /// How many virtual and real servers the model holds, and how many of the
 /// real servers are alive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,6 +83,11 @@ pub struct Model {
 }
 
 impl Model {
+    /// The verdicts it holds now, to carry over a reload.
+    pub fn carried(&self) -> Carried {
+        Carried::from_states(&self.config.virtual_server, &self.states)
+    }
+
     /// The model at start-up, and the quorum commands keepalived runs then.
     pub fn new(config: &Config) -> (Model, Vec<Effect>) {
         Model::carrying(config, &Carried::default())

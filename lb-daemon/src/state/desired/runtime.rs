@@ -84,7 +84,7 @@ impl DesiredPublisher {
 
     /// The verdicts the model holds now, to carry over a reload.
     pub fn carried(&self) -> Carried {
-        Carried::from_model(&self.lock())
+        self.lock().carried()
     }
 
     /// The JSON status (see [`Model::status`]).

@@ -29,9 +29,9 @@ mod types;
 
 use std::{net::IpAddr, time::Duration};
 
-pub use types::{Action, Event, Params, Reason, State, Time};
+pub use types::{Action, Event, MemberView, Params, Reason, State, Time};
 
-use super::{sync_group::MemberView, Version};
+use super::Version;
 
 /// Priority of the address owner.
 const OWNER: u8 = 255;

@@ -32,6 +32,18 @@ impl fmt::Display for State {
     }
 }
 
+/// What a `vrrp_sync_group` needs to know about a member
+/// ([`Fsm::sync_view`](super::Fsm::sync_view)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberView {
+    /// The member's state.
+    pub state: State,
+    /// keepalived `wantstate == MASTER`: its master-down timer expired.
+    pub wants_master: bool,
+    /// A tracked object of the member itself is down.
+    pub faulted: bool,
+}
+
 /// Configuration of one instance, as read from `vrrp_instance`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {

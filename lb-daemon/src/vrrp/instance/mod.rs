@@ -27,13 +27,12 @@ pub use reload::Handover;
 pub use status::InstanceStatus;
 
 use super::{
-    fsm::{Action, Event, Fsm, Reason, State, Time},
+    fsm::{Action, Event, Fsm, MemberView, Reason, State, Time},
     link::{self, Link},
     packet::Drop,
     promote::PromoteSecondaries,
     receive::{self, Line, Refused, RxLog},
     spec::InstanceSpec,
-    sync_group::MemberView,
     vip_record::VipRecord,
     vips::Vips,
 };
