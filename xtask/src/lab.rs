@@ -7,15 +7,14 @@
 use std::{
     fs,
     process::Command,
-    thread,
     time::{Duration, Instant},
 };
 
 use anyhow::{ensure, Context, Result};
-use lb_tests::{cleanup_current_process, http_get, wait_until, Daemon, Lab};
+use lb_tests::{http_get, wait_until, Daemon, Lab};
 use nix::sys::signal::Signal;
 
-use crate::{cmd, ebpf, lab_bgp, setup};
+use crate::{cmd, ebpf, lab_bgp, lab_hold, setup};
 
 /// The directors' configurations, embedded so the lab runs from any checkout
 /// state; they are ordinary keepalived.conf files under `examples/lab/`.
@@ -70,43 +69,8 @@ pub fn run(hold: Option<Duration>, bgp: bool) -> Result<()> {
     wait_master(&lab, &daemons, 0)?;
     print_directors(&lab, &daemons)?;
 
-    hold_up(hold);
-    tear_down(daemons, lab)
-}
-
-/// Keeps the lab up for `hold`, or until Ctrl-C.
-pub fn hold_up(hold: Option<Duration>) {
-    match hold {
-        Some(d) => thread::sleep(d),
-        None => {
-            cmd::step("lab is up; press Ctrl-C to tear it down");
-            loop {
-                thread::park();
-            }
-        }
-    }
-}
-
-/// Stops `daemons` (each must exit cleanly), removes `lab` and checks that
-/// nothing is left.
-pub fn tear_down(daemons: Vec<Daemon>, lab: Lab) -> Result<()> {
-    cmd::step("tearing the lab down");
-    for mut d in daemons {
-        let status = d.stop()?;
-        ensure!(
-            status.success(),
-            "lb-daemon exited with {status} on SIGTERM"
-        );
-    }
-    let prefix = lab.prefix().to_owned();
-    drop(lab);
-    let left = cleanup_current_process();
-    ensure!(
-        left.is_empty(),
-        "namespaces left behind under {prefix}: {left:?}"
-    );
-    cmd::step("lab removed: no namespace, process or XDP attachment left");
-    Ok(())
+    lab_hold::hold_up(hold);
+    lab_hold::tear_down(daemons, lab)
 }
 
 /// The environment variable that marks the rerun below.

@@ -20,12 +20,12 @@ use nix::{
     unistd::Pid,
 };
 
-use crate::{cmd, lab};
+use crate::{cmd, lab_hold};
 
 /// The directors' configuration (all three run it).
 const CONFIG: &str = include_str!("../../examples/lab/bgp.conf");
 
-/// Runs the lab (setup and builds are done by [`lab::run`]).
+/// Runs the lab (setup and builds are done by `cargo xtask lab`).
 pub fn run(hold: Option<Duration>) -> Result<()> {
     cmd::step("building the BGP lab: switch, FRR router, client, dir1-dir3, rs1-rs3");
     let bgp = BgpLab::build(3)?;
@@ -58,11 +58,11 @@ pub fn run(hold: Option<Duration>) -> Result<()> {
     daemons.pop();
     show(&bgp, &daemons)?;
 
-    lab::hold_up(hold);
+    lab_hold::hold_up(hold);
     let BgpLab { frr, client, lab } = bgp;
     drop(frr);
     drop(client);
-    lab::tear_down(daemons, lab)
+    lab_hold::tear_down(daemons, lab)
 }
 
 /// Prints the router's route and sessions, each director's announcement

@@ -10,10 +10,12 @@ mod guest;
 mod keepalived;
 mod lab;
 mod lab_bgp;
+mod lab_hold;
 mod setup;
 mod soak;
 mod test;
 mod tools;
+mod totals;
 
 use std::time::Duration;
 

@@ -18,7 +18,7 @@ use std::{fs, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cmd, test::Totals};
+use crate::{cmd, totals::Totals};
 use share::{shell_words, Share};
 
 /// Default bound on one guest run, boot to power-off.
