@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lb_daemon::check::engine::{
-    build, CheckerEngine, CheckerSpec, Policy, RetryState, Verdict, BOOTSTRAP_DELAY,
-};
+use lb_daemon::check::engine::CheckerEngine;
+use lb_daemon::check::policy::{Policy, RetryState, Verdict, BOOTSTRAP_DELAY};
+use lb_daemon::check::spec::{build, CheckerSpec};
 use lb_daemon::check::{Attempt, Check, Outcome, RealServerId, Reason, Target, VerdictChange};
 use lb_daemon::config::{self, CheckerKind};
 use lb_daemon::script::ScriptEnv;

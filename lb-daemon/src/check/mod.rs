@@ -7,7 +7,9 @@ pub mod failure;
 pub mod file;
 pub mod misc;
 pub mod ping;
+pub mod policy;
 pub mod smtp;
+pub mod spec;
 pub mod udp;
 
 pub mod engine;
