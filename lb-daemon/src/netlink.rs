@@ -16,11 +16,14 @@ use tokio::sync::Mutex;
 
 use crate::config::VirtualIp;
 
+mod changes;
 mod macvlan;
 pub(crate) mod neighbours;
 mod route_match;
+mod route_msg;
 mod routes;
 
+pub use changes::Changes;
 pub use macvlan::Link;
 pub use neighbours::Route;
 pub use routes::{Held, Installed};

@@ -246,6 +246,43 @@ fn deleted_items_come_back_unless_no_track() -> Result<()> {
     Ok(())
 }
 
+/// On a host whose routes change all the time (a BGP daemon's table), a
+/// MASTER tracking a virtual route, and the tracked static items, read the
+/// routing table again only when a route or rule of their own may be gone
+/// (or once a minute), not after every route notification; the deletion of
+/// one of their own is still seen.
+#[test]
+fn unrelated_route_churn_does_not_reread_the_table() -> Result<()> {
+    let pair = Pair::new()?;
+    std::fs::write(pair.path(1), config(1, "MASTER", 150))?;
+    let debug = [("RUST_LOG", OsStr::new("info,lb_daemon::netlink=debug"))];
+    let d1 = Daemon::start_with_env(pair.host(1).ns(), &pair.path(1), "dir1", &debug)?;
+    wait_seen(&pair, 1, &holding(true, true, false), &d1)?;
+    let listings = || d1.log().matches("listing the IPv4 routes").count();
+    let before = listings();
+    let ns = pair.host(1).ns();
+    for n in 200..230 {
+        let route = format!("198.51.100.{n}/32");
+        ns.ip(&["route", "add", &route, "dev", "eth0", "table", "202"])?;
+        ns.ip(&["route", "del", &route, "table", "202"])?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Notifications come in bursts: let the last ones arrive.
+    std::thread::sleep(Duration::from_millis(500));
+    let churned = listings() - before;
+    ensure!(
+        churned <= 1,
+        "60 unrelated route changes made {churned} listings of the routes:\n{}",
+        d1.log()
+    );
+    delete(
+        &pair,
+        &d1,
+        &["route", "del", "203.0.113.0/25", "table", "200"],
+        "(VI_1) route to 203.0.113.0/25 (table 200) was deleted",
+    )
+}
+
 #[test]
 fn keepalived_accepts_the_same_configuration() -> Result<()> {
     let pair = Pair::new()?;

@@ -423,7 +423,9 @@ async fn serve(
             },
             Some(query) = queries.recv() => running.answer(query),
             Some(scrape) = scrapes.recv() => answer(scrape.reply, running.runtime_document()),
-            () = running.statics.changed() => running.statics.reinstate(&running.netlink).await,
+            changes = running.statics.changed() => {
+                running.statics.reinstate(&running.netlink, &changes).await
+            }
         }
     }
     control.stop();

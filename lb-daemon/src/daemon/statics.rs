@@ -6,7 +6,7 @@ use rtnetlink::MulticastGroup;
 
 use crate::{
     config::Config,
-    netlink::{Held, Netlink},
+    netlink::{Changes, Held, Netlink},
     track::interface::Notifications,
 };
 
@@ -50,17 +50,17 @@ impl Statics {
     }
 
     /// Waits until a static item may have been deleted (never, when none is
-    /// tracked).
-    pub(super) async fn changed(&mut self) {
+    /// tracked); what may have been.
+    pub(super) async fn changed(&mut self) -> Changes {
         match self.events.as_mut() {
             Some(events) => events.next().await,
             None => pending().await,
         }
     }
 
-    /// Adds back the tracked items that were deleted.
-    pub(super) async fn reinstate(&mut self, netlink: &Netlink) {
-        self.held.reinstate(netlink).await;
+    /// Adds back the tracked items that `changes` deleted.
+    pub(super) async fn reinstate(&mut self, netlink: &Netlink, changes: &Changes) {
+        self.held.reinstate(netlink, changes).await;
     }
 
     /// Removes what lb-daemon added (at stop).

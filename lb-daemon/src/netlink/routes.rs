@@ -1,27 +1,20 @@
 //! Routes, routing rules and static addresses held by lb-daemon: added with
 //! ownership (one already in the kernel belongs to someone else and is left
 //! alone on removal) and removed only when lb-daemon added them.
-use std::net::IpAddr;
-
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::{
-    packet_route::{
-        route::{
-            RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
-            RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
-        },
-        rule::{RuleAction, RuleAttribute, RuleMessage},
-        AddressFamily,
-    },
+    packet_route::{route::RouteMessage, rule::RuleMessage},
     IpVersion,
 };
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
+use super::changes::Changes;
 use super::route_match::{same_route, same_rule};
+use super::route_msg::{family, route_message, rule_message, Oifs};
 use super::{errno, Netlink, EEXIST};
-use crate::config::{Route, RouteKind, Rule, VirtualIp};
+use crate::config::{Route, Rule, VirtualIp};
 
 /// "No such route" / "no such rule" from the kernel.
 const ESRCH: i32 = 3;
@@ -36,137 +29,10 @@ pub enum Installed {
     Present,
 }
 
-fn family(ipv6: bool) -> AddressFamily {
-    match ipv6 {
-        true => AddressFamily::Inet6,
-        false => AddressFamily::Inet,
-    }
-}
-
-fn route_address(addr: IpAddr) -> RouteAddress {
-    match addr {
-        IpAddr::V4(v4) => RouteAddress::Inet(v4),
-        IpAddr::V6(v6) => RouteAddress::Inet6(v6),
-    }
-}
-
-/// The table in a header (tables above 255 go in an attribute only).
-fn header_table(table: u32) -> u8 {
-    u8::try_from(table).unwrap_or(RouteHeader::RT_TABLE_UNSPEC)
-}
-
-/// The interface indexes a route names: its own `dev`'s, and each
-/// nexthop's (the route's when the nexthop names none).
-#[derive(Debug, Default)]
-struct Oifs {
-    route: Option<u32>,
-    hops: Vec<Option<u32>>,
-}
-
-/// The netlink message adding or deleting `route`.
-fn route_message(route: &Route, oifs: &Oifs) -> RouteMessage {
-    let mut msg = RouteMessage::default();
-    let header = &mut msg.header;
-    header.address_family = family(route.to.addr().is_ipv6());
-    header.destination_prefix_length = route.to.prefix_len();
-    let table = route.table.unwrap_or(u32::from(RouteHeader::RT_TABLE_MAIN));
-    header.table = header_table(table);
-    header.protocol = route
-        .protocol
-        .map_or(RouteProtocol::Boot, RouteProtocol::from);
-    header.kind = match route.kind {
-        RouteKind::Unicast => RouteType::Unicast,
-        RouteKind::Blackhole => RouteType::BlackHole,
-        RouteKind::Unreachable => RouteType::Unreachable,
-        RouteKind::Prohibit => RouteType::Prohibit,
-        RouteKind::Throw => RouteType::Throw,
-    };
-    // `ip route`'s default: link scope for a unicast route without gateway.
-    let gateway = route.via.is_some() || route.nexthop.iter().any(|h| h.via.is_some());
-    let link = route.kind == RouteKind::Unicast && !gateway;
-    header.scope = match route.scope {
-        Some(scope) => RouteScope::from(scope),
-        None if link => RouteScope::Link,
-        None => RouteScope::Universe,
-    };
-    header.tos = route.tos.unwrap_or(0);
-    if route.onlink {
-        header.flags.insert(RouteFlags::Onlink);
-    }
-    let attributes = &mut msg.attributes;
-    attributes.push(RouteAttribute::Table(table));
-    if route.to.prefix_len() > 0 {
-        attributes.push(RouteAttribute::Destination(route_address(route.to.addr())));
-    }
-    if let Some(via) = route.via {
-        attributes.push(RouteAttribute::Gateway(route_address(via)));
-    }
-    if let Some(src) = route.src {
-        attributes.push(RouteAttribute::PrefSource(route_address(src)));
-    }
-    if let Some(oif) = oifs.route {
-        attributes.push(RouteAttribute::Oif(oif));
-    }
-    if let Some(metric) = route.metric {
-        attributes.push(RouteAttribute::Priority(metric));
-    }
-    if !route.nexthop.is_empty() {
-        let hops = route.nexthop.iter().zip(&oifs.hops).map(|(hop, oif)| {
-            let mut next = RouteNextHop::default();
-            // The kernel stores weight - 1.
-            next.hops = u8::try_from(hop.weight.unwrap_or(1).saturating_sub(1)).unwrap_or(255);
-            next.interface_index = oif.or(oifs.route).unwrap_or(0);
-            if hop.onlink {
-                next.flags.insert(RouteNextHopFlags::Onlink);
-            }
-            if let Some(via) = hop.via {
-                next.attributes
-                    .push(RouteAttribute::Gateway(route_address(via)));
-            }
-            next
-        });
-        attributes.push(RouteAttribute::MultiPath(hops.collect()));
-    }
-    msg
-}
-
-/// The netlink message adding or deleting `rule`.
-fn rule_message(rule: &Rule) -> RuleMessage {
-    let mut msg = RuleMessage::default();
-    let header = &mut msg.header;
-    header.family = family(rule.is_ipv6());
-    header.action = RuleAction::ToTable;
-    header.table = header_table(rule.table);
-    header.tos = rule.tos.unwrap_or(0);
-    let attributes = &mut msg.attributes;
-    attributes.push(RuleAttribute::Table(rule.table));
-    for (prefix, len, attribute) in [
-        (
-            rule.from,
-            &mut header.src_len,
-            RuleAttribute::Source as fn(IpAddr) -> _,
-        ),
-        (rule.to, &mut header.dst_len, RuleAttribute::Destination),
-    ] {
-        if let Some(prefix) = prefix.filter(|p| p.prefix_len() > 0) {
-            *len = prefix.prefix_len();
-            attributes.push(attribute(prefix.addr()));
-        }
-    }
-    let optional = [
-        rule.priority.map(RuleAttribute::Priority),
-        rule.fwmark.map(RuleAttribute::FwMark),
-        rule.fwmask.map(RuleAttribute::FwMask),
-        rule.iif.clone().map(RuleAttribute::Iifname),
-        rule.oif.clone().map(RuleAttribute::Oifname),
-    ];
-    attributes.extend(optional.into_iter().flatten());
-    msg
-}
-
 impl Netlink {
     /// The routes of one family, every table.
     async fn routes(&self, ipv6: bool) -> Result<Vec<RouteMessage>> {
+        debug!("listing the {} routes", ip_version(ipv6));
         let mut dump = RouteMessage::default();
         dump.header.address_family = family(ipv6);
         let _dump = self.dumping.lock().await;
@@ -178,6 +44,7 @@ impl Netlink {
 
     /// The routing rules of one family.
     async fn rules(&self, ipv6: bool) -> Result<Vec<RuleMessage>> {
+        debug!("listing the {} rules", ip_version(ipv6));
         let version = match ipv6 {
             true => IpVersion::V6,
             false => IpVersion::V4,
@@ -294,12 +161,7 @@ impl Item {
     async fn exists(&self, netlink: &Netlink, kernel: &mut Kernel) -> Result<bool> {
         match self {
             Item::Route(route) => {
-                // The kernel masks an IPv6 destination's host bits.
-                let masked = Route {
-                    to: route.to.trunc(),
-                    ..route.clone()
-                };
-                let ours = route_message(&masked, &Oifs::default());
+                let ours = kernel_key(route);
                 let ipv6 = route.to.addr().is_ipv6();
                 let routes = match &mut kernel.routes[usize::from(ipv6)] {
                     Some(routes) => routes,
@@ -321,6 +183,15 @@ impl Item {
                 let present = netlink.addresses(index).await?;
                 Ok(present.iter().any(|a| a.addr() == address.address.addr()))
             }
+        }
+    }
+
+    /// Whether `changes` may have deleted it.
+    fn may_be_deleted(&self, changes: &Changes) -> bool {
+        match self {
+            Item::Route(route) => changes.may_delete_route(&kernel_key(route)),
+            Item::Rule(rule) => changes.may_delete_rule(&rule_message(rule)),
+            Item::Address(_) => changes.everything,
         }
     }
 
@@ -365,6 +236,22 @@ impl Item {
 }
 
 /// The interface a static address names (validation requires `dev`).
+fn ip_version(ipv6: bool) -> &'static str {
+    match ipv6 {
+        true => "IPv6",
+        false => "IPv4",
+    }
+}
+
+/// `route` as the kernel reports it: its destination's host bits masked.
+fn kernel_key(route: &Route) -> RouteMessage {
+    let masked = Route {
+        to: route.to.trunc(),
+        ..route.clone()
+    };
+    route_message(&masked, &Oifs::default())
+}
+
 fn address_dev(address: &VirtualIp) -> &str {
     address.dev.as_deref().unwrap_or_default()
 }
@@ -422,27 +309,34 @@ impl Held {
         }
     }
 
+    /// The tracked items (not `no_track`) lb-daemon added that `changes`
+    /// may have deleted.
+    fn watched<'a>(&'a self, changes: &'a Changes) -> impl Iterator<Item = &'a Item> + 'a {
+        (self.items.iter().zip(&self.added))
+            .filter(|(item, added)| **added && item.tracked() && item.may_be_deleted(changes))
+            .map(|(item, _)| item)
+    }
+
     /// A tracked item (not `no_track`) lb-daemon added that is no longer in
-    /// the kernel, described. An item that cannot be looked up (its
-    /// interface is gone) is not counted.
-    pub async fn deleted(&self, netlink: &Netlink) -> Option<String> {
+    /// the kernel, described; only items `changes` may have deleted are
+    /// looked up. An item that cannot be looked up (its interface is gone)
+    /// is not counted.
+    pub async fn deleted(&self, netlink: &Netlink, changes: &Changes) -> Option<String> {
         let mut kernel = Kernel::default();
-        for (item, added) in self.items.iter().zip(&self.added) {
-            let tracked = *added && item.tracked();
-            if tracked && matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
+        for item in self.watched(changes) {
+            if matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
                 return Some(item.describe());
             }
         }
         None
     }
 
-    /// Adds back every tracked item lb-daemon added that was deleted
+    /// Adds back every tracked item lb-daemon added that `changes` deleted
     /// (keepalived reinstates static addresses, routes and rules).
-    pub async fn reinstate(&mut self, netlink: &Netlink) {
+    pub async fn reinstate(&mut self, netlink: &Netlink, changes: &Changes) {
         let mut kernel = Kernel::default();
-        for (item, added) in self.items.iter().zip(&self.added) {
-            let tracked = *added && item.tracked();
-            if !tracked || !matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
+        for item in self.watched(changes) {
+            if !matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
                 continue;
             }
             match item.add(netlink).await {

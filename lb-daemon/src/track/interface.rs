@@ -12,10 +12,11 @@
 use std::time::Duration;
 
 use futures::{stream::BoxStream, FutureExt, StreamExt};
-use rtnetlink::MulticastGroup;
-use tokio::time::Interval;
+use netlink_packet_core::NetlinkMessage;
+use rtnetlink::{packet_route::RouteNetlinkMessage, MulticastGroup};
+use tokio::time::{Instant, Interval};
 
-use crate::netlink::Netlink;
+use crate::netlink::{Changes, Netlink};
 
 use super::plan::{Key, Kind};
 use super::priority::State;
@@ -25,14 +26,21 @@ use super::registry::Registry;
 const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// Re-read interval without notifications.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
+/// While notifications work, one safety poll in this long says that
+/// anything may have changed (what is costly to read, a whole routing
+/// table, is read then); the others only wake the follower.
+const SWEEP: Duration = Duration::from_secs(60);
 
-/// Wake-ups for whoever follows interfaces: an rtnetlink notification of
-/// one of the subscribed groups, or a poll tick (a slow safety poll while
-/// notifications work, a fast one when they cannot be had). The first call
-/// of [`Notifications::next`] returns at once.
+/// Wake-ups for whoever follows interfaces: a burst of rtnetlink
+/// notifications of the subscribed groups, or a poll tick (a slow safety
+/// poll while notifications work, a fast one when they cannot be had), each
+/// with what it may have deleted ([`Changes`]). The first call of
+/// [`Notifications::next`] returns at once and says anything may have.
 pub(crate) struct Notifications {
-    events: Option<BoxStream<'static, ()>>,
+    events: Option<BoxStream<'static, NetlinkMessage<RouteNetlinkMessage>>>,
     ticks: Interval,
+    /// When a poll last said that anything may have changed.
+    swept: Option<Instant>,
 }
 
 impl Notifications {
@@ -42,7 +50,7 @@ impl Notifications {
         let events = match rtnetlink::new_multicast_connection(groups) {
             Ok((connection, _handle, messages)) => {
                 tokio::spawn(connection);
-                Some(messages.map(|_| ()).boxed())
+                Some(messages.map(|(message, _)| message).boxed())
             }
             Err(e) => {
                 tracing::warn!("cannot subscribe to link notifications ({e}); polling interfaces");
@@ -57,25 +65,47 @@ impl Notifications {
         Notifications {
             events,
             ticks: tokio::time::interval(period),
+            swept: None,
         }
     }
 
-    /// Waits for the next notification or poll tick.
-    pub(crate) async fn next(&mut self) {
-        match self.events.as_mut() {
-            Some(stream) => tokio::select! {
-                event = stream.next() => match event {
+    /// Waits for the next burst of notifications or poll tick; what it may
+    /// have deleted. Without notifications every tick may have deleted
+    /// anything.
+    pub(crate) async fn next(&mut self) -> Changes {
+        let Some(stream) = self.events.as_mut() else {
+            self.ticks.tick().await;
+            return Changes::everything();
+        };
+        tokio::select! {
+            event = stream.next() => match event {
+                Some(first) => {
                     // A burst (e.g. many addresses added) wakes once.
-                    Some(()) => while let Some(Some(())) = stream.next().now_or_never() {},
-                    None => {
-                        self.events = None;
-                        self.ticks = tokio::time::interval(FALLBACK_POLL);
+                    let mut changes = Changes::default();
+                    changes.add(&first);
+                    while let Some(Some(more)) = stream.next().now_or_never() {
+                        changes.add(&more);
                     }
-                },
-                _ = self.ticks.tick() => {}
+                    changes
+                }
+                None => {
+                    self.events = None;
+                    self.ticks = tokio::time::interval(FALLBACK_POLL);
+                    Changes::everything()
+                }
             },
-            None => {
-                self.ticks.tick().await;
+            _ = self.ticks.tick() => self.poll(),
+        }
+    }
+
+    /// A safety poll's changes: anything, once per [`SWEEP`].
+    fn poll(&mut self) -> Changes {
+        let now = Instant::now();
+        match self.swept {
+            Some(at) if now.duration_since(at) < SWEEP => Changes::default(),
+            _ => {
+                self.swept = Some(now);
+                Changes::everything()
             }
         }
     }

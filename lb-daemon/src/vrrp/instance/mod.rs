@@ -269,7 +269,7 @@ impl Instance {
                     Ok(packet) => self.on_packet(packet).await,
                     Err(e) => self.rx_log.log(Line::ReceiveError(e.to_string()), self.now()),
                 },
-                _ = self.links.next() => self.follow_links().await,
+                changes = self.links.next() => self.follow_links(changes).await,
                 _ = sleep_until_opt(log_due) => self.rx_log.flush(self.now()),
                 _ = sleep_until_opt(deadline) => {
                     self.take_queued().await;

@@ -1,0 +1,137 @@
+//! What a burst of rtnetlink notifications may have deleted, for whoever
+//! looks at the kernel again after it.
+//!
+//! Link and address changes can take addresses and routes with them
+//! without a word (IPv4 flushes the routes of an interface that goes down
+//! without a notification), so they mean "look at everything". Route and
+//! rule notifications name what they deleted, so a follower looks only when
+//! one of its own is among the deletions. On a host that carries a full BGP
+//! table, routes change all the time: before, every burst of them was a
+//! dump of the whole table, by every instance tracking a virtual route.
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::{route::RouteMessage, rule::RuleMessage, RouteNetlinkMessage};
+
+use super::route_match::{same_route, same_rule};
+
+/// Route and rule deletions kept per burst; a burst with more counts as
+/// one that may have deleted anything (a look at everything costs less
+/// than comparing them all).
+pub const MAX_KEPT: usize = 256;
+
+/// What a wake-up may have deleted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Anything may be gone: a poll, a link or address change, a lost or
+    /// unknown notification, or more deletions than are kept.
+    pub everything: bool,
+    /// The routes the notifications deleted.
+    pub routes: Vec<RouteMessage>,
+    /// The rules the notifications deleted.
+    pub rules: Vec<RuleMessage>,
+}
+
+impl Changes {
+    /// Anything may be gone.
+    pub fn everything() -> Changes {
+        Changes {
+            everything: true,
+            ..Changes::default()
+        }
+    }
+
+    /// Takes one notification of the burst into account.
+    pub fn add(&mut self, message: &NetlinkMessage<RouteNetlinkMessage>) {
+        if self.everything {
+            return;
+        }
+        let NetlinkPayload::InnerMessage(inner) = &message.payload else {
+            // An overrun or error: notifications were lost.
+            return self.anything();
+        };
+        match inner {
+            // An addition (or replacement) leaves a route or rule with the
+            // same key in place: it deletes nothing lb-daemon checks.
+            RouteNetlinkMessage::NewRoute(_) | RouteNetlinkMessage::NewRule(_) => {}
+            RouteNetlinkMessage::DelRoute(route) => self.routes.push(route.clone()),
+            RouteNetlinkMessage::DelRule(rule) => self.rules.push(rule.clone()),
+            _ => return self.anything(),
+        }
+        if self.routes.len() + self.rules.len() > MAX_KEPT {
+            self.anything();
+        }
+    }
+
+    fn anything(&mut self) {
+        *self = Changes::everything();
+    }
+
+    /// Whether the route `ours` (as lb-daemon adds it, its destination
+    /// masked) may be gone.
+    pub(super) fn may_delete_route(&self, ours: &RouteMessage) -> bool {
+        self.everything || self.routes.iter().any(|gone| same_route(gone, ours))
+    }
+
+    /// Whether the rule `ours` (as lb-daemon adds it) may be gone.
+    pub(super) fn may_delete_rule(&self, ours: &RuleMessage) -> bool {
+        self.everything || self.rules.iter().any(|gone| same_rule(gone, ours))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use rtnetlink::packet_route::{
+        address::AddressMessage,
+        route::{RouteAddress, RouteAttribute},
+        AddressFamily,
+    };
+
+    use super::*;
+
+    fn route(last: u8) -> RouteMessage {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        msg.header.destination_prefix_length = 32;
+        msg.header.table = 254;
+        msg.attributes = vec![
+            RouteAttribute::Table(254),
+            RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::new(198, 51, 100, last))),
+        ];
+        msg
+    }
+
+    fn note(inner: RouteNetlinkMessage) -> NetlinkMessage<RouteNetlinkMessage> {
+        NetlinkMessage::from(inner)
+    }
+
+    #[test]
+    fn only_deletions_of_our_own_routes_call_for_a_look() {
+        let mut changes = Changes::default();
+        changes.add(&note(RouteNetlinkMessage::NewRoute(route(1))));
+        changes.add(&note(RouteNetlinkMessage::DelRoute(route(2))));
+        assert!(!changes.everything);
+        assert!(!changes.may_delete_route(&route(1)), "added, not deleted");
+        assert!(changes.may_delete_route(&route(2)));
+        assert!(!changes.may_delete_route(&route(3)));
+        assert!(!changes.may_delete_rule(&RuleMessage::default()));
+    }
+
+    #[test]
+    fn address_changes_and_big_bursts_call_for_a_look_at_everything() {
+        let mut changes = Changes::default();
+        changes.add(&note(RouteNetlinkMessage::DelAddress(
+            AddressMessage::default(),
+        )));
+        assert_eq!(changes, Changes::everything());
+        assert!(
+            changes.may_delete_route(&route(9)) && changes.may_delete_rule(&RuleMessage::default())
+        );
+
+        let mut burst = Changes::default();
+        for n in 0..=MAX_KEPT {
+            burst.add(&note(RouteNetlinkMessage::DelRoute(route(n as u8))));
+        }
+        assert_eq!(burst, Changes::everything(), "nothing kept past the bound");
+    }
+}
