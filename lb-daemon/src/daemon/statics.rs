@@ -70,17 +70,27 @@ impl Statics {
 }
 
 /// Subscribes to the changes that can delete a tracked static item of
-/// `config`: addresses, routes, rules (each only when one is tracked).
+/// `config` (none when nothing is tracked): link and address changes
+/// (addresses go with them, and IPv4 routes without a notification of
+/// their own; an interface back up lets a failed re-add succeed), and
+/// route and rule changes when routes or rules are tracked.
 fn notifications(config: &Config) -> Option<Notifications> {
-    let mut groups = Vec::new();
-    if config.static_ipaddress.iter().any(|a| !a.no_track) {
-        groups.extend([MulticastGroup::Ipv4Ifaddr, MulticastGroup::Ipv6Ifaddr]);
+    let addresses = config.static_ipaddress.iter().any(|a| !a.no_track);
+    let routes = config.static_routes.iter().any(|r| !r.no_track);
+    let rules = config.static_rules.iter().any(|r| !r.no_track);
+    if !(addresses || routes || rules) {
+        return None;
     }
-    if config.static_routes.iter().any(|r| !r.no_track) {
+    let mut groups = vec![
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ];
+    if routes {
         groups.extend([MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route]);
     }
-    if config.static_rules.iter().any(|r| !r.no_track) {
+    if rules {
         groups.extend([MulticastGroup::Ipv4Rule, MulticastGroup::Ipv6Rule]);
     }
-    (!groups.is_empty()).then(|| Notifications::subscribe(&groups))
+    Some(Notifications::subscribe(&groups))
 }

@@ -1,17 +1,17 @@
 //! What a burst of rtnetlink notifications may have deleted, for whoever
 //! looks at the kernel again after it.
 //!
-//! Link and address changes can take addresses and routes with them
+//! Link changes and deleted addresses can take addresses and routes with them
 //! without a word (IPv4 flushes the routes of an interface that goes down
 //! without a notification), so they mean "look at everything". Route and
 //! rule notifications name what they deleted, so a follower looks only when
 //! one of its own is among the deletions. On a host that carries a full BGP
 //! table, routes change all the time: before, every burst of them was a
 //! dump of the whole table, by every instance tracking a virtual route.
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REPLACE};
 use rtnetlink::packet_route::{route::RouteMessage, rule::RuleMessage, RouteNetlinkMessage};
 
-use super::route_match::{same_route, same_rule};
+use super::route_match::{same_route, same_rule, same_slot};
 
 /// Route and rule deletions kept per burst; a burst with more counts as
 /// one that may have deleted anything (a look at everything costs less
@@ -21,11 +21,14 @@ pub const MAX_KEPT: usize = 256;
 /// What a wake-up may have deleted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
-    /// Anything may be gone: a poll, a link or address change, a lost or
+    /// Anything may be gone: a poll, a link change, a deleted address, a lost or
     /// unknown notification, or more deletions than are kept.
     pub everything: bool,
     /// The routes the notifications deleted.
     pub routes: Vec<RouteMessage>,
+    /// The routes that replaced another in place (`ip route replace`): the
+    /// kernel says nothing of the one replaced, which may be ours.
+    pub replacing: Vec<RouteMessage>,
     /// The rules the notifications deleted.
     pub rules: Vec<RuleMessage>,
 }
@@ -49,16 +52,35 @@ impl Changes {
             return self.anything();
         };
         match inner {
-            // An addition (or replacement) leaves a route or rule with the
-            // same key in place: it deletes nothing lb-daemon checks.
-            RouteNetlinkMessage::NewRoute(_) | RouteNetlinkMessage::NewRule(_) => {}
+            RouteNetlinkMessage::NewRoute(route) if message.header.flags & NLM_F_REPLACE != 0 => {
+                self.replacing.push(route.clone())
+            }
+            // An addition deletes nothing.
+            RouteNetlinkMessage::NewRoute(_)
+            | RouteNetlinkMessage::NewRule(_)
+            | RouteNetlinkMessage::NewAddress(_) => {}
             RouteNetlinkMessage::DelRoute(route) => self.routes.push(route.clone()),
             RouteNetlinkMessage::DelRule(rule) => self.rules.push(rule.clone()),
             _ => return self.anything(),
         }
-        if self.routes.len() + self.rules.len() > MAX_KEPT {
+        if self.routes.len() + self.replacing.len() + self.rules.len() > MAX_KEPT {
             self.anything();
         }
+    }
+
+    /// Whether the kernel may delete routes after `message` without a
+    /// notification of their own: a link change or a deleted address (IPv4
+    /// flushes the routes of a downed interface or removed address
+    /// silently, and after sending the notification that caused it).
+    pub fn may_flush(message: &NetlinkMessage<RouteNetlinkMessage>) -> bool {
+        matches!(
+            &message.payload,
+            NetlinkPayload::InnerMessage(
+                RouteNetlinkMessage::NewLink(_)
+                    | RouteNetlinkMessage::DelLink(_)
+                    | RouteNetlinkMessage::DelAddress(_)
+            )
+        )
     }
 
     fn anything(&mut self) {
@@ -68,7 +90,9 @@ impl Changes {
     /// Whether the route `ours` (as lb-daemon adds it, its destination
     /// masked) may be gone.
     pub(super) fn may_delete_route(&self, ours: &RouteMessage) -> bool {
-        self.everything || self.routes.iter().any(|gone| same_route(gone, ours))
+        self.everything
+            || self.routes.iter().any(|gone| same_route(gone, ours))
+            || self.replacing.iter().any(|new| same_slot(new, ours))
     }
 
     /// Whether the rule `ours` (as lb-daemon adds it) may be gone.
@@ -109,12 +133,28 @@ mod tests {
     fn only_deletions_of_our_own_routes_call_for_a_look() {
         let mut changes = Changes::default();
         changes.add(&note(RouteNetlinkMessage::NewRoute(route(1))));
+        changes.add(&note(RouteNetlinkMessage::NewAddress(
+            AddressMessage::default(),
+        )));
         changes.add(&note(RouteNetlinkMessage::DelRoute(route(2))));
         assert!(!changes.everything);
         assert!(!changes.may_delete_route(&route(1)), "added, not deleted");
         assert!(changes.may_delete_route(&route(2)));
         assert!(!changes.may_delete_route(&route(3)));
         assert!(!changes.may_delete_rule(&RuleMessage::default()));
+    }
+
+    #[test]
+    fn a_replacement_in_our_slot_calls_for_a_look_whatever_its_type() {
+        let mut blackhole = route(4);
+        blackhole.header.kind = rtnetlink::packet_route::route::RouteType::BlackHole;
+        let mut replace = note(RouteNetlinkMessage::NewRoute(blackhole));
+        replace.header.flags |= NLM_F_REPLACE;
+        let mut changes = Changes::default();
+        changes.add(&replace);
+        assert!(changes.may_delete_route(&route(4)));
+        assert!(!changes.may_delete_route(&route(5)));
+        assert!(!Changes::may_flush(&replace));
     }
 
     #[test]

@@ -38,10 +38,17 @@ fn route_table(msg: &RouteMessage) -> u32 {
 }
 
 /// Whether the kernel's route `existing` is the one `ours` adds: the same
-/// family, destination, table, TOS, type and metric (the kernel's key of a
-/// route), as the kernel stores them: no metric is 0 for IPv4 and 1024 for
-/// IPv6, where 0 also means 1024. `ours` has its destination masked.
+/// slot ([`same_slot`]) and type.
 pub(super) fn same_route(existing: &RouteMessage, ours: &RouteMessage) -> bool {
+    existing.header.kind == ours.header.kind && same_slot(existing, ours)
+}
+
+/// Whether the kernel's route `existing` sits where `ours` would: the same
+/// family, destination, table, TOS and metric (what `ip route replace`
+/// matches, whatever the type), as the kernel stores them: no metric is 0
+/// for IPv4 and 1024 for IPv6, where 0 also means 1024. `ours` has its
+/// destination masked.
+pub(super) fn same_slot(existing: &RouteMessage, ours: &RouteMessage) -> bool {
     let (a, b) = (&existing.header, &ours.header);
     let destination = |m: &RouteMessage| {
         m.attributes.iter().find_map(|a| match a {
@@ -59,8 +66,8 @@ pub(super) fn same_route(existing: &RouteMessage, ours: &RouteMessage) -> bool {
             (_, metric) => metric,
         }
     };
-    (a.address_family, a.destination_prefix_length, a.tos, a.kind)
-        == (b.address_family, b.destination_prefix_length, b.tos, b.kind)
+    (a.address_family, a.destination_prefix_length, a.tos)
+        == (b.address_family, b.destination_prefix_length, b.tos)
         && destination(existing) == destination(ours)
         && route_table(existing) == route_table(ours)
         && metric(existing) == metric(ours)

@@ -235,7 +235,6 @@ impl Item {
     }
 }
 
-/// The interface a static address names (validation requires `dev`).
 fn ip_version(ipv6: bool) -> &'static str {
     match ipv6 {
         true => "IPv6",
@@ -252,6 +251,7 @@ fn kernel_key(route: &Route) -> RouteMessage {
     route_message(&masked, &Oifs::default())
 }
 
+/// The interface a static address names (validation requires `dev`).
 fn address_dev(address: &VirtualIp) -> &str {
     address.dev.as_deref().unwrap_or_default()
 }
@@ -265,6 +265,9 @@ pub struct Held {
     items: Vec<Item>,
     /// Which of `items` lb-daemon added (and still holds).
     added: Vec<bool>,
+    /// Why adding back a deleted item of `items` failed, while it does:
+    /// tried again at every wake-up, logged only when the reason changes.
+    failing: Vec<Option<String>>,
 }
 
 impl Held {
@@ -278,6 +281,7 @@ impl Held {
         Held {
             owner: owner.to_owned(),
             added: vec![false; items.len()],
+            failing: vec![None; items.len()],
             items,
         }
     }
@@ -309,12 +313,13 @@ impl Held {
         }
     }
 
-    /// The tracked items (not `no_track`) lb-daemon added that `changes`
-    /// may have deleted.
-    fn watched<'a>(&'a self, changes: &'a Changes) -> impl Iterator<Item = &'a Item> + 'a {
-        (self.items.iter().zip(&self.added))
-            .filter(|(item, added)| **added && item.tracked() && item.may_be_deleted(changes))
-            .map(|(item, _)| item)
+    /// The indexes of the tracked items (not `no_track`) lb-daemon added
+    /// that `changes` may have deleted, or that could not be added back.
+    fn watched(&self, changes: &Changes) -> Vec<usize> {
+        (0..self.items.len())
+            .filter(|&i| self.added[i] && self.items[i].tracked())
+            .filter(|&i| self.failing[i].is_some() || self.items[i].may_be_deleted(changes))
+            .collect()
     }
 
     /// A tracked item (not `no_track`) lb-daemon added that is no longer in
@@ -323,7 +328,8 @@ impl Held {
     /// is not counted.
     pub async fn deleted(&self, netlink: &Netlink, changes: &Changes) -> Option<String> {
         let mut kernel = Kernel::default();
-        for item in self.watched(changes) {
+        for i in self.watched(changes) {
+            let item = &self.items[i];
             if matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
                 return Some(item.describe());
             }
@@ -332,20 +338,33 @@ impl Held {
     }
 
     /// Adds back every tracked item lb-daemon added that `changes` deleted
-    /// (keepalived reinstates static addresses, routes and rules).
+    /// (keepalived reinstates static addresses, routes and rules); one that
+    /// cannot be added back yet (its interface is down) is tried again at
+    /// every wake-up, and its error logged once per reason.
     pub async fn reinstate(&mut self, netlink: &Netlink, changes: &Changes) {
         let mut kernel = Kernel::default();
-        for item in self.watched(changes) {
+        for i in self.watched(changes) {
+            let item = &self.items[i];
             if !matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
+                self.failing[i] = None;
                 continue;
             }
             match item.add(netlink).await {
-                Ok(_) => warn!(
-                    "({}) {} was deleted: reinstated",
-                    self.owner,
-                    item.describe()
-                ),
-                Err(e) => error!("({}) reinstating: {e:#}", self.owner),
+                Ok(_) => {
+                    warn!(
+                        "({}) {} was deleted: reinstated",
+                        self.owner,
+                        item.describe()
+                    );
+                    self.failing[i] = None;
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    if self.failing[i].as_ref() != Some(&why) {
+                        error!("({}) reinstating: {why}", self.owner);
+                    }
+                    self.failing[i] = Some(why);
+                }
             }
         }
     }

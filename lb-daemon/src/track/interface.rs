@@ -29,7 +29,11 @@ const FALLBACK_POLL: Duration = Duration::from_millis(250);
 /// While notifications work, one safety poll in this long says that
 /// anything may have changed (what is costly to read, a whole routing
 /// table, is read then); the others only wake the follower.
-const SWEEP: Duration = Duration::from_secs(60);
+const SWEEP: Duration = Duration::from_secs(30);
+/// After a link or address change, which the kernel may follow with route
+/// deletions it does not announce, a second look at everything this much
+/// later.
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// Wake-ups for whoever follows interfaces: a burst of rtnetlink
 /// notifications of the subscribed groups, or a poll tick (a slow safety
@@ -41,6 +45,8 @@ pub(crate) struct Notifications {
     ticks: Interval,
     /// When a poll last said that anything may have changed.
     swept: Option<Instant>,
+    /// When the second look after a link or address change is due.
+    settle: Option<Instant>,
 }
 
 impl Notifications {
@@ -66,6 +72,7 @@ impl Notifications {
             events,
             ticks: tokio::time::interval(period),
             swept: None,
+            settle: None,
         }
     }
 
@@ -77,14 +84,20 @@ impl Notifications {
             self.ticks.tick().await;
             return Changes::everything();
         };
+        let settle = self.settle;
         tokio::select! {
             event = stream.next() => match event {
                 Some(first) => {
                     // A burst (e.g. many addresses added) wakes once.
                     let mut changes = Changes::default();
+                    let mut flush = Changes::may_flush(&first);
                     changes.add(&first);
                     while let Some(Some(more)) = stream.next().now_or_never() {
+                        flush |= Changes::may_flush(&more);
                         changes.add(&more);
+                    }
+                    if flush {
+                        self.settle = Some(Instant::now() + SETTLE);
                     }
                     changes
                 }
@@ -94,6 +107,10 @@ impl Notifications {
                     Changes::everything()
                 }
             },
+            () = sleep_until_some(settle) => {
+                self.settle = None;
+                Changes::everything()
+            }
             _ = self.ticks.tick() => self.poll(),
         }
     }
@@ -108,6 +125,14 @@ impl Notifications {
                 Changes::everything()
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`; never ends without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
