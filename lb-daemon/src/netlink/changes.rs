@@ -1,15 +1,21 @@
 //! What a burst of rtnetlink notifications may have deleted, for whoever
 //! looks at the kernel again after it.
 //!
-//! Link changes and deleted addresses can take addresses and routes with them
-//! without a word (IPv4 flushes the routes of an interface that goes down
-//! without a notification), so they mean "look at everything". Route and
-//! rule notifications name what they deleted, so a follower looks only when
-//! one of its own is among the deletions. On a host that carries a full BGP
+//! A link going down or away and a deleted address can take addresses and
+//! routes with them without a word (IPv4 flushes the routes of an interface
+//! that goes down without a notification), so they mean "look at
+//! everything". Route and rule notifications name what they deleted or
+//! replaced, so a follower looks only when one of its own is among them;
+//! additions delete nothing. On a host that carries a full BGP
 //! table, routes change all the time: before, every burst of them was a
 //! dump of the whole table, by every instance tracking a virtual route.
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REPLACE};
-use rtnetlink::packet_route::{route::RouteMessage, rule::RuleMessage, RouteNetlinkMessage};
+use rtnetlink::packet_route::{
+    link::{LinkFlags, LinkMessage},
+    route::RouteMessage,
+    rule::RuleMessage,
+    RouteNetlinkMessage,
+};
 
 use super::route_match::{same_route, same_rule, same_slot};
 
@@ -21,8 +27,10 @@ pub const MAX_KEPT: usize = 256;
 /// What a wake-up may have deleted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
-    /// Anything may be gone: a poll, a link change, a deleted address, a lost or
-    /// unknown notification, or more deletions than are kept.
+    /// Anything may be gone: a safety poll or the second look after a
+    /// flush ([`Changes::may_flush`]), a link down or gone, a deleted
+    /// address, a lost or unknown notification, or more deletions than are
+    /// kept.
     pub everything: bool,
     /// The routes the notifications deleted.
     pub routes: Vec<RouteMessage>,
@@ -55,10 +63,11 @@ impl Changes {
             RouteNetlinkMessage::NewRoute(route) if message.header.flags & NLM_F_REPLACE != 0 => {
                 self.replacing.push(route.clone())
             }
-            // An addition deletes nothing.
+            // An addition, or a link that is up, deletes nothing.
             RouteNetlinkMessage::NewRoute(_)
             | RouteNetlinkMessage::NewRule(_)
             | RouteNetlinkMessage::NewAddress(_) => {}
+            RouteNetlinkMessage::NewLink(link) if working(link) => {}
             RouteNetlinkMessage::DelRoute(route) => self.routes.push(route.clone()),
             RouteNetlinkMessage::DelRule(rule) => self.rules.push(rule.clone()),
             _ => return self.anything(),
@@ -69,18 +78,18 @@ impl Changes {
     }
 
     /// Whether the kernel may delete routes after `message` without a
-    /// notification of their own: a link change or a deleted address (IPv4
-    /// flushes the routes of a downed interface or removed address
+    /// notification of their own: a link down or gone, or a deleted address
+    /// (IPv4 flushes the routes of a downed interface or removed address
     /// silently, and after sending the notification that caused it).
     pub fn may_flush(message: &NetlinkMessage<RouteNetlinkMessage>) -> bool {
-        matches!(
-            &message.payload,
-            NetlinkPayload::InnerMessage(
-                RouteNetlinkMessage::NewLink(_)
-                    | RouteNetlinkMessage::DelLink(_)
-                    | RouteNetlinkMessage::DelAddress(_)
-            )
-        )
+        let NetlinkPayload::InnerMessage(inner) = &message.payload else {
+            return false;
+        };
+        match inner {
+            RouteNetlinkMessage::NewLink(link) => !working(link),
+            RouteNetlinkMessage::DelLink(_) | RouteNetlinkMessage::DelAddress(_) => true,
+            _ => false,
+        }
     }
 
     fn anything(&mut self) {
@@ -99,6 +108,13 @@ impl Changes {
     pub(super) fn may_delete_rule(&self, ours: &RuleMessage) -> bool {
         self.everything || self.rules.iter().any(|gone| same_rule(gone, ours))
     }
+}
+
+/// Whether the link is up with carrier (nothing of it is being flushed).
+fn working(link: &LinkMessage) -> bool {
+    link.header
+        .flags
+        .contains(LinkFlags::Up | LinkFlags::LowerUp)
 }
 
 #[cfg(test)]

@@ -340,17 +340,18 @@ impl Held {
     /// Adds back every tracked item lb-daemon added that `changes` deleted
     /// (keepalived reinstates static addresses, routes and rules); one that
     /// cannot be added back yet (its interface is down) is tried again at
-    /// every wake-up, and its error logged once per reason.
+    /// every wake-up, without a look at the kernel's tables first, and its
+    /// error logged once per reason.
     pub async fn reinstate(&mut self, netlink: &Netlink, changes: &Changes) {
         let mut kernel = Kernel::default();
         for i in self.watched(changes) {
             let item = &self.items[i];
-            if !matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
-                self.failing[i] = None;
+            let retry = self.failing[i].is_some();
+            if !retry && !matches!(item.exists(netlink, &mut kernel).await, Ok(false)) {
                 continue;
             }
             match item.add(netlink).await {
-                Ok(_) => {
+                Ok(Installed::Added) => {
                     warn!(
                         "({}) {} was deleted: reinstated",
                         self.owner,
@@ -358,6 +359,8 @@ impl Held {
                     );
                     self.failing[i] = None;
                 }
+                // Someone else added it back meanwhile.
+                Ok(Installed::Present) => self.failing[i] = None,
                 Err(e) => {
                     let why = format!("{e:#}");
                     if self.failing[i].as_ref() != Some(&why) {

@@ -30,22 +30,24 @@ const FALLBACK_POLL: Duration = Duration::from_millis(250);
 /// anything may have changed (what is costly to read, a whole routing
 /// table, is read then); the others only wake the follower.
 const SWEEP: Duration = Duration::from_secs(30);
-/// After a link or address change, which the kernel may follow with route
-/// deletions it does not announce, a second look at everything this much
-/// later.
+/// After a link went down or an address was deleted, which the kernel may
+/// follow with route deletions it does not announce, a second look at
+/// everything this much later.
 const SETTLE: Duration = Duration::from_secs(1);
 
 /// Wake-ups for whoever follows interfaces: a burst of rtnetlink
-/// notifications of the subscribed groups, or a poll tick (a slow safety
-/// poll while notifications work, a fast one when they cannot be had), each
-/// with what it may have deleted ([`Changes`]). The first call of
-/// [`Notifications::next`] returns at once and says anything may have.
+/// notifications of the subscribed groups, a poll tick (a slow safety poll
+/// while notifications work, a fast one when they cannot be had), or the
+/// second look a moment after a link went down or an address was deleted
+/// ([`SETTLE`]), each with what it may have deleted ([`Changes`]). The
+/// first call of [`Notifications::next`] returns at once and says anything
+/// may have.
 pub(crate) struct Notifications {
     events: Option<BoxStream<'static, NetlinkMessage<RouteNetlinkMessage>>>,
     ticks: Interval,
     /// When a poll last said that anything may have changed.
     swept: Option<Instant>,
-    /// When the second look after a link or address change is due.
+    /// When the second look after a possible flush is due.
     settle: Option<Instant>,
 }
 
@@ -86,6 +88,14 @@ impl Notifications {
         };
         let settle = self.settle;
         tokio::select! {
+            // The tick first: the first call is the "anything" of the
+            // interval's first, immediate tick.
+            biased;
+            _ = self.ticks.tick() => self.poll(),
+            () = sleep_until_some(settle) => {
+                self.settle = None;
+                Changes::everything()
+            }
             event = stream.next() => match event {
                 Some(first) => {
                     // A burst (e.g. many addresses added) wakes once.
@@ -107,11 +117,6 @@ impl Notifications {
                     Changes::everything()
                 }
             },
-            () = sleep_until_some(settle) => {
-                self.settle = None;
-                Changes::everything()
-            }
-            _ = self.ticks.tick() => self.poll(),
         }
     }
 
