@@ -3,7 +3,9 @@
 //! its own page pool and really transmits what it answers `XDP_TX` on a
 //! veth whose peer drops it in XDP (`lb_drop`), so the figure is the
 //! director's cost alone, not the lab's veth and bridge. Cases: the trivial
-//! `lb_tx` program (the limit on this machine) and the fast path on an
+//! `lb_tx` program (the limit on this machine), the `lb_swap` program
+//! (swaps the MAC addresses: the least a forwarder does, reading and
+//! writing the frame), and the fast path on an
 //! established DR flow (recycled frames keep the MACs the program wrote,
 //! which it rewrites alike, and the 5-tuple, so every frame but the first
 //! is the established path). New flows need a fresh 5-tuple per recycled
@@ -19,7 +21,7 @@ use bench::{
     stats::quantile,
 };
 use clap::Parser;
-use lb_common::{VipKey, DROP_PROGRAM, FWD_DR, TX_PROGRAM};
+use lb_common::{VipKey, DROP_PROGRAM, FWD_DR, SWAP_PROGRAM, TX_PROGRAM};
 use lb_daemon::dataplane::xdp::{tables::Scheduler, FastPath, PassProgram, Programmer};
 use lb_tests::{
     frames::{Frame, ACK, DIRECTOR_MAC},
@@ -109,6 +111,7 @@ fn run(args: &Args) -> Result<()> {
     let mut drop = PassProgram::load_named(DROP_PROGRAM)?;
     drop.program()?.attach_to_if_index(sink, XdpMode::Driver)?;
     let mut tx = PassProgram::load_named(TX_PROGRAM)?;
+    let mut swap = PassProgram::load_named(SWAP_PROGRAM)?;
     let mut lb = Programmer::new(FastPath::load(1 << 16)?);
     let backends: Vec<_> = (1..=3)
         .map(|n| {
@@ -127,9 +130,16 @@ fn run(args: &Args) -> Result<()> {
     )
     .bytes();
     let ctx = xdp_md(frame.len(), dir);
-    let (mut limit, mut established) = (Vec::new(), Vec::new());
+    let (mut limit, mut swapped, mut established) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.rounds {
         limit.push(live(tx.program()?, &frame, &ctx, args.frames, args.batch)?);
+        swapped.push(live(
+            swap.program()?,
+            &frame,
+            &ctx,
+            args.frames,
+            args.batch,
+        )?);
         established.push(live(
             lb.fast_path().program()?,
             &frame,
@@ -157,6 +167,7 @@ fn run(args: &Args) -> Result<()> {
         "case", "ns/frame", "Mpps", "wall Mpps", "x limit"
     );
     let limit_mpps = report("trivial XDP_TX program (limit)", &mut limit, None);
+    report("MAC swap, XDP_TX (floor)", &mut swapped, Some(limit_mpps));
     report(
         "fast path, established, DR",
         &mut established,

@@ -47,6 +47,10 @@ pub const PASS_PROGRAM: &str = "lb_pass";
 pub const TX_PROGRAM: &str = "lb_tx";
 /// Name of the program that drops every packet (a benchmark's sink).
 pub const DROP_PROGRAM: &str = "lb_drop";
+/// Name of the reference program that swaps the Ethernet addresses and
+/// sends the packet back out: the least any XDP forwarder does (read and
+/// rewrite the frame), a floor below [`TX_PROGRAM`]'s rate.
+pub const SWAP_PROGRAM: &str = "lb_swap";
 
 /// VIP -> service: [`VipKey`] -> [`Service`] (hash, not preallocated, so an
 /// update replaces the whole value at once).

@@ -50,6 +50,21 @@ pub fn lb_tx(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_TX
 }
 
+/// Reference program: swaps the Ethernet addresses and sends the packet
+/// back out (the least any forwarder does: read and rewrite the frame).
+#[xdp]
+pub fn lb_swap(ctx: XdpContext) -> u32 {
+    let Some(macs) = parse::ptr_at::<[u8; 12]>(&ctx, 0) else {
+        return xdp_action::XDP_PASS;
+    };
+    // SAFETY: 12 bytes within the frame, checked by `ptr_at`.
+    unsafe {
+        let m = *macs;
+        *macs = [m[6], m[7], m[8], m[9], m[10], m[11], m[0], m[1], m[2], m[3], m[4], m[5]];
+    }
+    xdp_action::XDP_TX
+}
+
 /// Drops every packet (a benchmark's sink on the far end of a veth).
 #[xdp]
 pub fn lb_drop(_ctx: XdpContext) -> u32 {

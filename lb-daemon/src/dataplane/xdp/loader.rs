@@ -177,7 +177,7 @@ impl PassProgram {
         Self::load_named(PASS_PROGRAM)
     }
 
-    /// Loads the embedded object's program `name` (`lb_pass`, `lb_tx`,
+    /// Loads the embedded object's program `name` (`lb_pass`, `lb_tx`, `lb_swap`,
     /// `lb_drop`).
     pub fn load_named(name: &'static str) -> Result<Self> {
         let mut ebpf = load_object(1)?;
