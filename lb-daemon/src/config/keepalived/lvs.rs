@@ -1,7 +1,8 @@
 //! Keyword tables of the load-balancing blocks and their checkers.
 
-use super::args::{Forwarding, FromWord};
+use super::args::FromWord;
 use super::bind::{flag, set, Binder, Block, Keyword};
+use super::lvs_args::Forwarding;
 use super::missing;
 use super::parser::Stmt;
 use crate::config::model::{

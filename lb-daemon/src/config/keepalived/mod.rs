@@ -9,6 +9,7 @@ mod coverage;
 mod keywords;
 mod lexer;
 mod lvs;
+mod lvs_args;
 mod missing;
 mod parser;
 mod routes;
