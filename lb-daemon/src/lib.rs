@@ -22,5 +22,6 @@ pub mod notify;
 pub mod script;
 pub mod signals;
 pub mod state;
+pub mod timers;
 pub mod track;
 pub mod vrrp;

@@ -30,6 +30,7 @@ use crate::{
         desired::DesiredState,
         ownership::{Owned, Ownership, Publisher},
     },
+    timers::sleep_until_some,
 };
 
 /// `drain` when a `bgp_announce` gives none.
@@ -233,12 +234,7 @@ impl State {
                 Ok(()) = follow.unchecked.changed() => {}
                 Ok(()) = follow.failing.changed() => {}
                 Ok(()) = owned.changed() => {}
-                () = async {
-                    match next_drain {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => {}
+                () = sleep_until_some(next_drain) => {}
                 _ = poll.tick() => {
                     self.sessions = match &self.bird {
                         Some(bird) => bird.sessions().await,

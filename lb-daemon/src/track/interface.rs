@@ -16,7 +16,10 @@ use netlink_packet_core::NetlinkMessage;
 use rtnetlink::{packet_route::RouteNetlinkMessage, MulticastGroup};
 use tokio::time::{Instant, Interval};
 
-use crate::netlink::{Changes, Netlink};
+use crate::{
+    netlink::{Changes, Netlink},
+    timers::sleep_until_some,
+};
 
 use super::plan::{Key, Kind};
 use super::priority::State;
@@ -130,14 +133,6 @@ impl Notifications {
                 Changes::everything()
             }
         }
-    }
-}
-
-/// Sleeps until `deadline`; never ends without one.
-async fn sleep_until_some(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

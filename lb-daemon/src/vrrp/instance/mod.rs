@@ -17,7 +17,7 @@ use std::{
 use anyhow::Result;
 use tokio::{
     sync::{mpsc, watch},
-    time::{sleep_until, Instant},
+    time::Instant,
 };
 use tracing::{error, info};
 
@@ -40,6 +40,7 @@ use crate::{
     netlink::Netlink,
     notify::{Notifier, Target},
     state::ownership::Publisher,
+    timers::sleep_until_some,
     track::{interface::Notifications, Verdict},
 };
 
@@ -270,15 +271,15 @@ impl Instance {
                     Err(e) => self.rx_log.log(Line::ReceiveError(e.to_string()), self.now()),
                 },
                 changes = self.links.next() => self.follow_links(changes).await,
-                _ = sleep_until_opt(log_due) => self.rx_log.flush(self.now()),
-                _ = sleep_until_opt(deadline) => {
+                _ = sleep_until_some(log_due) => self.rx_log.flush(self.now()),
+                _ = sleep_until_some(deadline) => {
                     self.take_queued().await;
                     let actions = self.fsm.handle(self.now(), Event::Timeout);
                     self.apply(actions).await;
                 }
-                _ = sleep_until_opt(self.garp_due) => self.garp_timer(),
-                _ = sleep_until_opt(self.pending.lower_prio_due()) => self.lower_prio_timer(),
-                _ = sleep_until_opt(self.pending.extra_due()) => self.extra_garp_timer(),
+                _ = sleep_until_some(self.garp_due) => self.garp_timer(),
+                _ = sleep_until_some(self.pending.lower_prio_due()) => self.lower_prio_timer(),
+                _ = sleep_until_some(self.pending.extra_due()) => self.extra_garp_timer(),
                 verdict = next_verdict(&mut self.verdict) => self.on_verdict(verdict).await,
                 command = commands.recv() => match command {
                     Some(Command::Sync(event)) => {
@@ -484,13 +485,6 @@ async fn next_verdict(verdict: &mut Option<watch::Receiver<Verdict>>) -> Verdict
                 pending().await
             }
         },
-        None => pending().await,
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => sleep_until(t).await,
         None => pending().await,
     }
 }
