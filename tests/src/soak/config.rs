@@ -1,12 +1,18 @@
 //! The soak's configuration texts: the lb-daemon directors' (two variants,
 //! for reloads that change something), keepalived's, and a broken one.
-use std::{fmt::Write, time::Duration};
+use std::{fmt::Write, net::Ipv4Addr, time::Duration};
 
-use super::lab::VIPS;
 use crate::Lab;
 
+/// The VIPs, their VRIDs and the node that owns each when all is well.
+pub const VIPS: [(Ipv4Addr, u8, &str); 3] = [
+    (Ipv4Addr::new(192, 0, 2, 50), 51, "dir1"),
+    (Ipv4Addr::new(192, 0, 2, 51), 52, "dir1"),
+    (Ipv4Addr::new(192, 0, 2, 52), 53, "dir3"),
+];
+
 /// One `vrrp_instance VI_{vrid - 50}` on eth0 holding `vip`/24, VRRPv3.
-fn instance(vrid: u8, vip: std::net::Ipv4Addr, priority: u8, advert: Duration) -> String {
+fn instance(vrid: u8, vip: Ipv4Addr, priority: u8, advert: Duration) -> String {
     let state = if priority >= 150 { "MASTER" } else { "BACKUP" };
     format!(
         "vrrp_instance VI_{} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    \

@@ -7,7 +7,6 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
-    net::Ipv4Addr,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -19,15 +18,11 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::{config, report::Resources};
+use super::{
+    config::{self, VIPS},
+    report::Resources,
+};
 use crate::{bpf, daemon, dr_lab, in_netns, Daemon, Host, Keepalived, Lab};
-
-/// The VIPs, their VRIDs and the node that owns each when all is well.
-pub const VIPS: [(Ipv4Addr, u8, &str); 3] = [
-    (Ipv4Addr::new(192, 0, 2, 50), 51, "dir1"),
-    (Ipv4Addr::new(192, 0, 2, 51), 52, "dir1"),
-    (Ipv4Addr::new(192, 0, 2, 52), 53, "dir3"),
-];
 
 /// The lab; dropping it stops everything.
 pub struct SoakLab {

@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
 
-use super::lab::VIPS;
+use super::config::VIPS;
 use crate::{bpf, names, wait_until, Daemon, Lab};
 
 /// What the run saw: every pin directory, XDP program and daemon process.

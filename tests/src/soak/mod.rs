@@ -22,8 +22,9 @@ use std::{
 use anyhow::{bail, Result};
 
 use self::{
+    config::VIPS,
     faults::Fault,
-    lab::{SoakLab, VIPS},
+    lab::SoakLab,
     observer::{Counts, Observer},
     report::{FaultRecord, Report},
     rng::Rng,
