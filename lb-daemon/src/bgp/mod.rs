@@ -12,6 +12,8 @@
 //! during `drain`, then the fast path lets go and the address leaves `lo`.
 pub mod announcer;
 pub mod bird;
+mod ownership;
 pub mod plan;
 
-pub use announcer::{standby, Announcer, Follow};
+pub use announcer::{Announcer, Follow};
+pub use ownership::standby;
