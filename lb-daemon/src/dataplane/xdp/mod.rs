@@ -13,6 +13,7 @@ mod programmer;
 mod reconcile;
 mod resolve;
 mod stats;
+mod status;
 pub mod tables;
 
 pub use links::{XdpAttachMode, BPFFS_ROOT};

@@ -12,19 +12,18 @@ use std::{
 };
 
 use anyhow::Result;
-use lb_common::{VipKey, FWD_TUN, MAX_REALS, MAX_SERVICES};
+use lb_common::{VipKey, MAX_REALS, MAX_SERVICES};
 use serde_json::{json, Value};
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::{debug, error, info, warn};
 
 use super::{
     adopt,
-    digest::table_digest,
     loader::unpin,
     plan::{plan, Plan, PlannedBackend},
     resolve::{resolve, Resolution},
-    stats::{packets, traffic},
-    tables::Member,
+    stats::packets,
+    status::service_status,
     Backend, FastPath, Programmer, XdpAttachMode, SLOT_QUIET,
 };
 use crate::{
@@ -405,7 +404,11 @@ impl Loop {
         let planned = std::mem::take(&mut self.plan.services);
         let services: Vec<Value> = planned
             .iter()
-            .map(|(key, service)| self.service_status(key, service))
+            .map(|(key, service)| {
+                service_status(&mut self.programmer, key, service, |b| {
+                    (self.resolved.get(&(b.addr, b.forward))).map(|r| &r.outcome)
+                })
+            })
             .collect();
         self.plan.services = planned;
         let not_served: Vec<Value> = self
@@ -443,59 +446,4 @@ impl Loop {
             "flows": {"used": self.flows.map(|(n, _)| n), "capacity": self.programmer.fast_path().flow_capacity()},
         })
     }
-
-    fn service_status(&mut self, key: &VipKey, planned: &super::plan::PlannedService) -> Value {
-        let ids = self.programmer.ids(key);
-        let service_traffic = traffic(&mut self.programmer, ids.as_ref().map(|i| i.id), false);
-        let mut backends = Vec::with_capacity(planned.backends.len());
-        for b in &planned.backends {
-            let real_id = ids.as_ref().and_then(|i| {
-                i.reals
-                    .iter()
-                    .find(|r| r.addr == b.addr && r.port == b.port)
-                    .map(|r| r.id)
-            });
-            let next_hop = match self.resolved.get(&(b.addr, b.forward)).map(|r| &r.outcome) {
-                Some(Ok(Resolution::Ready(real))) => json!({"mac": mac(real.dmac)}),
-                Some(Ok(Resolution::Pending)) | None => json!("resolving"),
-                Some(Err(e)) => json!({"error": e}),
-            };
-            backends.push(json!({
-                "address": b.addr,
-                "port": b.port,
-                "weight": b.weight,
-                "forwarding": if b.forward == FWD_TUN { "TUN" } else { "DR" },
-                "real_id": real_id,
-                "next_hop": next_hop,
-                "traffic": traffic(&mut self.programmer, real_id, true),
-            }));
-        }
-        let members: Vec<Member> = planned
-            .backends
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Member {
-                real: i as u32,
-                weight: b.weight,
-                addr: b.addr,
-                port: b.port,
-            })
-            .collect();
-        json!({
-            "service": planned.label,
-            "scheduler": format!("{:?}", planned.sched).to_lowercase(),
-            "interface": planned.interface,
-            "table_digest": table_digest(planned.sched, &members),
-            "traffic": service_traffic,
-            "backends": backends,
-        })
-    }
-}
-
-fn mac(bytes: [u8; 6]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
