@@ -19,6 +19,25 @@ fn bpftool_json<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<Value> {
     serde_json::from_str(&out).with_context(|| format!("bpftool output: {out}"))
 }
 
+/// `bpftool map dump` of the map pinned as `map` in the pin directory
+/// `dir`, once every map of the fast path ([`lb_common::MAPS`]) is seen
+/// pinned there.
+pub fn dump_pinned(dir: &Path, map: &str) -> Result<Value> {
+    for name in lb_common::MAPS {
+        let path = dir.join(name);
+        if !path.exists() {
+            bail!("{} not pinned", path.display());
+        }
+    }
+    let path = dir.join(map);
+    bpftool_json(&[
+        "map".as_ref(),
+        "dump".as_ref(),
+        "pinned".as_ref(),
+        path.as_os_str(),
+    ])
+}
+
 /// The maps pinned in `dir`, by file name, with their ids (an empty map
 /// when the directory does not exist).
 pub fn pinned_maps(dir: &Path) -> Result<BTreeMap<String, u32>> {

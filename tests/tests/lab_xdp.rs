@@ -480,19 +480,7 @@ fn check_pinned_maps(daemon: &Daemon) -> Result<()> {
         .as_str()
         .map(str::to_owned)
         .context("pin_dir in status")?;
-    for map in lb_common::MAPS {
-        let path = Path::new(&pins).join(map);
-        ensure!(path.exists(), "{} not pinned", path.display());
-    }
-    let out = std::process::Command::new("bpftool")
-        .args(["-j", "map", "dump", "pinned", &format!("{pins}/lb_vips")])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "bpftool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dump: Value = serde_json::from_slice(&out.stdout)?;
+    let dump = lb_tests::bpf::dump_pinned(Path::new(&pins), "lb_vips")?;
     let entry = &dump[0]["formatted"];
     ensure!(
         entry["key"]["port"] == 80 && entry["key"]["proto"] == 6,
