@@ -193,25 +193,62 @@ impl FieldLocations {
     }
 }
 
-/// Least similarity (normalized Damerau-Levenshtein) of a suggestion.
+/// Least similarity ([`similarity`]) of a suggestion.
 const SIMILAR: f64 = 0.6;
 
+/// How similar two strings `distance` edits apart are, the longer being
+/// `longest` characters: 1 minus the distance over that length.
+fn similarity(distance: usize, longest: usize) -> f64 {
+    1.0 - distance as f64 / longest.max(1) as f64
+}
+
+/// How many times each character occurs: ASCII by code, anything else
+/// counted together (which can only make [`distance_floor`] smaller).
+fn histogram(s: &str) -> [u16; 128] {
+    let mut counts = [0u16; 128];
+    for c in s.chars() {
+        let i = if c.is_ascii() { c as usize } else { 127 };
+        counts[i] = counts[i].saturating_add(1);
+    }
+    counts
+}
+
+/// A floor of the edit distance between strings of histograms `a` and
+/// `b`: each edit adds at most one character and removes at most one.
+fn distance_floor(a: &[u16; 128], b: &[u16; 128]) -> usize {
+    let (mut surplus, mut deficit) = (0, 0);
+    for (x, y) in a.iter().zip(b) {
+        surplus += usize::from(x.saturating_sub(*y));
+        deficit += usize::from(y.saturating_sub(*x));
+    }
+    surplus.max(deficit)
+}
+
 /// The name in `names` closest to the unknown `word`, if one is close
-/// enough to suggest. The distance is at least the difference of the
-/// lengths, so names whose length alone rules them out are not compared:
-/// a long word (a pasted blob, a fuzzer's input) costs nothing instead of
-/// a quadratic comparison with every name.
+/// enough to suggest. Closeness is strsim's optimal string alignment
+/// distance (insertions, deletions, substitutions and transpositions of
+/// neighbours, as typos are; no per-call hash map as its unrestricted
+/// Damerau-Levenshtein needs). Two floors of that distance, the difference
+/// of the lengths and of the character counts, rule most names out before
+/// it is computed: a long word (a pasted blob) costs nothing instead of a
+/// quadratic comparison with every name, and an unknown word is not
+/// compared in full with hundreds of unrelated keywords (a fuzzed config
+/// is mostly unknown words: that was a third of its time).
 pub fn closest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let length = word.chars().count();
+    let counts = histogram(word);
     names
         .into_iter()
-        .filter(|name| {
-            let other = name.chars().count();
-            let longest = length.max(other).max(1) as f64;
-            1.0 - length.abs_diff(other) as f64 / longest >= SIMILAR
+        .filter_map(|name| {
+            let longest = length.max(name.chars().count());
+            let close = |distance| similarity(distance, longest) >= SIMILAR;
+            let length_floor = length.abs_diff(name.chars().count());
+            if !close(length_floor) || !close(distance_floor(&counts, &histogram(name))) {
+                return None;
+            }
+            let score = similarity(strsim::osa_distance(name, word), longest);
+            (score >= SIMILAR).then_some((score, name))
         })
-        .map(|name| (strsim::normalized_damerau_levenshtein(name, word), name))
-        .filter(|(score, _)| *score >= SIMILAR)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, name)| name)
 }
@@ -219,6 +256,31 @@ pub fn closest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The floors only skip work: the suggestion is the one comparing
+        /// every name in full would give, and no floor exceeds the distance.
+        #[test]
+        fn floors_never_change_the_suggestion(
+            word in "[a-eé_]{0,10}",
+            names in proptest::collection::vec("[a-eé_]{1,10}", 1..12),
+        ) {
+            let full = names
+                .iter()
+                .map(|n| {
+                    let longest = n.chars().count().max(word.chars().count());
+                    (similarity(strsim::osa_distance(n, &word), longest), n.as_str())
+                })
+                .filter(|(score, _)| *score >= SIMILAR)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| n);
+            proptest::prop_assert_eq!(closest(&word, names.iter().map(String::as_str)), full);
+            for n in &names {
+                let floor = distance_floor(&histogram(&word), &histogram(n));
+                proptest::prop_assert!(floor <= strsim::osa_distance(n, &word));
+            }
+        }
+    }
 
     #[test]
     fn suggestions_skip_names_of_impossible_length() {

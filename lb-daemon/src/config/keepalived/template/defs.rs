@@ -16,7 +16,7 @@
 //!   (`#`) and `${_BANG}` (`!`); a definition of the same name replaces one.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 
 use rand::Rng;
 
@@ -173,10 +173,15 @@ impl Definitions {
         }
     }
 
-    /// Replaces the references in `line` (read in directory `dir`), or
+    /// Replaces the references in `line` (read in directory `dir()`, asked
+    /// only for `${_PWD}`: it may read the working directory), or
     /// `Ok(None)` when it has none that is defined. Errors are keepalived's
     /// complaints about parameters and runaway replacement.
-    pub fn replace(&self, line: &[Char], dir: &Path) -> Result<Option<Replaced>, String> {
+    pub fn replace(
+        &self,
+        line: &[Char],
+        dir: impl Fn() -> PathBuf,
+    ) -> Result<Option<Replaced>, String> {
         let mut text = line.to_vec();
         let mut continuations = Vec::new();
         let mut replaced = 0;
@@ -199,7 +204,7 @@ impl Definitions {
                 );
             }
             let column = text[at].1;
-            let mut value = self.value(&reference, value, dir)?;
+            let mut value = self.value(&reference, value, &dir)?;
             if let Some(newline) = value.find('\n') {
                 let rest = value[newline + 1..].split('\n').map(String::from);
                 continuations.push((column, rest.collect()));
@@ -262,11 +267,16 @@ impl Definitions {
         Ok(Some((reference, value)))
     }
 
-    fn value(&self, reference: &Reference, value: &Value, dir: &Path) -> Result<String, String> {
+    fn value(
+        &self,
+        reference: &Reference,
+        value: &Value,
+        dir: &impl Fn() -> PathBuf,
+    ) -> Result<String, String> {
         let params = &reference.params;
         Ok(match value {
             Value::Text { text, .. } => text.clone(),
-            Value::Pwd => dir.display().to_string(),
+            Value::Pwd => dir().display().to_string(),
             Value::Instance => self.config_id.clone(),
             Value::Env => std::env::var_os(&params[0])
                 .map(|v| v.to_string_lossy().into_owned())

@@ -392,8 +392,8 @@ impl Reader<'_> {
             let text = piece.string();
             if repeat::kind(&piece.text).is_some() {
                 let defs = &self.defs;
-                let dir = dir_of(&piece.file);
-                let replace = |t: &[Char]| match defs.replace(t, &dir)? {
+                let dir = || dir_of(&piece.file);
+                let replace = |t: &[Char]| match defs.replace(t, dir)? {
                     Some(r) if !r.continuations.is_empty() => Err(format!(
                         "~SEQ parameter is a multi-line definition '{text}'"
                     )),
@@ -409,7 +409,7 @@ impl Reader<'_> {
             if text.starts_with('~') || !text.contains('$') {
                 return Some(piece);
             }
-            let replaced = match self.defs.replace(&piece.text, &dir_of(&piece.file)) {
+            let replaced = match self.defs.replace(&piece.text, || dir_of(&piece.file)) {
                 Ok(Some(replaced)) => replaced,
                 Ok(None) => return Some(piece),
                 Err(message) => {
