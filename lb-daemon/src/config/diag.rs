@@ -204,24 +204,40 @@ fn similarity(distance: usize, longest: usize) -> f64 {
 
 /// How many times each character occurs: ASCII by code, anything else
 /// counted together (which can only make [`distance_floor`] smaller).
-fn histogram(s: &str) -> [u16; 128] {
-    let mut counts = [0u16; 128];
+fn histogram(s: &str) -> [u32; 128] {
+    let mut counts = [0u32; 128];
     for c in s.chars() {
-        let i = if c.is_ascii() { c as usize } else { 127 };
-        counts[i] = counts[i].saturating_add(1);
+        counts[bucket(c)] += 1;
     }
     counts
 }
 
-/// A floor of the edit distance between strings of histograms `a` and
-/// `b`: each edit adds at most one character and removes at most one.
-fn distance_floor(a: &[u16; 128], b: &[u16; 128]) -> usize {
-    let (mut surplus, mut deficit) = (0, 0);
-    for (x, y) in a.iter().zip(b) {
-        surplus += usize::from(x.saturating_sub(*y));
-        deficit += usize::from(y.saturating_sub(*x));
+fn bucket(c: char) -> usize {
+    if c.is_ascii() {
+        c as usize
+    } else {
+        127
     }
-    surplus.max(deficit)
+}
+
+/// A floor of the edit distance between a word of `length` characters
+/// whose [`histogram`] is `counts` and `name`: each edit adds at most one
+/// character and removes at most one, so it is at least the larger of the
+/// word's characters the name lacks and the name's the word lacks. Walks
+/// the name only (a keyword is short; a word can be long).
+fn distance_floor(counts: &[u32; 128], length: usize, name: &str) -> usize {
+    let mut left = *counts;
+    let (mut lacking, mut matched) = (0, 0);
+    for c in name.chars() {
+        match &mut left[bucket(c)] {
+            0 => lacking += 1,
+            n => {
+                *n -= 1;
+                matched += 1;
+            }
+        }
+    }
+    lacking.max(length - matched)
 }
 
 /// The name in `names` closest to the unknown `word`, if one is close
@@ -243,7 +259,7 @@ pub fn closest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Opti
             let longest = length.max(name.chars().count());
             let close = |distance| similarity(distance, longest) >= SIMILAR;
             let length_floor = length.abs_diff(name.chars().count());
-            if !close(length_floor) || !close(distance_floor(&counts, &histogram(name))) {
+            if !close(length_floor) || !close(distance_floor(&counts, length, name)) {
                 return None;
             }
             let score = similarity(strsim::osa_distance(name, word), longest);
@@ -276,7 +292,7 @@ mod tests {
                 .map(|(_, n)| n);
             proptest::prop_assert_eq!(closest(&word, names.iter().map(String::as_str)), full);
             for n in &names {
-                let floor = distance_floor(&histogram(&word), &histogram(n));
+                let floor = distance_floor(&histogram(&word), word.chars().count(), n);
                 proptest::prop_assert!(floor <= strsim::osa_distance(n, &word));
             }
         }

@@ -13,7 +13,7 @@ mod validate;
 use std::path::Path;
 
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
-pub use keepalived::{read_options, script_words, set_read_options, ReadOptions};
+pub use keepalived::{read_options, script_words, set_read_options, Bounds, ReadOptions};
 pub use model::*;
 
 /// A configuration that loaded, with the warnings found on the way.

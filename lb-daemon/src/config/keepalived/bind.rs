@@ -1,7 +1,7 @@
 //! Binds the statement tree into the model, driven by the keyword tables,
 //! recording where each field path was written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::args::FromArgs;
 use super::keywords::{self, Found};
@@ -46,6 +46,12 @@ macro_rules! list {
 
 pub(super) use {flag, list, set};
 
+/// Most distinct unknown words a configuration gets a "did you mean" for:
+/// past a few dozen the file is not a keepalived.conf with typos, and
+/// comparing every word of it with every keyword is what made reading a
+/// mangled file slow.
+const MAX_SUGGESTED: usize = 32;
+
 /// State while binding: the field path of the block being bound and the
 /// keyword being applied.
 pub struct Binder {
@@ -55,6 +61,11 @@ pub struct Binder {
     diagnostics: Vec<Diagnostic>,
     /// Ignored keywords already warned about (one warning each).
     warned: HashSet<&'static str>,
+    /// The suggestion already found for an unknown word in a block (keyed
+    /// by the block's address): replicated or repeated lines repeat their
+    /// unknown words, and comparing each with every keyword again made a
+    /// `~SEQ` of 200,000 bad lines take seconds.
+    suggestions: HashMap<(usize, String), Option<&'static str>>,
 }
 
 impl Binder {
@@ -66,6 +77,7 @@ impl Binder {
             locations: FieldLocations::default(),
             diagnostics: Vec::new(),
             warned: HashSet::new(),
+            suggestions: HashMap::new(),
         }
     }
 
@@ -92,6 +104,19 @@ impl Binder {
         self.diagnostics.push(diagnostic);
     }
 
+    /// The known keyword of `block` closest to the unknown `word`, found
+    /// once per block and word, for the first [`MAX_SUGGESTED`] of them.
+    fn suggest<T>(&mut self, block: &Block<T>, word: &str) -> Option<&'static str> {
+        let key = (std::ptr::from_ref(block).addr(), word.to_owned());
+        if let Some(known) = self.suggestions.get(&key) {
+            return *known;
+        }
+        if self.suggestions.len() >= MAX_SUGGESTED {
+            return None;
+        }
+        *self.suggestions.entry(key).or_insert(block.suggest(word))
+    }
+
     /// Binds `statements` into `target` with the keywords of `block`.
     pub fn bind_all<T>(&mut self, block: &Block<T>, target: &mut T, statements: &[Stmt]) {
         for statement in statements {
@@ -115,7 +140,7 @@ impl Binder {
                 }
                 None => {
                     let mut message = format!("unknown keyword `{word}` in {}", block.name);
-                    if let Some(suggestion) = block.suggest(word) {
+                    if let Some(suggestion) = self.suggest(block, word) {
                         message.push_str(&format!("; did you mean `{suggestion}`?"));
                     }
                     return self.error(location, message);

@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use super::diag::{Diagnostic, FieldLocations};
 use super::model::Config;
 
-pub use template::ReadOptions;
+pub use template::{Bounds, ReadOptions};
 pub use words::script_words;
 
 /// The options of this process's command line.
@@ -185,6 +185,22 @@ mod tests {
                 "k.conf:5:2: warning: `umask` (the mode of files keepalived writes) is not \
                  implemented; ignored",
             ]
+        );
+    }
+
+    #[test]
+    fn suggestions_for_the_first_32_unknown_words_and_their_repeats() {
+        let words: Vec<String> = (0..40).map(|n| format!("lvs_flus{n}")).collect();
+        let text = format!("global_defs {{\n{}\n lvs_flus0\n}}\n", words.join("\n"));
+        let suggested: Vec<bool> = (messages(&text).iter())
+            .map(|m| m.ends_with("did you mean `lvs_flush`?"))
+            .collect();
+        assert_eq!(suggested.len(), 41);
+        assert!(suggested[..32].iter().all(|s| *s), "{suggested:?}");
+        assert!(!suggested[32..40].iter().any(|s| *s), "{suggested:?}");
+        assert!(
+            suggested[40],
+            "a word suggested for before keeps its suggestion"
         );
     }
 

@@ -33,18 +33,8 @@ use super::words::Char;
 use crate::config::diag::{Diagnostic, Location};
 use defs::Definitions;
 use include::Blocks;
-pub use options::ReadOptions;
+pub use options::{Bounds, ReadOptions};
 use repeat::Repeat;
-
-/// Most lines, and characters, replication and multi-line definitions may
-/// produce in all (keeps `~SEQ(N, 0, 9223372036854775807)` from exhausting
-/// memory; 200,000 lines is about 40,000 real servers).
-const MAX_GENERATED: (usize, usize) = (200_000, 8 << 20);
-
-/// Most characters the whole configuration may have once definitions are
-/// replaced (a short line of references can stand for 64 KiB of text): as
-/// much as one file may hold.
-const MAX_TEXT: usize = crate::config::source::MAX_BYTES as usize;
 
 /// Most times one line goes round the `@` / `$` / `~` steps.
 const MAX_PASSES: usize = 100;
@@ -123,6 +113,7 @@ pub fn read(
         defs: Definitions::new(&options.config_id),
         config_id: &options.config_id,
         checks: include::checks(options.all_config),
+        bounds: options.bounds,
         blocks: Blocks::default(),
         generated: (0, 0),
         emitted: 0,
@@ -144,6 +135,7 @@ struct Reader<'a> {
     config_id: &'a str,
     /// The include checks that are errors for every include.
     checks: u8,
+    bounds: Bounds,
     /// Where the pieces read so far are, for `include_check`.
     blocks: Blocks,
     /// Lines and characters produced by replication and multi-line
@@ -213,8 +205,12 @@ impl Reader<'_> {
             };
             self.generated.0 += 1;
             self.generated.1 += piece.text.len();
-            if self.generated.0 > MAX_GENERATED.0 || self.generated.1 > MAX_GENERATED.1 {
-                let (lines, chars) = MAX_GENERATED;
+            let Bounds {
+                generated_lines: lines,
+                generated_chars: chars,
+                ..
+            } = self.bounds;
+            if self.generated.0 > lines || self.generated.1 > chars {
                 self.error(
                     piece.location(1),
                     format!(
@@ -344,15 +340,16 @@ impl Reader<'_> {
     }
 
     /// Hands `piece` to the lexer, after [`Reader::include_check`].
-    /// Past [`MAX_TEXT`], says so once and reads no further.
+    /// Past [`Bounds::text_chars`], says so once and reads no further.
     fn emit(&mut self, piece: Piece) {
-        if self.emitted > MAX_TEXT {
+        let most = self.bounds.text_chars;
+        if self.emitted > most {
             return;
         }
         self.emitted += piece.text.len();
-        if self.emitted > MAX_TEXT {
+        if self.emitted > most {
             let message = format!(
-                "the configuration is longer than {MAX_TEXT} characters once definitions are \
+                "the configuration is longer than {most} characters once definitions are \
                  replaced; the rest is not read"
             );
             self.error(piece.location(1), message);
@@ -381,7 +378,7 @@ impl Reader<'_> {
     /// left as it is.
     fn template(&mut self, mut piece: Piece) -> Option<Piece> {
         for _ in 0..MAX_PASSES {
-            if piece.text.first().is_some_and(|c| c.0 == '@') {
+            if starts_with(&piece.text, '@') {
                 let skip = self.condition(&piece.text)?;
                 piece.text.drain(..skip);
             }
@@ -389,13 +386,13 @@ impl Reader<'_> {
                 self.defining = multiline.then_some(name);
                 return None;
             }
-            let text = piece.string();
             if repeat::kind(&piece.text).is_some() {
                 let defs = &self.defs;
                 let dir = || dir_of(&piece.file);
                 let replace = |t: &[Char]| match defs.replace(t, dir)? {
                     Some(r) if !r.continuations.is_empty() => Err(format!(
-                        "~SEQ parameter is a multi-line definition '{text}'"
+                        "~SEQ parameter is a multi-line definition '{}'",
+                        piece.string()
                     )),
                     Some(r) => Ok(r.text),
                     None => Ok(t.to_vec()),
@@ -406,7 +403,7 @@ impl Reader<'_> {
                 }
                 return None;
             }
-            if text.starts_with('~') || !text.contains('$') {
+            if starts_with(&piece.text, '~') || !holds(&piece.text, '$') {
                 return Some(piece);
             }
             let replaced = match self.defs.replace(&piece.text, || dir_of(&piece.file)) {
@@ -423,8 +420,7 @@ impl Reader<'_> {
                     .push(Source::Lines(lines.into_iter(), at, column));
             }
             piece.text = decomment(&replaced.text).0;
-            let text = piece.string();
-            if !(text.starts_with('@') || text.contains('$')) {
+            if !(starts_with(&piece.text, '@') || holds(&piece.text, '$')) {
                 return Some(piece);
             }
         }
@@ -434,6 +430,14 @@ impl Reader<'_> {
         );
         None
     }
+}
+
+fn starts_with(text: &[Char], c: char) -> bool {
+    text.first().is_some_and(|first| first.0 == c)
+}
+
+fn holds(text: &[Char], c: char) -> bool {
+    text.iter().any(|each| each.0 == c)
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -1,4 +1,5 @@
-//! What the command line says about reading a configuration (`-i`, `-e`).
+//! What the command line says about reading a configuration (`-i`, `-e`),
+//! and the bounds on what templating may produce.
 
 /// What the command line says about reading a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +10,33 @@ pub struct ReadOptions {
     /// Every include problem is an error, as `include_check` with no
     /// option (`-e`).
     pub all_config: bool,
+    /// How much text replication and definitions may produce.
+    pub bounds: Bounds,
+}
+
+/// How much text templating may produce before the reader stops with an
+/// error: what keeps a short line of references or a `~SEQ(N, 0,
+/// 9223372036854775807)` from exhausting time and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Lines replication and multi-line definitions may produce in all.
+    pub generated_lines: usize,
+    /// Characters those lines may hold in all.
+    pub generated_chars: usize,
+    /// Characters the whole configuration may have once definitions are
+    /// replaced.
+    pub text_chars: usize,
+}
+
+impl Bounds {
+    /// The daemon's bounds: 200,000 generated lines (about 40,000 real
+    /// servers) of at most 8 MiB, and as much text in all as one file may
+    /// hold (a short line of references can stand for 64 KiB of text).
+    pub const DAEMON: Bounds = Bounds {
+        generated_lines: 200_000,
+        generated_chars: 8 << 20,
+        text_chars: crate::config::source::MAX_BYTES as usize,
+    };
 }
 
 impl ReadOptions {
@@ -23,6 +51,7 @@ impl ReadOptions {
         ReadOptions {
             config_id,
             all_config,
+            bounds: Bounds::DAEMON,
         }
     }
 }

@@ -268,6 +268,42 @@ fn runaway_templates_are_errors_not_hangs() {
 }
 
 #[test]
+fn the_bounds_are_the_options_bounds() {
+    let options = ReadOptions {
+        bounds: Bounds {
+            generated_lines: 10,
+            generated_chars: 1_000,
+            text_chars: 60,
+        },
+        ..ReadOptions::id("n")
+    };
+    let messages = |text: &str| {
+        let mut diagnostics = Vec::new();
+        read(text, Path::new("t.conf"), &options, &mut diagnostics);
+        diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(messages("~SEQ(N, 1, 10) x\n"), [""; 0]);
+    assert_eq!(
+        messages("~SEQ(N, 1, 11) x\n"),
+        [
+            "t.conf:1:1: error: replication and definitions produce more than 10 lines or 1000 \
+          characters"
+        ]
+    );
+    assert_eq!(messages(&format!("$A={}\nx $A\n", "y".repeat(58))), [""; 0]);
+    assert_eq!(
+        messages(&format!("$A={}\nx $A\n", "y".repeat(59))),
+        [
+            "t.conf:2:1: error: the configuration is longer than 60 characters once definitions \
+          are replaced; the rest is not read"
+        ]
+    );
+}
+
+#[test]
 fn text_after_a_brace_is_read_as_a_line() {
     let text = "a { @main b }\nc { @other d }\n$X=1\ne { f $X } g\n";
     assert_eq!(
