@@ -95,12 +95,35 @@ fn member_losing_an_election_takes_the_group_to_backup() {
     );
 }
 
+/// keepalived `set_vrrp_backup`: a MASTER member whose virtual address was
+/// deleted takes every MASTER member of its group to BACKUP, each sending
+/// priority 0 and waiting only its Skew_Time, "a quick transition back to
+/// master": the group is MASTER again before host B's members (priority
+/// 50: a longer Skew_Time) take over.
+#[test]
+fn a_deleted_address_brings_the_whole_group_back_within_a_skew_time() {
+    let mut net = hosts();
+    net.send(0, Event::Deleted);
+    assert_eq!(net.states()[..2], [State::Backup, State::Backup]);
+    assert_eq!(net.adverts(0).last(), Some(&(ms(10_000), 0)));
+    assert_eq!(net.adverts(1).last(), Some(&(ms(10_000), 0)));
+    net.run_until(ms(20_000));
+    let back = [State::Master, State::Master, State::Backup, State::Backup];
+    assert_eq!(net.states(), back);
+    let skew_100 = us(609_375);
+    assert_eq!(net.entered(0, State::Master), Some(ms(10_000) + skew_100));
+    assert_eq!(net.entered(1, State::Master), Some(ms(10_000) + skew_100));
+    assert_eq!(net.entered(2, State::Master), None);
+    assert_eq!(net.entered(3, State::Master), None);
+}
+
 #[test]
 fn reconcile_prefers_backup_until_all_members_want_master() {
     let view = |state, wants_master, faulted| MemberView {
         state,
         wants_master,
         faulted,
+        deleted: false,
     };
     let mut group = SyncGroup::new(vec!["VI_1".into(), "VI_2".into()]);
     assert_eq!(group.members(), ["VI_1", "VI_2"]);

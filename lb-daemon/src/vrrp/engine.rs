@@ -384,6 +384,7 @@ async fn coordinate(
         state: State::Initialize,
         wants_master: false,
         faulted: false,
+        deleted: false,
     };
     let mut current = vec![idle; members.len()];
     let mut notified = State::Initialize;

@@ -17,7 +17,10 @@
 //!   (`vrrp_sync_can_goto_master`), then all become MASTER
 //!   (`vrrp_sync_master`); a MASTER group lets any such member in at once;
 //! - a member of a MASTER group that falls to BACKUP (higher priority heard)
-//!   takes every member to BACKUP (`vrrp_sync_backup`).
+//!   takes every member to BACKUP (`vrrp_sync_backup`); when it fell
+//!   because its address, route or rule was deleted, every MASTER member
+//!   gets [`Event::Deleted`] instead: priority 0 and a Skew_Time down timer,
+//!   so the group comes back before a peer takes over (`set_vrrp_backup`).
 use super::fsm::{Event, MemberView, State};
 
 /// A `vrrp_sync_group`: member names and the group state.
@@ -73,9 +76,15 @@ impl SyncGroup {
         } else {
             (State::Backup, |_| false)
         };
+        let deleted = (self.state, target) == (State::Master, State::Backup)
+            && running().any(|(_, v)| v.deleted);
+        let event = match deleted {
+            true => Event::Deleted,
+            false => Event::SyncGroup(target),
+        };
         let orders: Vec<(usize, Event)> = running()
             .filter(|(_, v)| pick(v))
-            .map(|(i, _)| (i, Event::SyncGroup(target)))
+            .map(|(i, _)| (i, event.clone()))
             .collect();
         if running().next().is_some() {
             self.state = target;

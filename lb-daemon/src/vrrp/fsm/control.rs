@@ -47,6 +47,7 @@ impl Fsm {
         self.preempt_until = None;
         self.deadline = Some(now + self.skew());
         self.go(State::Backup, Reason::Deleted, out);
+        self.left_deleted = true;
     }
 
     /// keepalived `down_instance` / `try_up_instance`.

@@ -62,6 +62,9 @@ pub struct Fsm {
     /// keepalived `wantstate == MASTER`.
     wants_master: bool,
     sync_member: bool,
+    /// Left MASTER because an address, route or rule was deleted; cleared
+    /// by the next transition.
+    left_deleted: bool,
     /// Enter MASTER at startup: see [`Fsm::set_resume_master`].
     resume_master: bool,
     notices: Vec<Reason>,
@@ -85,6 +88,7 @@ impl Fsm {
             preempt_until: None,
             own_fault: false,
             sync_member: false,
+            left_deleted: false,
             resume_master: false,
             notices: Vec::new(),
         }
@@ -194,6 +198,7 @@ impl Fsm {
             state: self.state,
             wants_master: self.wants_master,
             faulted: self.own_fault,
+            deleted: self.left_deleted,
         }
     }
 
@@ -250,6 +255,7 @@ impl Fsm {
     fn go(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
         self.state = to;
+        self.left_deleted = false;
         out.push(Action::Transition { from, to, reason });
     }
 

@@ -42,6 +42,11 @@ pub struct MemberView {
     pub wants_master: bool,
     /// A tracked object of the member itself is down.
     pub faulted: bool,
+    /// It left MASTER because one of its addresses, routes or rules was
+    /// deleted ([`Event::Deleted`]): the MASTER members follow it the same
+    /// way, to come back together within a Skew_Time (keepalived
+    /// `set_vrrp_backup`).
+    pub deleted: bool,
 }
 
 /// Configuration of one instance, as read from `vrrp_instance`.
