@@ -9,10 +9,13 @@
 //! * `track_interface` entries have weight 0 unless given;
 //! * the instance's own `interface` (or `default_interface`) is tracked with
 //!   weight 0 unless `dont_track_primary`;
-//! * a sync group's `track_*` apply to every member; in a sync group, weights
-//!   are not allowed: weighted scripts and files are ignored and interface
-//!   weights become 0 ("ignoring tracked script … with weights due to SYNC
-//!   group").
+//! * a sync group's `track_*` apply to every member; in a sync group, and
+//!   for the address owner (priority 255), weights are not allowed: weighted
+//!   scripts and processes are ignored ("ignoring tracked script … with
+//!   weights due to SYNC group"), a tracked file's default weight 1 becomes
+//!   0 (other weights are ignored), and interface weights become 0 in a
+//!   group while the owner stops tracking weighted interfaces
+//!   (keepalived `vrrp_complete_instance`).
 
 use serde::Serialize;
 
@@ -119,13 +122,22 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
         .iter()
         .filter(|g| g.group.contains(&instance.name))
         .collect();
-    let in_group = !groups.is_empty();
+    // keepalived ignores tracking weights in a sync group and for the
+    // address owner, whose priority cannot change.
+    let unweighted = match (groups.is_empty(), instance.priority == Some(255)) {
+        (false, _) => Some(Unweighted::SyncGroup),
+        (true, true) => Some(Unweighted::Owner),
+        (true, false) => None,
+    };
     let mut tracks = Vec::new();
     let scripts = instance
         .track_script
         .iter()
         .chain(groups.iter().flat_map(|g| &g.track_script));
-    let defined = Defined { instance, in_group };
+    let defined = Defined {
+        instance,
+        unweighted,
+    };
     defined.push(&mut tracks, Kind::Script, scripts, |name| {
         let s = config.vrrp_script.iter().find(|s| s.name == name)?;
         Some((s.weight.unwrap_or(0), s.reverse))
@@ -152,21 +164,25 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
         .chain(groups.iter().flat_map(|g| &g.track_interface))
         .collect();
     for entry in &interfaces {
-        let weight = if in_group {
-            0
-        } else {
-            entry.weight.unwrap_or(0)
-        };
-        if in_group && entry.weight.unwrap_or(0) != 0 {
+        let mut weight = entry.weight.unwrap_or(0);
+        if let Some(why) = unweighted.filter(|_| weight != 0) {
             tracing::warn!(
-                "({}) ignoring weights of tracked interface due to SYNC group",
-                instance.name
+                "({}) ignoring {} tracked interface weight due to {}",
+                instance.name,
+                entry.name,
+                why.name()
             );
+            // keepalived: a group member tracks it unweighted; the owner
+            // stops tracking it.
+            match why {
+                Unweighted::SyncGroup => weight = 0,
+                Unweighted::Owner => continue,
+            }
         }
         push(
             &mut tracks,
             instance,
-            false,
+            None,
             Kind::Interface,
             entry,
             weight,
@@ -184,15 +200,7 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
                 weight: None,
                 reverse: false,
             };
-            push(
-                &mut tracks,
-                instance,
-                false,
-                Kind::Interface,
-                &own,
-                0,
-                false,
-            );
+            push(&mut tracks, instance, None, Kind::Interface, &own, 0, false);
         }
     }
     InstancePlan {
@@ -208,7 +216,26 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
 /// `track_file`, `vrrp_track_process`) by one instance.
 struct Defined<'a> {
     instance: &'a VrrpInstance,
-    in_group: bool,
+    unweighted: Option<Unweighted>,
+}
+
+/// Why an instance's tracking weights are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unweighted {
+    /// It is in a `vrrp_sync_group`.
+    SyncGroup,
+    /// It is the address owner (priority 255).
+    Owner,
+}
+
+impl Unweighted {
+    /// As keepalived's log says it.
+    fn name(self) -> &'static str {
+        match self {
+            Unweighted::SyncGroup => "SYNC group",
+            Unweighted::Owner => "address owner",
+        }
+    }
 }
 
 impl Defined<'_> {
@@ -236,7 +263,7 @@ impl Defined<'_> {
             push(
                 tracks,
                 self.instance,
-                self.in_group,
+                self.unweighted,
                 kind,
                 entry,
                 weight,
@@ -268,20 +295,26 @@ fn weight_of(entry: &TrackRef, weight: i32, reverse: bool) -> (i32, bool) {
 fn push(
     tracks: &mut Vec<Track>,
     instance: &VrrpInstance,
-    in_group: bool,
+    unweighted: Option<Unweighted>,
     kind: Kind,
     entry: &TrackRef,
-    weight: i32,
+    mut weight: i32,
     reverse: bool,
 ) {
-    if in_group && weight != 0 {
-        tracing::warn!(
-            "({}) ignoring tracked {} {} with weights due to SYNC group",
-            instance.name,
-            kind_name(kind),
-            entry.name
-        );
-        return;
+    if let Some(why) = unweighted.filter(|_| weight != 0) {
+        let (iname, name, why) = (&instance.name, &entry.name, why.name());
+        // keepalived: a tracked file's default weight (1) becomes 0, so a
+        // non-zero value is a fault; other weighted tracks are dropped.
+        if kind == Kind::File && weight == 1 {
+            tracing::warn!(
+                "({iname}) ignoring weight from tracked file {name} due to {why}. specify weight 0"
+            );
+            weight = 0;
+        } else {
+            let kind = kind_name(kind);
+            tracing::warn!("({iname}) ignoring tracked {kind} {name} with weights due to {why}");
+            return;
+        }
     }
     let key = Key {
         kind,
@@ -295,4 +328,78 @@ fn push(
         weight,
         reverse,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{SyncGroup, TrackFile, VrrpScript};
+
+    fn track(name: &str, weight: Option<i32>) -> TrackRef {
+        TrackRef {
+            name: name.into(),
+            weight,
+            reverse: false,
+        }
+    }
+
+    /// VI_1 tracking file `f` (default weight), file `g` (weight 5), script
+    /// `s` (weight -20) and interface `eth9` (weight 10), at `priority`,
+    /// in a sync group when `grouped`: its tracks as (name, weight).
+    fn tracks(priority: u32, grouped: bool) -> Vec<(String, i32)> {
+        let instance = VrrpInstance {
+            name: "VI_1".into(),
+            priority: Some(priority),
+            dont_track_primary: true,
+            track_file: vec![track("f", None), track("g", Some(5))],
+            track_script: vec![track("s", None)],
+            track_interface: vec![track("eth9", Some(10))],
+            ..VrrpInstance::default()
+        };
+        let file = |name: &str| TrackFile {
+            name: name.into(),
+            ..TrackFile::default()
+        };
+        let config = Config {
+            vrrp_instance: vec![instance],
+            track_file: vec![file("f"), file("g")],
+            vrrp_script: vec![VrrpScript {
+                name: "s".into(),
+                weight: Some(-20),
+                ..VrrpScript::default()
+            }],
+            vrrp_sync_group: (grouped.then(|| SyncGroup {
+                name: "G".into(),
+                group: vec!["VI_1".into()],
+                ..SyncGroup::default()
+            }))
+            .into_iter()
+            .collect(),
+            ..Config::default()
+        };
+        let plan = &plans(&config)[0];
+        (plan.tracks.iter())
+            .map(|t| (t.key.name.clone(), t.weight))
+            .collect()
+    }
+
+    fn named(pairs: &[(&str, i32)]) -> Vec<(String, i32)> {
+        pairs.iter().map(|(n, w)| (n.to_string(), *w)).collect()
+    }
+
+    #[test]
+    fn weights_apply_to_a_lone_instance() {
+        let all = [("s", -20), ("f", 1), ("g", 5), ("eth9", 10)];
+        assert_eq!(tracks(100, false), named(&all));
+    }
+
+    #[test]
+    fn a_sync_group_member_tracks_files_and_interfaces_unweighted() {
+        assert_eq!(tracks(100, true), named(&[("f", 0), ("eth9", 0)]));
+    }
+
+    #[test]
+    fn the_address_owner_keeps_only_the_default_weight_file_unweighted() {
+        assert_eq!(tracks(255, false), named(&[("f", 0)]));
+    }
 }
