@@ -51,6 +51,11 @@ pub struct Options {
     pub target: Option<String>,
     /// Seed of the XDP harness.
     pub seed: u64,
+    /// Build with libFuzzer's comparison tracing (the default); without
+    /// it the binaries go to `fuzz/target-fast`.
+    pub trace_compares: bool,
+    /// Most executions per libFuzzer target (`-runs`), if bounded.
+    pub runs: Option<u64>,
 }
 
 /// How one target's run went.
@@ -81,9 +86,9 @@ pub fn run(options: &Options) -> Result<()> {
         .collect();
     let mut reports = Vec::new();
     if !libfuzzer.is_empty() {
-        let binaries = build_libfuzzer()?;
+        let binaries = build_libfuzzer(options.trace_compares)?;
         for target in libfuzzer {
-            reports.push(run_libfuzzer(&binaries, target, options.seconds)?);
+            reports.push(run_libfuzzer(&binaries, target, options)?);
         }
     }
     if chosen.contains(&XDP_TARGET) {
@@ -112,13 +117,26 @@ fn fuzz_dir() -> PathBuf {
     cmd::workspace_root().join("lb-daemon/fuzz")
 }
 
-/// Builds every libFuzzer target; returns the directory of the binaries.
-fn build_libfuzzer() -> Result<PathBuf> {
+/// Builds every libFuzzer target, with comparison tracing or without it
+/// (into its own target directory, so neither build undoes the other);
+/// returns the directory of the binaries.
+fn build_libfuzzer(trace_compares: bool) -> Result<PathBuf> {
     cmd::step("building the fuzz targets (cargo fuzz build, RUSTC_BOOTSTRAP=1)");
+    let target_dir = fuzz_dir().join(match trace_compares {
+        true => "target",
+        false => "target-fast",
+    });
+    let mut build = Command::new("cargo");
+    build
+        .current_dir(cmd::workspace_root().join("lb-daemon"))
+        .args(["fuzz", "build", "--sanitizer", "none", "--debug-assertions"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    if !trace_compares {
+        build.arg("--no-trace-compares");
+    }
     cmd::run(
-        Command::new("cargo")
-            .current_dir(cmd::workspace_root().join("lb-daemon"))
-            .args(["fuzz", "build", "--sanitizer", "none", "--debug-assertions"])
+        build
             // libFuzzer's instrumentation needs -Z flags: nightly features
             // on the stable compiler.
             .env("RUSTC_BOOTSTRAP", "1"),
@@ -128,10 +146,11 @@ fn build_libfuzzer() -> Result<PathBuf> {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .context("rustc -vV names no host")?;
-    Ok(fuzz_dir().join("target").join(host).join("release"))
+    Ok(target_dir.join(host).join("release"))
 }
 
-fn run_libfuzzer(binaries: &Path, target: &str, seconds: u64) -> Result<Report> {
+fn run_libfuzzer(binaries: &Path, target: &str, options: &Options) -> Result<Report> {
+    let seconds = options.seconds;
     cmd::step(&format!("fuzzing {target} for {seconds} s"));
     let dir = fuzz_dir();
     let corpus = dir.join("corpus").join(target);
@@ -144,7 +163,11 @@ fn run_libfuzzer(binaries: &Path, target: &str, seconds: u64) -> Result<Report> 
     let log = artifacts.join(format!("{target}.log"));
     let output = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let started = Instant::now();
-    let status = Command::new(binaries.join(target))
+    let mut fuzzer = Command::new(binaries.join(target));
+    if let Some(runs) = options.runs {
+        fuzzer.arg(format!("-runs={runs}"));
+    }
+    let status = fuzzer
         .arg(&corpus)
         .arg(dir.join("seeds").join(target))
         .arg(format!("-max_total_time={seconds}"))

@@ -89,6 +89,16 @@ enum Task {
         /// Seed of the XDP harness.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Build the libFuzzer targets without comparison tracing (cargo
+        /// fuzz --no-trace-compares, into fuzz/target-fast): about twice the
+        /// rate of the keepalived.conf targets, for long runs on the corpus
+        /// that traced runs grew.
+        #[arg(long)]
+        no_trace_compares: bool,
+        /// Stop each libFuzzer target after this many executions (or
+        /// --seconds, whichever comes first).
+        #[arg(long)]
+        runs: Option<u64>,
     },
     /// Build the netns lab, run both directors' daemons, show what each holds.
     Lab {
@@ -151,6 +161,8 @@ fn main() -> Result<()> {
             seconds,
             target,
             seed,
+            no_trace_compares,
+            runs,
         } => {
             setup::run()?;
             // xdp-fuzz needs the XDP object embedded: built here unless
@@ -162,6 +174,8 @@ fn main() -> Result<()> {
                 seconds,
                 target,
                 seed,
+                trace_compares: !no_trace_compares,
+                runs,
             })
         }
         Task::Lab { hold, bgp } => lab::run(hold.map(Duration::from_secs), bgp),

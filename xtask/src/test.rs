@@ -50,6 +50,8 @@ pub fn run(extra: &[String]) -> Result<()> {
             seconds: fuzz::CI_SECONDS,
             target: None,
             seed: 1,
+            trace_compares: true,
+            runs: None,
         })?;
         // The IPVS tests, which the host ran as ignored, in the guest.
         cmd::step("IPVS tests in the guest (cargo xtask ipvs-test)");
