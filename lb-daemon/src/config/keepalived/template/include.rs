@@ -76,14 +76,16 @@ pub fn include_check(mut checks: u8, options: &[String]) -> (u8, Vec<String>) {
         return (ALL, problems);
     }
     for (index, option) in options.iter().enumerate() {
-        let (change, name) = match option.split_at(option.len().min(1)) {
-            ("+", name) => (Some(true), name),
-            ("-", name) => (Some(false), name),
-            _ if index == 0 => {
+        let signed = [('+', true), ('-', false)]
+            .into_iter()
+            .find_map(|(sign, on)| Some((Some(on), option.strip_prefix(sign)?)));
+        let (change, name) = match signed {
+            Some(signed) => signed,
+            None if index == 0 => {
                 checks = 0;
                 (None, option.as_str())
             }
-            _ => {
+            None => {
                 problems.push(format!("duplicate include_check `{option}`; ignored"));
                 continue;
             }

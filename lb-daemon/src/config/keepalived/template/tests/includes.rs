@@ -123,6 +123,15 @@ fn include_check_options() {
             "unknown include_check type `bogus`"
         ]
     );
+    // Found by the keepalived_conf fuzz target: the sign was split off at
+    // byte 1, inside a first character of more than one byte.
+    assert_eq!(
+        check(0, &["当x", "é"]).1,
+        [
+            "unknown include_check type `当x`",
+            "duplicate include_check `é`; ignored"
+        ]
+    );
     let mut diagnostics = Vec::new();
     let options = ReadOptions::new(Some("x".into()), true);
     read(
