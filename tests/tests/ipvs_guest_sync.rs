@@ -104,6 +104,23 @@ fn wait_daemon(ns: &Netns, what: &str, role: Option<&str>) -> Result<()> {
     .with_context(|| format!("{what}: {:?}", daemons(ns)))
 }
 
+/// Waits until `daemon`'s status document shows the sync daemon of `role`
+/// wanted and running with the configured interface, id and port.
+fn wait_status_daemon(daemon: &Daemon, role: &str) -> Result<()> {
+    let right = |d: &serde_json::Value| {
+        d["role"] == role && d["interface"] == "eth0" && d["sync_id"] == 7 && d["port"] == 8850
+    };
+    let what = format!("status shows the {role} sync daemon");
+    daemon.wait_status(&what, Duration::from_secs(10), |s| {
+        let sync = &s["lvs_sync_daemon"];
+        let one = |list: &serde_json::Value| {
+            list.as_array()
+                .is_some_and(|l| l.len() == 1 && right(&l[0]))
+        };
+        one(&sync["wanted"]) && one(&sync["running"]) && sync["error"].is_null()
+    })
+}
+
 fn wait_state(daemon: &Daemon, state: &str) -> Result<()> {
     daemon.wait_status(state, Duration::from_secs(15), |s| {
         s["vrrp"][0]["state"] == state
@@ -147,6 +164,8 @@ fn connections_reach_the_backup_and_survive_a_failover() -> Result<()> {
     wait_state(&d2, "BACKUP")?;
     wait_daemon(dir1, "the MASTER runs the master daemon", Some("master"))?;
     wait_daemon(dir2, "the BACKUP runs the backup daemon", Some("backup"))?;
+    wait_status_daemon(&d1, "master")?;
+    wait_status_daemon(&d2, "backup")?;
 
     // A connection through the MASTER, its request half sent: the kernel
     // syncs a TCP connection at its third packet (`sync_threshold`).
@@ -176,6 +195,8 @@ fn connections_reach_the_backup_and_survive_a_failover() -> Result<()> {
         "the new BACKUP runs the backup daemon",
         Some("backup"),
     )?;
+    wait_status_daemon(&d2, "master")?;
+    wait_status_daemon(&d1, "backup")?;
     // Only the synced entry lets dir2 forward the rest of the request (IPVS
     // schedules TCP on SYN only): without it dir2's own stack resets it.
     stream.write_all(format!("Host: {VIP}\r\n\r\n").as_bytes())?;
@@ -206,6 +227,39 @@ fn connections_reach_the_backup_and_survive_a_failover() -> Result<()> {
         wait_daemon(ns, &format!("{name} stopped its sync daemon"), None)?;
     }
     Ok(())
+}
+
+/// The status document shows the sync daemon the MASTER wants, and whether
+/// IPVS runs it: on a kernel without IPVS (this host's) `unavailable` and
+/// nothing running; with IPVS, the daemon the kernel lists.
+#[test]
+fn status_shows_the_wanted_sync_daemon() -> Result<()> {
+    let lab = Lab::new(LabSpec::directors_only(1))?;
+    let files = tempfile::tempdir()?;
+    let path = files.path().join("dir1.conf");
+    std::fs::write(&path, config(150))?;
+    let ns = lab.director(1).ns();
+    let daemon = Daemon::start(ns, &path, "dir1")?;
+    wait_state(&daemon, "MASTER")?;
+    let test = [
+        OsStr::new("test"),
+        OsStr::new("-e"),
+        OsStr::new("/proc/net/ip_vs"),
+    ];
+    let ipvs = ns.exec(&test)?.status.success();
+    daemon.wait_status(
+        "status shows the master daemon",
+        Duration::from_secs(10),
+        |s| {
+            let sync = &s["lvs_sync_daemon"];
+            let wanted = &sync["wanted"];
+            wanted.as_array().is_some_and(|w| w.len() == 1)
+                && wanted[0]["role"] == "master"
+                && wanted[0]["sync_id"] == 7
+                && sync["unavailable"] == !ipvs
+                && sync["running"].is_array() == ipvs
+        },
+    )
 }
 
 /// keepalived reads the same configuration: `keepalived -t` accepts it.

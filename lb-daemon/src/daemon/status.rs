@@ -99,6 +99,7 @@ impl Running {
             "lvs": null,
             "fast_path": self.fast_path.as_ref().map(Reconciler::status),
             "bgp": self.bgp.as_ref().map(crate::bgp::Announcer::status),
+            "lvs_sync_daemon": self.sync.status(),
         })
     }
 

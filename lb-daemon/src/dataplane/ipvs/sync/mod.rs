@@ -11,10 +11,13 @@ mod plan;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::model::SyncDaemon;
 use super::{IpvsClient, IpvsError};
 use crate::config::Config;
 use crate::state::ownership::Ownership;
@@ -34,6 +37,25 @@ struct Worker {
     unavailable: bool,
     /// The last failure, logged once until it changes.
     last_error: Option<String>,
+    /// What the status document shows; None until a configuration asks
+    /// for sync daemons.
+    status: Arc<Mutex<Option<SyncStatus>>>,
+}
+
+/// The sync daemons as the last pass left them (the status document's
+/// `lvs_sync_daemon`), kept apart from the worker so that reading it never
+/// waits for a netlink exchange.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncStatus {
+    /// The daemons the configuration and VIP ownership ask for.
+    pub wanted: Vec<SyncDaemon>,
+    /// The daemons the kernel runs: read at the start of the last pass,
+    /// with its stops and starts applied; None when IPVS could not be read.
+    pub running: Option<Vec<SyncDaemon>>,
+    /// IPVS is missing from the kernel: nothing is tried.
+    pub unavailable: bool,
+    /// Why the last pass failed (tried again every 5 s).
+    pub error: Option<String>,
 }
 
 impl Worker {
@@ -44,14 +66,24 @@ impl Worker {
             return true;
         }
         self.managing = true;
-        let result = self.connected().and_then(|client| {
-            let running = client.daemons()?;
-            for step in plan(&running, &targets(desired)) {
-                apply(client, &step)?;
-            }
-            Ok(())
-        });
-        self.outcome(result)
+        self.converge(targets(desired))
+    }
+
+    /// Brings the kernel's daemons to `wanted` and records the status.
+    fn converge(&mut self, wanted: Vec<SyncDaemon>) -> bool {
+        let mut running = None;
+        let result = self
+            .connected()
+            .and_then(|client| sync(client, &wanted, &mut running));
+        let done = self.outcome(result);
+        let status = SyncStatus {
+            wanted,
+            running,
+            unavailable: self.unavailable,
+            error: self.last_error.clone(),
+        };
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+        done
     }
 
     /// Stops every sync daemon, if a configuration asked for them.
@@ -59,13 +91,7 @@ impl Worker {
         if !self.managing || self.unavailable {
             return;
         }
-        let result = self.connected().and_then(|client| {
-            for step in plan(&client.daemons()?, &[]) {
-                apply(client, &step)?;
-            }
-            Ok(())
-        });
-        self.outcome(result);
+        self.converge(Vec::new());
     }
 
     fn connected(&mut self) -> Result<&mut IpvsClient, IpvsError> {
@@ -103,6 +129,24 @@ impl Worker {
     }
 }
 
+/// Reads the kernel's daemons into `running`, then takes them to `wanted`,
+/// keeping `running` as each step leaves it.
+fn sync(
+    client: &mut IpvsClient,
+    wanted: &[SyncDaemon],
+    running: &mut Option<Vec<SyncDaemon>>,
+) -> Result<(), IpvsError> {
+    let now = running.insert(client.daemons()?);
+    for step in plan(now, wanted) {
+        apply(client, &step)?;
+        match step {
+            Step::Stop(role) => now.retain(|d| d.role != role),
+            Step::Start(daemon) => now.push(daemon),
+        }
+    }
+    Ok(())
+}
+
 fn apply(client: &mut IpvsClient, step: &Step) -> Result<(), IpvsError> {
     match step {
         Step::Stop(role) => {
@@ -122,6 +166,7 @@ type Shared = Arc<Mutex<Worker>>;
 /// The running sync daemon reconciler.
 pub struct SyncReconciler {
     worker: Shared,
+    status: Arc<Mutex<Option<SyncStatus>>>,
     config: watch::Sender<Arc<Config>>,
     stopping: Arc<Notify>,
     task: JoinHandle<()>,
@@ -132,6 +177,7 @@ impl SyncReconciler {
     /// runtime; IPVS is spoken to on blocking threads.
     pub fn start(config: &Config, ownership: watch::Receiver<Ownership>) -> SyncReconciler {
         let worker = Shared::default();
+        let status = Arc::clone(&worker.lock().unwrap_or_else(PoisonError::into_inner).status);
         let (config, configs) = watch::channel(Arc::new(config.clone()));
         let stopping = Arc::new(Notify::new());
         let task = tokio::spawn(run(
@@ -142,10 +188,19 @@ impl SyncReconciler {
         ));
         SyncReconciler {
             worker,
+            status,
             config,
             stopping,
             task,
         }
+    }
+
+    /// The status document's `lvs_sync_daemon`: null until a
+    /// configuration asks for sync daemons, then [`SyncStatus`] as the last
+    /// pass left it.
+    pub fn status(&self) -> Value {
+        let status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        serde_json::to_value(&*status).unwrap_or(Value::Null)
     }
 
     /// Follows a reloaded configuration: daemons whose settings did not
