@@ -28,6 +28,7 @@ pub const FUZZ_BOUNDS: Bounds = Bounds {
     generated_lines: Bounds::DAEMON.generated_lines / 1024,
     generated_chars: Bounds::DAEMON.generated_chars / 1024,
     text_chars: Bounds::DAEMON.text_chars / 1024,
+    replacement_chars: Bounds::DAEMON.replacement_chars / 1024,
 };
 
 /// Reads configurations with [`FUZZ_BOUNDS`] from now on in this process.

@@ -15,6 +15,7 @@
 //!   (the config-id), `${_RANDOM [MIN [MAX]]}`, `${_ENV NAME}`, `${_HASH}`
 //!   (`#`) and `${_BANG}` (`!`); a definition of the same name replaces one.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -87,12 +88,17 @@ pub struct Replaced {
 pub struct Definitions {
     values: HashMap<String, Value>,
     config_id: String,
+    /// Characters replacing may still move or insert in this configuration
+    /// ([`Bounds::replacement_chars`](super::Bounds)): each replacement
+    /// moves the rest of its line, so a definition that refers to itself
+    /// on a long line, replicated by `~SEQ`, would otherwise take minutes.
+    budget: Cell<usize>,
 }
 
 impl Definitions {
     /// keepalived's predefined definitions, `${_INSTANCE}` being
-    /// `config_id`.
-    pub fn new(config_id: &str) -> Definitions {
+    /// `config_id`; replacing may move or insert `budget` characters in all.
+    pub fn new(config_id: &str, budget: usize) -> Definitions {
         let text = |text: &str| Value::Text {
             text: text.into(),
             multiline: false,
@@ -111,7 +117,16 @@ impl Definitions {
                 .map(|(n, v)| (n.to_string(), v))
                 .collect(),
             config_id: config_id.to_string(),
+            budget: Cell::new(budget),
         }
+    }
+
+    /// Takes `chars` from the budget; false (and nothing left) when it
+    /// does not hold them.
+    fn spend(&self, chars: usize) -> bool {
+        let left = self.budget.get();
+        self.budget.set(left.saturating_sub(chars));
+        chars <= left
     }
 
     /// Sets `name` to `value` (a one-line definition).
@@ -176,12 +191,16 @@ impl Definitions {
     /// Replaces the references in `line` (read in directory `dir()`, asked
     /// only for `${_PWD}`: it may read the working directory), or
     /// `Ok(None)` when it has none that is defined. Errors are keepalived's
-    /// complaints about parameters and runaway replacement.
+    /// complaints about parameters and runaway replacement; once the budget
+    /// is spent (said once), nothing more is replaced.
     pub fn replace(
         &self,
         line: &[Char],
         dir: impl Fn() -> PathBuf,
     ) -> Result<Option<Replaced>, String> {
+        if self.budget.get() == 0 {
+            return Ok(None);
+        }
         let mut text = line.to_vec();
         let mut continuations = Vec::new();
         let mut replaced = 0;
@@ -215,6 +234,13 @@ impl Definitions {
                 return Err(format!(
                     "replacing the definitions makes the line longer than {MAX_LINE} characters"
                 ));
+            }
+            if !self.spend(text.len() - at + with.len()) {
+                return Err(
+                    "replacing the definitions takes too much work in this configuration (do \
+                     definitions refer to each other?); nothing more is replaced"
+                        .into(),
+                );
             }
             text.splice(at..reference.end, with);
             if value.trim_start_matches([' ', '\t']).starts_with('~') {

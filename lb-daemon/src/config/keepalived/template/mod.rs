@@ -110,7 +110,7 @@ pub fn read(
     let mut reader = Reader {
         sources: Vec::new(),
         defining: None,
-        defs: Definitions::new(&options.config_id),
+        defs: Definitions::new(&options.config_id, options.bounds.replacement_chars),
         config_id: &options.config_id,
         checks: include::checks(options.all_config),
         bounds: options.bounds,

@@ -267,6 +267,31 @@ fn runaway_templates_are_errors_not_hangs() {
     assert!(pieces.len() < 20_000 && pieces.last().is_some_and(|p| p != "y"));
 }
 
+/// Found by the keepalived_include fuzz target (a timeout): a definition
+/// that refers to itself grows its line by a few characters per
+/// replacement, and each replacement moved the rest of the line, 10,000
+/// times per line and again on every replicated line: seconds per line.
+/// The replacement budget stops it once for the whole configuration.
+#[test]
+fn self_referring_definitions_on_replicated_lines_stop_at_the_budget() {
+    let started = std::time::Instant::now();
+    let (pieces, diagnostics) = read_as("$X=s$X .*.co\n~SEQ(N,1,100) x $X y\nz\n", "n");
+    assert_eq!(
+        diagnostics,
+        [
+            "t.conf:2:15: error: replacing the definitions takes too much work in this \
+          configuration (do definitions refer to each other?); nothing more is replaced"
+        ]
+    );
+    assert_eq!(pieces.len(), 101);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A large replicated configuration spends a small part of the budget.
+    let text = "$NET=192.0.2\n~SEQ(i,1,40000) real_server ${NET}.${i} 80\n";
+    let (pieces, diagnostics) = read_as(text, "n");
+    assert_eq!((pieces.len(), diagnostics), (40_000, vec![]));
+    assert_eq!(pieces[39_999], "real_server 192.0.2.40000 80");
+}
+
 #[test]
 fn the_bounds_are_the_options_bounds() {
     let options = ReadOptions {
@@ -274,6 +299,7 @@ fn the_bounds_are_the_options_bounds() {
             generated_lines: 10,
             generated_chars: 1_000,
             text_chars: 60,
+            replacement_chars: 1_000,
         },
         ..ReadOptions::id("n")
     };
