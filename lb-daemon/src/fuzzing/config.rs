@@ -3,6 +3,7 @@
 //! TOML -> model.
 use std::fs;
 use std::path::Path;
+use std::sync::Once;
 
 use crate::config::{
     load, parse_keepalived_str, parse_toml_str, set_read_options, to_toml, Bounds, Loaded,
@@ -31,26 +32,37 @@ pub const FUZZ_BOUNDS: Bounds = Bounds {
     replacement_chars: Bounds::DAEMON.replacement_chars / 1024,
 };
 
-/// Reads configurations with [`FUZZ_BOUNDS`] from now on in this process.
-fn fuzz_bounds() {
-    set_read_options(ReadOptions {
-        bounds: FUZZ_BOUNDS,
-        ..ReadOptions::new(None, false)
+/// From the first call on, this process reads configurations with
+/// [`FUZZ_BOUNDS`] and includes only files under `dir`: an input's
+/// `include /*/*` must not read the host's files (it reached /proc/kmsg
+/// and blocked; `include /**` read the root's files for 30 s).
+fn fuzz_options(dir: &Path) {
+    static SET: Once = Once::new();
+    SET.call_once(|| {
+        set_read_options(ReadOptions {
+            bounds: FUZZ_BOUNDS,
+            include_root: Some(dir.to_path_buf()),
+            ..ReadOptions::new(None, false)
+        })
     });
 }
 
-/// keepalived.conf text: lexer, parser, binder and validation.
-pub fn keepalived_conf(data: &[u8]) {
-    fuzz_bounds();
-    let _ = parse_keepalived_str(&String::from_utf8_lossy(data), Path::new("fuzz.conf"));
+/// keepalived.conf text: lexer, parser, binder and validation, as the
+/// file `fuzz.conf` in `dir` (the fuzzer's own empty scratch directory,
+/// where includes are confined).
+pub fn keepalived_conf(dir: &Path, data: &[u8]) {
+    fuzz_options(dir);
+    let origin = dir.join("fuzz.conf");
+    let _ = parse_keepalived_str(&String::from_utf8_lossy(data), &origin);
 }
 
-/// The differential target: whatever loads from keepalived.conf text must
-/// survive the trip through TOML ([`round_trip`]).
-pub fn conf_round_trip(data: &[u8]) {
-    fuzz_bounds();
+/// The differential target: whatever loads from keepalived.conf text (read
+/// as in [`keepalived_conf`]) must survive the trip through TOML
+/// ([`round_trip`]).
+pub fn conf_round_trip(dir: &Path, data: &[u8]) {
+    fuzz_options(dir);
     let text = String::from_utf8_lossy(data);
-    if let Ok(loaded) = parse_keepalived_str(&text, Path::new("fuzz.conf")) {
+    if let Ok(loaded) = parse_keepalived_str(&text, &dir.join("fuzz.conf")) {
         round_trip(&loaded, &text);
     }
 }
@@ -58,9 +70,9 @@ pub fn conf_round_trip(data: &[u8]) {
 /// keepalived.conf with `include`s: the input is up to four files separated
 /// by [`FILE_SEPARATOR`], written into `dir` as [`INCLUDE_FILES`] (a file
 /// the input leaves out is removed), then the first is loaded. `dir` is the
-/// fuzzer's own scratch directory.
+/// fuzzer's own scratch directory, where includes are confined.
 pub fn keepalived_includes(dir: &Path, data: &[u8]) {
-    fuzz_bounds();
+    fuzz_options(dir);
     let mut parts = data.split(|&b| b == FILE_SEPARATOR);
     for name in INCLUDE_FILES {
         let path = dir.join(name);

@@ -21,7 +21,7 @@
 //! `read`), `+` to add or `-` to take away, none for all.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::{blank, canonical, dir_of, Piece, Reader, Source};
 use crate::config::diag::Diagnostic;
@@ -139,7 +139,7 @@ impl Reader<'_> {
                 )),
             }
         };
-        let (files, problems) = resolve(&dir_of(&piece.file), include.pattern);
+        let (files, problems) = resolve(&dir_of(&piece.file), include.pattern, self.include_root);
         let skip_all = problems
             .iter()
             .any(|(check, _)| *check == Check::BraceMatch && include.is_error(*check, self.checks));
@@ -254,15 +254,26 @@ pub fn parse(line: &str) -> Option<Result<Include<'_>, &str>> {
     })
 }
 
-/// The files `pattern` names from directory `base`, with the checks that
-/// failed and what to say about each.
-pub fn resolve(base: &Path, pattern: &str) -> (Vec<PathBuf>, Vec<(Check, String)>) {
+/// The files `pattern` names from directory `base` (only those under
+/// `root`, when given), with the checks that failed and what to say about
+/// each.
+pub fn resolve(
+    base: &Path,
+    pattern: &str,
+    root: Option<&Path>,
+) -> (Vec<PathBuf>, Vec<(Check, String)>) {
     let alternatives = braces(pattern);
     let mut files = Vec::new();
     let mut problems = Vec::new();
     let (mut missing, mut wildcards) = (false, false);
     for alternative in &alternatives {
         let full = base.join(alternative);
+        if let Some(root) = root.filter(|root| !normal(&full).starts_with(root)) {
+            let (shown, root) = (full.display(), root.display());
+            let message = format!("config file '{shown}' is outside {root} - skipping");
+            problems.push((Check::Readable, message));
+            continue;
+        }
         if !alternative.contains(['*', '?', '[']) {
             match full.symlink_metadata() {
                 Ok(_) => files.push(full),
@@ -316,6 +327,21 @@ pub fn unreadable(path: &Path) -> Option<String> {
             "configuration file '{shown}' is not a regular non-executable file - skipping"
         )),
     }
+}
+
+/// `path` with `.` and `..` resolved without looking at the file system.
+fn normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The leading directories of `path` that have no wildcard.

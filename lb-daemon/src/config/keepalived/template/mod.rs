@@ -112,6 +112,7 @@ pub fn read(
         defining: None,
         defs: Definitions::new(&options.config_id, options.bounds.replacement_chars),
         config_id: &options.config_id,
+        include_root: options.include_root.as_deref(),
         checks: include::checks(options.all_config),
         bounds: options.bounds,
         blocks: Blocks::default(),
@@ -133,6 +134,8 @@ struct Reader<'a> {
     defining: Option<String>,
     defs: Definitions,
     config_id: &'a str,
+    /// Where includes must stay ([`ReadOptions::include_root`]).
+    include_root: Option<&'a Path>,
     /// The include checks that are errors for every include.
     checks: u8,
     bounds: Bounds,

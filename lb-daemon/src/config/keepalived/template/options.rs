@@ -12,6 +12,11 @@ pub struct ReadOptions {
     pub all_config: bool,
     /// How much text replication and definitions may produce.
     pub bounds: Bounds,
+    /// When set, `include` reads only files under this directory (a path
+    /// that leads elsewhere is reported and skipped): the fuzz targets'
+    /// inputs must not read the host's files (`include /*/*` reached
+    /// /proc/kmsg and blocked). None for the daemon, as keepalived.
+    pub include_root: Option<std::path::PathBuf>,
 }
 
 /// How much text templating may produce before the reader stops with an
@@ -59,6 +64,7 @@ impl ReadOptions {
             config_id,
             all_config,
             bounds: Bounds::DAEMON,
+            include_root: None,
         }
     }
 }

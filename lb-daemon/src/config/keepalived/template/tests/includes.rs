@@ -176,3 +176,37 @@ fn errors_in_included_files_name_them() {
         ["b.conf:3:1: error: invalid ~SEQ definition '~SEQ x'"]
     );
 }
+
+#[test]
+fn an_include_root_keeps_includes_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("sub")).unwrap();
+    fs::write(dir.path().join("outside.conf"), "outside\n").unwrap();
+    fs::write(root.join("sub/in.conf"), "inside\n").unwrap();
+    let options = ReadOptions {
+        include_root: Some(root.clone()),
+        ..ReadOptions::id("main")
+    };
+    let text = "include sub/../sub/in.conf\ninclude ../outside.conf\ninclude /*/*\n";
+    let mut diagnostics = Vec::new();
+    let pieces = read(text, &root.join("main.conf"), &options, &mut diagnostics);
+    let pieces: Vec<String> = pieces.iter().map(Piece::string).collect();
+    assert_eq!(pieces, ["inside"]);
+    let base = format!("{}/", dir.path().display());
+    let messages: Vec<String> = (diagnostics.iter())
+        .map(|d| d.to_string().replace(&base, ""))
+        .collect();
+    let outside = |line, file: &str| {
+        format!(
+            "root/main.conf:{line}:9: warning: include: config file '{file}' is outside \
+             {}root - skipping; ignored",
+            base
+        )
+        .replace(&base, "")
+    };
+    assert_eq!(
+        messages,
+        [outside(2, "root/../outside.conf"), outside(3, "/*/*"),]
+    );
+}
