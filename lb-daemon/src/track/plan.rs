@@ -194,7 +194,10 @@ fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
         .as_ref()
         .or(config.global_defs.default_interface.as_ref());
     if let Some(primary) = primary.filter(|_| !instance.dont_track_primary) {
-        if !interfaces.iter().any(|t| &t.name == primary) {
+        let tracked = |t: &Track| t.key.kind == Kind::Interface && &t.key.name == primary;
+        // Against the tracks kept: the owner drops a weighted entry for
+        // its own interface, which is then tracked unweighted.
+        if !tracks.iter().any(tracked) {
             let own = TrackRef {
                 name: primary.clone(),
                 weight: None,
@@ -401,5 +404,25 @@ mod tests {
     #[test]
     fn the_address_owner_keeps_only_the_default_weight_file_unweighted() {
         assert_eq!(tracks(255, false), named(&[("f", 0)]));
+    }
+
+    #[test]
+    fn the_owner_still_tracks_its_own_interface_after_dropping_a_weighted_entry() {
+        let instance = VrrpInstance {
+            name: "VI_1".into(),
+            priority: Some(255),
+            interface: Some("eth0".into()),
+            track_interface: vec![track("eth0", Some(10))],
+            ..VrrpInstance::default()
+        };
+        let config = Config {
+            vrrp_instance: vec![instance],
+            ..Config::default()
+        };
+        let plan = &plans(&config)[0];
+        let kept: Vec<_> = (plan.tracks.iter())
+            .map(|t| (t.key.name.as_str(), t.weight))
+            .collect();
+        assert_eq!(kept, [("eth0", 0)]);
     }
 }
