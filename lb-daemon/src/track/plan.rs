@@ -9,17 +9,19 @@
 //! * `track_interface` entries have weight 0 unless given;
 //! * the instance's own `interface` (or `default_interface`) is tracked with
 //!   weight 0 unless `dont_track_primary`;
-//! * a sync group's `track_*` apply to every member; in a sync group, and
-//!   for the address owner (priority 255), weights are not allowed: weighted
-//!   scripts and processes are ignored ("ignoring tracked script … with
-//!   weights due to SYNC group"), a tracked file's default weight 1 becomes
-//!   0 (other weights are ignored), and interface weights become 0 in a
-//!   group while the owner stops tracking weighted interfaces
-//!   (keepalived `vrrp_complete_instance`).
+//! * a sync group's `track_*` apply to every member with their weights,
+//!   which become 0 when a member is the address owner (keepalived
+//!   `sync_group_tracking_init`);
+//! * for a group member's own `track_*`, and the address owner's (priority
+//!   255), weights are not allowed: weighted scripts and processes are
+//!   ignored ("ignoring tracked script … with weights due to SYNC group"), a
+//!   tracked file's default weight 1 becomes 0 (other weights are ignored),
+//!   and interface weights become 0 for a member while the owner stops
+//!   tracking weighted interfaces (keepalived `vrrp_complete_instance`).
 
 use serde::Serialize;
 
-use crate::config::{Config, TrackRef, VrrpInstance};
+use crate::config::{Config, SyncGroup, TrackRef, VrrpInstance};
 
 /// Default priority of an instance (keepalived `VRRP_PRIO_DFL`).
 pub const DEFAULT_PRIORITY: u8 = 100;
@@ -116,78 +118,93 @@ fn announce_plans(config: &Config) -> impl Iterator<Item = InstancePlan> + '_ {
         })
 }
 
-fn plan(config: &Config, instance: &VrrpInstance) -> InstancePlan {
+fn plan<'a>(config: &'a Config, instance: &'a VrrpInstance) -> InstancePlan {
     let groups: Vec<_> = config
         .vrrp_sync_group
         .iter()
         .filter(|g| g.group.contains(&instance.name))
         .collect();
-    // keepalived ignores tracking weights in a sync group and for the
-    // address owner, whose priority cannot change.
-    let unweighted = match (groups.is_empty(), instance.priority == Some(255)) {
+    let owner = |i: &VrrpInstance| i.priority == Some(255);
+    // keepalived (vrrp_complete_instance) ignores the weights of a group
+    // member's and of the address owner's own tracks; the group's tracks
+    // keep theirs unless a member is the owner (sync_group_tracking_init).
+    let own_rule = match (groups.is_empty(), owner(instance)) {
         (false, _) => Some(Unweighted::SyncGroup),
         (true, true) => Some(Unweighted::Owner),
         (true, false) => None,
     };
-    let mut tracks = Vec::new();
-    let scripts = instance
-        .track_script
+    let group_has_owner = groups
         .iter()
-        .chain(groups.iter().flat_map(|g| &g.track_script));
-    let defined = Defined {
-        instance,
-        unweighted,
+        .flat_map(|g| &g.group)
+        .any(|member| (config.vrrp_instance.iter()).any(|i| &i.name == member && owner(i)));
+    let group_rule = group_has_owner.then_some(Unweighted::GroupWithOwner);
+    let lists = |own: &'a [TrackRef], of_group: fn(&'a SyncGroup) -> &'a [TrackRef]| {
+        [
+            (own_rule, own.iter().collect::<Vec<_>>()),
+            (
+                group_rule,
+                groups.iter().flat_map(|g| of_group(g)).collect(),
+            ),
+        ]
     };
-    defined.push(&mut tracks, Kind::Script, scripts, |name| {
-        let s = config.vrrp_script.iter().find(|s| s.name == name)?;
-        Some((s.weight.unwrap_or(0), s.reverse))
-    });
-    let files = instance
-        .track_file
-        .iter()
-        .chain(groups.iter().flat_map(|g| &g.track_file));
-    defined.push(&mut tracks, Kind::File, files, |name| {
-        let f = config.track_file.iter().find(|f| f.name == name)?;
-        Some((f.weight.unwrap_or(1), f.reverse))
-    });
-    let processes = instance
-        .track_process
-        .iter()
-        .chain(groups.iter().flat_map(|g| &g.track_process));
-    defined.push(&mut tracks, Kind::Process, processes, |name| {
-        let p = config.vrrp_track_process.iter().find(|p| p.name == name)?;
-        Some((p.weight.unwrap_or(0), p.reverse))
-    });
-    let interfaces: Vec<&TrackRef> = instance
-        .track_interface
-        .iter()
-        .chain(groups.iter().flat_map(|g| &g.track_interface))
-        .collect();
-    for entry in &interfaces {
-        let mut weight = entry.weight.unwrap_or(0);
-        if let Some(why) = unweighted.filter(|_| weight != 0) {
-            tracing::warn!(
-                "({}) ignoring {} tracked interface weight due to {}",
-                instance.name,
-                entry.name,
-                why.name()
-            );
-            // keepalived: a group member tracks it unweighted; the owner
-            // stops tracking it.
-            match why {
-                Unweighted::SyncGroup => weight = 0,
-                Unweighted::Owner => continue,
-            }
-        }
-        push(
-            &mut tracks,
+    let mut tracks = Vec::new();
+    for (unweighted, scripts) in lists(&instance.track_script, |g| &g.track_script) {
+        let defined = Defined {
             instance,
-            None,
-            Kind::Interface,
-            entry,
-            weight,
-            entry.reverse,
-        );
+            unweighted,
+        };
+        defined.push(&mut tracks, Kind::Script, scripts, |name| {
+            let s = config.vrrp_script.iter().find(|s| s.name == name)?;
+            Some((s.weight.unwrap_or(0), s.reverse))
+        });
+    }
+    for (unweighted, files) in lists(&instance.track_file, |g| &g.track_file) {
+        let defined = Defined {
+            instance,
+            unweighted,
+        };
+        defined.push(&mut tracks, Kind::File, files, |name| {
+            let f = config.track_file.iter().find(|f| f.name == name)?;
+            Some((f.weight.unwrap_or(1), f.reverse))
+        });
+    }
+    for (unweighted, processes) in lists(&instance.track_process, |g| &g.track_process) {
+        let defined = Defined {
+            instance,
+            unweighted,
+        };
+        defined.push(&mut tracks, Kind::Process, processes, |name| {
+            let p = config.vrrp_track_process.iter().find(|p| p.name == name)?;
+            Some((p.weight.unwrap_or(0), p.reverse))
+        });
+    }
+    for (unweighted, interfaces) in lists(&instance.track_interface, |g| &g.track_interface) {
+        for entry in interfaces {
+            let mut weight = entry.weight.unwrap_or(0);
+            if let Some(why) = unweighted.filter(|_| weight != 0) {
+                tracing::warn!(
+                    "({}) ignoring {} tracked interface weight due to {}",
+                    instance.name,
+                    entry.name,
+                    why.name()
+                );
+                // keepalived: tracked unweighted, except that the owner
+                // stops tracking its own weighted entries.
+                match why {
+                    Unweighted::Owner => continue,
+                    Unweighted::SyncGroup | Unweighted::GroupWithOwner => weight = 0,
+                }
+            }
+            push(
+                &mut tracks,
+                instance,
+                None,
+                Kind::Interface,
+                entry,
+                weight,
+                entry.reverse,
+            );
+        }
     }
     let primary = instance
         .interface
@@ -229,6 +246,8 @@ enum Unweighted {
     SyncGroup,
     /// It is the address owner (priority 255).
     Owner,
+    /// A track of its sync group, a member of which is the owner.
+    GroupWithOwner,
 }
 
 impl Unweighted {
@@ -237,6 +256,7 @@ impl Unweighted {
         match self {
             Unweighted::SyncGroup => "SYNC group",
             Unweighted::Owner => "address owner",
+            Unweighted::GroupWithOwner => "a SYNC group member having priority 255",
         }
     }
 }
@@ -249,7 +269,7 @@ impl Defined<'_> {
         &self,
         tracks: &mut Vec<Track>,
         kind: Kind,
-        entries: impl Iterator<Item = &'e TrackRef>,
+        entries: impl IntoIterator<Item = &'e TrackRef>,
         lookup: impl Fn(&str) -> Option<(i32, bool)>,
     ) {
         for entry in entries {
@@ -305,17 +325,24 @@ fn push(
     reverse: bool,
 ) {
     if let Some(why) = unweighted.filter(|_| weight != 0) {
-        let (iname, name, why) = (&instance.name, &entry.name, why.name());
-        // keepalived: a tracked file's default weight (1) becomes 0, so a
-        // non-zero value is a fault; other weighted tracks are dropped.
-        if kind == Kind::File && weight == 1 {
+        let (iname, name, reason) = (&instance.name, &entry.name, why.name());
+        // keepalived: the group's own tracks, and a tracked file's default
+        // weight (1), become unweighted (a failure is a fault); other
+        // weighted tracks are dropped.
+        if why == Unweighted::GroupWithOwner {
+            let kind = kind_name(kind);
             tracing::warn!(
-                "({iname}) ignoring weight from tracked file {name} due to {why}. specify weight 0"
+                "({iname}) cannot have weighted track {kind} {name} with {reason} - setting weight 0"
+            );
+            weight = 0;
+        } else if kind == Kind::File && weight == 1 {
+            tracing::warn!(
+                "({iname}) ignoring weight from tracked file {name} due to {reason}. specify weight 0"
             );
             weight = 0;
         } else {
             let kind = kind_name(kind);
-            tracing::warn!("({iname}) ignoring tracked {kind} {name} with weights due to {why}");
+            tracing::warn!("({iname}) ignoring tracked {kind} {name} with weights due to {reason}");
             return;
         }
     }
@@ -336,7 +363,7 @@ fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{SyncGroup, TrackFile, VrrpScript};
+    use crate::config::{TrackFile, VrrpScript};
 
     fn track(name: &str, weight: Option<i32>) -> TrackRef {
         TrackRef {
@@ -404,6 +431,47 @@ mod tests {
     #[test]
     fn the_address_owner_keeps_only_the_default_weight_file_unweighted() {
         assert_eq!(tracks(255, false), named(&[("f", 0)]));
+    }
+
+    /// The group's own tracks (script `s` weight -20, file `f` default
+    /// weight) as member VI_1 sees them, with the other member at
+    /// `other_priority`.
+    fn group_tracks(other_priority: u32) -> Vec<(String, i32)> {
+        let member = |name: &str, priority| VrrpInstance {
+            name: name.into(),
+            priority: Some(priority),
+            dont_track_primary: true,
+            ..VrrpInstance::default()
+        };
+        let config = Config {
+            vrrp_instance: vec![member("VI_1", 100), member("VI_2", other_priority)],
+            track_file: vec![TrackFile {
+                name: "f".into(),
+                ..TrackFile::default()
+            }],
+            vrrp_script: vec![VrrpScript {
+                name: "s".into(),
+                weight: Some(-20),
+                ..VrrpScript::default()
+            }],
+            vrrp_sync_group: vec![SyncGroup {
+                name: "G".into(),
+                group: vec!["VI_1".into(), "VI_2".into()],
+                track_script: vec![track("s", None)],
+                track_file: vec![track("f", None)],
+                ..SyncGroup::default()
+            }],
+            ..Config::default()
+        };
+        (plans(&config)[0].tracks.iter())
+            .map(|t| (t.key.name.clone(), t.weight))
+            .collect()
+    }
+
+    #[test]
+    fn the_groups_own_tracks_keep_their_weights_unless_a_member_is_the_owner() {
+        assert_eq!(group_tracks(90), named(&[("s", -20), ("f", 1)]));
+        assert_eq!(group_tracks(255), named(&[("s", 0), ("f", 0)]));
     }
 
     #[test]
