@@ -152,3 +152,37 @@ fn reconcile_prefers_backup_until_all_members_want_master() {
     );
     assert_eq!(group.state(), State::Fault);
 }
+
+/// A member's `deleted` flag counts only while it waits out its Skew_Time:
+/// a stale view (it wants MASTER again) must not turn another member's
+/// lost election into priority-0 adverts for the whole group.
+#[test]
+fn a_stale_deleted_flag_does_not_make_a_lost_election_a_deletion() {
+    let view = |state, wants_master, deleted| MemberView {
+        state,
+        wants_master,
+        faulted: false,
+        deleted,
+    };
+    let names = vec!["VI_1".into(), "VI_2".into(), "VI_3".into()];
+    let mut group = SyncGroup::new(names);
+    let masters = [view(State::Master, true, false); 3];
+    group.reconcile(&masters);
+    assert_eq!(group.state(), State::Master);
+    let lost = [
+        view(State::Backup, true, true),
+        view(State::Backup, false, false),
+        view(State::Master, true, false),
+    ];
+    assert_eq!(
+        group.reconcile(&lost),
+        vec![(2, Event::SyncGroup(State::Backup))]
+    );
+    let mut fresh = SyncGroup::new(vec!["VI_1".into(), "VI_2".into()]);
+    fresh.reconcile(&[view(State::Master, true, false); 2]);
+    let deleted = [
+        view(State::Backup, false, true),
+        view(State::Master, true, false),
+    ];
+    assert_eq!(fresh.reconcile(&deleted), vec![(1, Event::Deleted)]);
+}

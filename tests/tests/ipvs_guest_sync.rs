@@ -229,15 +229,22 @@ fn connections_reach_the_backup_and_survive_a_failover() -> Result<()> {
     Ok(())
 }
 
+/// A lab of one director and its configuration (priority 150) in a
+/// scratch directory, kept while the returned guard lives.
+fn one_director() -> Result<(Lab, tempfile::TempDir, std::path::PathBuf)> {
+    let lab = Lab::new(LabSpec::directors_only(1))?;
+    let files = tempfile::tempdir()?;
+    let path = files.path().join("keepalived.conf");
+    std::fs::write(&path, config(150))?;
+    Ok((lab, files, path))
+}
+
 /// The status document shows the sync daemon the MASTER wants, and whether
 /// IPVS runs it: on a kernel without IPVS (this host's) `unavailable` and
 /// nothing running; with IPVS, the daemon the kernel lists.
 #[test]
 fn status_shows_the_wanted_sync_daemon() -> Result<()> {
-    let lab = Lab::new(LabSpec::directors_only(1))?;
-    let files = tempfile::tempdir()?;
-    let path = files.path().join("dir1.conf");
-    std::fs::write(&path, config(150))?;
+    let (lab, _files, path) = one_director()?;
     let ns = lab.director(1).ns();
     let daemon = Daemon::start(ns, &path, "dir1")?;
     wait_state(&daemon, "MASTER")?;
@@ -265,10 +272,7 @@ fn status_shows_the_wanted_sync_daemon() -> Result<()> {
 /// keepalived reads the same configuration: `keepalived -t` accepts it.
 #[test]
 fn keepalived_accepts_the_same_configuration() -> Result<()> {
-    let lab = Lab::new(LabSpec::directors_only(1))?;
-    let files = tempfile::tempdir()?;
-    let path = files.path().join("keepalived.conf");
-    std::fs::write(&path, config(150))?;
+    let (lab, _files, path) = one_director()?;
     let ns = lab.director(1).ns();
     let lb = lb_tests::daemon_binary()?;
     for program in [OsStr::new(KEEPALIVED), lb.as_os_str()] {

@@ -3,7 +3,8 @@
 //! Pure: the runner keeps one [`SyncGroup`] per group and, after any member's
 //! [`Fsm::handle`](super::fsm::Fsm::handle), calls [`SyncGroup::reconcile`]
 //! with every member's [`Fsm::sync_view`](super::fsm::Fsm::sync_view) and
-//! feeds the returned [`Event::SyncGroup`] events to those members (then
+//! feeds the returned events ([`Event::SyncGroup`], or [`Event::Deleted`]
+//! after a deletion) to those members (then
 //! reconciles again until nothing is returned; two rounds at most). Members
 //! must be marked with [`Fsm::set_sync_member`](super::fsm::Fsm::set_sync_member).
 //!
@@ -76,8 +77,10 @@ impl SyncGroup {
         } else {
             (State::Backup, |_| false)
         };
+        // A member still waiting out its Skew_Time (not yet wanting
+        // MASTER again): a flag left in a stale view does not count.
         let deleted = (self.state, target) == (State::Master, State::Backup)
-            && running().any(|(_, v)| v.deleted);
+            && running().any(|(_, v)| v.deleted && !v.wants_master);
         let event = match deleted {
             true => Event::Deleted,
             false => Event::SyncGroup(target),

@@ -114,7 +114,9 @@ impl Binder {
         if self.suggestions.len() >= MAX_SUGGESTED {
             return None;
         }
-        *self.suggestions.entry(key).or_insert(block.suggest(word))
+        let found = block.suggest(word);
+        self.suggestions.insert(key, found);
+        found
     }
 
     /// Binds `statements` into `target` with the keywords of `block`.

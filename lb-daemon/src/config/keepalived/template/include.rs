@@ -139,7 +139,11 @@ impl Reader<'_> {
                 )),
             }
         };
-        let (files, problems) = resolve(&dir_of(&piece.file), include.pattern, self.include_root);
+        let (files, problems) = resolve(
+            &dir_of(&piece.file),
+            include.pattern,
+            self.options.include_root.as_deref(),
+        );
         let skip_all = problems
             .iter()
             .any(|(check, _)| *check == Check::BraceMatch && include.is_error(*check, self.checks));

@@ -111,10 +111,8 @@ pub fn read(
         sources: Vec::new(),
         defining: None,
         defs: Definitions::new(&options.config_id, options.bounds.replacement_chars),
-        config_id: &options.config_id,
-        include_root: options.include_root.as_deref(),
+        options,
         checks: include::checks(options.all_config),
-        bounds: options.bounds,
         blocks: Blocks::default(),
         generated: (0, 0),
         emitted: 0,
@@ -133,12 +131,10 @@ struct Reader<'a> {
     /// The multi-line definition being read.
     defining: Option<String>,
     defs: Definitions,
-    config_id: &'a str,
-    /// Where includes must stay ([`ReadOptions::include_root`]).
-    include_root: Option<&'a Path>,
+    /// The config-id, bounds and include root in force.
+    options: &'a ReadOptions,
     /// The include checks that are errors for every include.
     checks: u8,
-    bounds: Bounds,
     /// Where the pieces read so far are, for `include_check`.
     blocks: Blocks,
     /// Lines and characters produced by replication and multi-line
@@ -212,7 +208,7 @@ impl Reader<'_> {
                 generated_lines: lines,
                 generated_chars: chars,
                 ..
-            } = self.bounds;
+            } = self.options.bounds;
             if self.generated.0 > lines || self.generated.1 > chars {
                 self.error(
                     piece.location(1),
@@ -335,7 +331,7 @@ impl Reader<'_> {
         let id_start = 1 + usize::from(negated);
         let id_len = text[id_start..].iter().position(|c| blank(c.0))?;
         let id = text[id_start..id_start + id_len].iter().map(|c| c.0);
-        if id.eq(self.config_id.chars()) == negated {
+        if id.eq(self.options.config_id.chars()) == negated {
             return None;
         }
         let skip = id_start + id_len;
@@ -345,7 +341,7 @@ impl Reader<'_> {
     /// Hands `piece` to the lexer, after [`Reader::include_check`].
     /// Past [`Bounds::text_chars`], says so once and reads no further.
     fn emit(&mut self, piece: Piece) {
-        let most = self.bounds.text_chars;
+        let most = self.options.bounds.text_chars;
         if self.emitted > most {
             return;
         }

@@ -49,8 +49,8 @@ struct Worker {
 pub struct SyncStatus {
     /// The daemons the configuration and VIP ownership ask for.
     pub wanted: Vec<SyncDaemon>,
-    /// The daemons the kernel runs: read at the start of the last pass,
-    /// with its stops and starts applied; None when IPVS could not be read.
+    /// The daemons the kernel runs, as listed after the last pass (before
+    /// it, when the pass failed half-way); None when IPVS could not be read.
     pub running: Option<Vec<SyncDaemon>>,
     /// IPVS is missing from the kernel: nothing is tried.
     pub unavailable: bool,
@@ -129,20 +129,20 @@ impl Worker {
     }
 }
 
-/// Reads the kernel's daemons into `running`, then takes them to `wanted`,
-/// keeping `running` as each step leaves it.
+/// Takes the kernel's daemons to `wanted`; `running` is what the kernel
+/// lists (read again after a change, so that it shows the settings the
+/// kernel filled in).
 fn sync(
     client: &mut IpvsClient,
     wanted: &[SyncDaemon],
     running: &mut Option<Vec<SyncDaemon>>,
 ) -> Result<(), IpvsError> {
-    let now = running.insert(client.daemons()?);
-    for step in plan(now, wanted) {
-        apply(client, &step)?;
-        match step {
-            Step::Stop(role) => now.retain(|d| d.role != role),
-            Step::Start(daemon) => now.push(daemon),
-        }
+    let steps = plan(running.insert(client.daemons()?), wanted);
+    for step in &steps {
+        apply(client, step)?;
+    }
+    if !steps.is_empty() {
+        *running = Some(client.daemons()?);
     }
     Ok(())
 }
