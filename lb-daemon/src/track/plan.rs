@@ -148,36 +148,43 @@ fn plan<'a>(config: &'a Config, instance: &'a VrrpInstance) -> InstancePlan {
         ]
     };
     let mut tracks = Vec::new();
-    for (unweighted, scripts) in lists(&instance.track_script, |g| &g.track_script) {
-        let defined = Defined {
-            instance,
-            unweighted,
-        };
-        defined.push(&mut tracks, Kind::Script, scripts, |name| {
+    type Lookup<'l> = &'l dyn Fn(&str) -> Option<(i32, bool)>;
+    let mut defined = |kind, own, of_group, lookup: Lookup| {
+        for (unweighted, entries) in lists(own, of_group) {
+            let defined = Defined {
+                instance,
+                unweighted,
+            };
+            defined.push(&mut tracks, kind, entries, lookup);
+        }
+    };
+    defined(
+        Kind::Script,
+        &instance.track_script,
+        |g| &g.track_script,
+        &|name| {
             let s = config.vrrp_script.iter().find(|s| s.name == name)?;
             Some((s.weight.unwrap_or(0), s.reverse))
-        });
-    }
-    for (unweighted, files) in lists(&instance.track_file, |g| &g.track_file) {
-        let defined = Defined {
-            instance,
-            unweighted,
-        };
-        defined.push(&mut tracks, Kind::File, files, |name| {
+        },
+    );
+    defined(
+        Kind::File,
+        &instance.track_file,
+        |g| &g.track_file,
+        &|name| {
             let f = config.track_file.iter().find(|f| f.name == name)?;
             Some((f.weight.unwrap_or(1), f.reverse))
-        });
-    }
-    for (unweighted, processes) in lists(&instance.track_process, |g| &g.track_process) {
-        let defined = Defined {
-            instance,
-            unweighted,
-        };
-        defined.push(&mut tracks, Kind::Process, processes, |name| {
+        },
+    );
+    defined(
+        Kind::Process,
+        &instance.track_process,
+        |g| &g.track_process,
+        &|name| {
             let p = config.vrrp_track_process.iter().find(|p| p.name == name)?;
             Some((p.weight.unwrap_or(0), p.reverse))
-        });
-    }
+        },
+    );
     for (unweighted, interfaces) in lists(&instance.track_interface, |g| &g.track_interface) {
         for entry in interfaces {
             let mut weight = entry.weight.unwrap_or(0);
@@ -270,7 +277,7 @@ impl Defined<'_> {
         tracks: &mut Vec<Track>,
         kind: Kind,
         entries: impl IntoIterator<Item = &'e TrackRef>,
-        lookup: impl Fn(&str) -> Option<(i32, bool)>,
+        lookup: &dyn Fn(&str) -> Option<(i32, bool)>,
     ) {
         for entry in entries {
             let Some((weight, reverse)) = lookup(&entry.name) else {
