@@ -176,7 +176,7 @@ fn main() -> Result<()> {
             let all = families(&status);
             build.push(start.elapsed().as_secs_f64() * 1e3);
             let start = Instant::now();
-            let out = encode(all, format);
+            let out = encode(&all, format);
             write.push(start.elapsed().as_secs_f64() * 1e3);
             out
         });

@@ -41,7 +41,7 @@ pub fn families(bgp: &Value) -> Vec<Family> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::{encode, Format};
+    use super::super::encode::{encode, Format};
     use super::*;
     use serde_json::json;
 
@@ -57,7 +57,7 @@ mod tests {
                 {"neighbor": "192.0.2.101", "bgp_state": "Active", "bfd_state": null},
             ],
         });
-        let out = encode(families(&bgp), Format::Text);
+        let out = encode(&families(&bgp), Format::Text);
         for line in [
             "lb_bgp_announced{prefix=\"198.51.100.10/32\"} 1\n",
             "lb_bgp_announced{prefix=\"198.51.100.20/32\"} 0\n",

@@ -113,15 +113,12 @@ fn checkers(checkers: &[Value], reals: &RealLabels) -> [Family; 4] {
         let kind = c["kind"].as_str().unwrap_or_default();
         let checker = c["checker"].to_string();
         for base in reals.get(vs).and_then(|r| r.get(rs)).into_iter().flatten() {
-            let mut pairs: Vec<(&'static str, String)> = base.to_vec();
-            pairs.extend([("checker", checker.clone()), ("kind", kind.to_string())]);
-            let l: Labels = pairs.into();
+            let l = base.with([("checker", checker.as_str()), ("kind", kind)]);
             attempts.push(&l, c["attempts"].as_u64().unwrap_or(0));
             failures.push(&l, c["failures"].as_u64().unwrap_or(0));
             for (reason, count) in c["failures_by_reason"].as_object().into_iter().flatten() {
-                let mut pairs = l.to_vec();
-                pairs.push(("reason", reason.clone()));
-                by_reason.push(&pairs.into(), count.as_u64().unwrap_or(0));
+                let r = l.with([("reason", reason.as_str())]);
+                by_reason.push(&r, count.as_u64().unwrap_or(0));
             }
             if let Some(d) = c["last_duration_seconds"].as_f64() {
                 duration.push(&l, d);
@@ -133,7 +130,7 @@ fn checkers(checkers: &[Value], reals: &RealLabels) -> [Family; 4] {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::{encode, Format};
+    use super::super::encode::{encode, Format};
     use super::*;
     use serde_json::json;
 
@@ -152,7 +149,7 @@ mod tests {
                           "attempts": 4, "failures": 2, "last_duration_seconds": 0.5,
                           "failures_by_reason": {"refused": 1, "timeout": 1}}],
         });
-        let out = encode(families(&lvs), Format::Text);
+        let out = encode(&families(&lvs), Format::Text);
         for line in [
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 1\n",
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 0\n",

@@ -69,7 +69,7 @@ pub fn families(status: &Value) -> Vec<Family> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::{encode, Format};
+    use super::super::encode::{encode, Format};
     use super::*;
     use serde_json::json;
 
@@ -86,7 +86,7 @@ mod tests {
             ]},
             "lvs": {"ipvs": {"available": false}},
         });
-        let out = encode(families(&status), Format::Text);
+        let out = encode(&families(&status), Format::Text);
         for line in [
             "keepalived_up 1\n",
             "lb_config_generation 3\n",

@@ -1,17 +1,60 @@
-//! Metric families as one scrape serves them, and their encoding with
-//! prometheus-client in either exposition format.
+//! Metric families as one scrape serves them: a name, help, type and
+//! samples whose label sets are rendered once per object and shared.
 use std::sync::Arc;
 
-use prometheus_client::{
-    collector::Collector,
-    encoding::{prometheus_text, text, DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet},
-    metrics::MetricType,
-    registry::Registry,
-};
+/// The label pairs of a sample, rendered once as the exposition writes them
+/// (`{key="value",...}`, values escaped; empty without pairs) and shared by
+/// every sample of one object: a real server's labels serve all its
+/// families, scrape after scrape when the caller keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Labels(Arc<str>);
 
-/// Label pairs of a sample, shared by the samples of one object (a real
-/// server's labels serve all its families).
-pub type Labels = Arc<[(&'static str, String)]>;
+impl Labels {
+    /// The labels `pairs`, in order.
+    pub fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
+        Labels::default().with(pairs)
+    }
+
+    /// These labels followed by `pairs`.
+    pub fn with<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
+        let mut text = String::with_capacity(self.0.len() + 48);
+        text.push_str(self.0.strip_suffix('}').unwrap_or_default());
+        for (key, value) in pairs {
+            text.push(if text.is_empty() { '{' } else { ',' });
+            text.push_str(key);
+            text.push_str("=\"");
+            escape_into(value, &mut text);
+            text.push('"');
+        }
+        if !text.is_empty() {
+            text.push('}');
+        }
+        Labels(text.into())
+    }
+
+    /// The rendered text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Appends `value` escaped as a label value (backslash, double quote and
+/// newline, as both exposition formats and prometheus-client escape them).
+fn escape_into(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Builds labels from pairs.
+pub fn labels<const N: usize>(pairs: [(&'static str, String); N]) -> Labels {
+    Labels::new(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+}
 
 /// How a family is typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +101,10 @@ impl From<bool> for Number {
 pub struct Family {
     /// Name; the encoder adds `_total` to counters.
     pub name: &'static str,
-    help: &'static str,
-    kind: Kind,
+    /// Help text.
+    pub help: &'static str,
+    /// Type.
+    pub kind: Kind,
     samples: Vec<(Labels, Number)>,
 }
 
@@ -74,179 +119,47 @@ impl Family {
         }
     }
 
+    /// An empty family with room for `samples` samples.
+    pub fn with_capacity(
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        samples: usize,
+    ) -> Family {
+        Family {
+            samples: Vec::with_capacity(samples),
+            ..Family::new(name, help, kind)
+        }
+    }
+
     /// Adds a sample.
     pub fn push(&mut self, labels: &Labels, value: impl Into<Number>) {
-        self.samples.push((Arc::clone(labels), value.into()));
+        self.samples.push((labels.clone(), value.into()));
     }
 
     /// The samples, in the order pushed.
-    #[cfg(test)]
     pub fn samples(&self) -> &[(Labels, Number)] {
         &self.samples
     }
-}
-
-/// Builds labels from pairs.
-pub fn labels<const N: usize>(pairs: [(&'static str, String); N]) -> Labels {
-    Arc::new(pairs)
-}
-
-/// One sample as prometheus-client encodes it.
-struct Sample {
-    kind: Kind,
-    value: Number,
-}
-
-impl EncodeMetric for Sample {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        match (self.kind, self.value) {
-            (Kind::Counter, Number::Int(v)) => {
-                encoder.encode_counter::<NoLabelSet, _, u64>(&v, None)
-            }
-            (Kind::Counter, Number::Float(v)) => {
-                encoder.encode_counter::<NoLabelSet, _, f64>(&v, None)
-            }
-            (_, Number::Int(v)) => encoder.encode_gauge(&v),
-            (_, Number::Float(v)) => encoder.encode_gauge(&v),
-        }
-    }
-
-    fn metric_type(&self) -> MetricType {
-        metric_type(self.kind)
-    }
-}
-
-fn metric_type(kind: Kind) -> MetricType {
-    match kind {
-        Kind::Counter => MetricType::Counter,
-        Kind::Gauge => MetricType::Gauge,
-        Kind::Untyped => MetricType::Unknown,
-    }
-}
-
-/// The families of one scrape, as a collector.
-#[derive(Debug)]
-struct Scrape(Vec<Family>);
-
-impl Collector for Scrape {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in self.0.iter().filter(|f| !f.samples.is_empty()) {
-            let mut metric = encoder.encode_descriptor(
-                family.name,
-                family.help,
-                None,
-                metric_type(family.kind),
-            )?;
-            for (labels, value) in &family.samples {
-                let set: &[(&'static str, String)] = labels;
-                let sample = Sample {
-                    kind: family.kind,
-                    value: *value,
-                };
-                sample.encode(metric.encode_family(&set)?)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The exposition format a client asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// OpenMetrics text 1.0 (what Prometheus asks for).
-    OpenMetrics,
-    /// Prometheus text 0.0.4 (curl, promtool, older scrapers).
-    Text,
-}
-
-impl Format {
-    /// The format an `Accept` header asks for: OpenMetrics when it names it.
-    pub fn negotiate(accept: Option<&str>) -> Format {
-        match accept {
-            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
-            _ => Format::Text,
-        }
-    }
-
-    /// The `Content-Type` of a response in this format.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Format::Text => prometheus_text::CONTENT_TYPE,
-        }
-    }
-}
-
-/// Encodes `families` in `format`.
-pub fn encode(families: Vec<Family>, format: Format) -> String {
-    // About 100 bytes a sample: growing the buffer instead would copy it
-    // over and over.
-    let samples: usize = families.iter().map(|f| f.samples.len()).sum();
-    let mut out = String::with_capacity(samples * 100 + 4096);
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape(families)));
-    let written = match format {
-        Format::OpenMetrics => text::encode(&mut out, &registry),
-        Format::Text => prometheus_text::encode(&mut out, &registry),
-    };
-    // Writing to a String cannot fail; names and labels are ours.
-    debug_assert!(written.is_ok());
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample() -> Vec<Family> {
-        let mut counter = Family::new("lb_demo", "A demo counter.", Kind::Counter);
-        counter.push(&labels([("vip", "192.0.2.1:80".into())]), 3u64);
-        let mut untyped = Family::new("keepalived_demo_rcvd", "Kept name.", Kind::Untyped);
-        untyped.push(&labels([("name", "VI_1".into())]), 2u64);
-        let mut gauge = Family::new("lb_demo_seconds", "A demo gauge.", Kind::Gauge);
-        gauge.push(&labels([]), 0.25);
-        let empty = Family::new("lb_empty", "Never served.", Kind::Gauge);
-        vec![counter, untyped, gauge, empty]
-    }
-
     #[test]
-    fn openmetrics_keeps_untyped_names_and_suffixes_counters() {
-        let out = encode(sample(), Format::OpenMetrics);
-        assert!(
-            out.contains("# TYPE lb_demo counter\nlb_demo_total{vip=\"192.0.2.1:80\"} 3\n"),
-            "{out}"
+    fn labels_render_escaped_and_extend() {
+        assert_eq!(Labels::new([]).as_str(), "");
+        assert_eq!(Labels::new([]).with([]).as_str(), "");
+        let base = Labels::new([("vip", "192.0.2.1:80"), ("name", "a\"b\\c\nd")]);
+        assert_eq!(
+            base.as_str(),
+            "{vip=\"192.0.2.1:80\",name=\"a\\\"b\\\\c\\nd\"}"
         );
-        assert!(
-            out.contains(
-                "# TYPE keepalived_demo_rcvd unknown\nkeepalived_demo_rcvd{name=\"VI_1\"} 2\n"
-            ),
-            "{out}"
+        assert_eq!(
+            base.with([("kind", "TCP_CHECK")]).as_str(),
+            "{vip=\"192.0.2.1:80\",name=\"a\\\"b\\\\c\\nd\",kind=\"TCP_CHECK\"}"
         );
-        assert!(out.contains("lb_demo_seconds 0.25\n"), "{out}");
-        assert!(!out.contains("lb_empty"), "{out}");
-        assert!(out.ends_with("# EOF\n"), "{out}");
-    }
-
-    #[test]
-    fn text_format_names_counter_families_with_total() {
-        let out = encode(sample(), Format::Text);
-        assert!(
-            out.contains("# TYPE lb_demo_total counter\nlb_demo_total{vip=\"192.0.2.1:80\"} 3\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("# TYPE keepalived_demo_rcvd untyped\n"),
-            "{out}"
-        );
-        assert!(!out.contains("# EOF"), "{out}");
-    }
-
-    #[test]
-    fn negotiation_follows_accept() {
-        let prometheus =
-            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
-        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
-        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
-        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(base.with([]), base);
     }
 }

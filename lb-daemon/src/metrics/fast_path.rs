@@ -147,7 +147,7 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::{encode, Format};
+    use super::super::encode::{encode, Format};
     use super::*;
     use serde_json::json;
 
@@ -163,7 +163,7 @@ mod tests {
                 "backends": [{"address": "2001:db8::2", "port": 53, "traffic": {"packets": 4, "bytes": 400}},
                              {"address": "2001:db8::3", "port": 53, "traffic": null}]}],
         });
-        let out = encode(families(&status), Format::Text);
+        let out = encode(&families(&status), Format::Text);
         for line in [
             "lb_xdp_attached{interface=\"eth1\"} 1\n",
             "lb_xdp_attached{interface=\"eth2\"} 0\n",

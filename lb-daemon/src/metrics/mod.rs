@@ -10,6 +10,7 @@
 mod bgp;
 mod checks;
 mod daemon;
+mod encode;
 mod family;
 mod fast_path;
 mod process;
@@ -24,7 +25,8 @@ use serde_json::Value;
 
 use crate::config::Config;
 
-pub use family::{encode, Family, Format};
+pub use encode::{encode, Format};
+pub use family::Family;
 pub use server::{Scrape, Server};
 
 /// Where to serve metrics: `--metrics-listen`, else global_defs
@@ -35,7 +37,7 @@ pub fn listen_address(flag: Option<SocketAddr>, config: &Config) -> Option<Socke
 
 /// Renders the status document `status` as a scrape in `format`.
 pub fn render(status: &Value, format: Format) -> String {
-    family::encode(families(status), format)
+    encode(&families(status), format)
 }
 
 /// The metric families of the status document `status`.

@@ -157,7 +157,7 @@ pub fn families(ipvs: &Value, fast_path: &Value) -> Vec<Family> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::{encode, Format};
+    use super::super::encode::{encode, Format};
     use super::*;
     use serde_json::json;
 
@@ -176,7 +176,7 @@ mod tests {
             "traffic": {"packets": 5, "bytes": 500},
             "backends": [{"address": "198.51.100.2", "port": 80, "traffic": {"packets": 5, "bytes": 500}}],
         }]});
-        let out = encode(families(&ipvs, &xdp), Format::Text);
+        let out = encode(&families(&ipvs, &xdp), Format::Text);
         for line in [
             "keepalived_lvs_vip_in_packets{addr=\"192.0.2.1:80\",proto=\"6\"} 15\n",
             "keepalived_lvs_vip_out_packets{addr=\"192.0.2.1:80\",proto=\"6\"} 9\n",

@@ -245,7 +245,7 @@ pub fn families(instances: &[Value]) -> Vec<Family> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::family::{encode, Format};
+    use super::super::encode::{encode, Format};
     use super::*;
     use serde_json::json;
 
@@ -259,7 +259,7 @@ mod tests {
             "release_master": 0, "priority_zero_sent": 0, "priority_zero_received": 1,
             "drops": {"truncated": 1, "address_count": 2, "ttl": 4},
         });
-        let out = encode(families(&[instance]), Format::Text);
+        let out = encode(&families(&[instance]), Format::Text);
         for line in [
             "keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"192.0.2.10\"} 2\n",
             "keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"192.0.2.11\"} 2\n",
