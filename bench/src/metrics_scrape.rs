@@ -1,23 +1,30 @@
 //! Scrape time of `/metrics` at scale: 1,000 virtual services x 16 real
 //! servers (TCP_CHECK each), IPVS counters for every service and the XDP
 //! fast path's for the 256 it can hold, 10 VRRP instances and 10 tracking
-//! scripts. No kernel: the LVS part of the status document comes from the
-//! real desired-state model of a parsed configuration, the checkers', IPVS's
-//! and the fast path's parts are built in their status shapes; the figure
-//! is what a scrape costs the metrics thread (status document to exposition
-//! text), in both formats, what the daemon's main thread pays (a snapshot
-//! of the desired-state model), and what building the desired-state and
-//! configuration parts of the status document costs elsewhere.
+//! scripts. No kernel: the desired-state model is the real one of a parsed
+//! configuration; the checkers' snapshot, IPVS's dumped counters and the
+//! fast path's status are built in their shapes. The figures are what a
+//! scrape costs the metrics thread (sources to exposition text) in both
+//! formats, the first scrape of a configuration (which renders its label
+//! sets) apart, and what the daemon's main thread pays per scrape (a copy
+//! of the model and of the checkers' state). IPVS's dump itself (a
+//! netlink round trip per service, on a blocking-pool thread) is not in
+//! it: the bench cannot have a kernel IPVS.
 //!
 //! `cargo run --release -p bench --bin metrics-scrape`
-use std::{path::Path, time::Instant};
+use std::{collections::BTreeMap, path::Path, time::Duration, time::Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use lb_daemon::{
+    check::{CheckerSnapshot, CheckerStatus, RealServerId, Reason},
     config::parse_keepalived_str,
-    metrics::{encode, families, Format},
-    state::desired,
+    dataplane::ipvs::{
+        DestCounters, Destination, Dumped, DumpedDest, DumpedService, Forwarding, Service, Stats,
+        Tunnel,
+    },
+    metrics::{Format, Lvs, Renderer, Sources},
+    state::desired::{self, ServiceKey},
 };
 use serde_json::{json, Value};
 
@@ -64,43 +71,92 @@ fn config_text(args: &Args) -> String {
     text
 }
 
-fn traffic(seed: usize) -> Value {
+fn stats(seed: usize) -> Stats {
     let n = seed as u64 * 7919 + 1_000_003;
-    json!({"conns": n / 100, "in_packets": n, "out_packets": n / 2, "in_bytes": n * 700, "out_bytes": n * 300})
+    Stats {
+        conns: n / 100,
+        in_packets: n,
+        out_packets: n / 2,
+        in_bytes: n * 700,
+        out_bytes: n * 300,
+        ..Stats::default()
+    }
 }
 
-/// The status document's parts the daemon builds from running tasks.
-fn synthetic(args: &Args, lvs: Value) -> Value {
+/// The LVS part's snapshots besides the model: every checker's state and
+/// IPVS's counters.
+fn synthetic_lvs(args: &Args) -> (CheckerSnapshot, Dumped) {
     let mut checkers = Vec::new();
     let mut ipvs = Vec::new();
-    let mut xdp = Vec::new();
     for vs in 0..args.virtual_servers {
         let mut dests = Vec::new();
-        let mut backends = Vec::new();
         for rs in 0..args.real_servers {
-            checkers.push(json!({
-                "virtual_server": vs, "real_server": rs, "checker": 0, "kind": "TCP_CHECK",
-                "target": format!("{}:80", real(vs, rs)), "up": true, "running": true, "suspended": false,
-                "last_change": 1.7e9, "consecutive_failures": 0, "last_error": null,
-                "attempts": 5000, "failures": 3, "last_duration_seconds": 0.000412,
-            }));
-            dests.push(json!({"address": real(vs, rs), "port": 80, "forwarding": "Route", "weight": 1,
-                "active_conns": 12, "inactive_conns": 40, "persistent_conns": 0, "stats": traffic(vs * 16 + rs)}));
-            backends.push(
+            checkers.push(CheckerStatus {
+                id: RealServerId { vs, rs },
+                checker: 0,
+                kind: "TCP_CHECK",
+                target: format!("{}:80", real(vs, rs)),
+                up: true,
+                running: true,
+                suspended: false,
+                last_change: None,
+                consecutive_failures: 0,
+                last_error: None,
+                attempts: 5000,
+                failures: 3,
+                failures_by_reason: BTreeMap::from([(Reason::Timeout, 3)]),
+                last_duration: Some(Duration::from_micros(412)),
+            });
+            dests.push(DumpedDest {
+                dest: Destination {
+                    addr: real(vs, rs).parse().expect("address"),
+                    port: 80,
+                    forwarding: Forwarding::Route,
+                    weight: 1,
+                    u_threshold: 0,
+                    l_threshold: 0,
+                    tunnel: Tunnel::default(),
+                },
+                counters: DestCounters {
+                    active_conns: 12,
+                    inactive_conns: 40,
+                    persistent_conns: 0,
+                    stats: stats(vs * 16 + rs),
+                },
+            });
+        }
+        let key = ServiceKey::Addr {
+            ip: vip(vs).parse().expect("address"),
+            port: 80,
+            protocol: lb_daemon::config::Protocol::Tcp,
+        };
+        let service = Service {
+            key,
+            scheduler: "rr".into(),
+            flags: 0,
+            timeout: 0,
+            netmask: 32,
+            pe_name: None,
+        };
+        let stats = stats(vs);
+        ipvs.push((DumpedService { service, stats }, dests));
+    }
+    (CheckerSnapshot::from(checkers), ipvs)
+}
+
+/// The status document without its LVS part, as the daemon builds it.
+fn synthetic_status(args: &Args) -> Value {
+    let mut xdp = Vec::new();
+    for vs in 0..args.virtual_servers.min(XDP_SERVICES) {
+        let backends: Vec<Value> = (0..args.real_servers)
+            .map(|rs| {
                 json!({"address": real(vs, rs), "port": 80, "weight": 1, "forwarding": "DR",
                 "real_id": vs * 16 + rs, "next_hop": {"mac": "02:00:00:00:00:01"},
-                "traffic": {"packets": vs * 16 + rs, "bytes": (vs * 16 + rs) * 800}}),
-            );
-        }
-        let service = format!("TCP {}:80", vip(vs));
-        ipvs.push(json!({"vs": vs, "service": service, "desired": {},
-            "programmed": {"scheduler": "rr", "destinations": dests, "stats": traffic(vs)}}));
-        if vs < XDP_SERVICES {
-            xdp.push(
-                json!({"service": service, "scheduler": "rr", "interface": "eth0",
-                "traffic": {"packets": vs, "bytes": vs * 800}, "backends": backends}),
-            );
-        }
+                "traffic": {"packets": vs * 16 + rs, "bytes": (vs * 16 + rs) * 800}})
+            })
+            .collect();
+        xdp.push(json!({"service": format!("TCP {}:80", vip(vs)), "scheduler": "rr",
+            "interface": "eth0", "traffic": {"packets": vs, "bytes": vs * 800}, "backends": backends}));
     }
     let vrrp: Vec<Value> = (0..INSTANCES)
         .map(|i| json!({
@@ -114,13 +170,10 @@ fn synthetic(args: &Args, lvs: Value) -> Value {
     let scripts: Vec<Value> = (0..INSTANCES)
         .map(|i| json!({"name": format!("chk_{i}"), "kind": "script", "state": "up"}))
         .collect();
-    let mut lvs = lvs;
-    lvs["checkers"] = json!(checkers);
-    lvs["ipvs"] = json!({"available": true, "services": ipvs});
     json!({
         "pid": 1, "config_generation": 3, "config_loaded_at": 1_700_000_000u64, "last_reload_error": null,
         "vrrp": vrrp, "tracking": {"tracked": scripts},
-        "lvs": lvs,
+        "lvs": null,
         "fast_path": {"state": "running", "flow_capacity": 262_144,
             "interfaces": [{"name": "eth0", "attached": true}], "services": xdp},
     })
@@ -139,11 +192,6 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (times[times.len() / 2], last.expect("at least one run"))
 }
 
-fn middle(times: &mut [f64]) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     let text = config_text(&args);
@@ -153,11 +201,16 @@ fn main() -> Result<()> {
         .config;
     let (publisher, _stream) = desired::channel(&config);
     let (snapshot_ms, model) = median(args.runs, || publisher.snapshot());
-    let (model_ms, lvs) = median(
-        args.runs,
-        || json!({"virtual_servers": model.status()["virtual_servers"]}),
-    );
-    let status = synthetic(&args, lvs);
+    let (checkers, ipvs) = synthetic_lvs(&args);
+    let (checkers_ms, checkers) = median(args.runs, || checkers.clone());
+    let sources = Sources {
+        status: synthetic_status(&args),
+        lvs: Some(Lvs {
+            model,
+            checkers,
+            ipvs,
+        }),
+    };
     println!(
         "metrics-scrape: {} virtual services x {} real servers, {} on XDP, {INSTANCES} VRRP instances; median of {} runs",
         args.virtual_servers,
@@ -169,28 +222,21 @@ fn main() -> Result<()> {
         ("OpenMetrics", Format::OpenMetrics),
         ("text 0.0.4", Format::Text),
     ] {
-        let mut build = Vec::with_capacity(args.runs);
-        let mut write = Vec::with_capacity(args.runs);
-        let (ms, out) = median(args.runs, || {
-            let start = Instant::now();
-            let all = families(&status);
-            build.push(start.elapsed().as_secs_f64() * 1e3);
-            let start = Instant::now();
-            let out = encode(&all, format);
-            write.push(start.elapsed().as_secs_f64() * 1e3);
-            out
-        });
+        let mut renderer = Renderer::default();
+        let start = Instant::now();
+        renderer.render(&sources, format);
+        let first_ms = start.elapsed().as_secs_f64() * 1e3;
+        let (ms, out) = median(args.runs, || renderer.render(&sources, format));
         let samples = out.lines().filter(|l| !l.starts_with('#')).count();
         println!(
-            "  {name:<12} scrape: {ms:6.1} ms (families {:5.1} ms + encoding {:5.1} ms), {samples} samples, {:.1} MiB",
-            middle(&mut build),
-            middle(&mut write),
+            "  {name:<12} scrape: {ms:6.1} ms, {samples} samples, {:.1} MiB; the first of a configuration {first_ms:.1} ms",
             out.len() as f64 / (1024.0 * 1024.0)
         );
     }
+    let model = &sources.lvs.as_ref().context("sources")?.model;
+    let (model_ms, _) = median(args.runs, || model.status());
     let (config_ms, _) = median(args.runs, || serde_json::to_value(&config));
-    println!("  on the daemon's main thread, per scrape: a snapshot of the desired-state model {snapshot_ms:.1} ms");
-    println!("  on a blocking-pool thread, per scrape: the desired-state part of the status document {model_ms:.1} ms");
-    println!("  per status request (not per scrape): the configuration part {config_ms:.1} ms");
+    println!("  on the daemon's main thread, per scrape: copies of the desired-state model {snapshot_ms:.1} ms and of the checkers' state {checkers_ms:.1} ms");
+    println!("  per status request (not per scrape): the desired-state part {model_ms:.1} ms, the configuration part {config_ms:.1} ms");
     Ok(())
 }

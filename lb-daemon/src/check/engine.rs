@@ -28,14 +28,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::{sync::watch, task::JoinHandle};
 
 use super::policy::{RetryState, Verdict, BOOTSTRAP_DELAY};
 use super::spec::{kind_name, spec, CheckerSpec};
+use super::status::{CheckerSnapshot, CheckerStatus};
 use super::{Outcome, RealServerId, Reason, VerdictChange};
 use crate::config::Config;
 use crate::script::ScriptEnv;
@@ -54,73 +55,9 @@ pub const VERDICT_QUEUE: usize = 1024;
 /// does not own their addresses), by configuration index.
 pub type Suspended = watch::Receiver<BTreeSet<usize>>;
 
-/// The status of one checker, as [`CheckerEngine::status`] reports it.
-#[derive(Debug, Clone)]
-struct Status {
-    id: RealServerId,
-    checker: usize,
-    kind: String,
-    target: String,
-    up: bool,
-    /// False for a checker that could not be built: like keepalived, which
-    /// drops such a checker, it does not count for the real server.
-    running: bool,
-    /// Paused by `ha_suspend`.
-    suspended: bool,
-    last_change: Option<SystemTime>,
-    consecutive_failures: u32,
-    last_error: Option<String>,
-    /// Attempts made and how many failed, since the checker started.
-    attempts: u64,
-    failures: u64,
-    /// The failures by class.
-    failures_by_reason: BTreeMap<Reason, u64>,
-    /// How long the last attempt took.
-    last_duration: Option<Duration>,
-}
-
-impl Status {
-    fn to_json(&self) -> Value {
-        let since = |t: SystemTime| {
-            t.duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64())
-        };
-        json!({
-            "virtual_server": self.id.vs,
-            "real_server": self.id.rs,
-            "checker": self.checker,
-            "kind": self.kind,
-            "target": self.target,
-            "up": self.up,
-            "running": self.running,
-            "suspended": self.suspended,
-            "last_change": self.last_change.map(since),
-            "consecutive_failures": self.consecutive_failures,
-            "last_error": self.last_error,
-            "attempts": self.attempts,
-            "failures": self.failures,
-            "failures_by_reason": self.failures_by_reason,
-            "last_duration_seconds": self.last_duration.map(|d| d.as_secs_f64()),
-        })
-    }
-}
-
-/// Every checker's state at one moment (see [`CheckerEngine::snapshot`]).
-#[derive(Debug, Clone)]
-pub struct CheckerSnapshot(Vec<Status>);
-
-impl CheckerSnapshot {
-    /// The checkers' status, ordered by real server and checker (see
-    /// [`CheckerEngine::status`]).
-    pub fn to_json(mut self) -> Value {
-        self.0.sort_by_key(|s| (s.id, s.checker));
-        Value::Array(self.0.iter().map(Status::to_json).collect())
-    }
-}
-
 /// Shared state of the engine's tasks.
 struct Shared {
-    statuses: Vec<Status>,
+    statuses: Vec<CheckerStatus>,
     /// Virtual servers with a checker that has not made its first attempt.
     unchecked: watch::Sender<BTreeSet<usize>>,
 }
@@ -196,10 +133,10 @@ impl CheckerEngine {
                                 "{}: checker {c} of real server {r} of virtual server {v}: {e:#}",
                                 kind_name(checker.kind)
                             );
-                            broken.push(Status {
+                            broken.push(CheckerStatus {
                                 id,
                                 checker: c,
-                                kind: kind_name(checker.kind).to_string(),
+                                kind: kind_name(checker.kind),
                                 target: String::new(),
                                 up: true,
                                 running: false,
@@ -231,10 +168,10 @@ impl CheckerEngine {
         let (tx, rx) = channel(VERDICT_QUEUE);
         let statuses = specs
             .iter()
-            .map(|s| Status {
+            .map(|s| CheckerStatus {
                 id: s.id,
                 checker: s.checker,
-                kind: s.check.kind().to_string(),
+                kind: s.check.kind(),
                 target: s.target.service(),
                 up: !s.policy.alpha,
                 running: true,
@@ -296,7 +233,7 @@ impl CheckerEngine {
     /// [`CheckerSnapshot::to_json`]) without holding the engine's lock.
     pub fn snapshot(&self) -> CheckerSnapshot {
         let shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        CheckerSnapshot(shared.statuses.clone())
+        CheckerSnapshot::from(shared.statuses.clone())
     }
 
     /// Stops every check (in-flight attempts are dropped, which also kills

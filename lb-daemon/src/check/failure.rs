@@ -30,6 +30,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 7] = [
+        Reason::Timeout,
+        Reason::Refused,
+        Reason::Network,
+        Reason::Response,
+        Reason::Content,
+        Reason::Script,
+        Reason::Setup,
+    ];
+
     /// The class of an I/O error met while talking to the server.
     pub fn of_io(err: &io::Error) -> Reason {
         match err.kind() {

@@ -10,6 +10,7 @@ pub mod ping;
 pub mod policy;
 pub mod smtp;
 pub mod spec;
+pub mod status;
 pub mod udp;
 
 pub mod engine;
@@ -26,6 +27,7 @@ use std::{
 use crate::config::Protocol;
 
 pub use failure::{Failure, Reason};
+pub use status::{CheckerSnapshot, CheckerStatus};
 
 /// Where one check connects, resolved from the real server and the
 /// checker's `connect_ip`/`connect_port`/`bindto`/`bind_port`/`bind_if`.

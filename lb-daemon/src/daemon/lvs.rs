@@ -168,6 +168,22 @@ impl Lvs {
         }
     }
 
+    /// What a metrics scrape renders of the LVS part: snapshots of the
+    /// model and checkers (taken on the caller's thread, a copy each) and
+    /// IPVS's counters (dumped on a blocking-pool thread).
+    pub fn metrics(&self) -> impl Future<Output = crate::metrics::Lvs> + Send + 'static {
+        let model = self.desired.snapshot();
+        let checkers = self.checks.snapshot();
+        let ipvs = self.ipvs.traffic();
+        async move {
+            crate::metrics::Lvs {
+                model,
+                checkers,
+                ipvs: ipvs.await,
+            }
+        }
+    }
+
     /// Virtual servers whose checkers have not all made a first attempt.
     pub fn unchecked(&self) -> watch::Receiver<BTreeSet<usize>> {
         self.checks.unchecked()

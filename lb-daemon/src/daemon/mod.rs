@@ -251,9 +251,9 @@ impl Running {
 
 /// Sends `document` to `reply` once it is complete (control socket queries
 /// and metrics scrapes), without holding the main loop.
-fn answer(
-    reply: tokio::sync::oneshot::Sender<Value>,
-    document: impl Future<Output = Value> + Send + 'static,
+fn answer<T: Send + 'static>(
+    reply: tokio::sync::oneshot::Sender<T>,
+    document: impl Future<Output = T> + Send + 'static,
 ) {
     tokio::spawn(async move { reply.send(document.await) });
 }
@@ -422,7 +422,7 @@ async fn serve(
                 dump => running.dump(dump),
             },
             Some(query) = queries.recv() => running.answer(query),
-            Some(scrape) = scrapes.recv() => answer(scrape.reply, running.runtime_document()),
+            Some(scrape) = scrapes.recv() => answer(scrape.reply, running.metrics_sources()),
             changes = running.statics.changed() => {
                 running.statics.reinstate(&running.netlink, &changes).await
             }

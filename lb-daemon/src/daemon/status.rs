@@ -72,6 +72,22 @@ impl Running {
         }
     }
 
+    /// What a metrics scrape renders: the status document without the LVS
+    /// part, and the LVS part as typed snapshots.
+    pub(super) fn metrics_sources(
+        &self,
+    ) -> impl Future<Output = crate::metrics::Sources> + Send + 'static {
+        let status = self.status();
+        let lvs = self.lvs.as_ref().map(super::lvs::Lvs::metrics);
+        async move {
+            let lvs = match lvs {
+                Some(lvs) => Some(lvs.await),
+                None => None,
+            };
+            crate::metrics::Sources { status, lvs }
+        }
+    }
+
     /// The status document without the LVS part (virtual servers,
     /// checkers, IPVS's programmed state) and the configuration (whose
     /// secrets [`secrets`] redacts).

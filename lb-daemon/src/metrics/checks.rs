@@ -1,161 +1,222 @@
 //! Health checks and the real servers' state: per real server its verdict,
-//! whether an operator drained it and the weight the data planes are given, per checker its attempts,
-//! failures (in all and by reason) and last duration.
-use serde_json::Value;
-
+//! whether an operator drained it and the weight the data planes are given;
+//! per checker its attempts, failures (in all and by reason) and last
+//! duration. Read from the desired-state model and the checker engine's
+//! snapshot, with the label sets of [`LvsLabels`].
 use super::{
-    family::{labels, Family, Kind, Labels},
-    service::Service,
-    traffic::real_addr,
+    encode::Writer,
+    family::{Kind, Number},
+    lvs_labels::LvsLabels,
 };
+use crate::check::{CheckerSnapshot, CheckerStatus};
+use crate::state::desired::Model;
 
-/// Labels of every (service, real server) of each virtual server, by
-/// virtual server then real server index.
-type RealLabels = Vec<Vec<Vec<Labels>>>;
+/// What the per real server families show of one real server.
+#[derive(Debug, Clone, Copy)]
+struct RealValues {
+    up: bool,
+    drained: bool,
+    programmed_weight: Option<u32>,
+}
 
-/// The families from `lvs` (`virtual_servers` and `checkers` of the
-/// status document).
-pub fn families(lvs: &Value) -> Vec<Family> {
-    let mut up = Family::new(
+/// A per real server family: name, help and value (none: no sample).
+type RealFamily = (
+    &'static str,
+    &'static str,
+    fn(&RealValues) -> Option<Number>,
+);
+
+const REAL_FAMILIES: [RealFamily; 3] = [
+    (
         "lb_check_up",
         "Whether every checker of the real server passes (1) or not (0).",
-        Kind::Gauge,
-    );
-    let mut weight = Family::new(
-        "lb_real_weight",
-        "Weight of the real server as programmed (0 while inhibited; absent while removed).",
-        Kind::Gauge,
-    );
-    let mut drained = Family::new(
+        |r| Some(r.up.into()),
+    ),
+    (
         "lb_real_drained",
         "Whether an operator drained the real server (`lb-daemon drain`): no new flows.",
-        Kind::Gauge,
-    );
-    let mut quorum = Family::new(
+        |r| Some(r.drained.into()),
+    ),
+    (
+        "lb_real_weight",
+        "Weight of the real server as programmed (0 while inhibited; absent while removed).",
+        |r| r.programmed_weight.map(|w| u64::from(w).into()),
+    ),
+];
+
+/// Writes the families of `model` and `checkers`, each straight into the
+/// scrape.
+pub fn write(out: &mut Writer, model: &Model, checkers: &CheckerSnapshot, labels: &mut LvsLabels) {
+    // One pass over the model (thousands of configured real servers), then
+    // one over these values per family.
+    let reals: Vec<(usize, usize, RealValues)> = model
+        .views()
+        .flat_map(|view| {
+            view.reals().enumerate().map(move |(rs, r)| {
+                let values = RealValues {
+                    up: r.up,
+                    drained: r.drained,
+                    programmed_weight: r.programmed_weight,
+                };
+                (view.vs, rs, values)
+            })
+        })
+        .collect();
+    for (name, help, value) in REAL_FAMILIES {
+        let mut samples = out.samples(name, help, Kind::Gauge);
+        for (vs, rs, real) in &reals {
+            if let Some(v) = value(real) {
+                for l in labels.real(*vs, *rs) {
+                    samples.push(l, v);
+                }
+            }
+        }
+    }
+    let mut quorum = out.samples(
         "lb_virtual_server_quorum_up",
         "Whether the virtual server's quorum is met.",
         Kind::Gauge,
     );
-    let servers = lvs["virtual_servers"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let mut by_index: RealLabels = Vec::with_capacity(servers.len());
-    for vs in servers {
-        let services: Vec<Service> = vs["services"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Service::from_key)
-            .collect();
-        for s in &services {
-            let l = labels([("vip", s.vip.clone()), ("proto", s.proto.to_string())]);
-            quorum.push(&l, vs["quorum_up"].as_bool().unwrap_or(false));
+    for view in model.views() {
+        for s in view.services {
+            quorum.push(&labels.service(&s.key).vip, view.quorum_up);
         }
-        let mut reals = Vec::new();
-        for real in vs["real_servers"].as_array().into_iter().flatten() {
-            let addr = real_addr(real).unwrap_or_default();
-            let per_service: Vec<Labels> = services
-                .iter()
-                .map(|s| {
-                    labels([
-                        ("vip", s.vip.clone()),
-                        ("addr", addr.clone()),
-                        ("proto", s.proto.to_string()),
-                    ])
-                })
-                .collect();
-            for l in &per_service {
-                up.push(l, real["up"].as_bool().unwrap_or(false));
-                drained.push(l, real["drained"].as_bool().unwrap_or(false));
-                if let Some(w) = real["programmed_weight"].as_u64() {
-                    weight.push(l, w);
-                }
-            }
-            reals.push(per_service);
-        }
-        by_index.push(reals);
     }
-    let mut all = vec![up, drained, weight, quorum];
-    all.extend(checkers(
-        lvs["checkers"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default(),
-        &by_index,
-    ));
-    all
+    write_checkers(out, checkers, labels);
 }
 
+/// A per checker family: name, help, type and value (none: no sample).
+type CheckerFamily = (
+    &'static str,
+    &'static str,
+    Kind,
+    fn(&CheckerStatus) -> Option<Number>,
+);
+
 /// Per checker: attempts, failures (in all and by reason), last duration.
-fn checkers(checkers: &[Value], reals: &RealLabels) -> [Family; 4] {
-    let mut attempts = Family::new("lb_check_attempts", "Health check attempts.", Kind::Counter);
-    let mut failures = Family::new(
-        "lb_check_failures",
-        "Health check attempts that failed.",
-        Kind::Counter,
-    );
-    let mut by_reason = Family::new(
+fn write_checkers(out: &mut Writer, checkers: &CheckerSnapshot, labels: &mut LvsLabels) {
+    let statuses = checkers.statuses();
+    let counters: [CheckerFamily; 3] = [
+        (
+            "lb_check_attempts",
+            "Health check attempts.",
+            Kind::Counter,
+            |c| Some(c.attempts.into()),
+        ),
+        (
+            "lb_check_failures",
+            "Health check attempts that failed.",
+            Kind::Counter,
+            |c| Some(c.failures.into()),
+        ),
+        (
+            "lb_check_last_duration_seconds",
+            "How long the last health check attempt took.",
+            Kind::Gauge,
+            |c| c.last_duration.map(|d| d.as_secs_f64().into()),
+        ),
+    ];
+    for (name, help, kind, value) in counters {
+        let mut samples = out.samples(name, help, kind);
+        for c in statuses {
+            let Some(v) = value(c) else { continue };
+            for l in labels.checker((c.id.vs, c.id.rs, c.checker), c.kind, None) {
+                samples.push(l, v);
+            }
+        }
+    }
+    let mut by_reason = out.samples(
         "lb_check_failures_by_reason",
         "Health check attempts that failed, by reason (timeout, refused, network, response, content, script, setup); only reasons that occurred.",
         Kind::Counter,
     );
-    let mut duration = Family::new(
-        "lb_check_last_duration_seconds",
-        "How long the last health check attempt took.",
-        Kind::Gauge,
-    );
-    for c in checkers {
-        let index = |k: &str| c[k].as_u64().and_then(|i| usize::try_from(i).ok());
-        let (Some(vs), Some(rs)) = (index("virtual_server"), index("real_server")) else {
-            continue;
-        };
-        let kind = c["kind"].as_str().unwrap_or_default();
-        let checker = c["checker"].to_string();
-        for base in reals.get(vs).and_then(|r| r.get(rs)).into_iter().flatten() {
-            let l = base.with([("checker", checker.as_str()), ("kind", kind)]);
-            attempts.push(&l, c["attempts"].as_u64().unwrap_or(0));
-            failures.push(&l, c["failures"].as_u64().unwrap_or(0));
-            for (reason, count) in c["failures_by_reason"].as_object().into_iter().flatten() {
-                let r = l.with([("reason", reason.as_str())]);
-                by_reason.push(&r, count.as_u64().unwrap_or(0));
-            }
-            if let Some(d) = c["last_duration_seconds"].as_f64() {
-                duration.push(&l, d);
+    for c in statuses {
+        for (reason, count) in &c.failures_by_reason {
+            let id = (c.id.vs, c.id.rs, c.checker);
+            for l in labels.checker(id, c.kind, Some(*reason)) {
+                by_reason.push(l, *count);
             }
         }
     }
-    [attempts, failures, by_reason, duration]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::encode::{encode, Format};
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::super::encode::Format;
     use super::*;
-    use serde_json::json;
+    use crate::check::{CheckerStatus, RealServerId, Reason, VerdictChange};
+    use crate::config::parse_keepalived_str;
+    use crate::state::desired::ServiceRef;
+
+    const CONF: &str = "virtual_server 192.0.2.1 80 {
+        lb_kind DR
+        protocol TCP
+        real_server 198.51.100.2 80 {
+            weight 3
+        }
+        real_server 198.51.100.3 80 {
+            TCP_CHECK {
+                connect_timeout 1
+            }
+        }
+    }\n";
+
+    fn checker(attempts: u64, failures: BTreeMap<Reason, u64>) -> CheckerStatus {
+        CheckerStatus {
+            id: RealServerId { vs: 0, rs: 1 },
+            checker: 0,
+            kind: "TCP_CHECK",
+            target: "198.51.100.3:80".into(),
+            up: false,
+            running: true,
+            suspended: false,
+            last_change: None,
+            consecutive_failures: 2,
+            last_error: None,
+            attempts,
+            failures: failures.values().sum(),
+            failures_by_reason: failures,
+            last_duration: Some(Duration::from_millis(500)),
+        }
+    }
+
+    fn scrape(model: &Model, checkers: &CheckerSnapshot, labels: &mut LvsLabels) -> String {
+        let mut out = Writer::new(Format::Text, 0);
+        write(&mut out, model, checkers, labels);
+        out.finish()
+    }
 
     #[test]
     fn verdicts_weights_and_checkers_per_real_server() {
-        let lvs = json!({
-            "virtual_servers": [{
-                "vs": 0, "quorum_up": true,
-                "services": [{"Addr": {"ip": "192.0.2.1", "port": 80, "protocol": "TCP"}}],
-                "real_servers": [
-                    {"address": "198.51.100.2", "port": 80, "up": true, "programmed_weight": 3, "drained": false},
-                    {"address": "198.51.100.3", "port": 80, "up": false, "programmed_weight": null, "drained": true},
-                ],
-            }],
-            "checkers": [{"virtual_server": 0, "real_server": 1, "checker": 0, "kind": "TCP_CHECK",
-                          "attempts": 4, "failures": 2, "last_duration_seconds": 0.5,
-                          "failures_by_reason": {"refused": 1, "timeout": 1}}],
-        });
-        let out = encode(&families(&lvs), Format::Text);
+        let config = parse_keepalived_str(CONF, Path::new("k.conf"))
+            .unwrap()
+            .config;
+        let (mut model, _) = Model::new(&config);
+        let down = VerdictChange {
+            id: RealServerId { vs: 0, rs: 1 },
+            checker: 0,
+            up: false,
+            weight: None,
+        };
+        model.apply(&down, std::time::SystemTime::now());
+        let server = "198.51.100.3:80".parse().unwrap();
+        let vip = ServiceRef::Addr("192.0.2.1:80".parse().unwrap());
+        model.set_drained(vip, server, true).unwrap();
+        let failures = BTreeMap::from([(Reason::Refused, 1), (Reason::Timeout, 1)]);
+        let checkers = CheckerSnapshot::from(vec![checker(4, failures)]);
+        let mut labels = LvsLabels::of(&model);
+        let out = scrape(&model, &checkers, &mut labels);
         for line in [
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 1\n",
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 0\n",
             "lb_real_weight{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 3\n",
             "lb_real_drained{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 0\n",
             "lb_real_drained{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 1\n",
+            "lb_check_attempts_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\"} 4\n",
             "lb_check_failures_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\"} 2\n",
             "lb_check_failures_by_reason_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\",reason=\"refused\"} 1\n",
             "lb_check_failures_by_reason_total{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\",checker=\"0\",kind=\"TCP_CHECK\",reason=\"timeout\"} 1\n",
@@ -168,5 +229,13 @@ mod tests {
             !out.contains("lb_real_weight{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\""),
             "{out}"
         );
+        // The next scrape, with new counts, reuses the label sets.
+        let more = BTreeMap::from([(Reason::Refused, 5)]);
+        let checkers = CheckerSnapshot::from(vec![checker(9, more)]);
+        assert!(labels.serve(&model));
+        let out = scrape(&model, &checkers, &mut labels);
+        assert!(out.contains("kind=\"TCP_CHECK\"} 9\n"), "{out}");
+        assert!(out.contains("reason=\"refused\"} 5\n"), "{out}");
+        assert!(!out.contains("reason=\"timeout\""), "{out}");
     }
 }

@@ -119,19 +119,6 @@ impl Family {
         }
     }
 
-    /// An empty family with room for `samples` samples.
-    pub fn with_capacity(
-        name: &'static str,
-        help: &'static str,
-        kind: Kind,
-        samples: usize,
-    ) -> Family {
-        Family {
-            samples: Vec::with_capacity(samples),
-            ..Family::new(name, help, kind)
-        }
-    }
-
     /// Adds a sample.
     pub fn push(&mut self, labels: &Labels, value: impl Into<Number>) {
         self.samples.push((labels.clone(), value.into()));

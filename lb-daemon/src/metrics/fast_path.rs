@@ -9,12 +9,14 @@ use serde_json::Value;
 
 use super::{
     family::{labels, Family, Kind},
+    lvs_labels::LvsLabels,
     service::Service,
-    traffic::real_addr,
+    xdp_services::XdpService,
 };
 
-/// The families from the status document's `fast_path`.
-pub fn families(fast_path: &Value) -> Vec<Family> {
+/// The families from the status document's `fast_path` and its services
+/// (`xdp`), with the label sets of `lvs` for its services and backends.
+pub fn families(fast_path: &Value, xdp: &[XdpService], lvs: &LvsLabels) -> Vec<Family> {
     let mut attached = Family::new(
         "lb_xdp_attached",
         "Whether the XDP program is attached to the interface.",
@@ -87,47 +89,33 @@ pub fn families(fast_path: &Value) -> Vec<Family> {
     if let Some(used) = fast_path["maps"]["flows"]["used"].as_u64() {
         entries.push(&labels([]), used);
     }
-    let count = |v: &Value, k: &str| v[k].as_u64();
-    for s in fast_path["services"].as_array().into_iter().flatten() {
-        let Some(service) = s["service"].as_str().and_then(Service::from_name) else {
-            continue;
-        };
-        let l = labels([
-            ("vip", service.vip.clone()),
-            ("proto", service.proto.to_string()),
-        ]);
-        if let (Some(p), Some(b)) = (
-            count(&s["traffic"], "packets"),
-            count(&s["traffic"], "bytes"),
-        ) {
+    for s in xdp {
+        let l = lvs.service(&s.key).vip;
+        if let Some((p, b)) = s.traffic {
             svc_packets.push(&l, p);
             svc_bytes.push(&l, b);
         }
-        if let Some(digest) = s["table_digest"].as_str() {
+        if let Some(digest) = s.status["table_digest"].as_str() {
+            let service = Service::of_key(&s.key);
             let info = labels([
                 ("vip", service.vip.clone()),
                 ("proto", service.proto.to_string()),
                 (
                     "scheduler",
-                    s["scheduler"].as_str().unwrap_or_default().to_owned(),
+                    s.status["scheduler"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                 ),
                 ("digest", digest.to_owned()),
             ]);
             table.push(&info, 1u64);
         }
-        for b in s["backends"].as_array().into_iter().flatten() {
-            let Some(addr) = real_addr(b) else { continue };
-            let l = labels([
-                ("vip", service.vip.clone()),
-                ("addr", addr),
-                ("proto", service.proto.to_string()),
-            ]);
-            if let (Some(p), Some(n)) = (
-                count(&b["traffic"], "packets"),
-                count(&b["traffic"], "bytes"),
-            ) {
-                rs_packets.push(&l, p);
-                rs_bytes.push(&l, n);
+        for (dest, traffic) in &s.backends {
+            if let Some((p, n)) = traffic {
+                let l = lvs.dest(dest);
+                rs_packets.push(&l, *p);
+                rs_bytes.push(&l, *n);
             }
         }
     }
@@ -163,7 +151,11 @@ mod tests {
                 "backends": [{"address": "2001:db8::2", "port": 53, "traffic": {"packets": 4, "bytes": 400}},
                              {"address": "2001:db8::3", "port": 53, "traffic": null}]}],
         });
-        let out = encode(&families(&status), Format::Text);
+        let xdp = super::super::xdp_services::services(&status);
+        let out = encode(
+            &families(&status, &xdp, &LvsLabels::default()),
+            Format::Text,
+        );
         for line in [
             "lb_xdp_attached{interface=\"eth1\"} 1\n",
             "lb_xdp_attached{interface=\"eth2\"} 0\n",

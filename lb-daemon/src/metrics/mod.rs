@@ -5,28 +5,36 @@
 //! path, reloads), plus the usual `process_*` metrics.
 //!
 //! [`Server`] serves it on a thread of its own; each scrape asks the daemon
-//! for its status document (as `lb-daemon status` does) and renders it on
-//! that thread, so a scrape never runs on the VRRP engine's thread.
+//! for its [`Sources`] (the status document without its LVS part, as
+//! `lb-daemon status` has it, and the LVS part as typed snapshots) and
+//! renders them on that thread, so a scrape never runs on the VRRP
+//! engine's thread.
 mod bgp;
 mod checks;
 mod daemon;
 mod encode;
 mod family;
 mod fast_path;
+mod lvs_labels;
 mod process;
 mod server;
 mod service;
 mod traffic;
 mod vrrp;
+mod xdp_services;
 
 use std::net::SocketAddr;
 
 use serde_json::Value;
 
+use crate::check::CheckerSnapshot;
 use crate::config::Config;
+use crate::dataplane::ipvs::Dumped;
+use crate::state::desired::Model;
+use encode::Writer;
+use lvs_labels::LvsLabels;
 
-pub use encode::{encode, Format};
-pub use family::Family;
+pub use encode::Format;
 pub use server::{Scrape, Server};
 
 /// Where to serve metrics: `--metrics-listen`, else global_defs
@@ -35,26 +43,71 @@ pub fn listen_address(flag: Option<SocketAddr>, config: &Config) -> Option<Socke
     flag.or(config.global_defs.metrics_listen)
 }
 
-/// Renders the status document `status` as a scrape in `format`.
-pub fn render(status: &Value, format: Format) -> String {
-    encode(&families(status), format)
+/// What one scrape renders.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The daemon's status document without its LVS part: VRRP, tracking,
+    /// the fast path, BGP, reloads.
+    pub status: Value,
+    /// The LVS part, when virtual servers run.
+    pub lvs: Option<Lvs>,
 }
 
-/// The metric families of the status document `status`.
-pub fn families(status: &Value) -> Vec<Family> {
-    let none = Vec::new();
-    let instances = status["vrrp"].as_array().unwrap_or(&none);
-    let mut all = daemon::families(status);
-    all.extend(vrrp::families(instances));
-    all.extend(traffic::families(
-        &status["lvs"]["ipvs"],
-        &status["fast_path"],
-    ));
-    all.extend(checks::families(&status["lvs"]));
-    all.extend(fast_path::families(&status["fast_path"]));
-    all.extend(bgp::families(&status["bgp"]));
-    all.extend(process::families());
-    all
+/// The LVS part of a scrape, typed: thousands of real servers are rendered
+/// from these without a JSON document in between.
+#[derive(Debug, Clone)]
+pub struct Lvs {
+    /// The desired-state model: services, real servers, verdicts, weights.
+    pub model: Model,
+    /// Every checker's state.
+    pub checkers: CheckerSnapshot,
+    /// IPVS's counters of the desired services.
+    pub ipvs: Dumped,
+}
+
+/// Renders scrapes, keeping the label sets of the configuration's real
+/// servers and checkers from one scrape to the next.
+#[derive(Debug, Default)]
+pub struct Renderer {
+    labels: LvsLabels,
+}
+
+impl Renderer {
+    /// Renders `sources` as a scrape in `format`.
+    pub fn render(&mut self, sources: &Sources, format: Format) -> String {
+        let status = &sources.status;
+        let samples = sources.lvs.as_ref().map_or(0, |lvs| {
+            let checkers = lvs.checkers.statuses().len();
+            let dests: usize = lvs.ipvs.iter().map(|(_, d)| d.len()).sum();
+            // Per real server and per checker, the families below.
+            10 * dests + 5 * checkers
+        });
+        let mut out = Writer::new(format, samples);
+        let none = Vec::new();
+        let instances = status["vrrp"].as_array().unwrap_or(&none);
+        let mut small = daemon::families(status);
+        small.extend(vrrp::families(instances));
+        let fast = &status["fast_path"];
+        let xdp = xdp_services::services(fast);
+        match &sources.lvs {
+            Some(lvs) => {
+                if !self.labels.serve(&lvs.model) {
+                    self.labels = LvsLabels::of(&lvs.model);
+                }
+                traffic::write(&mut out, &lvs.ipvs, &xdp, &self.labels);
+                checks::write(&mut out, &lvs.model, &lvs.checkers, &mut self.labels);
+            }
+            // Reloading: the fast path still counts.
+            None => traffic::write(&mut out, &Dumped::new(), &xdp, &self.labels),
+        }
+        small.extend(fast_path::families(fast, &xdp, &self.labels));
+        small.extend(bgp::families(&status["bgp"]));
+        small.extend(process::families());
+        for family in &small {
+            out.family(family);
+        }
+        out.finish()
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! answered from a fresh status document.
 use std::{
     net::{SocketAddr, TcpListener as StdListener},
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     thread::JoinHandle,
     time::Duration,
 };
@@ -18,14 +18,13 @@ use hyper::{
     Method, Request, Response, StatusCode,
 };
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::Value;
 use tokio::{
     net::TcpListener,
     sync::{mpsc, oneshot, Semaphore},
 };
 use tracing::{info, warn};
 
-use super::{render, Format};
+use super::{Format, Renderer, Sources};
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 8;
@@ -34,11 +33,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a scrape waits for the daemon's status document.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A scrape's request for the daemon's status document.
+/// A scrape's request for the daemon's [`Sources`].
 #[derive(Debug)]
 pub struct Scrape {
-    /// Where the status document goes.
-    pub reply: oneshot::Sender<Value>,
+    /// Where the sources go.
+    pub reply: oneshot::Sender<Sources>,
 }
 
 /// The running endpoint; [`Server::stop`] ends it.
@@ -102,6 +101,9 @@ async fn accept_loop(
     mut stopped: oneshot::Receiver<()>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Scrapes render one at a time, each reusing the label sets the last
+    // one rendered.
+    let renderer = Arc::new(Mutex::new(Renderer::default()));
     loop {
         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
             return;
@@ -117,9 +119,10 @@ async fn accept_loop(
                 }
             },
         };
-        let scrapes = scrapes.clone();
+        let (scrapes, renderer) = (scrapes.clone(), Arc::clone(&renderer));
         tokio::spawn(async move {
-            let service = service_fn(move |request| respond(request, scrapes.clone()));
+            let service =
+                service_fn(move |request| respond(request, scrapes.clone(), Arc::clone(&renderer)));
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
@@ -145,6 +148,7 @@ fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<
 async fn respond(
     request: Request<Incoming>,
     scrapes: mpsc::Sender<Scrape>,
+    renderer: Arc<Mutex<Renderer>>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     const TEXT: &str = "text/plain; charset=utf-8";
     if request.uri().path() != "/metrics" {
@@ -169,11 +173,11 @@ async fn respond(
         rx.await.ok()
     };
     Ok(match tokio::time::timeout(STATUS_TIMEOUT, status).await {
-        Ok(Some(status)) => reply(
-            StatusCode::OK,
-            format.content_type(),
-            render(&status, format),
-        ),
+        Ok(Some(sources)) => {
+            let mut renderer = renderer.lock().unwrap_or_else(PoisonError::into_inner);
+            let body = renderer.render(&sources, format);
+            reply(StatusCode::OK, format.content_type(), body)
+        }
         _ => reply(
             StatusCode::SERVICE_UNAVAILABLE,
             TEXT,

@@ -5,7 +5,8 @@
 //! protocol number (`6` TCP, `17` UDP, `132` SCTP, `0` for fwmark).
 use std::net::{IpAddr, SocketAddr};
 
-use serde_json::Value;
+use crate::config::Protocol;
+use crate::state::desired::{Family, ServiceKey};
 
 /// A service's labels.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -14,15 +15,6 @@ pub struct Service {
     pub vip: String,
     /// IP protocol number.
     pub proto: &'static str,
-}
-
-fn proto(name: &str) -> Option<&'static str> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "TCP" => "6",
-        "UDP" => "17",
-        "SCTP" => "132",
-        _ => return None,
-    })
 }
 
 /// `ADDR:PORT`, IPv6 in brackets.
@@ -34,57 +26,83 @@ pub fn endpoint(ip: IpAddr, port: u64) -> String {
 }
 
 impl Service {
-    /// From a name as `ipvsadm -Ln` writes it: `TCP 192.0.2.1:80`,
-    /// `UDP [2001:db8::1]:53`, `FWM 7 IPv4`.
-    pub fn from_name(name: &str) -> Option<Service> {
-        let mut words = name.split_whitespace();
-        let (kind, rest) = (words.next()?, words.next()?);
-        if kind == "FWM" {
-            return Some(Service {
-                vip: format!("fwmark:{rest}"),
+    /// The labels of the service `key`.
+    pub fn of_key(key: &ServiceKey) -> Service {
+        match *key {
+            ServiceKey::Addr { ip, port, protocol } => Service {
+                vip: SocketAddr::new(ip, port).to_string(),
+                proto: match protocol {
+                    Protocol::Tcp => "6",
+                    Protocol::Udp => "17",
+                    Protocol::Sctp => "132",
+                },
+            },
+            ServiceKey::Fwmark { mark, .. } => Service {
+                vip: format!("fwmark:{mark}"),
                 proto: "0",
-            });
+            },
         }
-        let addr: SocketAddr = rest.parse().ok()?;
-        Some(Service {
-            vip: addr.to_string(),
-            proto: proto(kind)?,
-        })
     }
+}
 
-    /// From a key of the desired state's status (`{"Addr": {"ip", "port",
-    /// "protocol"}}` or `{"Fwmark": {"mark", "family"}}`).
-    pub fn from_key(key: &Value) -> Option<Service> {
-        if let Some(addr) = key.get("Addr") {
-            let ip: IpAddr = addr["ip"].as_str()?.parse().ok()?;
-            return Some(Service {
-                vip: endpoint(ip, addr["port"].as_u64()?),
-                proto: proto(addr["protocol"].as_str()?)?,
-            });
-        }
-        let mark = key.get("Fwmark")?["mark"].as_u64()?;
-        Some(Service {
-            vip: format!("fwmark:{mark}"),
-            proto: "0",
-        })
+/// The service key a name as `ipvsadm -Ln` writes it stands for (the
+/// reverse of [`ServiceKey`]'s `Display`).
+pub fn key_from_name(name: &str) -> Option<ServiceKey> {
+    let mut words = name.split_whitespace();
+    let (kind, rest) = (words.next()?, words.next()?);
+    if kind == "FWM" {
+        let family = match words.next()? {
+            "IPv4" => Family::V4,
+            "IPv6" => Family::V6,
+            _ => return None,
+        };
+        let mark = rest.parse().ok()?;
+        return Some(ServiceKey::Fwmark { mark, family });
     }
+    let addr: SocketAddr = rest.parse().ok()?;
+    let protocol = match kind {
+        "TCP" => Protocol::Tcp,
+        "UDP" => Protocol::Udp,
+        "SCTP" => Protocol::Sctp,
+        _ => return None,
+    };
+    Some(ServiceKey::Addr {
+        ip: addr.ip(),
+        port: addr.port(),
+        protocol,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn names_and_keys_give_the_same_labels() {
-        let v4 = Service::from_name("TCP 192.0.2.1:80").unwrap();
-        let key = json!({"Addr": {"ip": "192.0.2.1", "port": 80, "protocol": "TCP"}});
-        assert_eq!(Service::from_key(&key), Some(v4.clone()));
+        for name in [
+            "TCP 192.0.2.1:80",
+            "UDP [2001:db8::1]:53",
+            "SCTP 192.0.2.1:9",
+            "FWM 7 IPv4",
+        ] {
+            let key = key_from_name(name).unwrap();
+            assert_eq!(key.to_string(), name);
+        }
+        let labels = |name| Service::of_key(&key_from_name(name).unwrap());
+        let v4 = labels("TCP 192.0.2.1:80");
         assert_eq!((v4.vip.as_str(), v4.proto), ("192.0.2.1:80", "6"));
-        let v6 = Service::from_name("UDP [2001:db8::1]:53").unwrap();
+        let v6 = labels("UDP [2001:db8::1]:53");
         assert_eq!((v6.vip.as_str(), v6.proto), ("[2001:db8::1]:53", "17"));
-        let mark = Service::from_key(&json!({"Fwmark": {"mark": 7, "family": "V4"}})).unwrap();
-        assert_eq!(Service::from_name("FWM 7 IPv4"), Some(mark));
-        assert_eq!(Service::from_name("garbage"), None);
+        let mark = labels("FWM 7 IPv6");
+        assert_eq!((mark.vip.as_str(), mark.proto), ("fwmark:7", "0"));
+        for bad in [
+            "garbage",
+            "TCP 192.0.2.1",
+            "ICMP 192.0.2.1:80",
+            "FWM x IPv4",
+            "FWM 7 IPv5",
+        ] {
+            assert_eq!(key_from_name(bad), None, "{bad}");
+        }
     }
 }

@@ -46,6 +46,9 @@ pub struct DumpedDest {
     pub counters: DestCounters,
 }
 
+/// Services as dumped, each with its destinations.
+pub type Dumped = Vec<(DumpedService, Vec<DumpedDest>)>;
+
 /// A connection to the kernel's IPVS family in the caller's network namespace.
 pub struct IpvsClient {
     socket: Socket,

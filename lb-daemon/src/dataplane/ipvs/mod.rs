@@ -25,7 +25,7 @@ mod sync;
 pub mod target;
 pub mod wire;
 
-pub use client::{endpoint, DumpedDest, DumpedService, IpvsClient};
+pub use client::{endpoint, Dumped, DumpedDest, DumpedService, IpvsClient};
 pub use error::IpvsError;
 pub use model::{
     DestCounters, Destination, Forwarding, Info, Service, Stats, SyncDaemon, SyncRole, Timeouts,

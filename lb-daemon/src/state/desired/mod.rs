@@ -28,5 +28,6 @@ pub use runtime::{
     channel, channel_carrying, DesiredPublisher, Timing, COMMAND_TIMEOUT, STOP_TIMEOUT,
 };
 pub use services::{address_range, prefix_len, DEFAULT_FAST_PATH};
+pub use status::{RealView, VirtualView};
 pub use suspend::suspended;
 pub use types::{Backend, DesiredState, Family, Persistence, ServiceKey, VirtualService};

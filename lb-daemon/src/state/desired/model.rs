@@ -242,11 +242,6 @@ impl Model {
     pub fn quorum_up(&self, vs: usize) -> bool {
         self.states.get(vs).is_some_and(|s| s.quorum_up)
     }
-
-    /// The configuration the model was built from.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
 }
 
 /// A virtual server before any verdict: checkers up, or down under `alpha`,

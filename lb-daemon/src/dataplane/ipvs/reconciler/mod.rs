@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::state::desired::DesiredState;
 
+use super::client::Dumped;
 use super::target::targets;
 use state::State;
 pub use state::{OnStop, Settings};
@@ -108,6 +109,17 @@ impl Reconciler {
             tokio::task::spawn_blocking(move || status::of(lock(&state).as_mut()))
                 .await
                 .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+        }
+    }
+
+    /// IPVS's counters of the desired services, dumped now (see
+    /// [`status::traffic`]), for metrics.
+    pub fn traffic(&self) -> impl std::future::Future<Output = Dumped> + Send + 'static {
+        let state = Arc::clone(&self.state);
+        async move {
+            tokio::task::spawn_blocking(move || status::traffic(lock(&state).as_mut()))
+                .await
+                .unwrap_or_default()
         }
     }
 

@@ -2,7 +2,7 @@
 //! is desired next to what IPVS holds, dumped when asked.
 use serde_json::{json, Value};
 
-use super::super::client::{DumpedDest, DumpedService};
+use super::super::client::Dumped;
 use super::super::model::{flags, DestCounters, Destination, Forwarding, Service};
 use super::super::target::Target;
 use super::super::IpvsClient;
@@ -50,7 +50,19 @@ pub fn of(state: Option<&mut State>) -> Value {
     })
 }
 
-type Dumped = Vec<(DumpedService, Vec<DumpedDest>)>;
+/// IPVS's counters of the desired services of `state`, dumped now; empty
+/// while IPVS is unavailable or when the dump fails (the status reports
+/// why).
+pub fn traffic(state: Option<&mut State>) -> Dumped {
+    match state {
+        Some(State {
+            client: Some(client),
+            targets,
+            ..
+        }) => dump(client, targets).unwrap_or_default(),
+        _ => Dumped::new(),
+    }
+}
 
 /// The desired services as IPVS holds them now.
 fn dump(client: &mut IpvsClient, targets: &[Target]) -> Result<Dumped, String> {
