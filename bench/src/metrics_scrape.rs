@@ -20,8 +20,7 @@ use lb_daemon::{
     check::{CheckerSnapshot, CheckerStatus, RealServerId, Reason},
     config::parse_keepalived_str,
     dataplane::ipvs::{
-        DestCounters, Destination, Dumped, DumpedDest, DumpedService, Forwarding, Service, Stats,
-        Tunnel,
+        DestCounters, Destination, Dumped, DumpedDest, DumpedService, Service, Stats,
     },
     metrics::{Format, Lvs, Renderer, Sources},
     state::desired::{self, ServiceKey},
@@ -108,15 +107,7 @@ fn synthetic_lvs(args: &Args) -> (CheckerSnapshot, Dumped) {
                 last_duration: Some(Duration::from_micros(412)),
             });
             dests.push(DumpedDest {
-                dest: Destination {
-                    addr: real(vs, rs).parse().expect("address"),
-                    port: 80,
-                    forwarding: Forwarding::Route,
-                    weight: 1,
-                    u_threshold: 0,
-                    l_threshold: 0,
-                    tunnel: Tunnel::default(),
-                },
+                dest: Destination::routed(real(vs, rs).parse().expect("address"), 80, 1),
                 counters: DestCounters {
                     active_conns: 12,
                     inactive_conns: 40,

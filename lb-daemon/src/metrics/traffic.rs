@@ -164,9 +164,7 @@ mod tests {
     use super::super::encode::Format;
     use super::super::{service::key_from_name, xdp_services::services};
     use super::*;
-    use crate::dataplane::ipvs::{
-        DestCounters, Destination, DumpedDest, DumpedService, Forwarding, Service, Tunnel,
-    };
+    use crate::dataplane::ipvs::{DestCounters, Destination, DumpedDest, DumpedService, Service};
     use serde_json::json;
 
     #[test]
@@ -189,15 +187,7 @@ mod tests {
             pe_name: None,
         };
         let dest = |addr: &str| DumpedDest {
-            dest: Destination {
-                addr: addr.parse().unwrap(),
-                port: 80,
-                forwarding: Forwarding::Route,
-                weight: 1,
-                u_threshold: 0,
-                l_threshold: 0,
-                tunnel: Tunnel::default(),
-            },
+            dest: Destination::routed(addr.parse().unwrap(), 80, 1),
             counters: DestCounters {
                 stats,
                 ..DestCounters::default()

@@ -124,6 +124,20 @@ pub struct DestCounters {
 }
 
 impl Destination {
+    /// A direct-routing destination (`ipvsadm -g`, keepalived `DR`) without
+    /// thresholds.
+    pub fn routed(addr: IpAddr, port: u16, weight: u32) -> Destination {
+        Destination {
+            addr,
+            port,
+            forwarding: Forwarding::Route,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+            tunnel: Tunnel::default(),
+        }
+    }
+
     /// The attributes that identify the destination (`DEL_DEST`).
     pub fn key_nlas(addr: IpAddr, port: u16) -> Vec<DestNla> {
         vec![
