@@ -2,7 +2,8 @@
 //! `cargo xtask ipvs-test`, whose kernel has IPVS): NAT, DR and TUN reach
 //! every real server, persistence keeps a client on one, a SIGHUP that
 //! adds a real server changes only that destination (the others keep their
-//! counters), and 20 SIGHUPs under continuous traffic lose nothing.
+//! counters, which `/metrics` serves as IPVS counts them), and 20 SIGHUPs
+//! under continuous traffic lose nothing.
 use std::{
     collections::BTreeMap,
     net::{Ipv4Addr, SocketAddr},
@@ -11,7 +12,7 @@ use std::{
 
 use anyhow::{ensure, Result};
 use lb_tests::{
-    in_netns,
+    http_get, in_netns,
     ipvs_lab::OUTSIDE_IF,
     ipvsadm::{self, Counters, ServiceKey},
     wait_until, Continuous, IpvsLab, KeptAlive, TcpCounters,
@@ -32,6 +33,9 @@ fn virtual_server(vip: Ipv4Addr, lb_kind: &str, extra: &str, reals: u8) -> Strin
         "virtual_server {vip} 80 {{\n    lb_algo rr\n    lb_kind {lb_kind}\n    protocol TCP\n{extra}{reals}}}\n"
     )
 }
+
+/// `global_defs` serving metrics on the director's loopback.
+const METRICS: &str = "global_defs {\n    metrics_listen 127.0.0.1:9650\n}\n";
 
 fn key(vip: Ipv4Addr) -> ServiceKey {
     ServiceKey::Tcp((vip, 80).into())
@@ -122,7 +126,10 @@ fn conns(stats: &Counters, service: &ServiceKey) -> BTreeMap<SocketAddr, u64> {
 fn sighup_adding_a_real_server_changes_only_that_destination() -> Result<()> {
     let lab = IpvsLab::new(3)?;
     lab.add_vip(NAT_VIP, OUTSIDE_IF)?;
-    let daemon = lab.start_daemon(&virtual_server(NAT_VIP, "NAT", "", 2))?;
+    let daemon = lab.start_daemon(&format!(
+        "{METRICS}{}",
+        virtual_server(NAT_VIP, "NAT", "", 2)
+    ))?;
     wait_programmed(&lab, NAT_VIP, 2)?;
     lab.fetch(lab.outside(), NAT_VIP, 4)?;
     // The kernel folds per-CPU counters into what it reports every 2 s.
@@ -136,8 +143,25 @@ fn sighup_adding_a_real_server_changes_only_that_destination() -> Result<()> {
         conns(&before, &service).into_values().collect::<Vec<_>>() == [2, 2],
         "two connections on each of rs1 and rs2: {before:?}"
     );
+    // The exporter's names, from IPVS's counters (no fast path here).
+    let url = "http://127.0.0.1:9650/metrics";
+    let (code, scrape) = http_get(ns, url, Duration::from_secs(5))?;
+    ensure!(code == 200, "{url}: HTTP {code}");
+    for line in [
+        "keepalived_lvs_vip_conn{addr=\"198.51.100.50:80\",proto=\"6\"} 4\n",
+        "keepalived_lvs_rs_conn{vip=\"198.51.100.50:80\",addr=\"192.0.2.11:80\",proto=\"6\"} 2\n",
+        "keepalived_lvs_rs_conn{vip=\"198.51.100.50:80\",addr=\"192.0.2.12:80\",proto=\"6\"} 2\n",
+    ] {
+        ensure!(
+            scrape.contains(line),
+            "{line} missing from the scrape:\n{scrape}"
+        );
+    }
 
-    daemon.reload(&virtual_server(NAT_VIP, "NAT", "", 3))?;
+    daemon.reload(&format!(
+        "{METRICS}{}",
+        virtual_server(NAT_VIP, "NAT", "", 3)
+    ))?;
     wait_programmed(&lab, NAT_VIP, 3)?;
     let after = ipvsadm::stats(ns)?;
     let mut kept = conns(&after, &service);

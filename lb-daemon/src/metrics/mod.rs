@@ -1,5 +1,4 @@
-//! Prometheus `/metrics`: the daemon's status document rendered as metric
-//! families, under the keepalived exporters' names where they have one
+//! Prometheus `/metrics`: the daemon's state rendered as metric families, under the keepalived exporters' names where they have one
 //! (so existing dashboards and alerts keep working) and `lb_`-prefixed
 //! names for what only lb-daemon knows (checkers, weights, the XDP fast
 //! path, reloads), plus the usual `process_*` metrics.
@@ -139,5 +138,50 @@ mod tests {
             listen_address(None, &config),
             config.global_defs.metrics_listen
         );
+    }
+
+    #[test]
+    fn label_sets_follow_the_configuration() {
+        use crate::config::parse_keepalived_str;
+        use std::path::Path;
+        let sources = |reals: &[&str]| {
+            let reals: String = reals
+                .iter()
+                .map(|r| format!(" real_server {r} 80 {{\n }}\n"))
+                .collect();
+            let conf = format!("virtual_server 192.0.2.1 80 {{\n protocol TCP\n{reals}}}\n");
+            let config = parse_keepalived_str(&conf, Path::new("k.conf"))
+                .unwrap()
+                .config;
+            let lvs = Lvs {
+                model: Model::new(&config).0,
+                checkers: CheckerSnapshot::default(),
+                ipvs: Dumped::new(),
+            };
+            Sources {
+                status: Value::Null,
+                lvs: Some(lvs),
+            }
+        };
+        let line = |addr: &str| {
+            format!("lb_check_up{{vip=\"192.0.2.1:80\",addr=\"{addr}:80\",proto=\"6\"}} 1\n")
+        };
+        let mut renderer = Renderer::default();
+        let first = sources(&["198.51.100.2"]);
+        let out = renderer.render(&first, Format::Text);
+        assert!(out.contains(&line("198.51.100.2")), "{out}");
+        // The kept label sets serve the same configuration, not another.
+        let model = |s: &Sources| s.lvs.as_ref().unwrap().model.clone();
+        assert!(renderer.labels.serve(&model(&first)));
+        let reloaded = sources(&["198.51.100.3"]);
+        assert!(!renderer.labels.serve(&model(&reloaded)));
+        let out = renderer.render(&reloaded, Format::Text);
+        assert!(out.contains(&line("198.51.100.3")), "{out}");
+        assert!(!out.contains("198.51.100.2"), "{out}");
+        // While reloading there is no LVS part: nothing of it is served.
+        let reloading = Sources::default();
+        assert!(!renderer
+            .render(&reloading, Format::Text)
+            .contains("lb_check_up"));
     }
 }
