@@ -218,10 +218,11 @@ fn main() -> Result<()> {
         renderer.render(&sources, format);
         let first_ms = start.elapsed().as_secs_f64() * 1e3;
         let (ms, out) = median(args.runs, || renderer.render(&sources, format));
-        let samples = out.lines().filter(|l| !l.starts_with('#')).count();
+        let text = out.to_string();
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
         println!(
             "  {name:<12} scrape: {ms:6.1} ms, {samples} samples, {:.1} MiB; the first of a configuration {first_ms:.1} ms",
-            out.len() as f64 / (1024.0 * 1024.0)
+            text.len() as f64 / (1024.0 * 1024.0)
         );
     }
     let model = &sources.lvs.as_ref().context("sources")?.model;

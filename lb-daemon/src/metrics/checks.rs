@@ -2,8 +2,9 @@
 //! whether an operator drained it and the weight the data planes are given;
 //! per checker its attempts, failures (in all and by reason) and last
 //! duration. Read from the desired-state model and the checker engine's
-//! snapshot, with the label sets of [`LvsLabels`].
+//! snapshot, with the label sets of [`LvsLabels`] and [`CheckerLabels`].
 use super::{
+    checker_labels::CheckerLabels,
     encode::Writer,
     family::{Kind, Number},
     lvs_labels::LvsLabels,
@@ -44,9 +45,9 @@ const REAL_FAMILIES: [RealFamily; 3] = [
     ),
 ];
 
-/// Writes the families of `model` and `checkers`, each straight into the
-/// scrape.
-pub fn write(out: &mut Writer, model: &Model, checkers: &CheckerSnapshot, labels: &mut LvsLabels) {
+/// Writes the per real server families of `model` (verdict, drained,
+/// weight) and each virtual server's quorum, straight into the scrape.
+pub fn write_reals(out: &mut Writer, model: &Model, labels: &LvsLabels) {
     // One pass over the model (thousands of configured real servers), then
     // one over these values per family.
     let reals: Vec<(usize, usize, RealValues)> = model
@@ -82,7 +83,6 @@ pub fn write(out: &mut Writer, model: &Model, checkers: &CheckerSnapshot, labels
             quorum.push(&labels.service(&s.key).vip, view.quorum_up);
         }
     }
-    write_checkers(out, checkers, labels);
 }
 
 /// A per checker family: name, help, type and value (none: no sample).
@@ -93,9 +93,25 @@ type CheckerFamily = (
     fn(&CheckerStatus) -> Option<Number>,
 );
 
-/// Per checker: attempts, failures (in all and by reason), last duration.
-fn write_checkers(out: &mut Writer, checkers: &CheckerSnapshot, labels: &mut LvsLabels) {
+/// Writes the per checker families of `checkers`: attempts, failures (in
+/// all and by reason), last duration.
+pub fn write_checkers(
+    out: &mut Writer,
+    checkers: &CheckerSnapshot,
+    labels: &LvsLabels,
+    checker_labels: &mut CheckerLabels,
+) {
     let statuses = checkers.statuses();
+    let id = |c: &CheckerStatus| (c.id.vs, c.id.rs, c.checker);
+    for c in statuses {
+        let reasons = c.failures_by_reason.keys().copied();
+        checker_labels.prepare(labels, id(c), c.kind, reasons);
+    }
+    // One lookup per checker, not one per family.
+    let sets: Vec<_> = statuses
+        .iter()
+        .map(|c| checker_labels.sets(id(c)))
+        .collect();
     let counters: [CheckerFamily; 3] = [
         (
             "lb_check_attempts",
@@ -118,9 +134,11 @@ fn write_checkers(out: &mut Writer, checkers: &CheckerSnapshot, labels: &mut Lvs
     ];
     for (name, help, kind, value) in counters {
         let mut samples = out.samples(name, help, kind);
-        for c in statuses {
-            let Some(v) = value(c) else { continue };
-            for l in labels.checker((c.id.vs, c.id.rs, c.checker), c.kind, None) {
+        for (c, sets) in statuses.iter().zip(&sets) {
+            let (Some(v), Some(sets)) = (value(c), sets) else {
+                continue;
+            };
+            for l in sets.plain() {
                 samples.push(l, v);
             }
         }
@@ -130,10 +148,10 @@ fn write_checkers(out: &mut Writer, checkers: &CheckerSnapshot, labels: &mut Lvs
         "Health check attempts that failed, by reason (timeout, refused, network, response, content, script, setup); only reasons that occurred.",
         Kind::Counter,
     );
-    for c in statuses {
+    for (c, sets) in statuses.iter().zip(&sets) {
+        let Some(sets) = sets else { continue };
         for (reason, count) in &c.failures_by_reason {
-            let id = (c.id.vs, c.id.rs, c.checker);
-            for l in labels.checker(id, c.kind, Some(*reason)) {
+            for l in sets.by_reason(*reason) {
                 by_reason.push(l, *count);
             }
         }
@@ -184,10 +202,16 @@ mod tests {
         }
     }
 
-    fn scrape(model: &Model, checkers: &CheckerSnapshot, labels: &mut LvsLabels) -> String {
+    fn scrape(
+        model: &Model,
+        checkers: &CheckerSnapshot,
+        labels: &LvsLabels,
+        checker_labels: &mut CheckerLabels,
+    ) -> String {
         let mut out = Writer::new(Format::Text, 0);
-        write(&mut out, model, checkers, labels);
-        out.finish()
+        write_reals(&mut out, model, labels);
+        write_checkers(&mut out, checkers, labels, checker_labels);
+        out.finish().to_string()
     }
 
     #[test]
@@ -208,8 +232,9 @@ mod tests {
         model.set_drained(vip, server, true).unwrap();
         let failures = BTreeMap::from([(Reason::Refused, 1), (Reason::Timeout, 1)]);
         let checkers = CheckerSnapshot::from(vec![checker(4, failures)]);
-        let mut labels = LvsLabels::of(&model);
-        let out = scrape(&model, &checkers, &mut labels);
+        let labels = LvsLabels::of(&model);
+        let mut checker_labels = CheckerLabels::default();
+        let out = scrape(&model, &checkers, &labels, &mut checker_labels);
         for line in [
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.2:80\",proto=\"6\"} 1\n",
             "lb_check_up{vip=\"192.0.2.1:80\",addr=\"198.51.100.3:80\",proto=\"6\"} 0\n",
@@ -233,7 +258,7 @@ mod tests {
         let more = BTreeMap::from([(Reason::Refused, 5)]);
         let checkers = CheckerSnapshot::from(vec![checker(9, more)]);
         assert!(labels.serve(&model));
-        let out = scrape(&model, &checkers, &mut labels);
+        let out = scrape(&model, &checkers, &labels, &mut checker_labels);
         assert!(out.contains("kind=\"TCP_CHECK\"} 9\n"), "{out}");
         assert!(out.contains("reason=\"refused\"} 5\n"), "{out}");
         assert!(!out.contains("reason=\"timeout\""), "{out}");

@@ -14,6 +14,9 @@
 //! A [`Writer`] takes whole [`Family`] values (the small families) and
 //! families written sample by sample straight into the text (the families
 //! of every real server and checker, which need no list in between).
+//! Writers forked from one can be written on other threads and appended
+//! back: the scrape is then the parts in order ([`Exposition`]), never
+//! copied into one buffer.
 use prometheus_client::{
     collector::Collector,
     encoding::{prometheus_text, text, DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet},
@@ -57,12 +60,43 @@ pub fn encode(families: &[Family], format: Format) -> String {
     for family in families {
         writer.family(family);
     }
-    writer.finish()
+    writer.finish().to_string()
+}
+
+/// A written scrape: its text in parts, in order.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    parts: Vec<String>,
+}
+
+impl Exposition {
+    /// The parts, in order: the scrape is their concatenation.
+    pub fn into_parts(self) -> Vec<String> {
+        self.parts
+    }
+
+    /// The length of the text, in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(String::len).sum()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for Exposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parts.iter().try_for_each(|p| f.write_str(p))
+    }
 }
 
 /// A scrape being written.
 #[derive(Debug)]
 pub struct Writer {
+    /// Parts written before `out`, by forked writers appended.
+    parts: Vec<String>,
     out: String,
     format: Format,
 }
@@ -71,11 +105,29 @@ impl Writer {
     /// A scrape in `format`, with room for about `samples` samples.
     pub fn new(format: Format, samples: usize) -> Writer {
         Writer {
+            parts: Vec::new(),
             // About 100 bytes a sample: growing the buffer instead would
             // copy it over and over.
             out: String::with_capacity(samples * 100 + 4096),
             format,
         }
+    }
+
+    /// A writer of a later part of this scrape (same format), with room for
+    /// about `samples` samples; [`Writer::append`] puts it back in place.
+    pub fn fork(&self, samples: usize) -> Writer {
+        Writer::new(self.format, samples)
+    }
+
+    /// Appends what `part`, forked from this writer, wrote.
+    pub fn append(&mut self, part: Writer) {
+        let written = std::mem::take(&mut self.out);
+        self.parts.extend(
+            std::iter::once(written)
+                .chain(part.parts)
+                .chain(std::iter::once(part.out))
+                .filter(|p| !p.is_empty()),
+        );
     }
 
     /// Writes `family`, unless it has no samples.
@@ -102,12 +154,16 @@ impl Writer {
     }
 
     /// The scrape's text.
-    pub fn finish(mut self) -> String {
+    pub fn finish(mut self) -> Exposition {
         if self.format == Format::OpenMetrics {
             // Writing to a String cannot fail.
             let _ = text::encode_eof(&mut self.out);
         }
-        self.out
+        let mut parts = self.parts;
+        if !self.out.is_empty() {
+            parts.push(self.out);
+        }
+        Exposition { parts }
     }
 }
 

@@ -3,7 +3,8 @@
 //! 1,000 services x 16 real servers rendering them took longer than the
 //! whole scrape may. Services and destinations get dense indices, so that
 //! a scrape sums counters into arrays after one hash lookup per counter
-//! source.
+//! source. (The checkers' label sets, filled as checkers report, are kept
+//! beside these in [`super::checker_labels`].)
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,7 +12,6 @@ use foldhash::HashMap;
 
 use super::family::Labels;
 use super::service::{endpoint, Service};
-use crate::check::Reason;
 use crate::config::Config;
 use crate::state::desired::{Model, ServiceKey};
 
@@ -39,14 +39,6 @@ impl ServiceLabels {
     }
 }
 
-/// A checker's label sets, per service: the real server's labels with
-/// `checker` and `kind`, and with a `reason` for each reason it failed for.
-#[derive(Debug, Clone, Default)]
-struct CheckerLabels {
-    plain: Vec<Labels>,
-    by_reason: [Option<Vec<Labels>>; Reason::ALL.len()],
-}
-
 /// The label sets of one configuration (none by default: every label set
 /// is then rendered when asked for).
 #[derive(Debug, Default)]
@@ -59,9 +51,6 @@ pub struct LvsLabels {
     dest_index: HashMap<DestKey, usize>,
     /// Per virtual server, per real server, per service: its destination.
     reals: Vec<Vec<Vec<usize>>>,
-    /// Per virtual server, per real server, per checker; filled as
-    /// checkers and failures come.
-    checkers: Vec<Vec<Vec<Option<CheckerLabels>>>>,
 }
 
 impl LvsLabels {
@@ -88,7 +77,6 @@ impl LvsLabels {
                         .collect()
                 })
                 .collect();
-            labels.checkers.push(vec![Vec::new(); reals.len()]);
             labels.reals.push(reals);
         }
         labels
@@ -159,38 +147,6 @@ impl LvsLabels {
     pub fn real(&self, vs: usize, rs: usize) -> impl Iterator<Item = &Labels> {
         let dests = self.reals.get(vs).and_then(|r| r.get(rs));
         dests.into_iter().flatten().map(|&i| &self.dests[i])
-    }
-
-    /// Checker `checker` (of kind `kind`) of real server `rs` of virtual
-    /// server `vs`, per service; with a `reason` label for its failures of
-    /// that reason.
-    pub fn checker(
-        &mut self,
-        (vs, rs, checker): (usize, usize, usize),
-        kind: &str,
-        reason: Option<Reason>,
-    ) -> &[Labels] {
-        let Some(slots) = self.checkers.get_mut(vs).and_then(|r| r.get_mut(rs)) else {
-            return &[];
-        };
-        if slots.len() <= checker {
-            slots.resize(checker + 1, None);
-        }
-        let dests = self.reals[vs][rs].iter().map(|&i| &self.dests[i]);
-        let labels = slots[checker].get_or_insert_with(Default::default);
-        let set = match reason {
-            None => &mut labels.plain,
-            Some(r) => labels.by_reason[r as usize].get_or_insert_with(Vec::new),
-        };
-        if set.is_empty() {
-            let index = checker.to_string();
-            let extra = [("checker", index.as_str()), ("kind", kind)];
-            let reason = reason.map(|r| ("reason", r.as_str()));
-            *set = dests
-                .map(|l| l.with(extra.into_iter().chain(reason)))
-                .collect();
-        }
-        set
     }
 }
 

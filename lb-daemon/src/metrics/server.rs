@@ -2,16 +2,19 @@
 //! (like the control socket), a bounded number of connections, each scrape
 //! answered from a fresh status document.
 use std::{
+    collections::VecDeque,
+    convert::Infallible,
     net::{SocketAddr, TcpListener as StdListener},
+    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
+    task::{Context as TaskContext, Poll},
     thread::JoinHandle,
     time::Duration,
 };
 
 use anyhow::{Context, Result};
-use http_body_util::Full;
 use hyper::{
-    body::{Bytes, Incoming},
+    body::{Body, Bytes, Frame, Incoming, SizeHint},
     header::{ACCEPT, CONTENT_TYPE},
     server::conn::http1,
     service::service_fn,
@@ -24,7 +27,7 @@ use tokio::{
 };
 use tracing::{info, warn};
 
-use super::{Format, Renderer, Sources};
+use super::{Exposition, Format, Renderer, Sources};
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 8;
@@ -136,8 +139,58 @@ async fn accept_loop(
     }
 }
 
-fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// A response body sent as the parts it was written in (a scrape's parts
+/// are megabytes: joining them would copy them all once more), with its
+/// length known up front.
+#[derive(Debug)]
+struct Parts {
+    parts: VecDeque<Bytes>,
+    left: u64,
+}
+
+impl From<Exposition> for Parts {
+    fn from(text: Exposition) -> Parts {
+        let parts: VecDeque<Bytes> = text.into_parts().into_iter().map(Bytes::from).collect();
+        let left = parts.iter().map(|p| p.len() as u64).sum();
+        Parts { parts, left }
+    }
+}
+
+impl From<&'static str> for Parts {
+    fn from(text: &'static str) -> Parts {
+        Parts {
+            parts: VecDeque::from([Bytes::from_static(text.as_bytes())]),
+            left: text.len() as u64,
+        }
+    }
+}
+
+impl Body for Parts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = self.parts.pop_front();
+        if let Some(part) = &next {
+            self.left -= part.len() as u64;
+        }
+        Poll::Ready(next.map(|part| Ok(Frame::data(part))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: impl Into<Parts>) -> Response<Parts> {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     if let Ok(value) = content_type.parse() {
         response.headers_mut().insert(CONTENT_TYPE, value);
@@ -149,21 +202,17 @@ async fn respond(
     request: Request<Incoming>,
     scrapes: mpsc::Sender<Scrape>,
     renderer: Arc<Mutex<Renderer>>,
-) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<Response<Parts>, Infallible> {
     const TEXT: &str = "text/plain; charset=utf-8";
     if request.uri().path() != "/metrics" {
         return Ok(reply(
             StatusCode::NOT_FOUND,
             TEXT,
-            "Not found: metrics are at /metrics\n".into(),
+            "Not found: metrics are at /metrics\n",
         ));
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Ok(reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            TEXT,
-            "Use GET\n".into(),
-        ));
+        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, TEXT, "Use GET\n"));
     }
     let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
@@ -181,7 +230,7 @@ async fn respond(
         _ => reply(
             StatusCode::SERVICE_UNAVAILABLE,
             TEXT,
-            "The daemon did not answer\n".into(),
+            "The daemon did not answer\n",
         ),
     })
 }

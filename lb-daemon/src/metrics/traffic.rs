@@ -206,7 +206,7 @@ mod tests {
         let xdp = services(&xdp);
         let mut out = Writer::new(Format::Text, 0);
         write(&mut out, &ipvs, &xdp, &LvsLabels::default());
-        let out = out.finish();
+        let out = out.finish().to_string();
         for line in [
             "keepalived_lvs_vip_in_packets{addr=\"192.0.2.1:80\",proto=\"6\"} 15\n",
             "keepalived_lvs_vip_out_packets{addr=\"192.0.2.1:80\",proto=\"6\"} 9\n",

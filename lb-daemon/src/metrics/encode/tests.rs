@@ -62,11 +62,20 @@ fn prometheus_client(described: &[Described], format: Format) -> String {
 fn both_ways(described: &[Described]) {
     let families: Vec<Family> = described.iter().map(Described::family).collect();
     for format in [Format::OpenMetrics, Format::Text] {
-        assert_eq!(
-            encode(&families, format),
-            prometheus_client(described, format),
-            "{format:?}"
-        );
+        let reference = prometheus_client(described, format);
+        assert_eq!(encode(&families, format), reference, "{format:?}");
+        // Written in two forked parts, split anywhere, appended back.
+        for split in 0..=families.len() {
+            let mut out = Writer::new(format, 0);
+            let (mut first, mut second) = (out.fork(0), out.fork(0));
+            families[..split].iter().for_each(|f| first.family(f));
+            families[split..].iter().for_each(|f| second.family(f));
+            out.append(first);
+            out.append(second);
+            let parts = out.finish();
+            assert_eq!(parts.len(), reference.len());
+            assert_eq!(parts.to_string(), reference, "{format:?} split at {split}");
+        }
     }
 }
 
