@@ -51,6 +51,25 @@ pub const DROP_PROGRAM: &str = "lb_drop";
 /// sends the packet back out: the least any XDP forwarder does (read and
 /// rewrite the frame), a floor below [`TX_PROGRAM`]'s rate.
 pub const SWAP_PROGRAM: &str = "lb_swap";
+/// Name of the benchmark feeder that gives each frame a fresh source
+/// (port and last address octet) and runs the load balancer on it: new
+/// flows from recycled live frames. Shares the load balancer's maps.
+pub const FRESH_PROGRAM: &str = "lb_fresh";
+/// Name of the benchmark feeder that restores a frame's first
+/// [`FEED_FRAME_LEN`] bytes from [`FEED_FRAME_GLOBAL`] and passes it to the
+/// kernel: the classic path's established flow, every recycled live frame
+/// as it was first sent (the stack rewrites frames it forwards in place).
+pub const REPLAY_PROGRAM: &str = "lb_replay";
+/// Name of the benchmark feeder that restores a frame like
+/// [`REPLAY_PROGRAM`], gives it a fresh source and passes it to the kernel:
+/// the classic path's new flows.
+pub const FRESH_PASS_PROGRAM: &str = "lb_fresh_pass";
+/// The feeders' global holding the frame to restore (its first
+/// [`FEED_FRAME_LEN`] bytes: Ethernet, IPv4 and TCP headers), set at load
+/// time; all zero (the default) restores nothing.
+pub const FEED_FRAME_GLOBAL: &str = "LB_FEED_FRAME";
+/// How many bytes of a frame the feeders restore.
+pub const FEED_FRAME_LEN: usize = 56;
 
 /// VIP -> service: [`VipKey`] -> [`Service`] (hash, not preallocated, so an
 /// update replaces the whole value at once).

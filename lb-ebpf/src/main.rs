@@ -15,6 +15,7 @@
 #![allow(internal_features)]
 #![feature(core_intrinsics)]
 
+mod feed;
 mod flows;
 mod fwd;
 mod maps;
@@ -29,13 +30,45 @@ use maps::{count_stat, LB_FILTER, LB_REALS, LB_TABLES, LB_VIPS, RS_STATS, VIP_ST
 /// The load balancer.
 #[xdp]
 pub fn lb_xdp(ctx: XdpContext) -> u32 {
-    match balance(&ctx) {
+    run(&ctx)
+}
+
+/// The load balancer's action for the packet; counts why it passes one.
+#[inline(always)]
+fn run(ctx: &XdpContext) -> u32 {
+    match balance(ctx) {
         Ok(action) => action,
         Err(reason) => {
             count_stat(reason as u32);
             xdp_action::XDP_PASS
         }
     }
+}
+
+/// Benchmark feeder: the load balancer on a frame given a fresh source
+/// first, so every recycled live frame is a new flow.
+#[xdp]
+pub fn lb_fresh(ctx: XdpContext) -> u32 {
+    feed::fresh_source(&ctx);
+    run(&ctx)
+}
+
+/// Benchmark feeder: passes the frame, restored as first sent, to the
+/// kernel (the classic path's established flow).
+#[xdp]
+pub fn lb_replay(ctx: XdpContext) -> u32 {
+    feed::restore(&ctx);
+    xdp_action::XDP_PASS
+}
+
+/// Benchmark feeder: passes the frame, restored as first sent and given a
+/// fresh source, to the kernel (the classic path's new flows: a conntrack
+/// entry per frame).
+#[xdp]
+pub fn lb_fresh_pass(ctx: XdpContext) -> u32 {
+    feed::restore(&ctx);
+    feed::fresh_source(&ctx);
+    xdp_action::XDP_PASS
 }
 
 /// Reference program: passes every packet (benchmarks subtract its cost).

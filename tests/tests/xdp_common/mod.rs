@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{ensure, Result};
-use aya::programs::{TestRun, TestRunOptions};
+use aya::programs::{TestRun, TestRunOptions, Xdp};
 use lb_common::{Real, VipKey, FAMILY_IPV4, FAMILY_IPV6};
 use lb_daemon::dataplane::xdp::{tables::key_bytes, Backend, FastPath, Programmer};
 use lb_tests::frames::{Frame, DIRECTOR_MAC, L4};
@@ -88,8 +88,13 @@ pub fn programmer() -> Result<Programmer> {
 
 /// Runs the program once on `frame`: the action and the frame out.
 pub fn run(p: &mut Programmer, frame: &[u8]) -> Result<(u32, Vec<u8>)> {
+    run_program(p.fast_path().program()?, frame)
+}
+
+/// Runs `program` once on `frame`: the action and the frame out.
+pub fn run_program(program: &mut Xdp, frame: &[u8]) -> Result<(u32, Vec<u8>)> {
     let mut out = vec![0u8; frame.len() + 128];
-    let result = p.fast_path().program()?.test_run(TestRunOptions {
+    let result = program.test_run(TestRunOptions {
         data_in: Some(frame),
         data_out: Some(&mut out),
         ..TestRunOptions::default()

@@ -12,7 +12,8 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use lb_common::{
-    flow_sets, FLOWS_MAP, FLOW_MASK_GLOBAL, FLOW_WAYS, MAPS, PASS_PROGRAM, XDP_PROGRAM,
+    flow_sets, FEED_FRAME_GLOBAL, FEED_FRAME_LEN, FLOWS_MAP, FLOW_MASK_GLOBAL, FLOW_WAYS, MAPS,
+    PASS_PROGRAM, XDP_PROGRAM,
 };
 use tracing::{info, warn};
 
@@ -43,7 +44,7 @@ impl FastPath {
     /// (the verifier runs here), without attaching it anywhere.
     pub fn load(flows: u32) -> Result<Self> {
         let flow_sets = flow_sets(flows);
-        let mut ebpf = load_object(flow_sets)?;
+        let mut ebpf = load_object(flow_sets, &[0; FEED_FRAME_LEN])?;
         program(&mut ebpf, XDP_PROGRAM)?
             .load()
             .context("verifying the XDP program")?;
@@ -165,6 +166,17 @@ impl FastPath {
     pub fn program(&mut self) -> Result<&mut Xdp> {
         program(&mut self.ebpf, XDP_PROGRAM)
     }
+
+    /// Another program of the object, sharing these maps, loaded the first
+    /// time it is asked for (for benchmarks: `lb_fresh` feeds the load
+    /// balancer new flows).
+    pub fn companion(&mut self, name: &str) -> Result<&mut Xdp> {
+        let prog = program(&mut self.ebpf, name)?;
+        if prog.fd().is_err() {
+            prog.load().with_context(|| format!("verifying {name}"))?;
+        }
+        Ok(prog)
+    }
 }
 
 /// A reference program of the object, loaded on its own (for benchmarks:
@@ -180,7 +192,14 @@ impl PassProgram {
     /// Loads the embedded object's program `name` (`lb_pass`, `lb_tx`, `lb_swap`,
     /// `lb_drop`).
     pub fn load_named(name: &'static str) -> Result<Self> {
-        let mut ebpf = load_object(1)?;
+        Self::load_feeder(name, &[0; FEED_FRAME_LEN])
+    }
+
+    /// Loads the embedded object's feeder `name` (`lb_replay`,
+    /// `lb_fresh_pass`), which restores each frame's first bytes to
+    /// `frame`'s.
+    pub fn load_feeder(name: &'static str, frame: &[u8; FEED_FRAME_LEN]) -> Result<Self> {
+        let mut ebpf = load_object(1, frame)?;
         program(&mut ebpf, name)?
             .load()
             .with_context(|| format!("verifying {name}"))?;
@@ -193,12 +212,14 @@ impl PassProgram {
     }
 }
 
-/// The embedded object with a connection table of `flow_sets` sets.
-fn load_object(flow_sets: u32) -> Result<Ebpf> {
+/// The embedded object with a connection table of `flow_sets` sets,
+/// and the benchmark feeders' frame `feed_frame`.
+fn load_object(flow_sets: u32, feed_frame: &[u8; FEED_FRAME_LEN]) -> Result<Ebpf> {
     let mask = flow_sets - 1;
     EbpfLoader::new()
         .map_max_entries(FLOWS_MAP, flow_sets)
         .override_global(FLOW_MASK_GLOBAL, &mask, true)
+        .override_global(FEED_FRAME_GLOBAL, feed_frame, true)
         .load(embedded_object()?)
         .context("loading the eBPF object")
 }
