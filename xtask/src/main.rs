@@ -99,6 +99,9 @@ enum Task {
         /// --seconds, whichever comes first).
         #[arg(long)]
         runs: Option<u64>,
+        /// libFuzzer targets run at once (default: one per CPU).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Build the netns lab, run both directors' daemons, show what each holds.
     Lab {
@@ -163,6 +166,7 @@ fn main() -> Result<()> {
             seed,
             no_trace_compares,
             runs,
+            jobs,
         } => {
             setup::run()?;
             // xdp-fuzz needs the XDP object embedded: built here unless
@@ -176,6 +180,7 @@ fn main() -> Result<()> {
                 seed,
                 trace_compares: !no_trace_compares,
                 runs,
+                jobs: jobs.unwrap_or_else(fuzz::default_jobs),
             })
         }
         Task::Lab { hold, bgp } => lab::run(hold.map(Duration::from_secs), bgp),

@@ -41,7 +41,8 @@ pub fn run(extra: &[String]) -> Result<()> {
         // fails if anything is left behind.
         cmd::step("cargo xtask lab --hold 1 (smoke run)");
         cmd::run(cargo().args(["xtask", "lab", "--hold", "1"]))?;
-        // Every fuzz target, briefly: its seeds and regression inputs first.
+        // Every fuzz target, briefly: its seeds and regression inputs first;
+        // one target per CPU at a time.
         cmd::step(&format!(
             "fuzz targets, {} s each (cargo xtask fuzz)",
             fuzz::CI_SECONDS
@@ -52,6 +53,7 @@ pub fn run(extra: &[String]) -> Result<()> {
             seed: 1,
             trace_compares: true,
             runs: None,
+            jobs: fuzz::default_jobs(),
         })?;
         // The IPVS tests, which the host ran as ignored, in the guest.
         cmd::step("IPVS tests in the guest (cargo xtask ipvs-test)");
