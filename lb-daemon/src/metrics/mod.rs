@@ -117,7 +117,10 @@ fn write_lvs(
     labels: &LvsLabels,
     checker_labels: &mut CheckerLabels,
 ) {
-    let dests: usize = lvs.ipvs.iter().map(|(_, d)| d.len()).sum();
+    // The configuration's destinations: the real servers' families have
+    // them all, whether IPVS serves them (and was dumped) or not.
+    let dumped: usize = lvs.ipvs.iter().map(|(_, d)| d.len()).sum();
+    let dests = dumped.max(labels.dest_count());
     let checkers = lvs.checkers.statuses().len();
     let write_reals = |reals: &mut Writer| {
         traffic::write(reals, &lvs.ipvs, xdp, labels);
