@@ -95,30 +95,52 @@ pub const fn flow_sets(entries: u32) -> u32 {
     }
 }
 
-const K: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Per-word salts of [`flow_hash`] (hexadecimal digits of pi).
+const SALT: [u64; 5] = [
+    0x243F_6A88_85A3_08D3,
+    0x1319_8A2E_0370_7344,
+    0xA409_3822_299F_31D0,
+    0x082E_FA98_EC4E_6C89,
+    0x4528_21E6_38D0_1377,
+];
+/// Per-word odd multipliers of [`flow_hash`] (from SplitMix64, wyhash and
+/// the golden ratio).
+const MUL: [u64; 5] = [
+    0x9E37_79B9_7F4A_7C15,
+    0xBF58_476D_1CE4_E5B9,
+    0x94D0_49BB_1331_11EB,
+    0xD6E8_FEB8_6659_FD93,
+    0xA076_1D64_78BD_642F,
+];
 
 /// The flow hash of a 5-tuple: the key of its entry and (its bits 32 and
-/// up) its set. Never 0 (bit 0 is always set). The five 8-byte words of
-/// the key are mixed in one multiply each, then finished with MurmurHash3's
-/// 64-bit finalizer, a bijection: two flows share a hash only if their
-/// mixed words collide.
+/// up) its set. Never 0 (bit 0 is always set).
+///
+/// Each 8-byte word of the key is salted and multiplied by an odd constant
+/// of its own, the products are XORed, and one xorshift-multiply-xorshift
+/// round finishes the mix. The five multiplies do not wait for each other,
+/// so a CPU runs them side by side: the hash costs two multiplies of
+/// latency where a chain of seven stood before (the set, and everything
+/// after it, waits for the hash: 3-4 ns a packet measured by `xdp-live`).
+/// On IPv4 two of the words are zero and their products fold into a
+/// constant. The finishing round is a bijection and an odd multiply is one
+/// too, so two flows that differ in one word never share a hash (bit 0
+/// aside); flows that differ in several share one only if their products'
+/// XORs do.
 #[inline(always)]
 pub fn flow_hash(key: &crate::FlowKey) -> u64 {
     // SAFETY: FlowKey is 40 bytes of plain data (explicit padding), 8-byte
     // aligned.
     let words: [u64; 5] = unsafe { core::mem::transmute(*key) };
-    let mut h = K;
+    let mut h = 0;
     let mut i = 0;
     while i < 5 {
-        h = (h ^ words[i]).wrapping_mul(K);
-        h ^= h >> 29;
+        h ^= (words[i] ^ SALT[i]).wrapping_mul(MUL[i]);
         i += 1;
     }
-    h ^= h >> 33;
+    h ^= h >> 29;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
+    h ^= h >> 32;
     h | 1
 }
 
@@ -165,6 +187,25 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_clients_differing_in_their_last_bytes_spread_over_sets() {
+        // The last two bytes of an IPv6 address are the top bits of a key
+        // word: a multiply alone would leave them out of the set index.
+        const MASK: u32 = 1023;
+        let mut sets = [0u32; MASK as usize + 1];
+        for client in 0..65536u32 {
+            let mut key = key(0, 443);
+            key.family = crate::FAMILY_IPV6;
+            key.src = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            key.src[14..].copy_from_slice(&(client as u16).to_be_bytes());
+            key.dst = [
+                0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50,
+            ];
+            sets[flow_set(flow_hash(&key), MASK) as usize] += 1;
+        }
+        assert!(sets.iter().all(|&n| (24..110).contains(&n)), "{sets:?}");
+    }
+
+    #[test]
     fn every_field_of_the_key_changes_the_hash() {
         let base = key(0xC633_6401, 40000);
         let mut variants = [base; 6];
@@ -182,7 +223,7 @@ mod tests {
         assert_eq!(flow_hash(&base), PINNED);
     }
 
-    const PINNED: u64 = 0x0f37_bd70_dc93_e4a5;
+    const PINNED: u64 = 0x600d_61c7_0c5a_d035;
 
     #[test]
     fn a_torn_entry_holds_neither_flow() {

@@ -93,7 +93,9 @@ pub fn lb_swap(ctx: XdpContext) -> u32 {
     // SAFETY: 12 bytes within the frame, checked by `ptr_at`.
     unsafe {
         let m = *macs;
-        *macs = [m[6], m[7], m[8], m[9], m[10], m[11], m[0], m[1], m[2], m[3], m[4], m[5]];
+        *macs = [
+            m[6], m[7], m[8], m[9], m[10], m[11], m[0], m[1], m[2], m[3], m[4], m[5],
+        ];
     }
     xdp_action::XDP_TX
 }
@@ -107,8 +109,21 @@ pub fn lb_drop(_ctx: XdpContext) -> u32 {
 /// The action for the packet, or why it goes to the kernel.
 #[inline(always)]
 fn balance(ctx: &XdpContext) -> Result<u32, PassReason> {
+    let admit = |bit| filter_has(0, bit);
+    let (l3, ether_type) = parse::link(ctx)?;
+    // Each family gets its own copy of the rest: see `parse::ipv4`.
+    match ether_type {
+        parse::ETH_P_IP => send(ctx, parse::ipv4(ctx, l3, admit)?),
+        parse::ETH_P_IPV6 => send(ctx, parse::ipv6(ctx, l3, admit)?),
+        _ => Err(PassReason::NotIp),
+    }
+}
+
+/// Sends a parsed packet for a VIP address to its flow's real server,
+/// choosing one for a new flow.
+#[inline(always)]
+fn send(ctx: &XdpContext, packet: parse::Packet) -> Result<u32, PassReason> {
     use PassReason::Internal;
-    let packet = parse::packet(ctx, |bit| filter_has(0, bit))?;
     let len = (ctx.data_end() - ctx.data()) as u64;
     let set = flows::Set::of(&packet).ok_or(Internal)?;
     let known = set.find(&packet);

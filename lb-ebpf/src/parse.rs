@@ -81,16 +81,10 @@ fn v6_key(hi: u64, lo: u64) -> [u8; 16] {
     unsafe { mem::transmute::<[u64; 2], [u8; 16]>([hi, lo]) }
 }
 
-/// Parses a TCP or UDP packet over IPv4 or IPv6, optionally behind one
-/// 802.1Q tag. Headers are read a word at a time (little-endian loads:
-/// the first byte on the wire is the lowest byte of the word). `admit` is
-/// asked, with the destination's pre-filter bit, before the transport
-/// header is read: `false` stops there (the packet is for no service).
-/// It is also asked before an IPv4 fragment or a header with options is
-/// counted as such, so every reason but `NotIp` and `Malformed` concerns
-/// packets to addresses the pre-filter admits.
+/// The link layer of a frame: the IP header's offset (after Ethernet and
+/// an optional 802.1Q tag) and the ether type it carries.
 #[inline(always)]
-pub fn packet(ctx: &XdpContext, admit: impl Fn(u32) -> bool) -> Result<Packet, PassReason> {
+pub fn link(ctx: &XdpContext) -> Result<(usize, u16), PassReason> {
     use PassReason::Malformed;
     let mut l3 = EthHdr::LEN;
     let mut ether_type = u16::from_be(load::<u16>(ctx, 12).ok_or(Malformed)?);
@@ -99,62 +93,110 @@ pub fn packet(ctx: &XdpContext, admit: impl Fn(u32) -> bool) -> Result<Packet, P
         ether_type = u16::from_be(load::<u16>(ctx, l3 + VlanHdr::LEN - 2).ok_or(Malformed)?);
         l3 += VlanHdr::LEN;
     }
+    Ok((l3, ether_type))
+}
+
+/// Parses a TCP or UDP packet over IPv4 whose header starts at `l3`.
+/// Headers are read a word at a time (little-endian loads: the first byte
+/// on the wire is the lowest byte of the word). `admit` is asked, with the
+/// destination's pre-filter bit, before the transport header is read:
+/// `false` stops there (the packet is for no service). It is also asked
+/// before a fragment or a header with options is counted as such, so every
+/// reason but `Malformed` concerns packets to addresses the pre-filter
+/// admits.
+///
+/// [`ipv4`] and [`ipv6`] are separate so that each family's caller is
+/// inlined on its own: the IPv4 path then knows half its key is zero.
+#[inline(always)]
+pub fn ipv4(
+    ctx: &XdpContext,
+    l3: usize,
+    admit: impl Fn(u32) -> bool,
+) -> Result<Packet, PassReason> {
+    use PassReason::Malformed;
     let available = ctx.data_end() - ctx.data() - l3;
-    let mut flow = FlowKey::default();
-    let (l4, ip_len, filter_bit) = match ether_type {
-        ETH_P_IP => {
-            // vihl, tos, tot_len | id, frags | ttl, proto, check | src | dst
-            let w: [u32; 5] = load(ctx, l3).ok_or(Malformed)?;
-            let total = u16::from_be((w[0] >> 16) as u16);
-            let frags = u16::from_be((w[1] >> 16) as u16);
-            let bit = filter_bit([w[4], 0, 0, 0]);
-            if w[0] as u8 != 0x45 // version 4 and no options
-                || frags & IPV4_FRAG_MASK != 0
-                || usize::from(total) > available
-            {
-                return Err(match ipv4_reason(w[0] as u8, frags, total, available) {
-                    Malformed => Malformed,
-                    _ if !admit(bit) => PassReason::NotVip,
-                    reason => reason,
-                });
-            }
-            flow.src = v4_key(w[3]);
-            flow.dst = v4_key(w[4]);
-            flow.proto = (w[2] >> 8) as u8;
-            flow.family = FAMILY_IPV4;
-            (l3 + Ipv4Hdr::LEN, total, bit)
-        }
-        ETH_P_IPV6 => {
-            // vcf, payload_len, next_hdr, hop_limit | src | dst
-            let w: [u64; 5] = load(ctx, l3).ok_or(Malformed)?;
-            let payload = u16::from_be((w[0] >> 32) as u16);
-            let total = payload.checked_add(Ipv6Hdr::LEN as u16).ok_or(Malformed)?;
-            if (w[0] as u8) >> 4 != 6 || usize::from(total) > available {
-                return Err(Malformed);
-            }
-            flow.src = v6_key(w[1], w[2]);
-            flow.dst = v6_key(w[3], w[4]);
-            flow.proto = (w[0] >> 48) as u8;
-            flow.family = FAMILY_IPV6;
-            let dst = [
-                w[3] as u32,
-                (w[3] >> 32) as u32,
-                w[4] as u32,
-                (w[4] >> 32) as u32,
-            ];
-            (l3 + Ipv6Hdr::LEN, total, filter_bit(dst))
-        }
-        _ => return Err(PassReason::NotIp),
+    // vihl, tos, tot_len | id, frags | ttl, proto, check | src | dst
+    let w: [u32; 5] = load(ctx, l3).ok_or(Malformed)?;
+    let total = u16::from_be((w[0] >> 16) as u16);
+    let frags = u16::from_be((w[1] >> 16) as u16);
+    let bit = filter_bit([w[4], 0, 0, 0]);
+    if w[0] as u8 != 0x45 // version 4 and no options
+        || frags & IPV4_FRAG_MASK != 0
+        || usize::from(total) > available
+    {
+        return Err(match ipv4_reason(w[0] as u8, frags, total, available) {
+            Malformed => Malformed,
+            _ if !admit(bit) => PassReason::NotVip,
+            reason => reason,
+        });
+    }
+    let flow = FlowKey {
+        src: v4_key(w[3]),
+        dst: v4_key(w[4]),
+        proto: (w[2] >> 8) as u8,
+        family: FAMILY_IPV4,
+        ..FlowKey::default()
     };
+    transport(ctx, flow, l3, Ipv4Hdr::LEN, total, bit, admit)
+}
+
+/// Parses a TCP or UDP packet over IPv6 whose header starts at `l3`; as
+/// [`ipv4`], with every extension header refused.
+#[inline(always)]
+pub fn ipv6(
+    ctx: &XdpContext,
+    l3: usize,
+    admit: impl Fn(u32) -> bool,
+) -> Result<Packet, PassReason> {
+    use PassReason::Malformed;
+    let available = ctx.data_end() - ctx.data() - l3;
+    // vcf, payload_len, next_hdr, hop_limit | src | dst
+    let w: [u64; 5] = load(ctx, l3).ok_or(Malformed)?;
+    let payload = u16::from_be((w[0] >> 32) as u16);
+    let total = payload.checked_add(Ipv6Hdr::LEN as u16).ok_or(Malformed)?;
+    if (w[0] as u8) >> 4 != 6 || usize::from(total) > available {
+        return Err(Malformed);
+    }
+    let flow = FlowKey {
+        src: v6_key(w[1], w[2]),
+        dst: v6_key(w[3], w[4]),
+        proto: (w[0] >> 48) as u8,
+        family: FAMILY_IPV6,
+        ..FlowKey::default()
+    };
+    let dst = [
+        w[3] as u32,
+        (w[3] >> 32) as u32,
+        w[4] as u32,
+        (w[4] >> 32) as u32,
+    ];
+    transport(ctx, flow, l3, Ipv6Hdr::LEN, total, filter_bit(dst), admit)
+}
+
+/// The transport header of an IP packet whose network header (`ip_hdr`
+/// bytes at `l3`, `ip_len` bytes with its payload) gave `flow` all but the
+/// ports; refused unless TCP or UDP, whole, to an address `admit`s.
+#[inline(always)]
+fn transport(
+    ctx: &XdpContext,
+    mut flow: FlowKey,
+    l3: usize,
+    ip_hdr: usize,
+    ip_len: u16,
+    filter_bit: u32,
+    admit: impl Fn(u32) -> bool,
+) -> Result<Packet, PassReason> {
+    use PassReason::Malformed;
     if !admit(filter_bit) {
         return Err(PassReason::NotVip);
     }
+    let l4 = l3 + ip_hdr;
     let l4_len = match flow.proto {
         IPPROTO_TCP => TCP_HDR_LEN,
         IPPROTO_UDP => UDP_HDR_LEN,
         proto => return Err(transport_reason(flow.family, proto)),
     };
-    if usize::from(ip_len) < l4 - l3 + l4_len {
+    if usize::from(ip_len) < ip_hdr + l4_len {
         return Err(Malformed);
     }
     // Both headers start with the ports; TCP's flags are byte 13.
