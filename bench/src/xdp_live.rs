@@ -5,7 +5,9 @@
 //! director's cost alone, not the lab's veth and bridge. Cases: the trivial
 //! `lb_tx` program (the limit on this machine), the `lb_swap` program
 //! (swaps the MAC addresses: the least a forwarder does, reading and
-//! writing the frame), the fast path on an established DR flow (recycled
+//! writing the frame), the `lb_flow_floor` program (also looks the frame's
+//! flow up in the connection table first: the least a forwarder with a
+//! flow table does), the fast path on an established DR flow (recycled
 //! frames keep the MACs the program wrote, which it rewrites alike, and
 //! the 5-tuple, so every frame but the first is the established path) and
 //! on new flows (`lb_fresh` gives every frame a random source port and
@@ -33,8 +35,8 @@ use bench::{
 };
 use clap::Parser;
 use lb_common::{
-    PassReason, VipKey, DROP_PROGRAM, FEED_FRAME_LEN, FRESH_PASS_PROGRAM, FRESH_PROGRAM, FWD_DR,
-    REPLAY_PROGRAM, SWAP_PROGRAM, TX_PROGRAM,
+    PassReason, VipKey, DROP_PROGRAM, FEED_FRAME_LEN, FLOW_FLOOR_PROGRAM, FRESH_PASS_PROGRAM,
+    FRESH_PROGRAM, FWD_DR, REPLAY_PROGRAM, SWAP_PROGRAM, TX_PROGRAM,
 };
 use lb_daemon::dataplane::xdp::{tables::Scheduler, FastPath, PassProgram, Programmer};
 use lb_tests::{
@@ -241,6 +243,7 @@ fn run(args: &Args) -> Result<()> {
     let mut replay = PassProgram::load_feeder(REPLAY_PROGRAM, &template(&frame)?)?;
     let mut fresh_pass = PassProgram::load_feeder(FRESH_PASS_PROGRAM, &template(&syn)?)?;
     let (mut limit, mut swapped, mut established) = (Vec::new(), Vec::new(), Vec::new());
+    let mut looked_up = Vec::new();
     let (mut new_flows, mut classic, mut classic_new) = (Vec::new(), Vec::new(), Vec::new());
     let mut shares = (Vec::new(), Vec::new());
     for _ in 0..args.rounds {
@@ -254,6 +257,14 @@ fn run(args: &Args) -> Result<()> {
         )?);
         established.push(live(
             lb.fast_path().program()?,
+            &frame,
+            &ctx,
+            args.frames,
+            args.batch,
+        )?);
+        // After the fast path's call: the flow is in the table.
+        looked_up.push(live(
+            lb.fast_path().companion(FLOW_FLOOR_PROGRAM)?,
             &frame,
             &ctx,
             args.frames,
@@ -302,6 +313,11 @@ fn run(args: &Args) -> Result<()> {
     );
     let limit_mpps = report("trivial XDP_TX program (limit)", &mut limit, None);
     report("MAC swap, XDP_TX (floor)", &mut swapped, Some(limit_mpps));
+    report(
+        "flow lookup + MAC swap (floor)",
+        &mut looked_up,
+        Some(limit_mpps),
+    );
     let fast = report(
         "fast path, established, DR",
         &mut established,

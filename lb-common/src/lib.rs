@@ -51,6 +51,12 @@ pub const DROP_PROGRAM: &str = "lb_drop";
 /// sends the packet back out: the least any XDP forwarder does (read and
 /// rewrite the frame), a floor below [`TX_PROGRAM`]'s rate.
 pub const SWAP_PROGRAM: &str = "lb_swap";
+/// Name of the reference program that looks an IPv4 packet's flow up in
+/// the connection table and, for a known flow, swaps the Ethernet addresses
+/// and sends the packet back out: the least a forwarder with a flow table
+/// does (no pre-filter, service, real server or counters). Shares the load
+/// balancer's maps.
+pub const FLOW_FLOOR_PROGRAM: &str = "lb_flow_floor";
 /// Name of the benchmark feeder that gives each frame a fresh source
 /// (port and last address octet) and runs the load balancer on it: new
 /// flows from recycled live frames. Shares the load balancer's maps.

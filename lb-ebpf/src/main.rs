@@ -87,7 +87,32 @@ pub fn lb_tx(_ctx: XdpContext) -> u32 {
 /// back out (the least any forwarder does: read and rewrite the frame).
 #[xdp]
 pub fn lb_swap(ctx: XdpContext) -> u32 {
-    let Some(macs) = parse::ptr_at::<[u8; 12]>(&ctx, 0) else {
+    swap_macs(&ctx)
+}
+
+/// Reference program: the least a forwarder with a flow table does. An
+/// IPv4 TCP or UDP packet's flow is looked up in `LB_FLOWS` (hash, set,
+/// entry, as `lb_xdp` does); a known flow's frame gets its Ethernet
+/// addresses swapped and goes back out, anything else to the kernel.
+#[xdp]
+pub fn lb_flow_floor(ctx: XdpContext) -> u32 {
+    let known = match parse::link(&ctx) {
+        Ok((l3, parse::ETH_P_IP)) => parse::ipv4(&ctx, l3, |_| true)
+            .ok()
+            .and_then(|packet| flows::Set::of(&packet)?.find(&packet)),
+        _ => None,
+    };
+    match known {
+        Some(_) => swap_macs(&ctx),
+        None => xdp_action::XDP_PASS,
+    }
+}
+
+/// Swaps the frame's Ethernet addresses: `XDP_TX` (`XDP_PASS` for a frame
+/// too short to have them).
+#[inline(always)]
+fn swap_macs(ctx: &XdpContext) -> u32 {
+    let Some(macs) = parse::ptr_at::<[u8; 12]>(ctx, 0) else {
         return xdp_action::XDP_PASS;
     };
     // SAFETY: 12 bytes within the frame, checked by `ptr_at`.

@@ -1,16 +1,20 @@
 //! The benchmark feeders of the XDP object (`lb_replay`, `lb_fresh_pass`,
-//! `lb_fresh`) through `BPF_PROG_TEST_RUN`: a frame the stack rewrote
+//! `lb_fresh`) and its flow-lookup reference program (`lb_flow_floor`)
+//! through `BPF_PROG_TEST_RUN`: a frame the stack rewrote
 //! (forwarded: MACs, destination, TTL) comes back as first sent; the fresh
 //! ones give each frame a new source port and last source address octet,
 //! both checksums still right (checked with etherparse, independently of
 //! the program), nothing else changed; and the load balancer behind
-//! `lb_fresh` sees every such frame as a new flow. Runs as root in the
+//! `lb_fresh` sees every such frame as a new flow; `lb_flow_floor` sends
+//! back, MACs swapped, the frames of flows the table knows only. Runs as root in the
 //! calling namespace; test runs transmit nothing.
 use std::collections::BTreeSet;
 
 use anyhow::{ensure, Context, Result};
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use lb_common::{FEED_FRAME_LEN, FRESH_PASS_PROGRAM, FRESH_PROGRAM, FWD_DR, REPLAY_PROGRAM};
+use lb_common::{
+    FEED_FRAME_LEN, FLOW_FLOOR_PROGRAM, FRESH_PASS_PROGRAM, FRESH_PROGRAM, FWD_DR, REPLAY_PROGRAM,
+};
 use lb_daemon::dataplane::xdp::{tables::Scheduler, PassProgram};
 use lb_tests::frames::{Frame, DIRECTOR_MAC, L4, SYN};
 
@@ -131,5 +135,25 @@ fn fresh_feeds_the_load_balancer_new_flows() -> Result<()> {
         servers.len() == 3,
         "round robin over new flows: {servers:?}"
     );
+    Ok(())
+}
+
+#[test]
+fn flow_floor_swaps_the_macs_of_known_flows_only() -> Result<()> {
+    let mut p = programmer()?;
+    p.set_service(vip4(80, TCP), Scheduler::Rr, &three(FWD_DR))?;
+    let known = to_vip(40000, SYN).bytes();
+    let unknown = to_vip(40001, SYN).bytes();
+    let floor = |p: &mut lb_daemon::dataplane::xdp::Programmer, frame: &[u8]| {
+        run_program(p.fast_path().companion(FLOW_FLOOR_PROGRAM)?, frame)
+    };
+    // Before the load balancer has seen the flow, the table does not know it.
+    ensure!(floor(&mut p, &known)? == (XDP_PASS, known.clone()));
+    ensure!(run(&mut p, &known)?.0 == XDP_TX);
+    let mut swapped = known.clone();
+    swapped[..6].copy_from_slice(&known[6..12]);
+    swapped[6..12].copy_from_slice(&known[..6]);
+    ensure!(floor(&mut p, &known)? == (XDP_TX, swapped));
+    ensure!(floor(&mut p, &unknown)? == (XDP_PASS, unknown));
     Ok(())
 }
