@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use super::{
     embedded_object,
     links::{self, Held, Predecessors, XdpAttachMode},
-    maps::Maps,
+    maps::{missing_map, Maps},
 };
 
 /// The loaded fast-path program and its maps. Once [`FastPath::pin`]ned,
@@ -281,9 +281,4 @@ fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
         .program_mut(name)
         .ok_or_else(|| anyhow!("the eBPF object has no program {name}"))?;
     Ok(prog.try_into()?)
-}
-
-/// The error for a map the object lacks.
-pub(super) fn missing_map(name: &str) -> anyhow::Error {
-    anyhow!("the eBPF object has no map {name}")
 }

@@ -1,5 +1,5 @@
 //! Typed access to the fast path's maps (layouts from `lb-common`).
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use aya::{
     maps::{Array, HashMap, Map, PerCpuArray},
     Ebpf, Pod,
@@ -10,7 +10,12 @@ use lb_common::{
     STATS_MAP, TABLES_MAP, VIPS_MAP, VIP_STATS_MAP,
 };
 
-use super::{flow_view::FlowView, loader::missing_map, PacketCounts};
+use super::{flow_view::FlowView, PacketCounts};
+
+/// The error for a map the object lacks.
+pub(super) fn missing_map(name: &str) -> anyhow::Error {
+    anyhow!("the eBPF object has no map {name}")
+}
 
 /// The maps of one loaded program.
 pub struct Maps<'a> {
