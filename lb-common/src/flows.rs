@@ -103,8 +103,8 @@ const SALT: [u64; 5] = [
     0x082E_FA98_EC4E_6C89,
     0x4528_21E6_38D0_1377,
 ];
-/// Per-word odd multipliers of [`flow_hash`] (from SplitMix64, wyhash and
-/// the golden ratio).
+/// Per-word odd multipliers of [`flow_hash`] (published mixing constants:
+/// the golden ratio's, SplitMix64's two, degski64's and wyhash's).
 const MUL: [u64; 5] = [
     0x9E37_79B9_7F4A_7C15,
     0xBF58_476D_1CE4_E5B9,
